@@ -1,0 +1,68 @@
+# riskclass: the commands the README names. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Demo province size: 100k enterprises x 36 months (issue 3's "make demo" target).
+DEMO_ENTERPRISES ?= 100000
+DEMO_MONTHS ?= 36
+DEMO_SEED ?= 20261
+
+# No telemetry or analytics from any library, ever (the bureau's network is closed).
+export GX_ANALYTICS_ENABLED := False
+export DVC_NO_ANALYTICS := 1
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := 1
+export PYTHONHASHSEED := 0
+
+.PHONY: help install demo simulate test test-fast bench lint format docs repro clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the pinned dependencies (requirements.lock)
+
+demo: $(STAMP) ## generate the synthetic province (100k enterprises x 36 months) and print its summary
+	$(BIN)/riskclass simulate --config configs/simulator.yaml \
+		--enterprises $(DEMO_ENTERPRISES) --months $(DEMO_MONTHS) --seed $(DEMO_SEED) \
+		--out data/raw --truth-out data/truth --messy-out data/raw_messy
+
+simulate: demo ## alias of demo
+
+test: $(STAMP) ## the whole suite CI checks (slow tests included)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+
+test-fast: $(STAMP) ## quick iteration: everything not marked slow
+	$(BIN)/python -m pytest -n 2 -q -m "not slow"
+
+bench: $(STAMP) ## benchmarks (simulate at 100k and 1M enterprises); results in benchmarks/results/
+	$(BIN)/python benchmarks/bench_simulate.py --sizes 100000 1000000 --months 36
+
+lint: $(STAMP) ## ruff, ruff format --check, mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP) ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+docs: $(STAMP) ## regenerate docs/data-contract.md from the contract in code
+	$(BIN)/riskclass contract-docs --out docs/data-contract.md
+
+repro: $(STAMP) ## run the DVC pipeline (dvc repro, no remote needed)
+	$(BIN)/dvc repro
+
+clean: ## remove generated data and outputs (keeps .venv)
+	rm -rf data outputs mlruns

@@ -1,0 +1,70 @@
+"""Month arithmetic on integer day numbers (days since 1970-01-01), vectorised."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+NULL_DAY = np.iinfo(np.int32).min  # marks a missing date in int32 day arrays
+
+
+def month_start(year: int, month: int) -> int:
+    return int(np.datetime64(f"{year:04d}-{month:02d}", "M").astype("datetime64[D]").astype(np.int64))
+
+
+def parse_month(text: str) -> tuple[int, int]:
+    year, month = text.split("-")
+    return int(year), int(month)
+
+
+def month_label(year: int, month: int) -> str:
+    return f"{year:04d}-{month:02d}"
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """The simulated months: ``burn_in`` months before the window, then ``window`` months
+    ending with ``end_month``."""
+
+    year: npt.NDArray[np.int64]
+    month: npt.NDArray[np.int64]  # 1..12
+    start: npt.NDArray[np.int64]  # first day of each month
+    ndays: npt.NDArray[np.int64]
+    burn_in: int
+
+    @classmethod
+    def ending(cls, end_month: str, window: int, burn_in: int) -> Calendar:
+        y, m = parse_month(end_month)
+        total = window + burn_in
+        first = y * 12 + (m - 1) - (total - 1)
+        idx = np.arange(first, first + total + 1)
+        years, months = idx // 12, idx % 12 + 1
+        starts = np.array([month_start(int(a), int(b)) for a, b in zip(years, months, strict=True)])
+        return cls(
+            year=years[:-1],
+            month=months[:-1],
+            start=starts[:-1],
+            ndays=np.diff(starts),
+            burn_in=burn_in,
+        )
+
+    @property
+    def n_months(self) -> int:
+        return len(self.start)
+
+    @property
+    def end_day(self) -> int:
+        """Last day of the last simulated month."""
+        return int(self.start[-1] + self.ndays[-1] - 1)
+
+    def label(self, k: int) -> str:
+        return month_label(int(self.year[k]), int(self.month[k]))
+
+    def window_labels(self) -> list[str]:
+        return [self.label(k) for k in range(self.burn_in, self.n_months)]
+
+    def days_in(self, k: int, u: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+        """A day within month ``k`` for each uniform draw in ``u``."""
+        return self.start[k] + (u * self.ndays[k]).astype(np.int64)

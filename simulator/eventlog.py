@@ -1,0 +1,57 @@
+"""Column-wise accumulation of generated records, with deferred updates.
+
+Records are appended month by month as numpy columns; a later event can fill in a field
+of an earlier record (a removal date, an end date) by row number. Nothing is converted
+to Arrow until the chunk is finished.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import numpy.typing as npt
+
+
+class EventLog:
+    def __init__(self) -> None:
+        self._parts: dict[str, list[dict[str, npt.NDArray]]] = defaultdict(list)  # type: ignore[type-arg]
+        self._count: dict[str, int] = defaultdict(int)
+        self._updates: dict[str, list[tuple[str, npt.NDArray[np.int64], npt.NDArray]]] = (  # type: ignore[type-arg]
+            defaultdict(list)
+        )
+
+    def add(self, table: str, **columns: object) -> npt.NDArray[np.int64]:
+        """Append records; scalars are broadcast. Returns the new rows' numbers."""
+        size = max((len(v) for v in columns.values() if isinstance(v, np.ndarray)), default=0)
+        if size == 0:
+            return np.empty(0, dtype=np.int64)
+        part = {
+            k: (v if isinstance(v, np.ndarray) else np.full(size, v)) for k, v in columns.items()
+        }
+        for k, v in part.items():
+            if len(v) != size:
+                raise ValueError(f"{table}.{k}: {len(v)} values for {size} records")
+        self._parts[table].append(part)
+        start = self._count[table]
+        self._count[table] += size
+        return np.arange(start, start + size, dtype=np.int64)
+
+    def update(self, table: str, column: str, rows: npt.NDArray[np.int64], values: object) -> None:
+        """Set ``column`` of earlier records ``rows`` (applied in order at the end)."""
+        if len(rows) == 0:
+            return
+        vals = values if isinstance(values, np.ndarray) else np.full(len(rows), values)
+        self._updates[table].append((column, rows.copy(), np.asarray(vals).copy()))
+
+    def count(self, table: str) -> int:
+        return self._count[table]
+
+    def columns(self, table: str) -> dict[str, npt.NDArray]:  # type: ignore[type-arg]
+        parts = self._parts.get(table, [])
+        if not parts:
+            return {}
+        out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        for column, rows, values in self._updates.get(table, []):
+            out[column][rows] = values
+        return out
