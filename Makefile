@@ -62,7 +62,7 @@ docs: $(STAMP) ## regenerate docs/data-contract.md from the contract in code
 	$(BIN)/riskclass contract-docs --out docs/data-contract.md
 
 repro: $(STAMP) ## run the DVC pipeline (dvc repro, no remote needed)
-	$(BIN)/dvc repro
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
 clean: ## remove generated data and outputs (keeps .venv)
 	rm -rf data outputs mlruns

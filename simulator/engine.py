@@ -98,6 +98,10 @@ _TAX_RATINGS = np.array(["A", "B", "M", "C", "D"])
 _TAX_SCORES = np.array([95.0, 80.0, 70.0, 55.0, 30.0])
 
 
+# The day column that dates each table's records (the contract's event date).
+_EVENT_DAY = {name: t.event_date.replace("_date", "_day") for name, t in TABLES.items() if t.event_date}
+
+
 def _sigmoid(x: F64) -> F64:
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -164,6 +168,7 @@ class _Chunk:
         T = cal.n_months
         # life
         self.dereg_day = np.full(n, NO_DAY, dtype=np.int64)
+        self.last_event = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
         self.revoked_day = np.full(n, NO_DAY, dtype=np.int64)
         self.dormant = np.zeros(n, dtype=bool)
         # latent risk: z = z_base + a, a an AR(1) with shocks
@@ -262,6 +267,15 @@ class _Chunk:
         u = self.rng.random(self.n)
         return np.flatnonzero(mask & (u < p))
 
+    def _add(self, table: str, **columns: object) -> I64:
+        """Record events, remembering each firm's latest event (it cannot deregister before it)."""
+        rows = self.log.add(table, **columns)
+        day = columns[_EVENT_DAY[table]]
+        firms = columns["firm"]
+        if isinstance(day, np.ndarray) and isinstance(firms, np.ndarray) and len(firms):
+            np.maximum.at(self.last_event, firms, day)
+        return rows
+
     def _count(self, key: str, firms: I64, k: int) -> None:
         np.add.at(self.counts[key], (firms, np.full(len(firms), k)), 1)
 
@@ -279,7 +293,7 @@ class _Chunk:
         start0 = int(self.cal.start[0])
         # legal representative: a nominee for shells, else the firm's own person
         rep_person = np.where(pop.nominee >= 0, pop.nominee, everyone * 8)
-        self.rep_row = self.log.add(
+        self.rep_row = self._add(
             "persons",
             person=rep_person,
             firm=everyone,
@@ -300,7 +314,7 @@ class _Chunk:
                 inv = pop.investor[firms] >= 0
                 person = np.where(inv, pop.investor[firms], person)
             share = np.round(100.0 / holders[firms], 2)
-            self.log.add(
+            self._add(
                 "persons",
                 person=person,
                 firm=firms,
@@ -310,7 +324,7 @@ class _Chunk:
                 to_day=np.full(len(firms), NULL_DAY, dtype=np.int64),
             )
         sup = np.flatnonzero(company & (rng.random(n) < 0.8))
-        self.log.add(
+        self._add(
             "persons",
             person=sup * 8 + 7,
             firm=sup,
@@ -323,7 +337,7 @@ class _Chunk:
         for child_of, kind in ((pop.parent, "investment"), (pop.branch_of, "branch")):
             kids = np.flatnonzero(child_of >= 0)
             share = np.round(rng.uniform(51, 100, len(kids)), 2) if kind == "investment" else np.nan
-            self.log.add(
+            self._add(
                 "enterprise_links",
                 firm=child_of[kids],
                 linked=kids,
@@ -359,7 +373,7 @@ class _Chunk:
             [f"L{g:010d}{s:02d}" for g, s in zip(self.pop.global_index[firms], self.licence_seq[firms], strict=True)]
         )
         until = issued + 5 * 365  # licences run five years
-        rows = self.log.add(
+        rows = self._add(
             "licences",
             firm=firms,
             licence_no=lic_no,
@@ -380,7 +394,7 @@ class _Chunk:
         firms, day = firms[free], day[free]
         if len(firms) == 0:
             return
-        rows = self.log.add(
+        rows = self._add(
             "abnormal_list",
             firm=firms,
             reason=np.full(len(firms), reason),
@@ -407,7 +421,7 @@ class _Chunk:
         firms, day = firms[keep], day[keep]
         if len(firms) == 0:
             return
-        rows = self.log.add(
+        rows = self._add(
             "serious_dishonest_list",
             firm=firms,
             reason=np.full(len(firms), reason),
@@ -444,7 +458,9 @@ class _Chunk:
         h = rc.deregistration_monthly * np.where(self.dormant, rc.dormant_deregistration_multiplier, 1.0)
         h = np.where(self.serious, h * 0.2, h)  # the seriously listed cannot deregister easily
         gone = self._bern(h, exists & (pop.established < start))
-        gone_day = self._day(k, gone)
+        # a firm deregisters after its last recorded event (a listing, a court filing ...)
+        gone_day = np.maximum(self._day(k, gone), self.last_event[gone] + 1)
+        gone, gone_day = gone[gone_day <= end], gone_day[gone_day <= end]
         self._deregister(gone, gone_day)
         alive[gone] = False
         exists[gone] = False
@@ -544,7 +560,7 @@ class _Chunk:
         profit = np.round(revenue * rng.normal(0.03, 0.12, m), 2)
         insured = np.floor(emp * rng.uniform(0.3, 1.0, m))
         zero = self.zero_report[firms]
-        self.log.add(
+        self._add(
             "annual_reports",
             firm=firms,
             report_year=self.owed_year[firms],
@@ -574,7 +590,7 @@ class _Chunk:
         cats = np.array(["quality", "service", "price", "contract", "advertising", "safety"])
         cat = np.where(food & (rng.random(m) < 0.5), "food", cats[rng.integers(0, len(cats), m)])
         subst = rng.random(m) < _sigmoid(-0.8 + self.cfg.events.complaint_substantiated_slope * self.z()[firms])
-        self.log.add(
+        self._add(
             "complaints",
             firm=firms,
             complaint_id=self._next_ids(m),
@@ -614,7 +630,7 @@ class _Chunk:
         repair_day = np.where(repair_day > self.end_day, NULL_DAY, repair_day)
         year = self.cal.year[k]
         ids = self._next_ids(m)
-        self.log.add(
+        self._add(
             "penalties",
             firm=firms,
             decision_no=np.array([f"粤市监罚〔{year}〕{i:08d}号" for i in ids + pop.global_index[0] * 100]),
@@ -665,7 +681,7 @@ class _Chunk:
         closed = np.where(closes > self.end_day, NULL_DAY, closes)
         ids = self._next_ids(m)
         case = np.array([f"({self.cal.year[k]})粤执{i:08d}号" for i in ids + pop.global_index[0] * 100])
-        self.log.add("judicial", firm=firms, case_no=case, kind=np.full(m, "enforcement"), filed_day=days, amount=amount, closed_day=closed)
+        self._add("judicial", firm=firms, case_no=case, kind=np.full(m, "enforcement"), filed_day=days, amount=amount, closed_day=closed)
         self.enforced_until[firms] = np.where(closed == NULL_DAY, NO_DAY, closed)
         # dishonest judgment debtors: those who do not pay, published months later
         z = self.z()[firms]
@@ -674,11 +690,11 @@ class _Chunk:
         ok = bad & (d_day <= np.where(closed == NULL_DAY, NO_DAY, closed))
         if ok.any():
             dd_close = np.where(closed[ok] == NULL_DAY, NULL_DAY, closed[ok])
-            self.log.add("judicial", firm=firms[ok], case_no=case[ok], kind=np.full(int(ok.sum()), "dishonest_debtor"), filed_day=d_day[ok], amount=amount[ok], closed_day=dd_close)
+            self._add("judicial", firm=firms[ok], case_no=case[ok], kind=np.full(int(ok.sum()), "dishonest_debtor"), filed_day=d_day[ok], amount=amount[ok], closed_day=dd_close)
             self.dishonest_until[firms[ok]] = np.where(dd_close == NULL_DAY, NO_DAY, dd_close)
         frz = rng.random(m) < 0.1
         if frz.any():
-            self.log.add("judicial", firm=firms[frz], case_no=case[frz], kind=np.full(int(frz.sum()), "equity_freeze"), filed_day=days[frz], amount=amount[frz], closed_day=closed[frz])
+            self._add("judicial", firm=firms[frz], case_no=case[frz], kind=np.full(int(frz.sum()), "equity_freeze"), filed_day=days[frz], amount=amount[frz], closed_day=closed[frz])
 
     def _changes(self, k: int, active: B) -> None:
         ec, rng, pop = self.cfg.events, self.rng, self.pop
@@ -702,7 +718,7 @@ class _Chunk:
                 use_nominee = (self.z()[firms] > 1.5) & (rng.random(m) < 0.5) & (len(self.nominee_pool) > 0)
                 if len(self.nominee_pool):
                     new_person = np.where(use_nominee, rng.choice(self.nominee_pool, m), new_person)
-                self.rep_row[firms] = self.log.add(
+                self.rep_row[firms] = self._add(
                     "persons",
                     person=new_person,
                     firm=firms,
@@ -728,7 +744,7 @@ class _Chunk:
                 for j in firms:
                     self.name[j] = self.name[j].replace("有限公司", "科技有限公司", 1) if "科技" not in self.name[j] else self.name[j].replace("科技", "实业", 1)
                 after = np.array([self.name[j] for j in firms], dtype=object)
-            self.log.add("changes", firm=firms, change_kind=np.full(m, kind), change_day=days, before_value=before, after_value=after)
+            self._add("changes", firm=firms, change_kind=np.full(m, kind), change_day=days, before_value=before, after_value=after)
 
     def _address_ids(self, address: I64) -> npt.NDArray[np.object_]:
         g = self.pop.global_index[0]
@@ -746,7 +762,7 @@ class _Chunk:
         amount = np.round(np.nan_to_num(self.capital[firms], nan=10.0) * rng.uniform(0.1, 1.0, m), 2)
         release = days + rng.integers(180, 1100, m)
         release = np.where(release > self.end_day, NULL_DAY, release)
-        self.log.add("pledges", firm=firms, pledge_kind=kinds, registered_day=days, amount=amount, released_day=release)
+        self._add("pledges", firm=firms, pledge_kind=kinds, registered_day=days, amount=amount, released_day=release)
 
     def _licences(self, k: int, start: int, end: int, alive: B, active: B) -> None:
         pop, rng = self.pop, self.rng
@@ -769,7 +785,7 @@ class _Chunk:
             return
         m = len(firms)
         fail = rng.random(m) < _sigmoid(ec.sampling_fail_intercept + ec.sampling_fail_slope * self.z()[firms])
-        self.log.add(
+        self._add(
             "product_sampling",
             firm=firms,
             sample_id=self._next_ids(m),
@@ -793,7 +809,7 @@ class _Chunk:
             cls = np.where(s > 2.2, 4, np.where(s > 1.3, 3, np.where(s > -0.6, 1, 0)))
             cls = np.where(self.dormant[rated] | (self.dishonest_until[rated] > self.cal.start[k]), 4, cls)
             cls = np.where(new & (cls < 3), 2, cls)
-            self.log.add(
+            self._add(
                 "social",
                 firm=rated,
                 indicator=np.full(len(rated), "tax_credit_rating"),
@@ -804,11 +820,11 @@ class _Chunk:
         if month == 1:
             cat = np.flatnonzero(alive & ~self.dormant & np.array(["catering" in t for t in self.tag_sets]))
             score = np.clip(np.round(4.6 - 0.3 * self.z()[cat] + rng.normal(0, 0.25, len(cat)), 1), 1.0, 5.0)
-            self.log.add("social", firm=cat, indicator=np.full(len(cat), "platform_rating"), value=np.array([f"{v:.1f}" for v in score]), score=score, eval_day=self._day(k, cat))
+            self._add("social", firm=cat, indicator=np.full(len(cat), "platform_rating"), value=np.array([f"{v:.1f}" for v in score]), score=score, eval_day=self._day(k, cat))
         news = self._bern(self.cfg.events.news_monthly * np.exp(self.z()), alive)
         if len(news):
             sev = rng.integers(1, 6, len(news)).astype(float)
-            self.log.add("social", firm=news, indicator=np.full(len(news), "news_sentiment"), value=np.full(len(news), "negative"), score=-sev, eval_day=self._day(k, news))
+            self._add("social", firm=news, indicator=np.full(len(news), "news_sentiment"), value=np.full(len(news), "negative"), score=-sev, eval_day=self._day(k, news))
         del n
 
     def _inspections(self, k: int, year: int, month: int, alive: B) -> None:
@@ -854,7 +870,7 @@ class _Chunk:
         div = pop.division[firms].astype(str)
         ym = f"{self.cal.year[k]}{self.cal.month[k]:02d}"
         ids = self._next_ids(m)
-        rows = self.log.add(
+        rows = self._add(
             "inspections",
             firm=firms,
             inspection_id=np.array([f"JC{ym}{i:010d}" for i in ids + pop.global_index[0] * 100]),
@@ -952,7 +968,7 @@ class _Chunk:
         if len(rev):
             days = self._day(k, rev)
             ids = self._next_ids(len(rev))
-            self.log.add(
+            self._add(
                 "penalties",
                 firm=rev,
                 decision_no=np.array([f"粤市监罚〔{self.cal.year[k]}〕{i:08d}号" for i in ids + self.pop.global_index[0] * 100]),

@@ -218,11 +218,17 @@ def build_population(
     branches = np.flatnonzero(legal_form == "branch")
     heads = np.flatnonzero((entity == 0) & (legal_form != "branch"))
     branch_of[branches] = rng.choice(heads, size=len(branches))
-    # Parents and head offices exist before their subsidiaries and branches.
-    for child_of in (parent, branch_of):
-        has = np.flatnonzero(child_of >= 0)
-        established[has] = np.maximum(established[has], established[child_of[has]] + 30)
+    # Parents and head offices exist before their subsidiaries and branches (chains too:
+    # repeat until nothing moves; the clamp to the last day keeps the order, as ties).
     established = np.minimum(established, sim_end)
+    for _ in range(50):
+        before = established.copy()
+        for child_of in (parent, branch_of):
+            has = np.flatnonzero(child_of >= 0)
+            later = np.minimum(established[child_of[has]] + 30, sim_end)
+            established[has] = np.maximum(established[has], later)
+        if np.array_equal(before, established):
+            break
 
     # Key-sector tags follow the industry class, plus special-equipment users elsewhere
     # (factories with boilers, lifts, forklifts) and food sellers among general retail.

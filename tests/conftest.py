@@ -1,0 +1,51 @@
+"""Shared fixtures: a small simulated province, generated once per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pipelines.config import load_config
+from simulator.config import SimulatorConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Never let a library phone home during tests.
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+@pytest.fixture(scope="session")
+def sim_config() -> SimulatorConfig:
+    return load_config(ROOT / "configs" / "simulator.yaml", SimulatorConfig)
+
+
+@pytest.fixture(scope="session")
+def small_config(sim_config: SimulatorConfig) -> SimulatorConfig:
+    """Same knobs, small chunks, so that a few thousand firms still span several chunks."""
+    return sim_config.model_copy(update={"chunk_size": 2_000})
+
+
+@pytest.fixture(scope="session")
+def small_province(tmp_path_factory: pytest.TempPathFactory, small_config: SimulatorConfig):  # type: ignore[no-untyped-def]
+    """5,000 enterprises x 24 months in 3 chunks, with a messy copy."""
+    from pipelines.messy import write_messy
+    from pipelines.simulate import run_simulate
+
+    base = tmp_path_factory.mktemp("province")
+    summary = run_simulate(
+        small_config,
+        enterprises=5_000,
+        months=24,
+        seed=11,
+        out=base / "raw",
+        truth_out=base / "truth",
+        summary_out=base / "summary.json",
+        workers=2,
+    )
+    manifest = write_messy(small_config, base / "raw", base / "messy", seed=11)
+    return {"base": base, "raw": base / "raw", "truth": base / "truth", "summary": summary, "manifest": manifest}

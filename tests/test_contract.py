@@ -1,0 +1,81 @@
+"""The raw-data contract is coherent, executable in DuckDB, and its docs are current."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from features.contract import GROUPS, TABLES, VOCABULARIES, EXTERNAL_VOCABULARIES, table, vocabulary
+from pipelines.contract_docs import render_contract
+from tests.conftest import ROOT
+
+_SQL_TYPE = {"string": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "date": "DATE", "bool": "BOOLEAN"}
+
+REQUIRED_TABLES = {
+    "enterprises", "annual_reports", "changes", "licences", "pledges", "penalties", "abnormal_list",
+    "serious_dishonest_list", "inspections", "product_sampling", "complaints", "judicial", "persons",
+    "enterprise_links", "social",
+}  # fmt: skip
+
+
+def test_contract_has_every_table_the_bureau_provides() -> None:
+    assert REQUIRED_TABLES <= set(TABLES)
+
+
+@pytest.mark.parametrize("name", list(TABLES))
+def test_table_is_keyed_by_uscc_and_dated(name: str) -> None:
+    t = TABLES[name]
+    assert t.group in GROUPS
+    uscc = t.column("uscc")
+    assert uscc.is_uscc and uscc.dtype == "string" and not uscc.nullable
+    assert len(set(t.column_names)) == len(t.column_names), "duplicate column names"
+    for key in t.natural_key:
+        assert key in t.column_names
+    if name != "enterprises":
+        assert t.event_date and t.column(t.event_date).dtype == "date"
+        assert not t.column(t.event_date).nullable
+        assert t.received_date == "received_date"
+        assert t.column("received_date").dtype == "date"
+        assert t.column("uscc").references == "enterprises"
+
+
+@pytest.mark.parametrize("name", list(TABLES))
+def test_vocabularies_exist_and_are_bilingual(name: str) -> None:
+    for col in TABLES[name].columns:
+        assert col.zh and col.en
+        if col.vocabulary:
+            assert col.vocabulary in VOCABULARIES or col.vocabulary in EXTERNAL_VOCABULARIES
+    for codes in VOCABULARIES.values():
+        for code, (zh, en) in codes.items():
+            assert code.isascii() and zh and en
+
+
+@pytest.mark.parametrize("name", [n for n in TABLES if TABLES[n].checks])
+def test_row_rules_are_valid_duckdb_sql(name: str) -> None:
+    t = TABLES[name]
+    con = duckdb.connect()
+    cols = ", ".join(f'"{c.name}" {_SQL_TYPE[c.dtype]}' for c in t.columns)
+    con.execute(f"CREATE TABLE t ({cols})")
+    for chk in t.checks:
+        con.execute(f"SELECT count(*) FROM t WHERE NOT ({chk.sql})").fetchone()
+
+
+def test_unknown_names_get_clear_errors() -> None:
+    with pytest.raises(KeyError, match="'penalty' is not a contract table"):
+        table("penalty")
+    with pytest.raises(KeyError, match="not a vocabulary"):
+        vocabulary("colour")
+
+
+def test_generated_docs_are_up_to_date() -> None:
+    """docs/data-contract.md is generated; regenerate with `make docs` after a contract change."""
+    on_disk = (ROOT / "docs" / "data-contract.md").read_text(encoding="utf-8")
+    assert on_disk == render_contract()
+
+
+def test_docs_name_every_column_in_both_languages() -> None:
+    text = render_contract()
+    for t in TABLES.values():
+        assert f"### {t.name}" in text
+        for c in t.columns:
+            assert f"| `{c.name}` |" in text and c.zh in text
