@@ -196,8 +196,14 @@ VOCABULARIES: Mapping[str, _V] = MappingProxyType(
         },
         "abnormal_reason": {
             "annual_report": ("未按规定期限公示年度报告", "annual report not filed on time"),
-            "concealment": ("公示信息隐瞒真实情况、弄虚作假", "false or concealed public information"),
-            "unreachable": ("通过登记的住所或者经营场所无法联系", "unreachable at registered address"),
+            "concealment": (
+                "公示信息隐瞒真实情况、弄虚作假",
+                "false or concealed public information",
+            ),
+            "unreachable": (
+                "通过登记的住所或者经营场所无法联系",
+                "unreachable at registered address",
+            ),
             "instant_info": ("未在责令的期限内公示有关企业信息", "ordered disclosure not made"),
         },
         "abnormal_removal_reason": {
@@ -208,9 +214,18 @@ VOCABULARIES: Mapping[str, _V] = MappingProxyType(
             "deregistered": ("注销或被吊销", "deregistered or revoked"),
         },
         "serious_reason": {
-            "abnormal_3y": ("被列入经营异常名录届满3年仍未履行相关义务", "on the abnormal list 3 years"),
-            "false_registration": ("提交虚假材料或者采取其他欺诈手段隐瞒重要事实取得登记", "registration by fraud"),
-            "major_violation": ("因严重违法行为受到较重行政处罚", "heavy penalty for serious violation"),
+            "abnormal_3y": (
+                "被列入经营异常名录届满3年仍未履行相关义务",
+                "on the abnormal list 3 years",
+            ),
+            "false_registration": (
+                "提交虚假材料或者采取其他欺诈手段隐瞒重要事实取得登记",
+                "registration by fraud",
+            ),
+            "major_violation": (
+                "因严重违法行为受到较重行政处罚",
+                "heavy penalty for serious violation",
+            ),
         },
         "serious_removal_reason": {
             "credit_repair": ("信用修复", "credit repair"),
@@ -241,7 +256,10 @@ VOCABULARIES: Mapping[str, _V] = MappingProxyType(
             "no_relevant_activity": ("未发现开展本次抽查涉及的经营活动", "no relevant activity"),
             "corrected": ("发现问题已责令改正", "problem found, correction ordered"),
             "case_filed": ("发现问题待后续处理(已立案)", "problem found, case filed"),
-            "unreachable": ("通过登记的住所(经营场所)无法联系", "unreachable at registered address"),
+            "unreachable": (
+                "通过登记的住所(经营场所)无法联系",
+                "unreachable at registered address",
+            ),
             "refused": ("不配合检查情节严重", "refused inspection"),
         },
         "problem_category": {
@@ -319,7 +337,9 @@ def _received() -> Column:
     )
 
 
-def _amount(name: str, zh: str, en: str, nullable: bool = True, minimum: float | None = 0) -> Column:
+def _amount(
+    name: str, zh: str, en: str, nullable: bool = True, minimum: float | None = 0
+) -> Column:
     return Column(name, "float", zh, en, nullable=nullable, minimum=minimum, unit="万元")
 
 
@@ -350,7 +370,9 @@ _TABLES: tuple[Table, ...] = (
         required=True,
         natural_key=("uscc",),
         columns=(
-            Column("uscc", "string", "统一社会信用代码", "unified social credit code", is_uscc=True),
+            Column(
+                "uscc", "string", "统一社会信用代码", "unified social credit code", is_uscc=True
+            ),
             Column("name", "string", "企业名称", "enterprise name"),
             Column(
                 "reg_no",
@@ -376,8 +398,12 @@ _TABLES: tuple[Table, ...] = (
                 vocabulary="division",
             ),
             Column("established_date", "date", "成立日期", "date of establishment"),
-            Column("deregistered_date", "date", "注销日期", "date of deregistration", nullable=True),
-            Column("revoked_date", "date", "吊销日期", "date the licence was revoked", nullable=True),
+            Column(
+                "deregistered_date", "date", "注销日期", "date of deregistration", nullable=True
+            ),
+            Column(
+                "revoked_date", "date", "吊销日期", "date the licence was revoked", nullable=True
+            ),
             Column("status", "string", "登记状态", "registration status", vocabulary="status"),
             _amount("registered_capital", "注册资本(资金数额)", "registered capital"),
             _amount("paid_in_capital", "实缴资本", "paid-in capital"),
@@ -497,7 +523,9 @@ _TABLES: tuple[Table, ...] = (
         received_date="received_date",
         columns=(
             _uscc(),
-            Column("pledge_kind", "string", "质押(抵押)类别", "pledge kind", vocabulary="pledge_kind"),
+            Column(
+                "pledge_kind", "string", "质押(抵押)类别", "pledge kind", vocabulary="pledge_kind"
+            ),
             Column("registered_date", "date", "登记日期", "date registered"),
             _amount("amount", "出质(担保)金额", "secured amount", nullable=False),
             Column("released_date", "date", "注销(解除)日期", "date released", nullable=True),
@@ -517,8 +545,12 @@ _TABLES: tuple[Table, ...] = (
         columns=(
             _uscc(),
             Column("decision_no", "string", "行政处罚决定书文号", "decision number"),
-            Column("penalty_kind", "string", "处罚种类", "kind of penalty", vocabulary="penalty_kind"),
-            Column("cause", "string", "违法行为类型", "kind of violation", vocabulary="penalty_cause"),
+            Column(
+                "penalty_kind", "string", "处罚种类", "kind of penalty", vocabulary="penalty_kind"
+            ),
+            Column(
+                "cause", "string", "违法行为类型", "kind of violation", vocabulary="penalty_cause"
+            ),
             Column("decision_date", "date", "处罚决定日期", "date of decision"),
             _amount("amount", "罚没款金额", "fine and confiscation", nullable=False),
             Column("minor", "bool", "是否简易程序(轻微)", "minor (summary procedure)"),
@@ -620,8 +652,16 @@ _TABLES: tuple[Table, ...] = (
         columns=(
             Column("inspection_id", "string", "检查记录编号", "inspection record id"),
             _uscc(),
-            Column("draw_mode", "string", "检查方式", "how the target was drawn", vocabulary="draw_mode"),
-            Column("plan_id", "string", "抽查计划(任务)编号", "double-random plan id", nullable=True),
+            Column(
+                "draw_mode",
+                "string",
+                "检查方式",
+                "how the target was drawn",
+                vocabulary="draw_mode",
+            ),
+            Column(
+                "plan_id", "string", "抽查计划(任务)编号", "double-random plan id", nullable=True
+            ),
             Column(
                 "stratum",
                 "string",
@@ -645,7 +685,14 @@ _TABLES: tuple[Table, ...] = (
                 minimum=1e-9,
                 maximum=1.0,
             ),
-            Column("trigger", "string", "检查来源", "what triggered it", nullable=True, vocabulary="trigger"),
+            Column(
+                "trigger",
+                "string",
+                "检查来源",
+                "what triggered it",
+                nullable=True,
+                vocabulary="trigger",
+            ),
             Column(
                 "items",
                 "string",

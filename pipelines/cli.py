@@ -29,21 +29,45 @@ def _fail(message: str) -> None:
 
 
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log progress details")] = False) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log progress details")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
 
 
 @app.command()
 def simulate(
-    config: Annotated[Path, typer.Option(help="simulator configuration (YAML)")] = Path("configs/simulator.yaml"),
-    enterprises: Annotated[int, typer.Option(help="number of enterprises in the registry")] = 100_000,
-    months: Annotated[int, typer.Option(help="months of history ending at the config's end_month")] = 36,
-    seed: Annotated[int, typer.Option(help="random seed; the same seed gives byte-identical files")] = 20261,
-    out: Annotated[Path, typer.Option(help="folder for the raw contract tables")] = Path("data/raw"),
-    truth_out: Annotated[Path, typer.Option(help="folder for the hidden truth (read by evaluation only)")] = Path("data/truth"),
-    summary_out: Annotated[Path, typer.Option(help="summary figures (JSON)")] = Path("outputs/simulation_summary.json"),
-    messy_out: Annotated[Path | None, typer.Option(help="also write a corrupted copy here (CSV/XLSX as departments export)")] = None,
-    workers: Annotated[int, typer.Option(help="worker processes (default: CPU count, at most 2 per 24 GiB)")] = 0,
+    config: Annotated[Path, typer.Option(help="simulator configuration (YAML)")] = Path(
+        "configs/simulator.yaml"
+    ),
+    enterprises: Annotated[
+        int, typer.Option(help="number of enterprises in the registry")
+    ] = 100_000,
+    months: Annotated[
+        int, typer.Option(help="months of history ending at the config's end_month")
+    ] = 36,
+    seed: Annotated[
+        int, typer.Option(help="random seed; the same seed gives byte-identical files")
+    ] = 20261,
+    out: Annotated[Path, typer.Option(help="folder for the raw contract tables")] = Path(
+        "data/raw"
+    ),
+    truth_out: Annotated[
+        Path, typer.Option(help="folder for the hidden truth (read by evaluation only)")
+    ] = Path("data/truth"),
+    summary_out: Annotated[Path, typer.Option(help="summary figures (JSON)")] = Path(
+        "outputs/simulation_summary.json"
+    ),
+    messy_out: Annotated[
+        Path | None,
+        typer.Option(help="also write a corrupted copy here (CSV/XLSX as departments export)"),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(help="worker processes (default: CPU count, at most 2 per 24 GiB)")
+    ] = 0,
 ) -> None:
     """Generate a synthetic province with a hidden ground truth.
 
@@ -59,7 +83,11 @@ def simulate(
         _fail(str(exc))
     n_workers = workers or max(1, min(os.cpu_count() or 1, 2))
     with Progress(
-        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
     ) as bar:
         task = bar.add_task("simulating chunks", total=None)
 
@@ -82,31 +110,55 @@ def simulate(
             _fail(str(exc))
         if messy_out is not None:
             bar.add_task("writing the messy copy", total=None)
-            manifest = write_messy(cfg, out, messy_out, seed)
+            write_messy(cfg, out, messy_out, seed)
     _print_summary(summary.to_dict(), out, truth_out, summary_out)
     if messy_out is not None:
-        console.print(f"messy copy (for ingestion tests): [bold]{messy_out}[/] ({len(manifest['tables'])} files, manifest.json)")
+        console.print(
+            f"messy copy (for ingestion tests): [bold]{messy_out}[/] (one file per table, manifest.json)"
+        )
 
 
-def _print_summary(s: dict, out: Path, truth_out: Path, summary_out: Path) -> None:  # type: ignore[type-arg]
-    console.print(f"\n[bold]Synthetic province[/]: {s['enterprises']:,} enterprises, {s['first_month']} .. {s['last_month']} ({s['months']} months), seed {s['seed']}")
+def _print_summary(s: dict, out: Path, truth_out: Path, summary_out: Path) -> None:
+    console.print(
+        f"\n[bold]Synthetic province[/]: {s['enterprises']:,} enterprises, {s['first_month']} .. {s['last_month']} ({s['months']} months), seed {s['seed']}"
+    )
     rows = Table("table", "rows", title="rows per table")
     for name, count in s["rows"].items():
         rows.add_row(name, f"{count:,}")
     console.print(rows)
-    cls = Table("class", "share of enterprise-months", "double-random inspections", "hit rate", title="legacy classes of the history (rule-based)")
+    cls = Table(
+        "class",
+        "share of enterprise-months",
+        "double-random inspections",
+        "hit rate",
+        title="legacy classes of the history (rule-based)",
+    )
     for c in ("A", "B", "C", "D"):
-        cls.add_row(c, f"{s['legacy_class_shares'][c]:.1%}", f"{s['double_random_inspections_by_class'][c]:,}", f"{s['double_random_hit_rate_by_class'][c]:.1%}")
+        cls.add_row(
+            c,
+            f"{s['legacy_class_shares'][c]:.1%}",
+            f"{s['double_random_inspections_by_class'][c]:,}",
+            f"{s['double_random_hit_rate_by_class'][c]:.1%}",
+        )
     console.print(cls)
-    cov = ", ".join(f"{y}: {v:.1%}" for y, v in s["yearly_double_random_coverage"].items()) or "no full calendar year in the window"
+    cov = (
+        ", ".join(f"{y}: {v:.1%}" for y, v in s["yearly_double_random_coverage"].items())
+        or "no full calendar year in the window"
+    )
     console.print(f"yearly double-random coverage: {cov}")
-    console.print(f"oracle AUC (true probability vs outcome, double-random inspections): [bold]{s['oracle_auc']:.3f}[/] - the ceiling for any model")
-    console.print(f"\nraw tables: [bold]{out}/<table>/part-*.parquet[/]   hidden truth: [bold]{truth_out}/[/]   summary: [bold]{summary_out}[/]")
+    console.print(
+        f"oracle AUC (true probability vs outcome, double-random inspections): [bold]{s['oracle_auc']:.3f}[/] - the ceiling for any model"
+    )
+    console.print(
+        f"\nraw tables: [bold]{out}/<table>/part-*.parquet[/]   hidden truth: [bold]{truth_out}/[/]   summary: [bold]{summary_out}[/]"
+    )
 
 
 @app.command("contract-docs")
 def contract_docs(
-    out: Annotated[Path, typer.Option(help="where to write the Markdown")] = Path("docs/data-contract.md"),
+    out: Annotated[Path, typer.Option(help="where to write the Markdown")] = Path(
+        "docs/data-contract.md"
+    ),
 ) -> None:
     """Write the raw-data contract (tables, columns in Chinese and English, rules) as Markdown.
 

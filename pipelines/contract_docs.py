@@ -69,7 +69,11 @@ def render_contract() -> str:
             f"**{t.zh}** / {t.en}. Group: {group_zh} ({group_en}). "
             f"{'Required' if t.required else 'Optional: if absent, features that need it are missing (NaN)'}. "
             f"Natural key: `{', '.join(t.natural_key)}`."
-            + (f" Event date: `{t.event_date}`; received: `{t.received_date}`." if t.event_date else ""),
+            + (
+                f" Event date: `{t.event_date}`; received: `{t.received_date}`."
+                if t.event_date
+                else ""
+            ),
             "",
             "| column | type | null | 中文说明 | description | rule |",
             "| --- | --- | --- | --- | --- | --- |",

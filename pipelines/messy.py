@@ -52,7 +52,9 @@ def _write_file(mf: MessyFile, folder: Path) -> None:
 
 def _is_date_column(mf: MessyFile, col: str) -> bool:
     spec = TABLES[mf.table]
-    names = {c.name for c in spec.columns if c.dtype == "date"} | {c.zh for c in spec.columns if c.dtype == "date"}
+    names = {c.name for c in spec.columns if c.dtype == "date"} | {
+        c.zh for c in spec.columns if c.dtype == "date"
+    }
     return col in names
 
 

@@ -99,7 +99,7 @@ def run_simulate(
     return summary
 
 
-def _collect(results, rows: dict[str, int], total: int, progress: Progress | None) -> ChunkStats:  # type: ignore[no-untyped-def]
+def _collect(results, rows: dict[str, int], total: int, progress: Progress | None) -> ChunkStats:
     merged: ChunkStats | None = None
     for done, (chunk_stats, chunk_rows) in enumerate(results, start=1):
         merged = chunk_stats if merged is None else merged.merge(chunk_stats)

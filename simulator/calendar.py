@@ -11,7 +11,9 @@ NULL_DAY = np.iinfo(np.int32).min  # marks a missing date in int32 day arrays
 
 
 def month_start(year: int, month: int) -> int:
-    return int(np.datetime64(f"{year:04d}-{month:02d}", "M").astype("datetime64[D]").astype(np.int64))
+    return int(
+        np.datetime64(f"{year:04d}-{month:02d}", "M").astype("datetime64[D]").astype(np.int64)
+    )
 
 
 def parse_month(text: str) -> tuple[int, int]:

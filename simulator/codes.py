@@ -51,7 +51,9 @@ def _to_strings(chars: npt.NDArray[np.uint8]) -> npt.NDArray[np.str_]:
     return np.ascontiguousarray(chars).view(f"S{width}").ravel().astype(f"U{width}")
 
 
-def organisation_bodies(index: npt.NDArray[np.int64], new_style: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint8]:
+def organisation_bodies(
+    index: npt.NDArray[np.int64], new_style: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.uint8]:
     """8-character organisation-code bodies, unique per index.
 
     Codes issued after the 2015 reform start with ``MA`` followed by six characters of the
@@ -97,7 +99,9 @@ def make_uscc(
     return _to_strings(chars)
 
 
-def make_reg_no(index: npt.NDArray[np.int64], division_code: npt.NDArray[np.int64]) -> npt.NDArray[np.str_]:
+def make_reg_no(
+    index: npt.NDArray[np.int64], division_code: npt.NDArray[np.int64]
+) -> npt.NDArray[np.str_]:
     """Old 15-digit registration numbers (注册号): authority code, sequence, ISO 7064 MOD 11,10."""
     n = len(index)
     chars = np.empty((n, 15), dtype=np.uint8)

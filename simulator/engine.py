@@ -99,7 +99,9 @@ _TAX_SCORES = np.array([95.0, 80.0, 70.0, 55.0, 30.0])
 
 
 # The day column that dates each table's records (the contract's event date).
-_EVENT_DAY = {name: t.event_date.replace("_date", "_day") for name, t in TABLES.items() if t.event_date}
+_EVENT_DAY = {
+    name: t.event_date.replace("_date", "_day") for name, t in TABLES.items() if t.event_date
+}
 
 
 def _sigmoid(x: F64) -> F64:
@@ -158,7 +160,12 @@ class _Chunk:
     """State of one chunk while its months are simulated."""
 
     def __init__(
-        self, cfg: SimulatorConfig, cal: Calendar, pop: Population, rng: np.random.Generator, seed: int
+        self,
+        cfg: SimulatorConfig,
+        cal: Calendar,
+        pop: Population,
+        rng: np.random.Generator,
+        seed: int,
     ) -> None:
         self.cfg, self.cal, self.pop, self.rng, self.seed = cfg, cal, pop, rng, seed
         n = pop.n
@@ -336,13 +343,17 @@ class _Chunk:
         # parents and head offices
         for child_of, kind in ((pop.parent, "investment"), (pop.branch_of, "branch")):
             kids = np.flatnonzero(child_of >= 0)
-            share = np.round(rng.uniform(51, 100, len(kids)), 2) if kind == "investment" else np.nan
+            share = (
+                np.round(rng.uniform(51, 100, len(kids)), 2)
+                if kind == "investment"
+                else np.full(len(kids), np.nan)
+            )
             self._add(
                 "enterprise_links",
                 firm=child_of[kids],
                 linked=kids,
                 link_kind=np.full(len(kids), kind),
-                share_pct=share if kind == "investment" else np.full(len(kids), np.nan),
+                share_pct=share,
                 from_day=est[kids],
                 to_day=np.full(len(kids), NULL_DAY, dtype=np.int64),
             )
@@ -354,7 +365,11 @@ class _Chunk:
         rc = self.cfg.risk
         age = (start0 - est) / 365.25
         old = est < start0
-        p_dormant = _sigmoid(rc.dormancy_intercept + 3.1 + rc.dormancy_slope * self.z()) * np.minimum(age, 6) / 6
+        p_dormant = (
+            _sigmoid(rc.dormancy_intercept + 3.1 + rc.dormancy_slope * self.z())
+            * np.minimum(age, 6)
+            / 6
+        )
         self.dormant = old & (rng.random(n) < p_dormant)
         listed_for = rng.uniform(0, 5, n) * 365.25
         since = np.maximum(est + 200, start0 - listed_for.astype(np.int64))
@@ -370,7 +385,10 @@ class _Chunk:
             return
         self.licence_seq[firms] += 1
         lic_no = np.array(
-            [f"L{g:010d}{s:02d}" for g, s in zip(self.pop.global_index[firms], self.licence_seq[firms], strict=True)]
+            [
+                f"L{g:010d}{s:02d}"
+                for g, s in zip(self.pop.global_index[firms], self.licence_seq[firms], strict=True)
+            ]
         )
         until = issued + 5 * 365  # licences run five years
         rows = self._add(
@@ -411,7 +429,12 @@ class _Chunk:
         firms, day = firms[keep], day[keep]
         day = np.maximum(day, self.abn_since[firms] + 1)
         self.log.update("abnormal_list", "removed_day", self.abn_row[firms], day)
-        self.log.update("abnormal_list", "removal_reason", self.abn_row[firms], np.full(len(firms), reason, dtype=object))
+        self.log.update(
+            "abnormal_list",
+            "removal_reason",
+            self.abn_row[firms],
+            np.full(len(firms), reason, dtype=object),
+        )
         self.abn_reason[firms] = -1
         self.abn_since[firms] = NO_DAY
         self.abn_row[firms] = -1
@@ -436,7 +459,7 @@ class _Chunk:
     # ------------------------------------------------------------------ the month
     def step(self, k: int) -> None:
         cfg, cal, rng, pop = self.cfg, self.cal, self.rng, self.pop
-        rc, ec = cfg.risk, cfg.events
+        rc = cfg.risk
         n = self.n
         start, end = int(cal.start[k]), int(cal.start[k] + cal.ndays[k] - 1)
         year, month = int(cal.year[k]), int(cal.month[k])
@@ -455,7 +478,9 @@ class _Chunk:
         # 2. deregistration (dormant firms far more often), then dormancy
         alive = exists & (self.revoked_day > end)
         young = np.clip(1 - (start - pop.established) / (3 * 365.25), 0, 1)
-        h = rc.deregistration_monthly * np.where(self.dormant, rc.dormant_deregistration_multiplier, 1.0)
+        h = rc.deregistration_monthly * np.where(
+            self.dormant, rc.dormant_deregistration_multiplier, 1.0
+        )
         h = np.where(self.serious, h * 0.2, h)  # the seriously listed cannot deregister easily
         gone = self._bern(h, exists & (pop.established < start))
         # a firm deregisters after its last recorded event (a listing, a court filing ...)
@@ -511,7 +536,9 @@ class _Chunk:
         self._unlist_abnormal(listed, self.dereg_day[listed], "deregistered")
         self.log.update("persons", "to_day", self.rep_row[firms], day)
         lic = firms[self.licence_row[firms] >= 0]
-        self.log.update("licences", "cancelled_day", self.licence_row[lic], np.maximum(self.dereg_day[lic], 0))
+        self.log.update(
+            "licences", "cancelled_day", self.licence_row[lic], np.maximum(self.dereg_day[lic], 0)
+        )
         self.licence_row[lic] = -1
         self.pending_penalty[firms] = -1
         self.pending_targeted[firms] = -1
@@ -530,11 +557,13 @@ class _Chunk:
             self.files_on_time = due & (rng.random(n) < p)
             # most reports come in May and June, before the June 30 deadline
             self.file_month = rng.choice(6, size=n, p=[0.04, 0.05, 0.09, 0.17, 0.27, 0.38]) + 1
-            self.zero_report = (rng.random(n) < _sigmoid(ec.zero_report_intercept + ec.zero_report_slope * z)) | (
-                pop.shell & (rng.random(n) < 0.8)
-            )
+            self.zero_report = (
+                rng.random(n) < _sigmoid(ec.zero_report_intercept + ec.zero_report_slope * z)
+            ) | (pop.shell & (rng.random(n) < 0.8))
         if 1 <= month <= 6:
-            filing = np.flatnonzero(active & self.files_on_time & (self.file_month == month) & (self.owed_year >= 0))
+            filing = np.flatnonzero(
+                active & self.files_on_time & (self.file_month == month) & (self.owed_year >= 0)
+            )
             self._file_reports(k, filing)
         elif month == 7:
             # listed for not filing within the period (the bureau lists in July)
@@ -542,7 +571,9 @@ class _Chunk:
             days = self._day(k, missing)
             self._list_abnormal(missing, days, "annual_report")
         # late filers leave the list by filing the missing report
-        late = self._bern(ec.annual_report_late_monthly, active & (self.abn_reason == 0) & (self.owed_year >= 0))
+        late = self._bern(
+            ec.annual_report_late_monthly, active & (self.abn_reason == 0) & (self.owed_year >= 0)
+        )
         late = late[self.abn_since[late] < self.cal.start[k]]
         if len(late):
             days = self._file_reports(k, late)
@@ -578,18 +609,27 @@ class _Chunk:
 
     def _complaints(self, k: int, active: B) -> None:
         ec, rng = self.cfg.events, self.rng
-        lam = ec.complaint_monthly * np.exp(ec.complaint_slope * self.z()) * np.where(
-            self.consumer, ec.complaint_consumer_multiplier, 1.0
+        lam = (
+            ec.complaint_monthly
+            * np.exp(ec.complaint_slope * self.z())
+            * np.where(self.consumer, ec.complaint_consumer_multiplier, 1.0)
         )
         counts = rng.poisson(np.where(active, lam, 0.0))
         firms = np.repeat(np.arange(self.n), counts)
         if len(firms) == 0:
             return
         m = len(firms)
-        food = np.array([bool(self.tag_sets[j] & {"food_production", "food_distribution", "catering"}) for j in firms])
+        food = np.array(
+            [
+                bool(self.tag_sets[j] & {"food_production", "food_distribution", "catering"})
+                for j in firms
+            ]
+        )
         cats = np.array(["quality", "service", "price", "contract", "advertising", "safety"])
         cat = np.where(food & (rng.random(m) < 0.5), "food", cats[rng.integers(0, len(cats), m)])
-        subst = rng.random(m) < _sigmoid(-0.8 + self.cfg.events.complaint_substantiated_slope * self.z()[firms])
+        subst = rng.random(m) < _sigmoid(
+            -0.8 + self.cfg.events.complaint_substantiated_slope * self.z()[firms]
+        )
         self._add(
             "complaints",
             firm=firms,
@@ -618,7 +658,16 @@ class _Chunk:
         cause[len(spontaneous) :] = self.pending_penalty_cause[due]
         tagged_cause = np.array([self._cause_for(j) for j in spontaneous], dtype=object)
         cause[: len(spontaneous)] = tagged_cause
-        kinds = np.array(["warning", "fine", "confiscation", "suspension", "licence_revocation", "business_licence_revocation"])
+        kinds = np.array(
+            [
+                "warning",
+                "fine",
+                "confiscation",
+                "suspension",
+                "licence_revocation",
+                "business_licence_revocation",
+            ]
+        )
         kind = kinds[rng.choice(6, size=m, p=[0.14, 0.70, 0.09, 0.03, 0.03, 0.01])]
         minor = (kind == "warning") | ((kind == "fine") & (rng.random(m) < 0.3))
         amount = np.where(kind == "warning", 0.0, np.round(rng.lognormal(np.log(1.0), 1.3, m), 2))
@@ -633,7 +682,9 @@ class _Chunk:
         self._add(
             "penalties",
             firm=firms,
-            decision_no=np.array([f"粤市监罚〔{year}〕{i:08d}号" for i in ids + pop.global_index[0] * 100]),
+            decision_no=np.array(
+                [f"粤市监罚〔{year}〕{i:08d}号" for i in ids + pop.global_index[0] * 100]
+            ),
             penalty_kind=kind,
             cause=cause.astype(str),
             decision_day=days,
@@ -645,15 +696,24 @@ class _Chunk:
         self._count("minor_penalty", firms[minor], k)
         self.a[firms] += self.cfg.risk.correction_effect * 0.5  # a penalty deters a little
         rev = firms[kind == "business_licence_revocation"]
-        self.revoked_day[rev] = np.minimum(self.revoked_day[rev], days[kind == "business_licence_revocation"])
+        self.revoked_day[rev] = np.minimum(
+            self.revoked_day[rev], days[kind == "business_licence_revocation"]
+        )
         lic_mask = (kind == "licence_revocation") & (self.licence_row[firms] >= 0)
         lic = firms[lic_mask]
         self.log.update("licences", "revoked_day", self.licence_row[lic], days[lic_mask])
         self.licence_row[lic] = -1
         self.licence_lapsed[lic] = True
         # heavy penalties for serious violations put a firm on the serious list
-        heavy = firms[(np.isin(kind, ["suspension", "licence_revocation", "business_licence_revocation"])) & (z > 1.0)]
-        self._list_serious(heavy, np.full(len(heavy), int(self.cal.start[k] + self.cal.ndays[k] - 1)), "major_violation")
+        heavy = firms[
+            (np.isin(kind, ["suspension", "licence_revocation", "business_licence_revocation"]))
+            & (z > 1.0)
+        ]
+        self._list_serious(
+            heavy,
+            np.full(len(heavy), int(self.cal.start[k] + self.cal.ndays[k] - 1)),
+            "major_violation",
+        )
 
     def _cause_for(self, j: int) -> str:
         tags = self.tag_sets[j]
@@ -665,7 +725,16 @@ class _Chunk:
             return "special_equipment"
         if tags & {"industrial_products", "cosmetics"}:
             return "product_quality"
-        return ("false_advertising", "pricing", "registration", "unlicensed", "consumer_rights", "trademark_ip", "unfair_competition", "other")[j % 8]
+        return (
+            "false_advertising",
+            "pricing",
+            "registration",
+            "unlicensed",
+            "consumer_rights",
+            "trademark_ip",
+            "unfair_competition",
+            "other",
+        )[j % 8]
 
     def _judicial(self, k: int, alive: B) -> None:
         ec, rng, pop = self.cfg.events, self.rng, self.pop
@@ -680,8 +749,18 @@ class _Chunk:
         closes = days + rng.geometric(1 / 300, m)
         closed = np.where(closes > self.end_day, NULL_DAY, closes)
         ids = self._next_ids(m)
-        case = np.array([f"({self.cal.year[k]})粤执{i:08d}号" for i in ids + pop.global_index[0] * 100])
-        self._add("judicial", firm=firms, case_no=case, kind=np.full(m, "enforcement"), filed_day=days, amount=amount, closed_day=closed)
+        case = np.array(
+            [f"({self.cal.year[k]})粤执{i:08d}号" for i in ids + pop.global_index[0] * 100]
+        )
+        self._add(
+            "judicial",
+            firm=firms,
+            case_no=case,
+            kind=np.full(m, "enforcement"),
+            filed_day=days,
+            amount=amount,
+            closed_day=closed,
+        )
         self.enforced_until[firms] = np.where(closed == NULL_DAY, NO_DAY, closed)
         # dishonest judgment debtors: those who do not pay, published months later
         z = self.z()[firms]
@@ -690,20 +769,40 @@ class _Chunk:
         ok = bad & (d_day <= np.where(closed == NULL_DAY, NO_DAY, closed))
         if ok.any():
             dd_close = np.where(closed[ok] == NULL_DAY, NULL_DAY, closed[ok])
-            self._add("judicial", firm=firms[ok], case_no=case[ok], kind=np.full(int(ok.sum()), "dishonest_debtor"), filed_day=d_day[ok], amount=amount[ok], closed_day=dd_close)
+            self._add(
+                "judicial",
+                firm=firms[ok],
+                case_no=case[ok],
+                kind=np.full(int(ok.sum()), "dishonest_debtor"),
+                filed_day=d_day[ok],
+                amount=amount[ok],
+                closed_day=dd_close,
+            )
             self.dishonest_until[firms[ok]] = np.where(dd_close == NULL_DAY, NO_DAY, dd_close)
         frz = rng.random(m) < 0.1
         if frz.any():
-            self._add("judicial", firm=firms[frz], case_no=case[frz], kind=np.full(int(frz.sum()), "equity_freeze"), filed_day=days[frz], amount=amount[frz], closed_day=closed[frz])
+            self._add(
+                "judicial",
+                firm=firms[frz],
+                case_no=case[frz],
+                kind=np.full(int(frz.sum()), "equity_freeze"),
+                filed_day=days[frz],
+                amount=amount[frz],
+                closed_day=closed[frz],
+            )
 
     def _changes(self, k: int, active: B) -> None:
         ec, rng, pop = self.cfg.events, self.rng, self.pop
         burst = np.where(k - self.last_shock <= 3, ec.shock_change_multiplier, 1.0)
         scale = np.exp(ec.change_slope * self.z()) * burst
         for kind in CHANGE_KINDS:
-            firms = self._bern(ec.change_monthly[kind] * scale, active & (pop.established < self.cal.start[k]))
+            firms = self._bern(
+                ec.change_monthly[kind] * scale, active & (pop.established < self.cal.start[k])
+            )
             if kind == "legal_representative":
-                firms = firms[pop.entity[firms] != 1]  # an individual business cannot change its operator
+                firms = firms[
+                    pop.entity[firms] != 1
+                ]  # an individual business cannot change its operator
             if len(firms) == 0:
                 continue
             m = len(firms)
@@ -715,7 +814,9 @@ class _Chunk:
                 self.rep_changes[firms] += 1
                 new_person = firms * 8 + 4 + self.rep_changes[firms] % 3
                 # risky firms hand over to professional nominees
-                use_nominee = (self.z()[firms] > 1.5) & (rng.random(m) < 0.5) & (len(self.nominee_pool) > 0)
+                use_nominee = (
+                    (self.z()[firms] > 1.5) & (rng.random(m) < 0.5) & (len(self.nominee_pool) > 0)
+                )
                 if len(self.nominee_pool):
                     new_person = np.where(use_nominee, rng.choice(self.nominee_pool, m), new_person)
                 self.rep_row[firms] = self._add(
@@ -734,7 +835,9 @@ class _Chunk:
                 after = self._address_ids(self.address[firms])
             elif kind == "registered_capital":
                 old = self.capital[firms]
-                factor = np.where(self.z()[firms] > 1.0, rng.uniform(0.1, 0.9, m), rng.uniform(1.2, 5.0, m))
+                factor = np.where(
+                    self.z()[firms] > 1.0, rng.uniform(0.1, 0.9, m), rng.uniform(1.2, 5.0, m)
+                )
                 new = np.round(np.nan_to_num(old, nan=10.0) * factor, 2)
                 before = np.array([f"{v:g}" for v in np.nan_to_num(old, nan=0.0)], dtype=object)
                 after = np.array([f"{v:g}" for v in new], dtype=object)
@@ -742,9 +845,20 @@ class _Chunk:
             elif kind == "name":
                 before = np.array([self.name[j] for j in firms], dtype=object)
                 for j in firms:
-                    self.name[j] = self.name[j].replace("有限公司", "科技有限公司", 1) if "科技" not in self.name[j] else self.name[j].replace("科技", "实业", 1)
+                    self.name[j] = (
+                        self.name[j].replace("有限公司", "科技有限公司", 1)
+                        if "科技" not in self.name[j]
+                        else self.name[j].replace("科技", "实业", 1)
+                    )
                 after = np.array([self.name[j] for j in firms], dtype=object)
-            self._add("changes", firm=firms, change_kind=np.full(m, kind), change_day=days, before_value=before, after_value=after)
+            self._add(
+                "changes",
+                firm=firms,
+                change_kind=np.full(m, kind),
+                change_day=days,
+                before_value=before,
+                after_value=after,
+            )
 
     def _address_ids(self, address: I64) -> npt.NDArray[np.object_]:
         g = self.pop.global_index[0]
@@ -752,29 +866,54 @@ class _Chunk:
 
     def _pledges(self, k: int, active: B) -> None:
         ec, rng, pop = self.cfg.events, self.rng, self.pop
-        h = ec.pledge_monthly * np.exp(ec.pledge_slope * self.z()) * np.clip(np.log10(np.nan_to_num(self.capital, nan=1.0) + 1), 0.2, 4)
+        h = (
+            ec.pledge_monthly
+            * np.exp(ec.pledge_slope * self.z())
+            * np.clip(np.log10(np.nan_to_num(self.capital, nan=1.0) + 1), 0.2, 4)
+        )
         firms = self._bern(h, active & (pop.entity == 0))
         if len(firms) == 0:
             return
         m = len(firms)
         days = self._day(k, firms)
         kinds = np.array(["equity", "chattel", "ip"])[rng.choice(3, size=m, p=[0.6, 0.3, 0.1])]
-        amount = np.round(np.nan_to_num(self.capital[firms], nan=10.0) * rng.uniform(0.1, 1.0, m), 2)
+        amount = np.round(
+            np.nan_to_num(self.capital[firms], nan=10.0) * rng.uniform(0.1, 1.0, m), 2
+        )
         release = days + rng.integers(180, 1100, m)
         release = np.where(release > self.end_day, NULL_DAY, release)
-        self._add("pledges", firm=firms, pledge_kind=kinds, registered_day=days, amount=amount, released_day=release)
+        self._add(
+            "pledges",
+            firm=firms,
+            pledge_kind=kinds,
+            registered_day=days,
+            amount=amount,
+            released_day=release,
+        )
 
     def _licences(self, k: int, start: int, end: int, alive: B, active: B) -> None:
         pop, rng = self.pop, self.rng
         # new firms in key sectors get their licence within weeks of establishment
-        born = np.flatnonzero((pop.established >= start) & (pop.established <= end) & (self.licence_kind != ""))
+        born = np.flatnonzero(
+            (pop.established >= start) & (pop.established <= end) & (self.licence_kind != "")
+        )
         self._grant_licence(born, pop.established[born] + rng.integers(5, 40, len(born)))
         # expiring licences are renewed by firms that still trade and comply
-        expiring = np.flatnonzero(alive & (self.licence_row >= 0) & (self.licence_until >= start) & (self.licence_until <= end))
+        expiring = np.flatnonzero(
+            alive
+            & (self.licence_row >= 0)
+            & (self.licence_until >= start)
+            & (self.licence_until <= end)
+        )
         p = self.cfg.events.licence_renewal_prob * _sigmoid(2.5 - self.z()[expiring])
         renew = expiring[active[expiring] & (rng.random(len(expiring)) < p)]
         lapse = np.setdiff1d(expiring, renew)
-        self._grant_licence(renew, np.maximum(self.licence_until[renew] - rng.integers(0, 30, len(renew)), pop.established[renew]))
+        self._grant_licence(
+            renew,
+            np.maximum(
+                self.licence_until[renew] - rng.integers(0, 30, len(renew)), pop.established[renew]
+            ),
+        )
         self.licence_row[lapse] = -1
         self.licence_lapsed[lapse] = True
 
@@ -784,7 +923,9 @@ class _Chunk:
         if len(firms) == 0:
             return
         m = len(firms)
-        fail = rng.random(m) < _sigmoid(ec.sampling_fail_intercept + ec.sampling_fail_slope * self.z()[firms])
+        fail = rng.random(m) < _sigmoid(
+            ec.sampling_fail_intercept + ec.sampling_fail_slope * self.z()[firms]
+        )
         self._add(
             "product_sampling",
             firm=firms,
@@ -795,7 +936,9 @@ class _Chunk:
         )
         bad = firms[fail & (self.pending_penalty[firms] < 0) & (rng.random(m) < 0.6)]
         self.pending_penalty[bad] = k + rng.integers(1, 4, len(bad))
-        self.pending_penalty_cause[bad] = [self._cause_for(j) if self._cause_for(j) != "other" else "product_quality" for j in bad]
+        self.pending_penalty_cause[bad] = [
+            self._cause_for(j) if self._cause_for(j) != "other" else "product_quality" for j in bad
+        ]
 
     def _social(self, k: int, year: int, month: int, alive: B) -> None:
         rng, pop = self.rng, self.pop
@@ -807,7 +950,9 @@ class _Chunk:
             s = self.z()[rated] + rng.normal(0, 0.5, len(rated))
             new = pop.established[rated] >= first_of_last - 365
             cls = np.where(s > 2.2, 4, np.where(s > 1.3, 3, np.where(s > -0.6, 1, 0)))
-            cls = np.where(self.dormant[rated] | (self.dishonest_until[rated] > self.cal.start[k]), 4, cls)
+            cls = np.where(
+                self.dormant[rated] | (self.dishonest_until[rated] > self.cal.start[k]), 4, cls
+            )
             cls = np.where(new & (cls < 3), 2, cls)
             self._add(
                 "social",
@@ -818,13 +963,31 @@ class _Chunk:
                 eval_day=self._day(k, rated),
             )
         if month == 1:
-            cat = np.flatnonzero(alive & ~self.dormant & np.array(["catering" in t for t in self.tag_sets]))
-            score = np.clip(np.round(4.6 - 0.3 * self.z()[cat] + rng.normal(0, 0.25, len(cat)), 1), 1.0, 5.0)
-            self._add("social", firm=cat, indicator=np.full(len(cat), "platform_rating"), value=np.array([f"{v:.1f}" for v in score]), score=score, eval_day=self._day(k, cat))
+            cat = np.flatnonzero(
+                alive & ~self.dormant & np.array(["catering" in t for t in self.tag_sets])
+            )
+            score = np.clip(
+                np.round(4.6 - 0.3 * self.z()[cat] + rng.normal(0, 0.25, len(cat)), 1), 1.0, 5.0
+            )
+            self._add(
+                "social",
+                firm=cat,
+                indicator=np.full(len(cat), "platform_rating"),
+                value=np.array([f"{v:.1f}" for v in score]),
+                score=score,
+                eval_day=self._day(k, cat),
+            )
         news = self._bern(self.cfg.events.news_monthly * np.exp(self.z()), alive)
         if len(news):
             sev = rng.integers(1, 6, len(news)).astype(float)
-            self._add("social", firm=news, indicator=np.full(len(news), "news_sentiment"), value=np.full(len(news), "negative"), score=-sev, eval_day=self._day(k, news))
+            self._add(
+                "social",
+                firm=news,
+                indicator=np.full(len(news), "news_sentiment"),
+                value=np.full(len(news), "negative"),
+                score=-sev,
+                eval_day=self._day(k, news),
+            )
         del n
 
     def _inspections(self, k: int, year: int, month: int, alive: B) -> None:
@@ -840,9 +1003,15 @@ class _Chunk:
             parts.append((drawn, "double_random", rate[drawn]))
         targeted = np.flatnonzero(eligible & (self.pending_targeted == k))
         self.pending_targeted[self.pending_targeted == k] = -1
-        campaign = self._bern(ic.campaign_monthly * np.exp(0.5 * self.z()), eligible & (self.product_tag != ""))
+        campaign = self._bern(
+            ic.campaign_monthly * np.exp(0.5 * self.z()), eligible & (self.product_tag != "")
+        )
         referral = self._bern(ic.referral_monthly * np.exp(self.z()), eligible)
-        for firms, trig in ((targeted, "complaint"), (campaign, "campaign"), (referral, "referral")):
+        for firms, trig in (
+            (targeted, "complaint"),
+            (campaign, "campaign"),
+            (referral, "referral"),
+        ):
             parts.append((firms, trig, np.full(len(firms), np.nan)))
         for firms, mode, prob in parts:
             if len(firms) == 0:
@@ -859,11 +1028,19 @@ class _Chunk:
         days = self._day(k, firms)
         category = np.array([self._problem_category(j) for j in firms], dtype=object)
         category = np.where(self.dormant[firms], "address_unreachable", category)
-        category = np.where(found, category, None)
+        category = np.where(found, category, None)  # type: ignore[call-overload]
         result = np.where(
             found,
-            np.where(category == "address_unreachable", "unreachable", np.where(rng.random(m) < 0.7, "corrected", "case_filed")),
-            np.where(rng.random(m) < cfg.inspections.no_activity_share, "no_relevant_activity", "no_problem"),
+            np.where(
+                category == "address_unreachable",
+                "unreachable",
+                np.where(rng.random(m) < 0.7, "corrected", "case_filed"),
+            ),
+            np.where(
+                rng.random(m) < cfg.inspections.no_activity_share,
+                "no_relevant_activity",
+                "no_problem",
+            ),
         )
         items = np.array([self._items(j) for j in firms], dtype=object)
         cls = np.array(RISK_CLASSES)[self.legacy[firms]]
@@ -875,8 +1052,12 @@ class _Chunk:
             firm=firms,
             inspection_id=np.array([f"JC{ym}{i:010d}" for i in ids + pop.global_index[0] * 100]),
             draw_mode=np.full(m, "double_random" if double else "targeted"),
-            plan_id=np.array([f"SJ{d}{ym}" for d in div], dtype=object) if double else np.full(m, None, dtype=object),
-            stratum=np.char.add(np.char.add(div, ":"), cls).astype(object) if double else np.full(m, None, dtype=object),
+            plan_id=np.array([f"SJ{d}{ym}" for d in div], dtype=object)
+            if double
+            else np.full(m, None, dtype=object),
+            stratum=np.char.add(np.char.add(div, ":"), cls).astype(object)
+            if double
+            else np.full(m, None, dtype=object),
             risk_class_at_draw=cls.astype(object) if double else np.full(m, None, dtype=object),
             inclusion_probability=prob,
             trigger=np.full(m, None, dtype=object) if double else np.full(m, mode, dtype=object),
@@ -900,12 +1081,21 @@ class _Chunk:
         cat = category[found]
         self.counts["problem"][hit, k] += 1
         unreachable = cat == "address_unreachable"
-        self._list_abnormal(hit[unreachable], hit_days[unreachable] + rng.integers(1, 20, int(unreachable.sum())), "unreachable")
+        self._list_abnormal(
+            hit[unreachable],
+            hit_days[unreachable] + rng.integers(1, 20, int(unreachable.sum())),
+            "unreachable",
+        )
         false = cat == "false_disclosure"
-        self._list_abnormal(hit[false], hit_days[false] + rng.integers(1, 20, int(false.sum())), "concealment")
+        self._list_abnormal(
+            hit[false], hit_days[false] + rng.integers(1, 20, int(false.sum())), "concealment"
+        )
         corrected = hit[~unreachable]
         self.a[corrected] += cfg.risk.correction_effect
-        pen = corrected[(self.pending_penalty[corrected] < 0) & (rng.random(len(corrected)) < cfg.events.penalty_after_problem)]
+        pen = corrected[
+            (self.pending_penalty[corrected] < 0)
+            & (rng.random(len(corrected)) < cfg.events.penalty_after_problem)
+        ]
         self.pending_penalty[pen] = k + rng.integers(1, 4, len(pen))
         cat_of = dict(zip(hit.tolist(), cat.tolist(), strict=True))
         self.pending_penalty_cause[pen] = [_CAUSE_FOR_PROBLEM[cat_of[j]] for j in pen]
@@ -940,27 +1130,47 @@ class _Chunk:
     def _list_transitions(self, k: int, start: int, end: int, alive: B) -> None:
         ec, rng = self.cfg.events, self.rng
         # unreachable firms that regularise leave the list
-        back = self._bern(self.cfg.events.unreachable_regularised_monthly, alive & ~self.dormant & (self.abn_reason == 2) & (self.abn_since < start))
+        back = self._bern(
+            self.cfg.events.unreachable_regularised_monthly,
+            alive & ~self.dormant & (self.abn_reason == 2) & (self.abn_since < start),
+        )
         self._unlist_abnormal(back, self._day(k, back), "reachable")
         conc = self._bern(0.05, alive & (self.abn_reason == 1) & (self.abn_since < start))
         self._unlist_abnormal(conc, self._day(k, conc), "corrected")
         # three years on the abnormal list -> the serious list (Regulation on the serious list)
-        due = np.flatnonzero(alive & (self.abn_reason >= 0) & (self.abn_since + 3 * 365 <= end) & (self.abn_since + 3 * 365 >= start))
+        due = np.flatnonzero(
+            alive
+            & (self.abn_reason >= 0)
+            & (self.abn_since + 3 * 365 <= end)
+            & (self.abn_since + 3 * 365 >= start)
+        )
         day = self.abn_since[due] + 3 * 365
         self._unlist_abnormal(due, day, "moved_to_serious")
         self._list_serious(due, day, "abnormal_3y")
         # serious listings end after 3 years, or earlier by credit repair
         listed = np.flatnonzero(self.serious & (self.serious_since < start))
         expired = listed[self.serious_since[listed] + 3 * 365 <= end]
-        repair = listed[(rng.random(len(listed)) < ec.serious_repair_monthly) & ~self.dormant[listed] & alive[listed]]
-        for firms, reason in ((np.setdiff1d(expired, repair), "expired"), (repair, "credit_repair")):
+        repair = listed[
+            (rng.random(len(listed)) < ec.serious_repair_monthly)
+            & ~self.dormant[listed]
+            & alive[listed]
+        ]
+        for firms, reason in (
+            (np.setdiff1d(expired, repair), "expired"),
+            (repair, "credit_repair"),
+        ):
             if len(firms) == 0:
                 continue
             day = np.maximum(self._day(k, firms), self.serious_since[firms] + 1)
             if reason == "expired":
                 day = np.minimum(np.maximum(self.serious_since[firms] + 3 * 365, start), end)
             self.log.update("serious_dishonest_list", "removed_day", self.serious_row[firms], day)
-            self.log.update("serious_dishonest_list", "removal_reason", self.serious_row[firms], np.full(len(firms), reason, dtype=object))
+            self.log.update(
+                "serious_dishonest_list",
+                "removal_reason",
+                self.serious_row[firms],
+                np.full(len(firms), reason, dtype=object),
+            )
             self.serious[firms] = False
             self.serious_since[firms] = NO_DAY
         # dormant firms on the serious list get their business licence revoked
@@ -971,7 +1181,12 @@ class _Chunk:
             self._add(
                 "penalties",
                 firm=rev,
-                decision_no=np.array([f"粤市监罚〔{self.cal.year[k]}〕{i:08d}号" for i in ids + self.pop.global_index[0] * 100]),
+                decision_no=np.array(
+                    [
+                        f"粤市监罚〔{self.cal.year[k]}〕{i:08d}号"
+                        for i in ids + self.pop.global_index[0] * 100
+                    ]
+                ),
                 penalty_kind=np.full(len(rev), "business_licence_revocation"),
                 cause=np.full(len(rev), "registration"),
                 decision_day=days,
@@ -1008,7 +1223,8 @@ class _Chunk:
             + pts["licence_lapsed"] * self.licence_lapsed
             + pts["legal_rep_changes_12m"] * (window("rep_change", 12) >= 2)
             + pts["young_2y"] * (end - pop.established < 730)
-            + pts["no_annual_report_history"] * (~self.ever_reported & (end - pop.established > 540))
+            + pts["no_annual_report_history"]
+            * (~self.ever_reported & (end - pop.established > 540))
         )
         cls = np.zeros(self.n, dtype=np.int64)
         cls[score >= th["B"]] = 1
@@ -1042,9 +1258,17 @@ class _Chunk:
         uscc = codes.make_uscc(pop.global_index, pop.division, ENTITY_DIGIT[pop.entity], new_style)
         self.uscc = uscc
         has_reg_no = ~new_style & (pop.entity != 1)
-        reg_no = np.where(has_reg_no, codes.make_reg_no(pop.global_index, pop.division), None)
-        status = np.where(self.dereg_day <= self.end_day, "deregistered", np.where(self.revoked_day <= self.end_day, "revoked", "operating"))
-        emp = np.where(self.dormant | (pop.entity == 1) & (self.rng.random(self.n) < 0.4), np.nan, pop.employees)
+        reg_no = np.where(has_reg_no, codes.make_reg_no(pop.global_index, pop.division), None)  # type: ignore[call-overload]
+        status = np.where(
+            self.dereg_day <= self.end_day,
+            "deregistered",
+            np.where(self.revoked_day <= self.end_day, "revoked", "operating"),
+        )
+        emp = np.where(
+            self.dormant | (pop.entity == 1) & (self.rng.random(self.n) < 0.4),
+            np.nan,
+            pop.employees,
+        )
         return {
             "uscc": uscc,
             "name": np.array(self.name, dtype=object),
@@ -1072,15 +1296,23 @@ class _Chunk:
         else:
             raw = self.log.columns(name)
             cols, keep = self._event_columns(name, raw)
-        arrays = [_arrow(np.asarray(cols[c.name])[keep] if len(keep) else np.asarray(cols[c.name]), c.dtype) for c in spec.columns]
+        arrays = [
+            _arrow(
+                np.asarray(cols[c.name])[keep] if len(keep) else np.asarray(cols[c.name]), c.dtype
+            )
+            for c in spec.columns
+        ]
         if name == "inspections":
             self._inspection_truth(keep)
         return pa.Table.from_arrays(arrays, names=list(spec.column_names))
 
-    def _event_columns(self, name: str, raw: dict[str, npt.NDArray]) -> tuple[dict[str, object], B]:  # type: ignore[type-arg]
+    def _event_columns(self, name: str, raw: dict[str, npt.NDArray]) -> tuple[dict[str, object], B]:
         spec = TABLES[name]
         if not raw:
-            empty = {c.name: np.empty(0, dtype=object if c.dtype == "string" else float) for c in spec.columns}
+            empty: dict[str, object] = {
+                c.name: np.empty(0, dtype=object if c.dtype == "string" else float)
+                for c in spec.columns
+            }
             return empty, np.empty(0, dtype=bool)
         firm = raw.pop("firm")
         cols: dict[str, object] = {"uscc": self.uscc[firm]}
@@ -1095,9 +1327,15 @@ class _Chunk:
         for key in ("complaint_id", "sample_id"):
             if key in cols:
                 prefix = "TS" if key == "complaint_id" else "CJ"
-                cols[key] = np.array([f"{prefix}{i + self.pop.global_index[0] * 100:012d}" for i in np.asarray(cols[key])])
+                cols[key] = np.array(
+                    [
+                        f"{prefix}{i + self.pop.global_index[0] * 100:012d}"
+                        for i in np.asarray(cols[key])
+                    ]
+                )
         if "substantiated" in cols:
             cols["substantiated"] = np.asarray(cols["substantiated"], dtype=float)
+        assert spec.event_date is not None  # every table but enterprises is an event table
         event = np.asarray(cols[spec.event_date], dtype=np.int64)
         received = self._received(name, event)
         # records received after the export date are not in the export
@@ -1109,16 +1347,24 @@ class _Chunk:
                 cols[col.name] = np.where(d > self.end_day, NULL_DAY, d)
         if "removed_date" in cols:
             removed = np.asarray(cols["removed_date"], dtype=np.int64)
-            rec = np.where(removed == NULL_DAY, NULL_DAY, self._received(name, np.where(removed == NULL_DAY, 0, removed)))
+            rec = np.where(
+                removed == NULL_DAY,
+                NULL_DAY,
+                self._received(name, np.where(removed == NULL_DAY, 0, removed)),
+            )
             known = (rec != NULL_DAY) & (rec <= self.end_day)
             cols["removed_date"] = np.where(known, removed, NULL_DAY)
             cols["removal_received_date"] = np.where(known, rec, NULL_DAY)
             reason = np.asarray(cols["removal_reason"], dtype=object)
-            cols["removal_reason"] = np.where(known, reason, None)
+            cols["removal_reason"] = np.where(known, reason, None)  # type: ignore[call-overload]
         return cols, keep
 
     def _inspection_truth(self, keep: B) -> None:
-        rows = np.concatenate(self.insp_truth_rows) if self.insp_truth_rows else np.empty(0, dtype=np.int64)
+        rows = (
+            np.concatenate(self.insp_truth_rows)
+            if self.insp_truth_rows
+            else np.empty(0, dtype=np.int64)
+        )
         p = np.concatenate(self.insp_truth_p) if self.insp_truth_p else np.empty(0)
         z = np.concatenate(self.insp_truth_z) if self.insp_truth_z else np.empty(0)
         order = np.argsort(rows)
@@ -1128,9 +1374,9 @@ class _Chunk:
     def _truth(self, tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
         insp = tables["inspections"]
         dr = np.asarray(insp["draw_mode"].to_numpy(zero_copy_only=False) == "double_random")
-        in_window = np.asarray(insp["inspection_date"].to_numpy(zero_copy_only=False)) >= np.datetime64(
-            int(self.cal.start[self.cal.burn_in]), "D"
-        )
+        in_window = np.asarray(
+            insp["inspection_date"].to_numpy(zero_copy_only=False)
+        ) >= np.datetime64(int(self.cal.start[self.cal.burn_in]), "D")
         found = np.asarray(insp["problem_found"].to_numpy(zero_copy_only=False), dtype=bool)
         sel = dr & in_window
         self._oracle = (self._insp_p[sel], found[sel])
@@ -1162,7 +1408,9 @@ class _Chunk:
                 "uscc": pa.array(self.uscc),
                 "z_base": pa.array(pop.z_base.astype(np.float32)),
                 "shell": pa.array(pop.shell),
-                "shell_cluster": pa.array(np.where(pop.shell_cluster >= 0, pop.shell_cluster + pop.global_index[0], -1)),
+                "shell_cluster": pa.array(
+                    np.where(pop.shell_cluster >= 0, pop.shell_cluster + pop.global_index[0], -1)
+                ),
                 "cluster_address": pa.array(pop.cluster_address),
                 "dormant_at_end": pa.array(self.dormant),
             }
@@ -1171,7 +1419,7 @@ class _Chunk:
         return {"enterprise_months": months, "enterprises": enterprises, "inspections": inspections}
 
 
-def _arrow(values: npt.NDArray, dtype: str) -> pa.Array:  # type: ignore[type-arg]
+def _arrow(values: npt.NDArray, dtype: str) -> pa.Array:
     if dtype == "date":
         v = np.asarray(values, dtype=np.int64)
         mask = v == NULL_DAY
@@ -1190,11 +1438,17 @@ def _arrow(values: npt.NDArray, dtype: str) -> pa.Array:  # type: ignore[type-ar
             return pa.array(np.where(mask, 0, v).astype(bool), type=pa.bool_(), mask=mask)
         return pa.array(v.astype(bool), type=pa.bool_())
     v = np.asarray(values, dtype=object)
-    mask = np.array([x is None or x == "" for x in v], dtype=bool) if len(v) else np.zeros(0, dtype=bool)
+    mask = (
+        np.array([x is None or x == "" for x in v], dtype=bool)
+        if len(v)
+        else np.zeros(0, dtype=bool)
+    )
     return pa.array(np.where(mask, "", v).astype(str), type=pa.string(), mask=mask)
 
 
-def simulate_chunk(cfg: SimulatorConfig, months: int, chunk_index: int, n: int, seed: int) -> ChunkResult:
+def simulate_chunk(
+    cfg: SimulatorConfig, months: int, chunk_index: int, n: int, seed: int
+) -> ChunkResult:
     """Generate chunk ``chunk_index`` (``n`` enterprises) over ``months`` window months."""
     cal = Calendar.ending(cfg.end_month, months, cfg.burn_in_months)
     rng = chunk_rng(seed, chunk_index)

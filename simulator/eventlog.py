@@ -15,9 +15,9 @@ import numpy.typing as npt
 
 class EventLog:
     def __init__(self) -> None:
-        self._parts: dict[str, list[dict[str, npt.NDArray]]] = defaultdict(list)  # type: ignore[type-arg]
+        self._parts: dict[str, list[dict[str, npt.NDArray]]] = defaultdict(list)
         self._count: dict[str, int] = defaultdict(int)
-        self._updates: dict[str, list[tuple[str, npt.NDArray[np.int64], npt.NDArray]]] = (  # type: ignore[type-arg]
+        self._updates: dict[str, list[tuple[str, npt.NDArray[np.int64], npt.NDArray]]] = (
             defaultdict(list)
         )
 
@@ -47,7 +47,7 @@ class EventLog:
     def count(self, table: str) -> int:
         return self._count[table]
 
-    def columns(self, table: str) -> dict[str, npt.NDArray]:  # type: ignore[type-arg]
+    def columns(self, table: str) -> dict[str, npt.NDArray]:
         parts = self._parts.get(table, [])
         if not parts:
             return {}

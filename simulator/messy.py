@@ -32,7 +32,8 @@ ENCODINGS = ("utf-8", "utf-8-sig", "gb18030")
 REPAIRABLE = frozenset({"fullwidth", "amount_text", "name_only", "reg_no_only"})
 
 _FULLWIDTH = str.maketrans(
-    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ()", "０１２３４５６７８９ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ（）"
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ()",
+    "０１２３４５６７８９ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ（）",
 )
 
 
@@ -102,7 +103,7 @@ def corrupt_table(
 
     def take(share: float) -> np.ndarray:
         nonlocal cursor
-        k = int(round(n * share))
+        k = round(n * share)
         rows = np.sort(order[cursor : cursor + k])
         cursor += k
         return rows
@@ -140,7 +141,7 @@ def corrupt_table(
         candidates = order[cursor:]
         regno = by_uscc["reg_no"].reindex(uscc[candidates]).to_numpy(dtype=object)
         has = candidates[pd.notna(regno)]
-        k = min(len(has), int(round(n * cfg.reg_no_only_share)))
+        k = min(len(has), round(n * cfg.reg_no_only_share))
         rows = np.sort(has[:k])
         df["reg_no"] = None
         df.loc[rows, "reg_no"] = by_uscc.loc[uscc[rows], "reg_no"].to_numpy(dtype=object)
@@ -153,7 +154,9 @@ def corrupt_table(
     rows = take(cfg.date_disorder_share)
     if is_event and spec.event_date and len(rows):
         ev = pd.to_datetime(df.loc[rows, spec.event_date])
-        df.loc[rows, spec.event_date] = (ev + pd.Timedelta(days=400)).dt.strftime("%Y-%m-%d").to_numpy()
+        df.loc[rows, spec.event_date] = (
+            (ev + pd.Timedelta(days=400)).dt.strftime("%Y-%m-%d").to_numpy()
+        )
     elif len(rows):
         ev = pd.to_datetime(df.loc[rows, "established_date"])
         dereg = ev - pd.Timedelta(days=30)
@@ -176,7 +179,9 @@ def corrupt_table(
         vals = pd.to_numeric(df.loc[rows, col])
         style = rng.integers(0, 3, len(rows))
         df.loc[rows, col] = [
-            None if pd.isna(v) else (f"{v:,.2f}" if s == 0 else f"{v:g}万元" if s == 1 else f"{v * 10000:.0f}元")
+            None
+            if pd.isna(v)
+            else (f"{v:,.2f}" if s == 0 else f"{v:g}万元" if s == 1 else f"{v * 10000:.0f}元")
             for v, s in zip(vals, style, strict=True)
         ]
         faults["amount_text"] = rows.tolist()
@@ -197,10 +202,14 @@ def corrupt_table(
 
     # File-level shape of the export.
     file_format = "xlsx" if name in ("serious_dishonest_list", "licences") else "csv"
-    date_format = "excel_serial" if file_format == "xlsx" else ("mixed" if file_index % 3 == 0 else DATE_FORMATS[file_index % 4])
-    for col in spec.columns:
-        if col.dtype == "date":
-            df[col.name] = _format_dates(df[col.name], date_format, rng) if date_format != "excel_serial" else _format_dates(df[col.name], date_format, rng)
+    date_format = (
+        "excel_serial"
+        if file_format == "xlsx"
+        else ("mixed" if file_index % 3 == 0 else DATE_FORMATS[file_index % 4])
+    )
+    for c in spec.columns:
+        if c.dtype == "date":
+            df[c.name] = _format_dates(df[c.name], date_format, rng)
     chinese = file_index % 2 == 1
     title = [f"{spec.zh}导出", "导出单位：某市市场监督管理局"] if file_index % 3 != 1 else []
     if chinese:
@@ -228,8 +237,11 @@ def _break_check(u: str) -> str:
 
 
 def _fullwidth(u: str, rng: np.random.Generator) -> str:
+    """Full-width characters, lower case or stray spaces - always some change."""
     s = u.translate(_FULLWIDTH) if rng.random() < 0.6 else u.lower()
-    return f" {s[:8]} {s[8:]} " if rng.random() < 0.5 else s
+    if s == u or rng.random() < 0.5:
+        s = f" {s[:8]} {s[8:]} "
+    return s
 
 
 def _fullwidth_brackets(name: str, rng: np.random.Generator) -> str:

@@ -43,7 +43,14 @@ _INDUSTRY_WORDS = {
     "L": "企业管理咨询",
     "M": "技术服务",
 }
-_SHOP_WORDS = {"52": "便利店", "62": "餐馆", "80": "美发店", "51": "商行", "81": "维修部", "53": "货运部"}
+_SHOP_WORDS = {
+    "52": "便利店",
+    "62": "餐馆",
+    "80": "美发店",
+    "51": "商行",
+    "81": "维修部",
+    "53": "货运部",
+}
 
 
 @dataclass
@@ -148,8 +155,10 @@ def build_population(
     capital = np.exp(rng.normal(log_median, pc.capital_log_sd))
     capital = np.where(capital >= 10, np.round(capital, -1), np.round(capital, 0))
     capital = np.maximum(capital, 1.0)
-    paid_in = np.where(rng.random(n) < pc.paid_in_reported_share, capital * rng.uniform(0, 1, n), np.nan)
-    paid_in = np.round(paid_in, 2)
+    paid_in = np.where(
+        rng.random(n) < pc.paid_in_reported_share, capital * rng.uniform(0, 1, n), np.nan
+    )
+    paid_in = np.round(paid_in, 2).astype(np.float64)
     employees = np.floor(np.exp(rng.normal(pc.employees_log_mean, pc.employees_log_sd, n)))
     employees = np.where(entity == 1, np.minimum(employees, 8), employees)
 
@@ -255,11 +264,11 @@ def build_population(
     )
     # Related-party risk: the investor's and the parent's other firms share part of it.
     for group in (investor, shell_cluster):
-        has = group >= 0
-        if has.any():
-            _, inv = np.unique(group[has], return_inverse=True)
+        member = group >= 0
+        if member.any():
+            _, inv = np.unique(group[member], return_inverse=True)
             common = rng.normal(0, 0.6, inv.max() + 1)[inv]
-            z_base[has] += common
+            z_base[member] += common
     has_parent = parent >= 0
     z_base[has_parent] = (1 - rc.parent_effect_weight) * z_base[has_parent] + (
         rc.parent_effect_weight * z_base[parent[has_parent]]
@@ -304,7 +313,9 @@ def _names(
     divs, inds = reference.divisions(), reference.industries()
     n = len(entity)
     chars = np.array(list(_TRADE_CHARS))
-    trade = np.char.add(chars[rng.integers(0, len(chars), n)], chars[rng.integers(0, len(chars), n)])
+    trade = np.char.add(
+        chars[rng.integers(0, len(chars), n)], chars[rng.integers(0, len(chars), n)]
+    )
     three = rng.random(n) < 0.35
     trade = np.where(three, np.char.add(trade, chars[rng.integers(0, len(chars), n)]), trade)
     section_of = {d: _section(d) for d in set(inds.division)}
@@ -330,8 +341,8 @@ def _names(
             else:
                 suffix = "有限公司"
             names.append(f"{place}{trade[j]}{word}{suffix}")
-    for j in np.flatnonzero(branch_of >= 0):
-        names[j] = f"{names[branch_of[j]]}{divs.name_zh[division_idx[j]]}分公司"
+    for b in np.flatnonzero(branch_of >= 0):
+        names[b] = f"{names[branch_of[b]]}{divs.name_zh[division_idx[b]]}分公司"
     return names
 
 

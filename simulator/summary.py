@@ -57,7 +57,9 @@ class SimulationSummary:
         }
 
 
-def summarise(stats: ChunkStats, n_enterprises: int, seed: int, rows: dict[str, int]) -> SimulationSummary:
+def summarise(
+    stats: ChunkStats, n_enterprises: int, seed: int, rows: dict[str, int]
+) -> SimulationSummary:
     counts = stats.class_counts.sum(axis=0)
     shares = counts / max(counts.sum(), 1)
     # Coverage counts only full calendar years inside the window, so a partial first or
@@ -70,7 +72,9 @@ def summarise(stats: ChunkStats, n_enterprises: int, seed: int, rows: dict[str, 
         if stats.year_alive.get(y)
     }
     hits = {
-        c: float(stats.dr_hits_by_class[i] / stats.dr_by_class[i]) if stats.dr_by_class[i] else float("nan")
+        c: float(stats.dr_hits_by_class[i] / stats.dr_by_class[i])
+        if stats.dr_by_class[i]
+        else float("nan")
         for i, c in enumerate(RISK_CLASSES)
     }
     return SimulationSummary(
@@ -81,7 +85,9 @@ def summarise(stats: ChunkStats, n_enterprises: int, seed: int, rows: dict[str, 
         class_shares={c: float(s) for c, s in zip(RISK_CLASSES, shares, strict=True)},
         yearly_coverage=coverage,
         hit_rates=hits,
-        inspections_by_class={c: int(v) for c, v in zip(RISK_CLASSES, stats.dr_by_class, strict=True)},
+        inspections_by_class={
+            c: int(v) for c, v in zip(RISK_CLASSES, stats.dr_by_class, strict=True)
+        },
         oracle_auc=auc(stats.oracle_y, stats.oracle_p),
         double_random_inspections=int(stats.dr_by_class.sum()),
     )

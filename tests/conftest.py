@@ -48,4 +48,10 @@ def small_province(tmp_path_factory: pytest.TempPathFactory, small_config: Simul
         workers=2,
     )
     manifest = write_messy(small_config, base / "raw", base / "messy", seed=11)
-    return {"base": base, "raw": base / "raw", "truth": base / "truth", "summary": summary, "manifest": manifest}
+    return {
+        "base": base,
+        "raw": base / "raw",
+        "truth": base / "truth",
+        "summary": summary,
+        "manifest": manifest,
+    }

@@ -37,14 +37,26 @@ def test_config_is_frozen() -> None:
     ("edit", "message"),
     [
         (lambda d: d.update(chunk_sise=10), "chunk_sise: Extra inputs are not permitted"),
-        (lambda d: d["risk"].update(problem_slop=1.0), "risk.problem_slop: Extra inputs are not permitted"),
+        (
+            lambda d: d["risk"].update(problem_slop=1.0),
+            "risk.problem_slop: Extra inputs are not permitted",
+        ),
         (lambda d: d["inspections"]["class_rates"].pop("D"), "inspections.class_rates"),
-        (lambda d: d["inspections"]["class_rates"].update(A=0.0), "every class rate must be positive"),
+        (
+            lambda d: d["inspections"]["class_rates"].update(A=0.0),
+            "every class rate must be positive",
+        ),
         (lambda d: d["inspections"].update(rounds_per_year=5), "rounds_per_year must divide 12"),
         (lambda d: d.update(end_month="2026-13"), "end_month must be YYYY-MM"),
-        (lambda d: d["population"]["entity_type_shares"].update(enterprise=0.5), "shares must sum to 1"),
+        (
+            lambda d: d["population"]["entity_type_shares"].update(enterprise=0.5),
+            "shares must sum to 1",
+        ),
         (lambda d: d["legacy_scheme"].update(thresholds={"B": 50, "C": 40, "D": 70}), "B < C < D"),
-        (lambda d: d["population"].update(cluster_address_share=1.5), "population.cluster_address_share"),
+        (
+            lambda d: d["population"].update(cluster_address_share=1.5),
+            "population.cluster_address_share",
+        ),
         (lambda d: d.pop("risk"), "risk: Field required"),
     ],
 )

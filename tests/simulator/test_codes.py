@@ -10,7 +10,9 @@ from simulator import codes
 
 def test_uscc_valid_and_unique_for_both_styles() -> None:
     idx = np.arange(0, 50_000, dtype=np.int64) * 97
-    out = codes.make_uscc(idx, np.full(len(idx), 440305), np.array([1, 2, 3])[idx % 3], idx % 2 == 0)
+    out = codes.make_uscc(
+        idx, np.full(len(idx), 440305), np.array([1, 2, 3])[idx % 3], idx % 2 == 0
+    )
     assert len(set(out)) == len(out)
     assert all(uscc.is_valid(u) for u in out)
     assert {u[1] for u in out} == {"1", "2", "3"}
@@ -37,4 +39,6 @@ def test_person_ids_are_hex_and_unique() -> None:
     ids = codes.make_person_ids(np.arange(100_000, dtype=np.int64), salt=7)
     assert len(set(ids)) == len(ids)
     assert all(len(p) == 16 and int(p, 16) >= 0 for p in ids[:100])
-    assert not np.array_equal(ids, codes.make_person_ids(np.arange(100_000, dtype=np.int64), salt=8))
+    assert not np.array_equal(
+        ids, codes.make_person_ids(np.arange(100_000, dtype=np.int64), salt=8)
+    )

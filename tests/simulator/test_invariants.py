@@ -18,7 +18,13 @@ from features.contract import TABLES, VOCABULARIES
 from simulator import reference
 from simulator.calendar import Calendar
 
-_ARROW = {"string": pa.string(), "int": pa.int64(), "float": pa.float64(), "date": pa.date32(), "bool": pa.bool_()}
+_ARROW = {
+    "string": pa.string(),
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "date": pa.date32(),
+    "bool": pa.bool_(),
+}
 
 
 def _con(raw: Path) -> duckdb.DuckDBPyConnection:
@@ -50,17 +56,31 @@ def test_values_obey_contract(con, name: str) -> None:  # type: ignore[no-untype
     assert con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] > 0, f"{name} is empty"
     for col in spec.columns:
         if not col.nullable:
-            nulls = con.execute(f'SELECT count(*) FROM {name} WHERE "{col.name}" IS NULL').fetchone()[0]
+            nulls = con.execute(
+                f'SELECT count(*) FROM {name} WHERE "{col.name}" IS NULL'
+            ).fetchone()[0]
             assert nulls == 0, f"{name}.{col.name} has {nulls} nulls"
         if col.vocabulary in VOCABULARIES:
-            values = {r[0] for r in con.execute(f'SELECT DISTINCT "{col.name}" FROM {name}').fetchall()}
+            values = {
+                r[0] for r in con.execute(f'SELECT DISTINCT "{col.name}" FROM {name}').fetchall()
+            }
             if col.is_list:
                 values = {v for s in values if s for v in s.split(";")}
             assert values - {None} <= set(VOCABULARIES[col.vocabulary]), f"{name}.{col.name}"
         if col.minimum is not None:
-            assert con.execute(f'SELECT count(*) FROM {name} WHERE "{col.name}" < {col.minimum}').fetchone()[0] == 0
+            assert (
+                con.execute(
+                    f'SELECT count(*) FROM {name} WHERE "{col.name}" < {col.minimum}'
+                ).fetchone()[0]
+                == 0
+            )
         if col.maximum is not None:
-            assert con.execute(f'SELECT count(*) FROM {name} WHERE "{col.name}" > {col.maximum}').fetchone()[0] == 0
+            assert (
+                con.execute(
+                    f'SELECT count(*) FROM {name} WHERE "{col.name}" > {col.maximum}'
+                ).fetchone()[0]
+                == 0
+            )
     for chk in spec.checks:
         bad = con.execute(f"SELECT count(*) FROM {name} WHERE NOT ({chk.sql})").fetchone()[0]
         assert bad == 0, f"{name}: {bad} rows break {chk.name}"
@@ -70,9 +90,13 @@ def test_every_uscc_valid_and_unique(con) -> None:  # type: ignore[no-untyped-de
     codes = [r[0] for r in con.execute("SELECT uscc FROM enterprises").fetchall()]
     assert len(codes) == 5_000 == len(set(codes))
     assert all(stdnum_uscc.is_valid(c) for c in codes)
-    divisions = {r[0] for r in con.execute("SELECT DISTINCT division_code FROM enterprises").fetchall()}
+    divisions = {
+        r[0] for r in con.execute("SELECT DISTINCT division_code FROM enterprises").fetchall()
+    }
     assert divisions <= reference.division_codes()
-    industries = {r[0] for r in con.execute("SELECT DISTINCT industry_code FROM enterprises").fetchall()}
+    industries = {
+        r[0] for r in con.execute("SELECT DISTINCT industry_code FROM enterprises").fetchall()
+    }
     assert industries <= reference.industry_codes()
     # the USCC carries the division and the entity type
     mismatch = con.execute(
@@ -87,7 +111,9 @@ def test_every_uscc_valid_and_unique(con) -> None:  # type: ignore[no-untyped-de
 def test_events_refer_to_enterprises_within_their_life(con, small_config, name: str) -> None:  # type: ignore[no-untyped-def]
     spec = TABLES[name]
     ev = spec.event_date
-    orphans = con.execute(f"SELECT count(*) FROM {name} x ANTI JOIN enterprises e USING (uscc)").fetchone()[0]
+    orphans = con.execute(
+        f"SELECT count(*) FROM {name} x ANTI JOIN enterprises e USING (uscc)"
+    ).fetchone()[0]
     assert orphans == 0
     if name == "enterprise_links":
         linked = con.execute(
@@ -117,9 +143,12 @@ def test_inclusion_probabilities_equal_configured_rates(con, small_config) -> No
     assert {r[0] for r in rows} == {"A", "B", "C", "D"}
     for cls, p, _ in rows:
         assert p == small_config.inspections.class_rates[cls]
-    assert con.execute(
-        "SELECT count(*) FROM inspections WHERE draw_mode = 'targeted' AND inclusion_probability IS NOT NULL"
-    ).fetchone()[0] == 0
+    assert (
+        con.execute(
+            "SELECT count(*) FROM inspections WHERE draw_mode = 'targeted' AND inclusion_probability IS NOT NULL"
+        ).fetchone()[0]
+        == 0
+    )
     # strata name the division and the class used for the draw
     bad = con.execute(
         "SELECT count(*) FROM inspections i JOIN enterprises e USING (uscc) WHERE draw_mode = 'double_random' "
@@ -132,7 +161,9 @@ def test_truth_is_apart_and_complete(small_province, con) -> None:  # type: igno
     truth = small_province["truth"]
     assert not (small_province["raw"] / "enterprise_months").exists()
     tcon = duckdb.connect()
-    n = tcon.execute(f"SELECT count(*) FROM read_parquet('{truth}/inspections/*.parquet')").fetchone()[0]
+    n = tcon.execute(
+        f"SELECT count(*) FROM read_parquet('{truth}/inspections/*.parquet')"
+    ).fetchone()[0]
     assert n == con.execute("SELECT count(*) FROM inspections").fetchone()[0]
     p = tcon.execute(
         f"SELECT min(p_problem), max(p_problem) FROM read_parquet('{truth}/enterprise_months/*.parquet')"
@@ -152,11 +183,21 @@ def _digest(folder: Path) -> dict[str, str]:
     }
 
 
-def test_same_seed_gives_byte_identical_output(small_province, small_config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_same_seed_gives_byte_identical_output(
+    small_province, small_config, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     """Rerun with one worker instead of two: parallelism must not change a byte."""
     from pipelines.simulate import run_simulate
 
-    run_simulate(small_config, enterprises=5_000, months=24, seed=11, out=tmp_path / "raw", truth_out=tmp_path / "truth", workers=1)
+    run_simulate(
+        small_config,
+        enterprises=5_000,
+        months=24,
+        seed=11,
+        out=tmp_path / "raw",
+        truth_out=tmp_path / "truth",
+        workers=1,
+    )
     assert _digest(tmp_path / "raw") == _digest(small_province["raw"])
     assert _digest(tmp_path / "truth") == _digest(small_province["truth"])
 
@@ -175,13 +216,21 @@ def test_history_behaves_like_a_province(con) -> None:  # type: ignore[no-untype
     # a missing annual report leads to the abnormal list, and filing it removes the firm
     reasons = dict(con.execute("SELECT reason, count(*) FROM abnormal_list GROUP BY 1").fetchall())
     assert reasons["annual_report"] > reasons.get("concealment", 0) > 0
-    filed = con.execute("SELECT count(*) FROM abnormal_list WHERE removal_reason = 'report_filed'").fetchone()[0]
+    filed = con.execute(
+        "SELECT count(*) FROM abnormal_list WHERE removal_reason = 'report_filed'"
+    ).fetchone()[0]
     assert filed > 0
     # three years on the abnormal list -> serious list
-    moved = con.execute("SELECT count(*) FROM serious_dishonest_list WHERE reason = 'abnormal_3y'").fetchone()[0]
+    moved = con.execute(
+        "SELECT count(*) FROM serious_dishonest_list WHERE reason = 'abnormal_3y'"
+    ).fetchone()[0]
     assert moved > 0
     # problems found are mostly at firms the bureau later sees as risky; dormant firms are unreachable
-    cats = dict(con.execute("SELECT problem_category, count(*) FROM inspections WHERE problem_found GROUP BY 1").fetchall())
+    cats = dict(
+        con.execute(
+            "SELECT problem_category, count(*) FROM inspections WHERE problem_found GROUP BY 1"
+        ).fetchall()
+    )
     assert cats["address_unreachable"] > 0 and cats.get("food_safety", 0) > 0
     # inspections carry the items that match the firm's tags
     food_items = con.execute(
@@ -195,7 +244,9 @@ def test_history_behaves_like_a_province(con) -> None:  # type: ignore[no-untype
         "WHERE role = 'legal_representative' GROUP BY 1)"
     ).fetchone()[0]
     assert top >= 5
-    crowded = con.execute("SELECT max(c) FROM (SELECT address_id, count(*) c FROM enterprises GROUP BY 1)").fetchone()[0]
+    crowded = con.execute(
+        "SELECT max(c) FROM (SELECT address_id, count(*) c FROM enterprises GROUP BY 1)"
+    ).fetchone()[0]
     assert crowded >= 10
     # big capital with an empty annual report: the red flag exists
     flag = con.execute(

@@ -1,0 +1,115 @@
+"""The synthetic province reproduces the published figures it is calibrated to, at 100k
+enterprises x 36 months (the demo size). Targets and their sources are commented in
+configs/simulator.yaml."""
+
+from __future__ import annotations
+
+import itertools
+
+import duckdb
+import numpy as np
+import pytest
+
+from simulator.summary import auc
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def province(tmp_path_factory, sim_config):  # type: ignore[no-untyped-def]
+    from pipelines.simulate import run_simulate
+
+    base = tmp_path_factory.mktemp("province100k")
+    summary = run_simulate(
+        sim_config,
+        enterprises=100_000,
+        months=36,
+        seed=20261,
+        out=base / "raw",
+        truth_out=base / "truth",
+        workers=2,
+    )
+    con = duckdb.connect()
+    for name in ("enterprises", "inspections", "abnormal_list"):
+        con.execute(
+            f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{base}/raw/{name}/*.parquet')"
+        )
+    return summary, con
+
+
+def test_class_shares_match_published_ranges(province) -> None:  # type: ignore[no-untyped-def]
+    shares = province[0].class_shares
+    assert 0.40 <= shares["A"] <= 0.73
+    assert 0.05 <= shares["C"] <= 0.08
+    assert 0.015 <= shares["D"] <= 0.035
+
+
+def test_yearly_double_random_coverage(province) -> None:  # type: ignore[no-untyped-def]
+    coverage = province[0].yearly_coverage
+    assert len(coverage) >= 2  # 2024 and 2025 are full years of a window ending 2026-10
+    for year, share in coverage.items():
+        assert 0.03 <= share <= 0.05, (year, share)
+
+
+def test_hit_rates_rise_steeply_from_a_to_d(province) -> None:  # type: ignore[no-untyped-def]
+    hits = province[0].hit_rates
+    rates = [hits[c] for c in "ABCD"]
+    assert all(a < b for a, b in itertools.pairwise(rates)), rates
+    assert hits["A"] <= 0.08
+    assert hits["C"] >= 0.45
+    assert hits["D"] >= 0.65
+    assert hits["D"] / hits["A"] >= 8
+
+
+def test_oracle_is_the_ceiling(province) -> None:  # type: ignore[no-untyped-def]
+    summary, con = province
+    cls, found = zip(
+        *con.execute(
+            "SELECT risk_class_at_draw, problem_found FROM inspections WHERE draw_mode = 'double_random'"
+        ).fetchall(),
+        strict=True,
+    )
+    legacy = auc(np.array(found), np.array(["ABCD".index(c) for c in cls], dtype=float))
+    assert 0.85 <= summary.oracle_auc <= 0.99
+    assert summary.oracle_auc >= legacy + 0.05, "the legacy classes must leave room for a model"
+
+
+def test_population_marginals(province) -> None:  # type: ignore[no-untyped-def]
+    _, con = province
+    young5, cap, emp = con.execute(
+        "SELECT avg((established_date > DATE '2021-10-31')::int), "
+        "median(registered_capital) FILTER (WHERE entity_type = 'enterprise'), median(employees) "
+        "FROM enterprises WHERE status = 'operating'"
+    ).fetchone()
+    assert 0.40 <= young5 <= 0.65  # heavy in young firms
+    assert 20 <= cap <= 300  # 万元: typical private LLC
+    assert emp <= 10  # mostly micro firms
+    ib, coop = con.execute(
+        "SELECT avg((entity_type = 'individual_business')::int), avg((entity_type = 'farmer_cooperative')::int) FROM enterprises"
+    ).fetchone()
+    assert 0.10 <= ib <= 0.14 and 0.01 <= coop <= 0.03
+    food, se = con.execute(
+        "SELECT avg((coalesce(sector_tags, '') SIMILAR TO '.*(food|catering).*')::int), "
+        "avg((coalesce(sector_tags, '') LIKE '%special_equipment%')::int) FROM enterprises"
+    ).fetchone()
+    assert 0.05 <= food <= 0.25 and 0.01 <= se <= 0.08
+    shenzhen = con.execute(
+        "SELECT avg((left(division_code, 4) = '4403')::int) FROM enterprises"
+    ).fetchone()[0]
+    assert 0.25 <= shenzhen <= 0.40  # ~2.4M of Guangdong's ~7.5M enterprises
+    dereg = con.execute(
+        "SELECT count(*) FILTER (WHERE year(deregistered_date) = 2025) / count(*) FILTER "
+        "(WHERE established_date < DATE '2025-01-01') FROM enterprises"
+    ).fetchone()[0]
+    assert 0.02 <= dereg <= 0.08
+
+
+def test_abnormal_list_rate(province) -> None:  # type: ignore[no-untyped-def]
+    _, con = province
+    listed = con.execute(
+        "SELECT count(*) FROM abnormal_list WHERE reason = 'annual_report' AND year(listed_date) = 2025"
+    ).fetchone()[0]
+    operating = con.execute(
+        "SELECT count(*) FROM enterprises WHERE established_date < DATE '2025-01-01'"
+    ).fetchone()[0]
+    assert 0.02 <= listed / operating <= 0.12
