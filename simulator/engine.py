@@ -223,6 +223,9 @@ class _Chunk:
         self.legacy = np.zeros(n, dtype=np.int64)  # class index used for this month's draws
         self.division_offset = rng.integers(0, 12 // cfg.inspections.rounds_per_year, 10_000)
         self.seq = 0  # record numbers within the chunk
+        # Record, person and address numbers are offset by the chunk so they never collide
+        # across chunks (a chunk numbers fewer than 10^9 records and 10^10 persons).
+        self.id_base = int(pop.global_index[0] // cfg.chunk_size) * 10**9
         self.nominee_pool = np.unique(pop.nominee[pop.nominee >= 0])
         inds = reference.industries()
         self.ind_div = np.array(inds.division)[pop.industry_idx]
@@ -515,7 +518,7 @@ class _Chunk:
         # 7. bookkeeping: legacy classes for next month's draws, truth
         for key in self.counts:
             self.counts[key][:, k + 1] += self.counts[key][:, k]
-        self.legacy = self._legacy_classes(k, start, end, exists)
+        self.legacy = self._legacy_classes(k, end)
         w = k - cal.burn_in
         if w >= 0:
             live = np.flatnonzero(exists)
@@ -682,9 +685,7 @@ class _Chunk:
         self._add(
             "penalties",
             firm=firms,
-            decision_no=np.array(
-                [f"粤市监罚〔{year}〕{i:08d}号" for i in ids + pop.global_index[0] * 100]
-            ),
+            decision_no=np.array([f"粤市监罚〔{year}〕{i:08d}号" for i in ids + self.id_base]),
             penalty_kind=kind,
             cause=cause.astype(str),
             decision_day=days,
@@ -734,7 +735,7 @@ class _Chunk:
             "trademark_ip",
             "unfair_competition",
             "other",
-        )[j % 8]
+        )[int(self.rng.integers(0, 8))]
 
     def _judicial(self, k: int, alive: B) -> None:
         ec, rng, pop = self.cfg.events, self.rng, self.pop
@@ -749,9 +750,7 @@ class _Chunk:
         closes = days + rng.geometric(1 / 300, m)
         closed = np.where(closes > self.end_day, NULL_DAY, closes)
         ids = self._next_ids(m)
-        case = np.array(
-            [f"({self.cal.year[k]})粤执{i:08d}号" for i in ids + pop.global_index[0] * 100]
-        )
+        case = np.array([f"({self.cal.year[k]})粤执{i:08d}号" for i in ids + self.id_base])
         self._add(
             "judicial",
             firm=firms,
@@ -861,8 +860,8 @@ class _Chunk:
             )
 
     def _address_ids(self, address: I64) -> npt.NDArray[np.object_]:
-        g = self.pop.global_index[0]
-        return np.array([f"AD{g * 20 + a:015d}" for a in address], dtype=object)
+        chunk = self.id_base // 10**9
+        return np.array([f"AD{chunk:05d}{a:010d}" for a in address], dtype=object)
 
     def _pledges(self, k: int, active: B) -> None:
         ec, rng, pop = self.cfg.events, self.rng, self.pop
@@ -942,7 +941,6 @@ class _Chunk:
 
     def _social(self, k: int, year: int, month: int, alive: B) -> None:
         rng, pop = self.rng, self.pop
-        n = self.n
         if month == 4:
             # tax credit ratings for last year, published in April
             first_of_last = int(np.datetime64(f"{year - 1}-01-01").astype(np.int64))
@@ -988,7 +986,6 @@ class _Chunk:
                 score=-sev,
                 eval_day=self._day(k, news),
             )
-        del n
 
     def _inspections(self, k: int, year: int, month: int, alive: B) -> None:
         cfg, rng, pop = self.cfg, self.rng, self.pop
@@ -1050,7 +1047,7 @@ class _Chunk:
         rows = self._add(
             "inspections",
             firm=firms,
-            inspection_id=np.array([f"JC{ym}{i:010d}" for i in ids + pop.global_index[0] * 100]),
+            inspection_id=np.array([f"JC{ym}{i:010d}" for i in ids + self.id_base]),
             draw_mode=np.full(m, "double_random" if double else "targeted"),
             plan_id=np.array([f"SJ{d}{ym}" for d in div], dtype=object)
             if double
@@ -1182,10 +1179,7 @@ class _Chunk:
                 "penalties",
                 firm=rev,
                 decision_no=np.array(
-                    [
-                        f"粤市监罚〔{self.cal.year[k]}〕{i:08d}号"
-                        for i in ids + self.pop.global_index[0] * 100
-                    ]
+                    [f"粤市监罚〔{self.cal.year[k]}〕{i:08d}号" for i in ids + self.id_base]
                 ),
                 penalty_kind=np.full(len(rev), "business_licence_revocation"),
                 cause=np.full(len(rev), "registration"),
@@ -1197,7 +1191,7 @@ class _Chunk:
             self._count("penalty", rev, k)
             self.revoked_day[rev] = days
 
-    def _legacy_classes(self, k: int, start: int, end: int, exists: B) -> I64:
+    def _legacy_classes(self, k: int, end: int) -> I64:
         """The rule-based scheme (加权评定) the bureau used before a model: points for
         what it could see at the month end, cut at configured thresholds."""
         pts = self.cfg.legacy_scheme.points
@@ -1230,14 +1224,12 @@ class _Chunk:
         cls[score >= th["B"]] = 1
         cls[score >= th["C"]] = 2
         cls[score >= th["D"]] = 3
-        del exists, start
         return cls
 
     # ------------------------------------------------------------------ output
     def finish(self) -> ChunkResult:
         tables = {name: self._table(name) for name in TABLES}
         truth = self._truth(tables)
-        W = self.cal.n_months - self.cal.burn_in
         stats = ChunkStats(
             window_months=self.cal.window_labels(),
             class_counts=self.class_counts,
@@ -1249,7 +1241,6 @@ class _Chunk:
             oracle_p=self._oracle[0],
             oracle_y=self._oracle[1],
         )
-        del W
         return ChunkResult(tables=tables, truth=truth, stats=stats)
 
     def _enterprises(self) -> dict[str, object]:
@@ -1320,7 +1311,7 @@ class _Chunk:
             cols["linked_uscc"] = self.uscc[raw.pop("linked")]
         if "person" in raw:
             salt = self.seed * 1_000_003
-            person = raw.pop("person") + self.pop.global_index[0] * 8
+            person = raw.pop("person") + self.id_base * 10
             cols["person_id"] = codes.make_person_ids(person, salt)
         for key, values in raw.items():
             cols[key.replace("_day", "_date") if key.endswith("_day") else key] = values
@@ -1328,10 +1319,7 @@ class _Chunk:
             if key in cols:
                 prefix = "TS" if key == "complaint_id" else "CJ"
                 cols[key] = np.array(
-                    [
-                        f"{prefix}{i + self.pop.global_index[0] * 100:012d}"
-                        for i in np.asarray(cols[key])
-                    ]
+                    [f"{prefix}{i + self.id_base:014d}" for i in np.asarray(cols[key])]
                 )
         if "substantiated" in cols:
             cols["substantiated"] = np.asarray(cols["substantiated"], dtype=float)
@@ -1388,7 +1376,6 @@ class _Chunk:
                 "latent_risk": pa.array(self._insp_z.astype(np.float32)),
             }
         )
-        W = self.cal.n_months - self.cal.burn_in
         live = ~np.isnan(self.truth_p)
         firm, w = np.nonzero(live)
         labels = np.array(self.cal.window_labels())
@@ -1415,7 +1402,6 @@ class _Chunk:
                 "dormant_at_end": pa.array(self.dormant),
             }
         )
-        del W
         return {"enterprise_months": months, "enterprises": enterprises, "inspections": inspections}
 
 
