@@ -648,7 +648,7 @@ class _Chunk:
         self.pending_targeted[trig] = k + rng.integers(0, 2, len(trig))
 
     def _penalties(self, k: int, alive: B) -> None:
-        ec, rng, pop = self.cfg.events, self.rng, self.pop
+        ec, rng = self.cfg.events, self.rng
         h = ec.penalty_monthly * np.exp(ec.penalty_slope * self.z())
         spontaneous = self._bern(h, alive & ~self.dormant)
         due = np.flatnonzero(alive & (self.pending_penalty == k))
