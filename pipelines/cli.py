@@ -109,8 +109,10 @@ def simulate(
         except ValueError as exc:
             _fail(str(exc))
         if messy_out is not None:
-            bar.add_task("writing the messy copy", total=None)
-            write_messy(cfg, out, messy_out, seed)
+            messy_task = bar.add_task("writing the messy copy", total=None)
+            write_messy(
+                cfg, out, messy_out, seed, lambda d, t: bar.update(messy_task, completed=d, total=t)
+            )
     _print_summary(summary.to_dict(), out, truth_out, summary_out)
     if messy_out is not None:
         console.print(

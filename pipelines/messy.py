@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +59,13 @@ def _is_date_column(mf: MessyFile, col: str) -> bool:
     return col in names
 
 
-def write_messy(cfg: SimulatorConfig, raw: Path, out: Path, seed: int) -> dict[str, object]:
+def write_messy(
+    cfg: SimulatorConfig,
+    raw: Path,
+    out: Path,
+    seed: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, object]:
     """Corrupt every table under ``raw`` into ``out``; returns the manifest."""
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(10**6,)))
     registry = read_table(raw, "enterprises")
@@ -81,6 +88,8 @@ def write_messy(cfg: SimulatorConfig, raw: Path, out: Path, seed: int) -> dict[s
                 "fault_rows": faults,
                 "repairable_faults": sorted(REPAIRABLE & set(faults)),
             }
+            if progress is not None:
+                progress(i + 1, len(TABLES))
         manifest["tables"] = tables
         write_json(manifest, folder / "manifest.json")
     return manifest
