@@ -11,6 +11,7 @@ STAMP := $(VENV)/.installed
 DEMO_ENTERPRISES ?= 100000
 DEMO_MONTHS ?= 36
 DEMO_SEED ?= 20261
+DEMO_AS_OF ?= 2026-10
 
 # No telemetry or analytics from any library, ever (the bureau's network is closed).
 export GX_ANALYTICS_ENABLED := False
@@ -19,7 +20,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: help install demo simulate test test-fast bench lint format docs repro clean
+.PHONY: help install demo demo-messy test test-fast bench lint format docs repro clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -33,12 +34,15 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP) ## create .venv and install the pinned dependencies (requirements.lock)
 
-demo: $(STAMP) ## generate the synthetic province (100k enterprises x 36 months) and print its summary
+demo: $(STAMP) ## simulate a 100k-enterprise province (36 months), ingest it, print summary and reconciliation
 	$(BIN)/riskclass simulate --config configs/simulator.yaml \
 		--enterprises $(DEMO_ENTERPRISES) --months $(DEMO_MONTHS) --seed $(DEMO_SEED) \
 		--out data/raw --truth-out data/truth --messy-out data/raw_messy
+	$(BIN)/riskclass ingest --source data/raw --out data/interim --as-of $(DEMO_AS_OF) \
+		--report-out outputs/ingest_reconciliation.json
 
-simulate: demo ## alias of demo
+demo-messy: $(STAMP) ## ingest the corrupted copy (after make demo): quarantine with reasons, counts reconcile
+	$(BIN)/riskclass ingest --source data/raw_messy --out data/interim_messy --as-of $(DEMO_AS_OF)
 
 test: $(STAMP) ## the whole suite CI checks (slow tests included)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
@@ -46,8 +50,9 @@ test: $(STAMP) ## the whole suite CI checks (slow tests included)
 test-fast: $(STAMP) ## quick iteration: everything not marked slow
 	$(BIN)/python -m pytest -n 2 -q -m "not slow"
 
-bench: $(STAMP) ## benchmarks (simulate at 100k and 1M enterprises); results in benchmarks/results/
+bench: $(STAMP) ## benchmarks (simulate and ingest at 100k and 1M enterprises); results in benchmarks/results/
 	$(BIN)/python benchmarks/bench_simulate.py --sizes 100000 1000000 --months 36
+	$(BIN)/python benchmarks/bench_ingest.py --sizes 100000 1000000 --months 36
 
 lint: $(STAMP) ## ruff, ruff format --check, mypy
 	$(BIN)/ruff check .

@@ -196,6 +196,7 @@ class _Chunk:
             [_LICENCE_FOR_TAG.get(t.split(";")[0], "") if t else "" for t in pop.tags], dtype=object
         )
         self.licence_until = np.full(n, NO_DAY, dtype=np.int64)
+        self.licence_issued = np.full(n, NO_DAY, dtype=np.int64)
         self.licence_row = np.full(n, -1, dtype=np.int64)
         self.licence_lapsed = np.zeros(n, dtype=bool)
         self.licence_seq = np.zeros(n, dtype=np.int64)
@@ -405,6 +406,7 @@ class _Chunk:
             cancelled_day=np.full(len(firms), NULL_DAY, dtype=np.int64),
         )
         self.licence_until[firms] = until
+        self.licence_issued[firms] = issued
         self.licence_row[firms] = rows
         self.licence_lapsed[firms] = False
 
@@ -702,7 +704,9 @@ class _Chunk:
         )
         lic_mask = (kind == "licence_revocation") & (self.licence_row[firms] >= 0)
         lic = firms[lic_mask]
-        self.log.update("licences", "revoked_day", self.licence_row[lic], days[lic_mask])
+        # a renewal can be dated a few days ahead; revocation never precedes the issue
+        revoked = np.maximum(days[lic_mask], self.licence_issued[lic])
+        self.log.update("licences", "revoked_day", self.licence_row[lic], revoked)
         self.licence_row[lic] = -1
         self.licence_lapsed[lic] = True
         # heavy penalties for serious violations put a firm on the serious list
