@@ -158,15 +158,24 @@ def _print_summary(s: dict, out: Path, truth_out: Path, summary_out: Path) -> No
 
 @app.command()
 def ingest(
-    source: Annotated[Path, typer.Option(help="folder with one file (Parquet, CSV, XLSX) or Parquet folder per table")] = Path(
-        "data/raw"
+    source: Annotated[
+        Path,
+        typer.Option(help="folder with one file (Parquet, CSV, XLSX) or Parquet folder per table"),
+    ] = Path("data/raw"),
+    out: Annotated[
+        Path,
+        typer.Option(help="interim folder: accepted tables, quarantine, reconciliation, Data Docs"),
+    ] = Path("data/interim"),
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="data month YYYY-MM: records dated after its end are rejected"),
+    ] = None,
+    config: Annotated[Path, typer.Option(help="ingestion configuration (YAML)")] = Path(
+        "configs/ingest.yaml"
     ),
-    out: Annotated[Path, typer.Option(help="interim folder: accepted tables, quarantine, reconciliation, Data Docs")] = Path(
-        "data/interim"
-    ),
-    as_of: Annotated[str | None, typer.Option(help="data month YYYY-MM: records dated after its end are rejected")] = None,
-    config: Annotated[Path, typer.Option(help="ingestion configuration (YAML)")] = Path("configs/ingest.yaml"),
-    report_out: Annotated[Path | None, typer.Option(help="also write the reconciliation (JSON) here")] = None,
+    report_out: Annotated[
+        Path | None, typer.Option(help="also write the reconciliation (JSON) here")
+    ] = None,
 ) -> None:
     """Validate, type and reconcile a delivery; rejected rows go to quarantine with reasons.
 
@@ -180,7 +189,13 @@ def ingest(
         cfg = load_config(config, IngestConfig)
     except ConfigError as exc:
         _fail(str(exc))
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
         task = bar.add_task("ingesting", total=None)
 
         def on_table(name: str) -> None:
@@ -197,10 +212,18 @@ def ingest(
     _print_reconciliation(report.to_dict(), out)
 
 
-def _print_reconciliation(r: dict, out: Path) -> None:  # type: ignore[type-arg]
+def _print_reconciliation(r: dict, out: Path) -> None:
     from pipelines.rules import reason
 
-    t = Table("table", "status", "rows read", "accepted", "quarantined", "in interim", title=f"reconciliation - {r['run_name']}")
+    t = Table(
+        "table",
+        "status",
+        "rows read",
+        "accepted",
+        "quarantined",
+        "in interim",
+        title=f"reconciliation - {r['run_name']}",
+    )
     q = Table("table", "rule", "rows", "reason", title="quarantined rows by rule")
     for name, row in r["tables"].items():
         t.add_row(
@@ -220,12 +243,18 @@ def _print_reconciliation(r: dict, out: Path) -> None:  # type: ignore[type-arg]
     read = sum(row["rows_read"] for row in r["tables"].values())
     acc = sum(row["accepted"] for row in r["tables"].values())
     qua = sum(row["quarantined"] for row in r["tables"].values())
-    console.print(f"rows read {read:,} = accepted {acc:,} + quarantined {qua:,}; unaccounted: [bold]{r['unaccounted_rows']}[/]")
+    console.print(
+        f"rows read {read:,} = accepted {acc:,} + quarantined {qua:,}; unaccounted: [bold]{r['unaccounted_rows']}[/]"
+    )
     if r["unknown_files"]:
-        console.print(f"files that are no contract table (not read): {', '.join(r['unknown_files'])}")
+        console.print(
+            f"files that are no contract table (not read): {', '.join(r['unknown_files'])}"
+        )
     absent = [n for n, row in r["tables"].items() if row["status"] == "absent"]
     if absent:
-        console.print(f"optional tables absent (features that need them will be missing): {', '.join(absent)}")
+        console.print(
+            f"optional tables absent (features that need them will be missing): {', '.join(absent)}"
+        )
     console.print(
         f"accepted: [bold]{out}/<table>.parquet[/]  quarantine: [bold]{out}/quarantine/[/]  "
         f"reconciliation: [bold]{out}/reconciliation.json[/]  Data Docs: [bold]{r['data_docs']}[/]"

@@ -17,7 +17,7 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -43,7 +43,9 @@ def flag_rules(flags: list[rules.Flag]) -> list[str]:
     return [r for r in rules.RULE_NAMES if r in present and r not in NATIVE_RULES]
 
 
-def build_suite(spec: Table, flag_names: list[str]):  # type: ignore[no-untyped-def]
+def build_suite(
+    spec: Table, flag_names: list[str]
+) -> Any:  # a gx.ExpectationSuite; GE is imported lazily
     import great_expectations as gx
 
     e = gx.expectations
@@ -55,32 +57,58 @@ def build_suite(spec: Table, flag_names: list[str]):  # type: ignore[no-untyped-
 
     for col in spec.columns:
         if not col.nullable:
-            suite.add_expectation(e.ExpectColumnValuesToNotBeNull(column=col.name, meta=meta("required_missing", col.name)))
+            suite.add_expectation(
+                e.ExpectColumnValuesToNotBeNull(
+                    column=col.name, meta=meta("required_missing", col.name)
+                )
+            )
         if col.is_uscc:
             suite.add_expectation(
-                e.ExpectColumnValuesToMatchRegex(column=col.name, regex=rules.USCC_PATTERN, meta=meta("uscc_format", col.name))
+                e.ExpectColumnValuesToMatchRegex(
+                    column=col.name, regex=rules.USCC_PATTERN, meta=meta("uscc_format", col.name)
+                )
             )
         if col.vocabulary and not col.is_list:
             codes = sorted(
                 VOCABULARIES[col.vocabulary]
                 if col.vocabulary in VOCABULARIES
-                else (reference.division_codes() if col.vocabulary == "division" else reference.industry_codes())
+                else (
+                    reference.division_codes()
+                    if col.vocabulary == "division"
+                    else reference.industry_codes()
+                )
             )
-            suite.add_expectation(e.ExpectColumnValuesToBeInSet(column=col.name, value_set=codes, meta=meta("vocabulary", col.name)))
+            suite.add_expectation(
+                e.ExpectColumnValuesToBeInSet(
+                    column=col.name, value_set=codes, meta=meta("vocabulary", col.name)
+                )
+            )
         if col.minimum is not None or col.maximum is not None:
             suite.add_expectation(
                 e.ExpectColumnValuesToBeBetween(
-                    column=col.name, min_value=col.minimum, max_value=col.maximum, meta=meta("out_of_range", col.name)
+                    column=col.name,
+                    min_value=col.minimum,
+                    max_value=col.maximum,
+                    meta=meta("out_of_range", col.name),
                 )
             )
     if len(spec.natural_key) == 1:
-        suite.add_expectation(e.ExpectColumnValuesToBeUnique(column=spec.natural_key[0], meta=meta("duplicate")))
+        suite.add_expectation(
+            e.ExpectColumnValuesToBeUnique(column=spec.natural_key[0], meta=meta("duplicate"))
+        )
     else:
-        suite.add_expectation(e.ExpectCompoundColumnsToBeUnique(column_list=list(spec.natural_key), meta=meta("duplicate")))
+        suite.add_expectation(
+            e.ExpectCompoundColumnsToBeUnique(
+                column_list=list(spec.natural_key), meta=meta("duplicate")
+            )
+        )
     for rule in flag_names:
         suite.add_expectation(
             e.ExpectColumnValuesToBeInSet(
-                column=f"rule__{rule}", value_set=[False], meta=meta(rule), description=rules.RULE_BY_NAME[rule].en
+                column=f"rule__{rule}",
+                value_set=[False],
+                meta=meta(rule),
+                description=rules.RULE_BY_NAME[rule].en,
             )
         )
     return suite
@@ -97,12 +125,15 @@ class Validation:
         root.mkdir(parents=True, exist_ok=True)
         self.ctx = gx.get_context(mode="file", project_root_dir=str(root))
         self.ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+        self.ctx.variables.analytics_enabled = False  # recorded in the project, not only the env
         self.ctx.variables.save()
         self.source = self.ctx.data_sources.add_or_update_pandas("staged")
         self.run_name, self.run_time = run_name, run_time
         self.root = root
 
-    def validate(self, spec: Table, flag_names: list[str], batches: Iterator[pd.DataFrame]) -> dict[str, object]:
+    def validate(
+        self, spec: Table, flag_names: list[str], batches: Iterator[pd.DataFrame]
+    ) -> dict[str, object]:
         from great_expectations.core.run_identifier import RunIdentifier
 
         gx = self.gx
@@ -130,19 +161,35 @@ class Validation:
         n_batches = 0
         for i, frame in enumerate(batches):
             n_batches += 1
-            run_id = RunIdentifier(run_name=f"{self.run_name}-{spec.name}-{i:04d}", run_time=self.run_time)
+            run_id = RunIdentifier(
+                run_name=f"{self.run_name}-{spec.name}-{i:04d}", run_time=self.run_time
+            )
             result = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=run_id)
             for vr in result.run_results.values():
                 for er in vr.results:
                     cfg = er.expectation_config
+                    assert cfg is not None  # every result of a suite run carries its expectation
                     kw = cfg.kwargs
-                    label = f"{cfg.type}({kw.get('column') or ','.join(kw.get('column_list') or [])})"
-                    entry = summary.setdefault(label, {"unexpected": 0, "success": True, "rule": (cfg.meta or {}).get("rule")})
-                    entry["unexpected"] = int(entry["unexpected"]) + int(er.result.get("unexpected_count") or 0)  # type: ignore[call-overload]
+                    label = (
+                        f"{cfg.type}({kw.get('column') or ','.join(kw.get('column_list') or [])})"
+                    )
+                    entry = summary.setdefault(
+                        label,
+                        {"unexpected": 0, "success": True, "rule": (cfg.meta or {}).get("rule")},
+                    )
+                    entry["unexpected"] = int(str(entry["unexpected"])) + int(
+                        er.result.get("unexpected_count") or 0
+                    )
                     entry["success"] = bool(entry["success"]) and bool(er.success)
                     if er.exception_info and er.exception_info.get("raised_exception"):
-                        raise RuntimeError(f"Great Expectations failed on {spec.name}: {er.exception_info}")
-        return {"batches": n_batches, "results": summary, "success": all(bool(v["success"]) for v in summary.values())}
+                        raise RuntimeError(
+                            f"Great Expectations failed on {spec.name}: {er.exception_info}"
+                        )
+        return {
+            "batches": n_batches,
+            "results": summary,
+            "success": all(bool(v["success"]) for v in summary.values()),
+        }
 
     def build_docs(self) -> str:
         self.ctx.build_data_docs()
@@ -159,9 +206,7 @@ def staged_batches(ingest: _Ingest, spec: Table, flag_names: list[str]) -> Itera
         for r in flag_names
     ]
     query = f"SELECT {', '.join(cols)} FROM stage LEFT JOIN fails USING (_row) ORDER BY _row"
-    reader = ingest.con.sql(query).to_arrow_reader(
-        ingest.cfg.ge_batch_rows
-    )
+    reader = ingest.con.sql(query).to_arrow_reader(ingest.cfg.ge_batch_rows)
     pending: list[pa.RecordBatch] = []
     rows = 0
     for batch in reader:  # DuckDB hands out small batches; regroup them to the batch size
@@ -176,7 +221,9 @@ def staged_batches(ingest: _Ingest, spec: Table, flag_names: list[str]) -> Itera
 
 def run_table_validation(ingest: _Ingest, spec: Table, report: TableReport) -> None:
     names = flag_rules(ingest.flags)
-    report.expectations = ingest.validation.validate(spec, names, staged_batches(ingest, spec, names))
+    report.expectations = ingest.validation.validate(
+        spec, names, staged_batches(ingest, spec, names)
+    )
 
 
 __all__ = ["TABLES", "Validation", "build_suite", "flag_rules", "run_table_validation"]

@@ -33,6 +33,7 @@ from stdnum.cn import uscc as stdnum_uscc
 
 from features.contract import TABLES, Table
 from pipelines import rules
+from pipelines.expectations import run_table_validation
 from pipelines.ingest_config import IngestConfig
 from pipelines.io import atomic_directory, write_json
 from pipelines.readers import (
@@ -43,7 +44,6 @@ from pipelines.readers import (
     parquet_source,
     read_text_table,
 )
-from pipelines.expectations import run_table_validation
 from pipelines.rules import RULE_NAMES, Flag, literal, quote, raw
 from simulator import reference
 
@@ -106,7 +106,11 @@ class IngestReport:
                     "quarantined": t.quarantined,
                     "unaccounted": t.unaccounted,
                     "quarantined_by_rule": t.by_rule,
-                    "merge": {"new": t.merged_new, "updated": t.merged_updated, "unchanged": t.merged_unchanged},
+                    "merge": {
+                        "new": t.merged_new,
+                        "updated": t.merged_updated,
+                        "unchanged": t.merged_unchanged,
+                    },
                     "rows_in_interim": t.rows_total,
                     "expectations": t.expectations,
                 }
@@ -149,7 +153,9 @@ def run_ingest(
     for name, spec in TABLES.items():
         if spec.required and name not in found and not (out / f"{name}.parquet").exists():
             expected = ", ".join(f"{name}{ext}" for ext in FORMATS) + f" or {name}/"
-            raise StructuralError(f"{source}: required table {name} ({spec.zh}) is missing; expected {expected} [rule: required table]")
+            raise StructuralError(
+                f"{source}: required table {name} ({spec.zh}) is missing; expected {expected} [rule: required table]"
+            )
     run_name = _run_name(found, as_of)
     reports: list[TableReport] = []
     with atomic_directory(out) as work:
@@ -177,7 +183,9 @@ def run_ingest(
             shutil.rmtree(work / ".spill", ignore_errors=True)
         report = IngestReport(run_name, as_of, reports, unknown, docs)
         if report.unaccounted:
-            raise IngestError(f"ingest: {report.unaccounted} rows are unaccounted for; nothing was written")
+            raise IngestError(
+                f"ingest: {report.unaccounted} rows are unaccounted for; nothing was written"
+            )
         write_json(report.to_dict(), work / "reconciliation.json")
     return report
 
@@ -205,11 +213,24 @@ EXTERNAL = {"division": "vocab_division", "industry": "vocab_industry"}
 
 class _Ingest:
     def __init__(
-        self, cfg: IngestConfig, con: duckdb.DuckDBPyConnection, out: Path, work: Path, as_of: str | None, run_name: str
+        self,
+        cfg: IngestConfig,
+        con: duckdb.DuckDBPyConnection,
+        out: Path,
+        work: Path,
+        as_of: str | None,
+        run_name: str,
     ) -> None:
         from pipelines.expectations import Validation
 
-        self.cfg, self.con, self.out, self.work, self.as_of, self.run_name = cfg, con, out, work, as_of, run_name
+        self.cfg, self.con, self.out, self.work, self.as_of, self.run_name = (
+            cfg,
+            con,
+            out,
+            work,
+            as_of,
+            run_name,
+        )
         self.as_of_end = month_end(as_of) if as_of else None
         # GE stamps its runs with this time: the data month, not the clock, so reruns match
         stamp = self.as_of_end or dt.date(1970, 1, 1)
@@ -223,7 +244,9 @@ class _Ingest:
         if path is None:
             if previous.exists():
                 shutil.copy2(previous, self.work / previous.name)
-                n = self.con.execute(f"SELECT count(*) FROM read_parquet({literal(str(previous))})").fetchone()
+                n = self.con.execute(
+                    f"SELECT count(*) FROM read_parquet({literal(str(previous))})"
+                ).fetchone()
                 return TableReport(name, "kept", rows_total=int(n[0]) if n else 0)
             return TableReport(name, "absent")
         src = self._stage_source(name, path)
@@ -268,7 +291,11 @@ class _Ingest:
     def _stage(self, spec: Table, src: Source) -> None:
         present = set(src.columns)
         self.native = set(src.native)
-        names = [c for c in (*[c.name for c in spec.columns], "name", "reg_no") if c in present and c not in self.native]
+        names = [
+            c
+            for c in (*[c.name for c in spec.columns], "name", "reg_no")
+            if c in present and c not in self.native
+        ]
         raws = [raw(c) for c in names] + [quote("native__" + c) for c in sorted(self.native)]
         # 1. normalised text of every column, computed once
         texts = [f"{rules.text_expr(raw(c))} AS {rules.text(c)}" for c in names]
@@ -283,16 +310,25 @@ class _Ingest:
                 expr = quote("native__" + col.name)
             else:
                 expr = rules.typed_expr(col) if col.name in present else "NULL"
-            sql_type = {"string": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "date": "DATE", "bool": "BOOLEAN"}[col.dtype]
+            sql_type = {
+                "string": "VARCHAR",
+                "int": "BIGINT",
+                "float": "DOUBLE",
+                "date": "DATE",
+                "bool": "BOOLEAN",
+            }[col.dtype]
             typed.append(f"CAST({expr} AS {sql_type}) AS {quote(col.name)}")
         ident = [
-            f"{rules.code_expr(rules.text('reg_no'))} AS _reg_no" if "reg_no" in present else "NULL::VARCHAR AS _reg_no",
+            f"{rules.code_expr(rules.text('reg_no'))} AS _reg_no"
+            if "reg_no" in present
+            else "NULL::VARCHAR AS _reg_no",
             f"nullif(upper(regexp_replace({rules.text('name')}, '\\s', '', 'g')), '') AS _name_key"
             if "name" in present
             else "NULL::VARCHAR AS _name_key",
         ]
         blank = " AND ".join(
-            [f"{rules.text(c)} IS NULL" for c in names] + [f"{quote('native__' + c)} IS NULL" for c in sorted(self.native)]
+            [f"{rules.text(c)} IS NULL" for c in names]
+            + [f"{quote('native__' + c)} IS NULL" for c in sorted(self.native)]
             or ["TRUE"]
         )
         self.con.execute(
@@ -327,7 +363,7 @@ class _Ingest:
         """Check characters by python-stdnum, once per distinct code across the run."""
         con = self.con
         cols = [c for c in ("uscc", "linked_uscc") if c in self._stage_columns()]
-        new = set()
+        new: set[str] = set()
         for c in cols:
             rows = con.execute(
                 f"SELECT DISTINCT {quote(c)} FROM stage WHERE regexp_matches({quote(c)}, {literal(rules.USCC_PATTERN)}) "
@@ -342,32 +378,63 @@ class _Ingest:
             con.unregister("_checked")
 
     def _stage_columns(self) -> set[str]:
-        return {r[0] for r in self.con.execute("SELECT column_name FROM (DESCRIBE stage)").fetchall()}
+        return {
+            r[0] for r in self.con.execute("SELECT column_name FROM (DESCRIBE stage)").fetchall()
+        }
 
     def _flag(self, spec: Table, src: Source) -> None:
         cfg = self.cfg
         present = self.present
-        flags: list[Flag] = [Flag("blank_row", "", "_blank"), Flag("extra_cells", "", "_extra IS NOT NULL")]
+        flags: list[Flag] = [
+            Flag("blank_row", "", "_blank"),
+            Flag("extra_cells", "", "_extra IS NOT NULL"),
+        ]
         col_flags = rules.column_flags(
-            spec, present, self.native, EXTERNAL, cfg.max_text_length, cfg.earliest_date, cfg.latest_date
+            spec,
+            present,
+            self.native,
+            EXTERNAL,
+            cfg.max_text_length,
+            cfg.earliest_date,
+            cfg.latest_date,
         )
         for c in ("uscc", "linked_uscc"):
             if c not in spec.column_names:
                 continue
             if spec.name != "enterprises" and c == "uscc":
                 flags.append(
-                    Flag("identity_missing", "uscc", "uscc IS NULL AND _reg_no IS NULL AND _name_key IS NULL AND NOT _blank")
+                    Flag(
+                        "identity_missing",
+                        "uscc",
+                        "uscc IS NULL AND _reg_no IS NULL AND _name_key IS NULL AND NOT _blank",
+                    )
                 )
-                flags.append(Flag("reg_no_unmatched", "reg_no", "uscc IS NULL AND _reg_no IS NOT NULL"))
-                flags.append(Flag("name_ambiguous", "name", "uscc IS NULL AND _reg_no IS NULL AND _candidates IS NOT NULL"))
                 flags.append(
-                    Flag("name_unmatched", "name", "uscc IS NULL AND _reg_no IS NULL AND _name_key IS NOT NULL AND _candidates IS NULL")
+                    Flag("reg_no_unmatched", "reg_no", "uscc IS NULL AND _reg_no IS NOT NULL")
+                )
+                flags.append(
+                    Flag(
+                        "name_ambiguous",
+                        "name",
+                        "uscc IS NULL AND _reg_no IS NULL AND _candidates IS NOT NULL",
+                    )
+                )
+                flags.append(
+                    Flag(
+                        "name_unmatched",
+                        "name",
+                        "uscc IS NULL AND _reg_no IS NULL AND _name_key IS NOT NULL AND _candidates IS NULL",
+                    )
                 )
             elif c == "uscc":
                 flags.append(Flag("required_missing", "uscc", "uscc IS NULL AND NOT _blank"))
             if c in present or c == "uscc":
                 flags.append(
-                    Flag("uscc_checksum", c, f"{quote(c)} IN (SELECT code FROM checked_uscc WHERE NOT valid)")
+                    Flag(
+                        "uscc_checksum",
+                        c,
+                        f"{quote(c)} IN (SELECT code FROM checked_uscc WHERE NOT valid)",
+                    )
                 )
             if spec.name != "enterprises" or c == "linked_uscc":
                 flags.append(
@@ -460,12 +527,12 @@ class _Ingest:
         con = self.con
         raws = [c for c in (*spec.column_names, "name", "reg_no") if c in self.present]
         raw_cols = ", ".join(
-            f"CAST({quote('native__' + c)} AS VARCHAR) AS {quote(c)}" if c in self.native else f"{raw(c)} AS {quote(c)}"
+            f"CAST({quote('native__' + c)} AS VARCHAR) AS {quote(c)}"
+            if c in self.native
+            else f"{raw(c)} AS {quote(c)}"
             for c in raws
         )
-        zh_cases = " ".join(
-            f"WHEN {literal(r.name)} THEN {literal(r.zh)}" for r in rules.RULES
-        )
+        zh_cases = " ".join(f"WHEN {literal(r.name)} THEN {literal(r.zh)}" for r in rules.RULES)
         en_cases = " ".join(f"WHEN {literal(r.name)} THEN {literal(r.en)}" for r in rules.RULES)
 
         def fill(template: str) -> str:
@@ -491,11 +558,15 @@ class _Ingest:
         report.rows_read = int(con.execute("SELECT count(*) FROM stage").fetchone()[0])  # type: ignore[index]
         report.quarantined = int(con.execute("SELECT count(*) FROM quarantine").fetchone()[0])  # type: ignore[index]
         report.by_rule = dict(
-            con.execute("SELECT rule, count(*) FROM quarantine GROUP BY rule ORDER BY rule").fetchall()
+            con.execute(
+                "SELECT rule, count(*) FROM quarantine GROUP BY rule ORDER BY rule"
+            ).fetchall()
         )
         if report.quarantined:
             path = self.work / "quarantine" / f"{spec.name}.parquet"
-            con.execute(f"COPY quarantine TO {literal(str(path))} (FORMAT parquet, COMPRESSION zstd)")
+            con.execute(
+                f"COPY quarantine TO {literal(str(path))} (FORMAT parquet, COMPRESSION zstd)"
+            )
 
     def _merge_accepted(self, spec: Table, report: TableReport, previous: Path) -> None:
         """New accepted rows merged by natural key with what earlier deliveries left."""
@@ -507,10 +578,15 @@ class _Ingest:
         )
         report.accepted = int(con.execute("SELECT count(*) FROM accepted").fetchone()[0])  # type: ignore[index]
         if previous.exists():
-            con.execute(f"CREATE OR REPLACE TEMP VIEW prev AS SELECT {cols} FROM read_parquet({literal(str(previous))})")
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW prev AS SELECT {cols} FROM read_parquet({literal(str(previous))})"
+            )
             recv = "received_date" if spec.received_date else "NULL::DATE"
             report.merged_unchanged = int(
-                con.execute(f"SELECT count(*) FROM accepted a SEMI JOIN prev p USING ({cols})").fetchone()[0]  # type: ignore[index]
+                # INTERSECT compares NULLs as equal, as a record comparison should
+                con.execute(
+                    "SELECT count(*) FROM (SELECT * FROM accepted INTERSECT ALL SELECT * FROM prev)"
+                ).fetchone()[0]  # type: ignore[index]
             )
             report.merged_updated = int(
                 con.execute(
@@ -532,10 +608,10 @@ class _Ingest:
         report.merged_new = report.accepted - report.merged_unchanged - report.merged_updated
         report.rows_total = int(con.execute("SELECT count(*) FROM merged").fetchone()[0])  # type: ignore[index]
         path = self.work / f"{spec.name}.parquet"
-        # a merge is written in key order so that its result does not depend on delivery order
-        order = f"ORDER BY {key}" if previous.exists() else ""
+        # written in natural-key order (unique after the merge): the same records give the
+        # same file, whatever the order or number of deliveries they came in
         con.execute(
-            f"COPY (SELECT * FROM merged {order}) TO {literal(str(path))} (FORMAT parquet, COMPRESSION zstd)"
+            f"COPY (SELECT * FROM merged ORDER BY {key}) TO {literal(str(path))} (FORMAT parquet, COMPRESSION zstd)"
         )
         if spec.name == "enterprises":
             self._registry(path)
@@ -545,7 +621,9 @@ class _Ingest:
     def _registry(self, path: Path) -> None:
         con = self.con
         p = literal(str(path))
-        con.execute(f"CREATE OR REPLACE TABLE registry AS SELECT uscc, established_date FROM read_parquet({p})")
+        con.execute(
+            f"CREATE OR REPLACE TABLE registry AS SELECT uscc, established_date FROM read_parquet({p})"
+        )
         con.execute(
             f"CREATE OR REPLACE TABLE registry_reg_no AS SELECT reg_no, any_value(uscc) AS uscc FROM read_parquet({p}) "
             "WHERE reg_no IS NOT NULL GROUP BY reg_no HAVING count(*) = 1"

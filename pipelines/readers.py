@@ -21,7 +21,10 @@ from features.contract import TABLES, Table
 from pipelines.rules import _FW, _HW
 
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".xlsx": "xlsx"}
-IDENTITY_COLUMNS = {"name": ("企业名称", "enterprise name"), "reg_no": ("注册号", "registration number")}
+IDENTITY_COLUMNS = {
+    "name": ("企业名称", "enterprise name"),
+    "reg_no": ("注册号", "registration number"),
+}
 _TRANS = str.maketrans(_FW, _HW)
 
 
@@ -100,9 +103,11 @@ def normalise_header(text: str) -> str:
     return "".join(str(text).translate(_TRANS).split()).lower()
 
 
-def _find_header(rows: list[list[str]], known: dict[str, str], scan: int, share: float) -> int:
+def _find_header(
+    rows: list[list[str | None]], known: dict[str, str], scan: int, share: float
+) -> int:
     for i, row in enumerate(rows[:scan]):
-        cells = [normalise_header(c) for c in row if str(c).strip()]
+        cells = [normalise_header(c) for c in row if c is not None and str(c).strip()]
         if len(cells) < 2:
             continue
         hits = sum(c in known for c in cells)
@@ -131,7 +136,9 @@ def _cell(value: object) -> str | None:
     if value is None:
         return None
     if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d") if value.time() == dt.time(0) else value.isoformat(sep=" ")
+        return (
+            value.strftime("%Y-%m-%d") if value.time() == dt.time(0) else value.isoformat(sep=" ")
+        )
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
@@ -147,7 +154,9 @@ def _rows_of(path: Path, fmt: str) -> tuple[list[list[str | None]], str]:
         try:
             wb = load_workbook(path, read_only=True, data_only=True)
         except Exception as exc:
-            raise StructuralError(f"{path}: not a readable .xlsx workbook ({exc}) [rule: file format]") from None
+            raise StructuralError(
+                f"{path}: not a readable .xlsx workbook ({exc}) [rule: file format]"
+            ) from None
         ws = wb.worksheets[0]
         rows = [[_cell(v) for v in row] for row in ws.iter_rows(values_only=True)]
         wb.close()
@@ -219,7 +228,9 @@ def parquet_source(table: str, path: Path, aliases: dict[str, str]) -> Source:
         schema = pq.read_schema(files[0])
         names = schema.names
     except Exception as exc:
-        raise StructuralError(f"{files[0]}: not a readable Parquet file ({exc}) [rule: file format]") from None
+        raise StructuralError(
+            f"{files[0]}: not a readable Parquet file ({exc}) [rule: file format]"
+        ) from None
     known = header_map(spec, aliases)
     src = Source(table, path, "parquet", parquet_files=files)
     for text in names:
@@ -227,7 +238,9 @@ def parquet_source(table: str, path: Path, aliases: dict[str, str]) -> Source:
         if target is None:
             src.ignored_columns.append(text)
         elif target in src.columns:
-            raise StructuralError(f"{path}: columns {src.columns[target]!r} and {text!r} both map to {table}.{target}")
+            raise StructuralError(
+                f"{path}: columns {src.columns[target]!r} and {text!r} both map to {table}.{target}"
+            )
         else:
             src.columns[target] = text
             dtype = spec.column(target).dtype if target in spec.column_names else "string"
@@ -249,7 +262,12 @@ def _check_required(spec: Table, path: Path, present: dict[str, str]) -> None:
     for col in spec.columns:
         if col.nullable or col.name in present:
             continue
-        if col.is_uscc and col.name == "uscc" and spec.name != "enterprises" and ({"name", "reg_no"} & set(present)):
+        if (
+            col.is_uscc
+            and col.name == "uscc"
+            and spec.name != "enterprises"
+            and ({"name", "reg_no"} & set(present))
+        ):
             continue  # identified by name or registration number instead
         raise StructuralError(
             f"{path}: required column {spec.name}.{col.name} ({col.zh}) is missing [rule: required column]"

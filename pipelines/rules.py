@@ -32,27 +32,69 @@ class Rule:
 RULES: tuple[Rule, ...] = (
     Rule("blank_row", "空行(无任何内容)", "blank row (no content)"),
     Rule("extra_cells", "行中有表头之外的多余单元格", "cells beyond the last column of the header"),
-    Rule("too_long", "{column} 文本过长(超过 {limit} 字)", "{column}: text longer than {limit} characters"),
-    Rule("identity_missing", "缺少统一社会信用代码，且无企业名称或注册号可供识别", "no USCC, and no name or registration number to resolve it"),
-    Rule("uscc_format", "{column} 格式错误(应为18位数字或大写字母)", "{column}: malformed USCC (18 digits or capital letters)"),
+    Rule(
+        "too_long",
+        "{column} 文本过长(超过 {limit} 字)",
+        "{column}: text longer than {limit} characters",
+    ),
+    Rule(
+        "identity_missing",
+        "缺少统一社会信用代码，且无企业名称或注册号可供识别",
+        "no USCC, and no name or registration number to resolve it",
+    ),
+    Rule(
+        "uscc_format",
+        "{column} 格式错误(应为18位数字或大写字母)",
+        "{column}: malformed USCC (18 digits or capital letters)",
+    ),
     Rule("uscc_checksum", "{column} 校验位错误", "{column}: USCC check character is wrong"),
-    Rule("reg_no_unmatched", "注册号在登记库中无对应企业", "registration number matches no enterprise in the registry"),
-    Rule("name_ambiguous", "企业名称匹配到多家企业：{candidates}", "name matches several enterprises: {candidates}"),
-    Rule("name_unmatched", "企业名称在登记库中无匹配", "name matches no enterprise in the registry"),
-    Rule("unknown_enterprise", "{column} 不在企业登记库中", "{column}: enterprise not in the registry"),
+    Rule(
+        "reg_no_unmatched",
+        "注册号在登记库中无对应企业",
+        "registration number matches no enterprise in the registry",
+    ),
+    Rule(
+        "name_ambiguous",
+        "企业名称匹配到多家企业：{candidates}",
+        "name matches several enterprises: {candidates}",
+    ),
+    Rule(
+        "name_unmatched", "企业名称在登记库中无匹配", "name matches no enterprise in the registry"
+    ),
+    Rule(
+        "unknown_enterprise",
+        "{column} 不在企业登记库中",
+        "{column}: enterprise not in the registry",
+    ),
     Rule("required_missing", "必填字段 {column} 为空", "required column {column} is empty"),
     Rule("date_format", "{column} 日期无法识别", "{column}: unreadable date"),
     Rule("number_format", "{column} 数值无法识别", "{column}: unreadable number"),
     Rule("bool_format", "{column} 是/否值无法识别", "{column}: unreadable yes/no value"),
     Rule("vocabulary", "{column} 取值不在代码表中", "{column}: code not in its vocabulary"),
     Rule("out_of_range", "{column} 超出允许范围", "{column}: value out of the allowed range"),
-    Rule("date_implausible", "{column} 日期不合理(早于1949-10-01或晚于2099年)", "{column}: implausible date"),
+    Rule(
+        "date_implausible",
+        "{column} 日期不合理(早于1949-10-01或晚于2099年)",
+        "{column}: implausible date",
+    ),
     Rule("row_check", "违反行校验规则 {check}：{check_zh}", "breaks row rule {check}: {check_en}"),
     Rule("after_as_of", "日期晚于数据截止月末", "dated after the end of the as-of month"),
-    Rule("before_establishment", "事件日期早于企业成立日期", "event dated before the enterprise was established"),
+    Rule(
+        "before_establishment",
+        "事件日期早于企业成立日期",
+        "event dated before the enterprise was established",
+    ),
     Rule("duplicate", "与同批次另一行完全重复", "exact duplicate of another row"),
-    Rule("key_conflict", "同一业务主键存在内容不同且归集日期相同的记录", "same natural key with different content and the same received date"),
-    Rule("superseded", "同一业务主键有更晚归集的记录，已以其为准", "superseded by a later-received record with the same natural key"),
+    Rule(
+        "key_conflict",
+        "同一业务主键存在内容不同且归集日期相同的记录",
+        "same natural key with different content and the same received date",
+    ),
+    Rule(
+        "superseded",
+        "同一业务主键有更晚归集的记录，已以其为准",
+        "superseded by a later-received record with the same natural key",
+    ),
 )
 RULE_NAMES = tuple(r.name for r in RULES)
 RULE_BY_NAME = {r.name: r for r in RULES}
@@ -174,11 +216,11 @@ def typed_expr(col: Column) -> str:
     if col.vocabulary == "industry":
         # some registries prefix the section letter: F5211 -> 5211
         return f"regexp_replace({code_expr(t)}, '^[A-Z](\\d)', '\\1')"
-    if col.vocabulary in VOCABULARIES and col.is_list:
+    if col.vocabulary is not None and col.vocabulary in VOCABULARIES and col.is_list:
         parts = f"string_split_regex({t}, '[;；,，、/]')"
         item = vocab_expr("trim(e)", col.vocabulary)
         return f"nullif(array_to_string(list_filter(list_transform({parts}, lambda e: {item}), lambda e: e <> ''), ';'), '')"
-    if col.vocabulary in VOCABULARIES:
+    if col.vocabulary is not None and col.vocabulary in VOCABULARIES:
         return vocab_expr(t, col.vocabulary)
     return f"nullif(trim({raw(col.name)}), '')"
 
@@ -232,33 +274,54 @@ def column_flags(
         else:
             flags.append(Flag("too_long", col.name, f"length({r}) > {max_text}"))
         if col.is_uscc:
-            flags.append(Flag("uscc_format", col.name, f"{c} IS NOT NULL AND NOT regexp_matches({c}, {literal(USCC_PATTERN)})"))
+            flags.append(
+                Flag(
+                    "uscc_format",
+                    col.name,
+                    f"{c} IS NOT NULL AND NOT regexp_matches({c}, {literal(USCC_PATTERN)})",
+                )
+            )
             continue
         if col.name not in native:
             blank = f"{text(col.name)} IS NULL"
-            parse_rule = {"date": "date_format", "float": "number_format", "int": "number_format", "bool": "bool_format"}.get(
-                col.dtype
-            )
+            parse_rule = {
+                "date": "date_format",
+                "float": "number_format",
+                "int": "number_format",
+                "bool": "bool_format",
+            }.get(col.dtype)
             if parse_rule:
                 flags.append(Flag(parse_rule, col.name, f"NOT {blank} AND {c} IS NULL"))
             if not col.nullable:
                 flags.append(Flag("required_missing", col.name, blank))
         if col.vocabulary:
-            flags.append(Flag("vocabulary", col.name, f"{c} IS NOT NULL AND NOT ({in_vocabulary(col, c, external)})"))
+            flags.append(
+                Flag(
+                    "vocabulary",
+                    col.name,
+                    f"{c} IS NOT NULL AND NOT ({in_vocabulary(col, c, external)})",
+                )
+            )
         if col.minimum is not None:
             flags.append(Flag("out_of_range", col.name, f"{c} < {col.minimum!r}"))
         if col.maximum is not None:
             flags.append(Flag("out_of_range", col.name, f"{c} > {col.maximum!r}"))
         if col.dtype == "date":
             flags.append(
-                Flag("date_implausible", col.name, f"{c} < DATE {literal(earliest)} OR {c} > DATE {literal(latest)}")
+                Flag(
+                    "date_implausible",
+                    col.name,
+                    f"{c} < DATE {literal(earliest)} OR {c} > DATE {literal(latest)}",
+                )
             )
     for chk in spec.checks:
         flags.append(Flag("row_check", "", f"NOT coalesce(({chk.sql}), TRUE)", check=chk.name))
     return flags
 
 
-def reason(rule: str, column: str = "", check: str = "", candidates: str = "", limit: int = 0) -> tuple[str, str]:
+def reason(
+    rule: str, column: str = "", check: str = "", candidates: str = "", limit: int = 0
+) -> tuple[str, str]:
     """The Chinese and English reason for a rule."""
     r = RULE_BY_NAME[rule]
     chk_zh = chk_en = ""
@@ -267,5 +330,12 @@ def reason(rule: str, column: str = "", check: str = "", candidates: str = "", l
             for c in t.checks:
                 if c.name == check:
                     chk_zh, chk_en = c.zh, c.en
-    fields = {"column": column, "check": check, "check_zh": chk_zh, "check_en": chk_en, "candidates": candidates, "limit": limit}
+    fields = {
+        "column": column,
+        "check": check,
+        "check_zh": chk_zh,
+        "check_en": chk_en,
+        "candidates": candidates,
+        "limit": limit,
+    }
     return r.zh.format(**fields), r.en.format(**fields)

@@ -82,5 +82,9 @@ def test_case(case: Path, tmp_path: Path, ingest_config: IngestConfig) -> None:
         if t.quarantined:
             q = pd.read_parquet(out / "quarantine" / f"{t.table}.parquet")
             assert len(q) == t.quarantined
-            assert q["rule"].notna().all() and q["reason_zh"].str.len().gt(0).all() and q["reason_en"].str.len().gt(0).all()
+            assert (
+                q["rule"].notna().all()
+                and q["reason_zh"].str.len().gt(0).all()
+                and q["reason_en"].str.len().gt(0).all()
+            )
             assert q["source_row"].notna().all()
