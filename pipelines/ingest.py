@@ -360,18 +360,28 @@ class _Ingest:
             )
 
     def _check_uscc(self) -> None:
-        """Check characters by python-stdnum, once per distinct code across the run."""
+        """Check characters by python-stdnum, once per distinct code across the run, in
+        batches so that memory does not grow with the number of enterprises."""
         con = self.con
         cols = [c for c in ("uscc", "linked_uscc") if c in self._stage_columns()]
-        new: set[str] = set()
-        for c in cols:
-            rows = con.execute(
-                f"SELECT DISTINCT {quote(c)} FROM stage WHERE regexp_matches({quote(c)}, {literal(rules.USCC_PATTERN)}) "
-                f"AND {quote(c)} NOT IN (SELECT code FROM checked_uscc)"
-            ).fetchall()
-            new.update(r[0] for r in rows)
-        if new:
-            codes = sorted(new)
+        if not cols:
+            return
+        pattern = literal(rules.USCC_PATTERN)
+        union = " UNION ".join(
+            f"SELECT {quote(c)} AS code FROM stage WHERE regexp_matches({quote(c)}, {pattern})"
+            for c in cols
+        )
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE new_codes AS SELECT code, row_number() OVER (ORDER BY code) AS rn "
+            f"FROM ({union} EXCEPT SELECT code FROM checked_uscc)"
+        )
+        total = int(con.execute("SELECT count(*) FROM new_codes").fetchone()[0])  # type: ignore[index]
+        step = self.cfg.ge_batch_rows
+        for start in range(0, total, step):
+            page = con.execute(
+                f"SELECT code FROM new_codes WHERE rn > {start} AND rn <= {start + step}"
+            )
+            codes = [r[0] for r in page.fetchall()]
             checked = pa.table({"code": codes, "valid": [stdnum_uscc.is_valid(c) for c in codes]})
             con.register("_checked", checked)
             con.execute("INSERT INTO checked_uscc SELECT * FROM _checked")
