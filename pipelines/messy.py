@@ -75,7 +75,11 @@ def write_messy(
         for i, name in enumerate(TABLES):
             mf = corrupt_table(name, read_table(raw, name), registry, cfg.messy, rng, i)
             _write_file(mf, folder)
-            faults = {k: v for k, v in mf.faults.items() if k != "bad_vocabulary_column"}
+            faults = {
+                k: v
+                for k, v in mf.faults.items()
+                if k not in ("bad_vocabulary_column", "duplicate_of", "natural_key_duplicate_of")
+            }
             tables[name] = {
                 "file": mf.file_name,
                 "format": mf.file_format,
@@ -87,6 +91,10 @@ def write_messy(
                 "faults": {k: len(v) for k, v in faults.items()},
                 "fault_rows": faults,
                 "repairable_faults": sorted(REPAIRABLE & set(faults)),
+                "copies_of": {
+                    "duplicate": mf.faults["duplicate_of"],
+                    "natural_key_duplicate": mf.faults["natural_key_duplicate_of"],
+                },
             }
             if progress is not None:
                 progress(i + 1, len(TABLES))

@@ -198,6 +198,9 @@ def corrupt_table(
         nk["employees"] = "999"
     faults["duplicate"] = list(range(n, n + len(dups)))
     faults["natural_key_duplicate"] = list(range(n + len(dups), n + len(dups) + len(nk)))
+    # which row each appended copy repeats (so tests can check the pair, not a count)
+    faults["duplicate_of"] = dup_src.tolist()
+    faults["natural_key_duplicate_of"] = nk_src.tolist()
     df = pd.concat([df, dups, nk], ignore_index=True)
 
     # File-level shape of the export.

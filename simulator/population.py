@@ -31,6 +31,13 @@ _TRADE_CHARS = (
     "邦威凯腾骏博通海天宇星辰联合中远卓越汇聚诚誉永升旭东南北粤穗深莞佛"
     "明亮光耀智慧云峰林森茂恩福禄寿喜春秋晨曦雅致尚品优乐众赢启航腾飞"
 )
+_TRADE = tuple(
+    dict.fromkeys(
+        _TRADE_CHARS
+        + "鼎盈泽润鸿运宝龙凤麟晨阳煌银铜玉珠翠宁静远志毅勤俭朴素清风朗月岭川江河湖澜涛洋宏图伟业旺发昌"
+        + "精工匠心和顺美途锐捷迅驰冠领先卓尔越秀粤港澳湾环球通达百汇千万亿丰收"
+    )
+)  # unique characters, order kept: the bijection below depends on it
 _INDUSTRY_WORDS = {
     "A": "农业发展",
     "C": "实业",
@@ -274,7 +281,7 @@ def build_population(
         rc.parent_effect_weight * z_base[parent[has_parent]]
     )
 
-    names = _names(rng, entity, legal_form, industry_idx, division_idx, branch_of)
+    names = _names(global_index, entity, legal_form, industry_idx, division_idx, branch_of)
     return Population(
         global_index=global_index,
         entity=entity,
@@ -302,7 +309,7 @@ def build_population(
 
 
 def _names(
-    rng: np.random.Generator,
+    global_index: npt.NDArray[np.int64],
     entity: npt.NDArray[np.int64],
     legal_form: npt.NDArray[np.str_],
     industry_idx: npt.NDArray[np.int64],
@@ -312,12 +319,7 @@ def _names(
     """Names as registries form them: 行政区划 + 字号 + 行业 + 组织形式."""
     divs, inds = reference.divisions(), reference.industries()
     n = len(entity)
-    chars = np.array(list(_TRADE_CHARS))
-    trade = np.char.add(
-        chars[rng.integers(0, len(chars), n)], chars[rng.integers(0, len(chars), n)]
-    )
-    three = rng.random(n) < 0.35
-    trade = np.where(three, np.char.add(trade, chars[rng.integers(0, len(chars), n)]), trade)
+    trade = trade_names(global_index)
     section_of = {d: _section(d) for d in set(inds.division)}
     names: list[str] = []
     for j in range(n):
@@ -341,9 +343,36 @@ def _names(
             else:
                 suffix = "有限公司"
             names.append(f"{place}{trade[j]}{word}{suffix}")
+    seen: dict[str, int] = {}
     for b in np.flatnonzero(branch_of >= 0):
-        names[b] = f"{names[branch_of[b]]}{divs.name_zh[division_idx[b]]}分公司"
+        name = f"{names[branch_of[b]]}{divs.name_zh[division_idx[b]]}分公司"
+        seen[name] = seen.get(name, 0) + 1
+        # a second branch of one head office in one county is numbered, as registries do
+        names[b] = name if seen[name] == 1 else name.replace("分公司", f"第{seen[name]}分公司")
     return names
+
+
+def trade_names(global_index: npt.NDArray[np.int64]) -> npt.NDArray[np.str_]:
+    """字号 unique per enterprise number: registries refuse a name already taken, so the
+    trade name is a bijection of the number (three characters up to L^3 firms, then four)."""
+    chars = np.array(_TRADE)
+    size = len(chars)
+    out = np.empty(len(global_index), dtype=object)
+    for width in (3, 4):
+        lo = 0 if width == 3 else size**3
+        span = size**width
+        sel = (global_index >= lo) & (global_index < lo + span)
+        # an affine map with a multiplier coprime to the span scatters neighbours apart
+        x = ((global_index[sel] - lo) * 7_919 + 104_729) % span
+        parts = []
+        for _ in range(width):
+            parts.append(chars[x % size])
+            x = x // size
+        word = parts[0].astype(object)
+        for p in parts[1:]:
+            word = word + p.astype(object)
+        out[sel] = word
+    return out.astype(str)
 
 
 def _section(division: str) -> str:
