@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import pyarrow as pa
 
-from features.contract import TABLES, VOCABULARIES, Table
+from features.contract import VOCABULARIES, Table
 from pipelines import rules
 from simulator import reference
 
@@ -224,6 +224,3 @@ def run_table_validation(ingest: _Ingest, spec: Table, report: TableReport) -> N
     report.expectations = ingest.validation.validate(
         spec, names, staged_batches(ingest, spec, names)
     )
-
-
-__all__ = ["TABLES", "Validation", "build_suite", "flag_rules", "run_table_validation"]

@@ -18,14 +18,14 @@ from pathlib import Path
 import pyarrow as pa
 
 from features.contract import TABLES, Table
-from pipelines.rules import _FW, _HW
+from pipelines.rules import FULL_WIDTH, HALF_WIDTH
 
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".xlsx": "xlsx"}
 IDENTITY_COLUMNS = {
     "name": ("企业名称", "enterprise name"),
     "reg_no": ("注册号", "registration number"),
 }
-_TRANS = str.maketrans(_FW, _HW)
+_TRANS = str.maketrans(FULL_WIDTH, HALF_WIDTH)
 
 
 class StructuralError(ValueError):

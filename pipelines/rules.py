@@ -15,9 +15,9 @@ from features.contract import TABLES, VOCABULARIES, Column, Table
 
 # Full-width forms departments type, and their half-width equivalents (NFKC for the
 # characters that occur in codes, numbers, dates and names).
-_FW = "０１２３４５６７８９ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ（）．，－／：％　"
-_HW = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz().,-/:% "
-assert len(_FW) == len(_HW)
+FULL_WIDTH = "０１２３４５６７８９ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ（）．，－／：％　"
+HALF_WIDTH = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz().,-/:% "
+assert len(FULL_WIDTH) == len(HALF_WIDTH)
 USCC_PATTERN = "^[0-9A-HJ-NPQRTUWXY]{18}$"
 
 
@@ -123,7 +123,7 @@ def text_expr(expr: str) -> str:
     is slow, so only values with non-ASCII characters go through it.)"""
     return (
         f"nullif(CASE WHEN regexp_matches({expr}, '[^\\x00-\\x7F]') "
-        f"THEN trim(translate({expr}, {literal(_FW)}, {literal(_HW)})) ELSE trim({expr}) END, '')"
+        f"THEN trim(translate({expr}, {literal(FULL_WIDTH)}, {literal(HALF_WIDTH)})) ELSE trim({expr}) END, '')"
     )
 
 
