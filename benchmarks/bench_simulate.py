@@ -2,8 +2,8 @@
 
 Runs the real command in a subprocess, samples the resident memory of the whole process
 tree (the CLI and its worker processes) every 0.2 s, and writes one JSON record per size
-to benchmarks/results/simulate.json. Sizes not run can be extrapolated linearly from the
-largest measured one, and are labelled as such.
+to benchmarks/results/simulate.json. A 7.5M figure not measured is extrapolated linearly
+from the largest measured size, and labelled as such.
 
     python benchmarks/bench_simulate.py --sizes 100000 1000000 --months 36
     python benchmarks/bench_simulate.py --sizes 7500000 --months 36   # the province target
@@ -14,34 +14,17 @@ Target (issue 3): 7.5M enterprises x 36 months in <= 15 min and <= 12 GiB on 2 c
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
-import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import psutil
+from common import ROOT, extrapolate, folder_bytes, machine, run_sampled
 
-ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "simulate.json"
 TARGET_N, TARGET_SECONDS, TARGET_GIB = 7_500_000, 15 * 60, 12.0
-
-
-def _tree_rss(proc: psutil.Process) -> int:
-    total = 0
-    for p in [proc, *proc.children(recursive=True)]:
-        with contextlib.suppress(psutil.Error):  # a worker may exit between listing and reading
-            total += p.memory_info().rss
-    return total
-
-
-def _folder_bytes(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
 def measure(
@@ -54,17 +37,7 @@ def measure(
         "--out", str(out), "--truth-out", str(truth), "--summary-out", str(scratch / "summary.json"),
         "--workers", str(workers),
     ]  # fmt: skip
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    ps = psutil.Process(proc.pid)
-    peak = 0
-    while proc.poll() is None:
-        peak = max(peak, _tree_rss(ps))
-        time.sleep(0.2)
-    wall = time.perf_counter() - start
-    stderr = proc.stderr.read().decode() if proc.stderr else ""
-    if proc.returncode:
-        raise SystemExit(f"simulate failed for n={n}:\n{stderr[-2000:]}")
+    wall, peak = run_sampled(cmd)
     summary = json.loads((scratch / "summary.json").read_text(encoding="utf-8"))
     return {
         "enterprises": n,
@@ -74,26 +47,10 @@ def measure(
         "wall_seconds": round(wall, 1),
         "peak_rss_gib": round(peak / 2**30, 2),
         "enterprises_per_second": round(n / wall),
-        "raw_bytes": _folder_bytes(out),
-        "truth_bytes": _folder_bytes(truth),
+        "raw_bytes": folder_bytes(out),
+        "truth_bytes": folder_bytes(truth),
         "rows": summary["rows"],
         "oracle_auc": summary["oracle_auc"],
-    }
-
-
-def extrapolate(base: dict[str, object], n: int) -> dict[str, object]:
-    """Linear in N for time and disk (chunks are independent); memory is per chunk, flat."""
-    scale = n / int(base["enterprises"])  # type: ignore[call-overload]
-    return {
-        "enterprises": n,
-        "months": base["months"],
-        "workers": base["workers"],
-        "measured": False,
-        "extrapolated_from": base["enterprises"],
-        "wall_seconds": round(float(base["wall_seconds"]) * scale, 1),  # type: ignore[arg-type]
-        "peak_rss_gib": base["peak_rss_gib"],
-        "raw_bytes": int(int(base["raw_bytes"]) * scale),  # type: ignore[call-overload]
-        "truth_bytes": int(int(base["truth_bytes"]) * scale),  # type: ignore[call-overload]
     }
 
 
@@ -112,12 +69,6 @@ def main() -> None:
     args = parser.parse_args()
 
     records = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
-    machine = {
-        "cpus": os.cpu_count(),
-        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-    }
     measured = []
     for n in args.sizes:
         scratch = Path(tempfile.mkdtemp(prefix="bench-sim-", dir=args.scratch))
@@ -125,7 +76,7 @@ def main() -> None:
             rec = measure(n, args.months, args.seed, args.workers, args.config, scratch)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-        rec["machine"] = machine
+        rec["machine"] = machine()
         rec["date_run"] = time.strftime(
             "%Y-%m-%d"
         )  # audit stamp of the benchmark, not a computation input
@@ -137,12 +88,10 @@ def main() -> None:
         )
     key = f"{TARGET_N}x{args.months}"
     if not records.get(key, {}).get("measured") and measured:
-        largest = max(measured, key=lambda r: int(r["enterprises"]))  # type: ignore[call-overload]
-        records[key] = extrapolate(largest, TARGET_N)
-        rec = records[key]
+        largest = max(measured, key=lambda r: int(str(r["enterprises"])))
+        records[key] = extrapolate(largest, TARGET_N, ("wall_seconds", "raw_bytes", "truth_bytes"))
         print(
-            f"{TARGET_N:>10,} enterprises x {args.months} months: {rec['wall_seconds']:>7.1f} s, "
-            f"peak {rec['peak_rss_gib']:.2f} GiB  (EXTRAPOLATED from {largest['enterprises']:,}, not measured)"
+            f"{TARGET_N:>10,} enterprises: {records[key]['wall_seconds']} s (EXTRAPOLATED from {largest['enterprises']:,}, not measured)"
         )
     target = records.get(key)
     if target:

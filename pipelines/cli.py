@@ -23,6 +23,17 @@ app = typer.Typer(
 console = Console()
 
 
+def _progress() -> Progress:
+    """The progress bar every long step shows."""
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
 def _fail(message: str) -> None:
     console.print(f"[bold red]error:[/] {message}")
     raise typer.Exit(code=2)
@@ -82,13 +93,7 @@ def simulate(
     except ConfigError as exc:
         _fail(str(exc))
     n_workers = workers or max(1, min(os.cpu_count() or 1, 2))
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
+    with _progress() as bar:
         task = bar.add_task("simulating chunks", total=None)
 
         def on_progress(done: int, total: int) -> None:
@@ -189,13 +194,7 @@ def ingest(
         cfg = load_config(config, IngestConfig)
     except ConfigError as exc:
         _fail(str(exc))
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
+    with _progress() as bar:
         task = bar.add_task("ingesting", total=None)
 
         def on_table(name: str) -> None:

@@ -1,0 +1,68 @@
+"""What the benchmark scripts share: run a command while sampling the memory of its whole
+process tree, sizes on disk, the machine, and a clearly labelled linear extrapolation."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):  # a worker may exit between listing and reading
+            total += p.memory_info().rss
+    return total
+
+
+def run_sampled(cmd: list[str]) -> tuple[float, int]:
+    """Run ``cmd`` from the project root; wall seconds and peak resident bytes of its tree."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    ps = psutil.Process(proc.pid)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, tree_rss(ps))
+        time.sleep(0.2)
+    wall = time.perf_counter() - start
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(cmd[:5])} ... failed:\n{err[-3000:]}")
+    return wall, peak
+
+
+def folder_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def machine() -> dict[str, object]:
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }
+
+
+def extrapolate(base: dict[str, object], n: int, linear: tuple[str, ...]) -> dict[str, object]:
+    """A record for ``n`` enterprises from a measured one: the ``linear`` fields scale with
+    N (chunks are independent); memory does not (it is bounded per chunk or batch)."""
+    scale = n / int(str(base["enterprises"]))
+    out: dict[str, object] = {
+        "enterprises": n,
+        "measured": False,
+        "extrapolated_from": base["enterprises"],
+        "peak_rss_gib": base["peak_rss_gib"],
+    }
+    for key in linear:
+        value = float(str(base[key])) * scale
+        out[key] = round(value, 1) if key == "wall_seconds" else int(value)
+    return out
