@@ -252,9 +252,9 @@ class _Ingest:
         src = self._stage_source(name, path)
         self._stage(spec, src)
         if name != "enterprises":
-            self._resolve_identity(spec, src)
+            self._resolve_identity()
         self._check_uscc()
-        self._flag(spec, src)
+        self._flag(spec)
         self._deduplicate(spec)
         report = TableReport(name, "ingested", source=src.describe())
         run_table_validation(self, spec, report)
@@ -339,7 +339,7 @@ class _Ingest:
         )
         self.present = present
 
-    def _resolve_identity(self, spec: Table, src: Source) -> None:
+    def _resolve_identity(self) -> None:
         """Records without a USCC: by old registration number, else by name (or former name)."""
         con = self.con
         if "reg_no" in self.present:
@@ -392,7 +392,7 @@ class _Ingest:
             r[0] for r in self.con.execute("SELECT column_name FROM (DESCRIBE stage)").fetchall()
         }
 
-    def _flag(self, spec: Table, src: Source) -> None:
+    def _flag(self, spec: Table) -> None:
         cfg = self.cfg
         present = self.present
         flags: list[Flag] = [

@@ -244,7 +244,8 @@ def parquet_source(table: str, path: Path, aliases: dict[str, str]) -> Source:
         else:
             src.columns[target] = text
             dtype = spec.column(target).dtype if target in spec.column_names else "string"
-            if _NATIVE.get(dtype, lambda t: False)(schema.field(text).type):
+            is_native = _NATIVE.get(dtype)
+            if is_native is not None and is_native(schema.field(text).type):
                 src.native.add(target)
     _check_required(spec, path, src.columns)
     return src

@@ -507,12 +507,12 @@ class _Chunk:
         self._judicial(k, alive)
         self._changes(k, active)
         self._pledges(k, active)
-        self._licences(k, start, end, alive, active)
+        self._licences(start, end, alive, active)
         self._sampling(k, active)
         self._social(k, year, month, alive)
 
         # 5. inspections: double-random rounds in the window, targeted ones throughout
-        self._inspections(k, year, month, alive)
+        self._inspections(k, month, alive)
 
         # 6. lists move on: 3 years abnormal -> serious; serious lists end or get repaired
         self._list_transitions(k, start, end, alive)
@@ -894,7 +894,7 @@ class _Chunk:
             released_day=release,
         )
 
-    def _licences(self, k: int, start: int, end: int, alive: B, active: B) -> None:
+    def _licences(self, start: int, end: int, alive: B, active: B) -> None:
         pop, rng = self.pop, self.rng
         # new firms in key sectors get their licence within weeks of establishment
         born = np.flatnonzero(
@@ -991,7 +991,7 @@ class _Chunk:
                 eval_day=self._day(k, news),
             )
 
-    def _inspections(self, k: int, year: int, month: int, alive: B) -> None:
+    def _inspections(self, k: int, month: int, alive: B) -> None:
         cfg, rng, pop = self.cfg, self.rng, self.pop
         ic = cfg.inspections
         eligible = alive & (pop.established < self.cal.start[k])
