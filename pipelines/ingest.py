@@ -449,6 +449,13 @@ class _Ingest:
             if spec.name != "enterprises" or c == "linked_uscc":
                 flags.append(
                     Flag(
+                        "registry_rejected",
+                        c,
+                        f"{quote(c)} IN (SELECT uscc FROM registry_rejected)",
+                    )
+                )
+                flags.append(
+                    Flag(
                         "unknown_enterprise",
                         c,
                         f"{quote(c)} IN (SELECT code FROM checked_uscc WHERE valid) "
@@ -633,6 +640,11 @@ class _Ingest:
         p = literal(str(path))
         con.execute(
             f"CREATE OR REPLACE TABLE registry AS SELECT uscc, established_date FROM read_parquet({p})"
+        )
+        # enterprises whose registry row this delivery rejected: their events say so
+        con.execute(
+            "CREATE OR REPLACE TABLE registry_rejected AS SELECT DISTINCT uscc FROM stage JOIN fails USING (_row) "
+            "WHERE uscc IS NOT NULL EXCEPT SELECT uscc FROM registry"
         )
         con.execute(
             f"CREATE OR REPLACE TABLE registry_reg_no AS SELECT reg_no, any_value(uscc) AS uscc FROM read_parquet({p}) "

@@ -62,6 +62,11 @@ RULES: tuple[Rule, ...] = (
         "name_unmatched", "企业名称在登记库中无匹配", "name matches no enterprise in the registry"
     ),
     Rule(
+        "registry_rejected",
+        "{column} 的企业登记记录本批被隔离(见 enterprises 隔离记录)，请先更正登记记录",
+        "{column}: the enterprise's registry record was quarantined in this delivery; correct it there first",
+    ),
+    Rule(
         "unknown_enterprise",
         "{column} 不在企业登记库中",
         "{column}: enterprise not in the registry",

@@ -532,6 +532,26 @@ def build_cases() -> None:
         outcome(1, 0, identity_missing=1),
         {"penalties.csv": penalties_csv(penalty("", "P1"))},
     )
+    case(
+        "41_event_of_a_rejected_registry_row",
+        {
+            "tables": {
+                "enterprises": {"read": 6, "accepted": 5, "quarantined": {"out_of_range": 1}},
+                "penalties": {"read": 2, "accepted": 1, "quarantined": {"registry_rejected": 1}},
+            }
+        },
+        {
+            "enterprises.csv": "\n".join(
+                [
+                    ENTERPRISE_HEADER,
+                    *_enterprise_rows()[:5],
+                    _enterprise_rows()[5].replace(",100,,5,", ",-100,,5,"),
+                ]
+            )
+            + "\n",
+            "penalties.csv": penalties_csv(penalty(u0, "P1"), penalty(u5, "P2")),
+        },
+    )
 
 
 if __name__ == "__main__":
