@@ -44,16 +44,6 @@ CHANGE_KINDS = (
     "name",
     "other",
 )
-PROBLEM_CATEGORIES = (
-    "address_unreachable",
-    "false_disclosure",
-    "licence",
-    "product_quality",
-    "food_safety",
-    "drug_device_safety",
-    "special_equipment",
-    "advertising_pricing",
-)
 _CAUSE_FOR_PROBLEM = {
     "address_unreachable": "registration",
     "false_disclosure": "registration",
@@ -939,9 +929,8 @@ class _Chunk:
         )
         bad = firms[fail & (self.pending_penalty[firms] < 0) & (rng.random(m) < 0.6)]
         self.pending_penalty[bad] = k + rng.integers(1, 4, len(bad))
-        self.pending_penalty_cause[bad] = [
-            self._cause_for(j) if self._cause_for(j) != "other" else "product_quality" for j in bad
-        ]
+        # product-tagged firms always map to a sector cause (never a random one)
+        self.pending_penalty_cause[bad] = [self._cause_for(j) for j in bad]
 
     def _social(self, k: int, year: int, month: int, alive: B) -> None:
         rng, pop = self.rng, self.pop

@@ -44,9 +44,6 @@ class EventLog:
         vals = values if isinstance(values, np.ndarray) else np.full(len(rows), values)
         self._updates[table].append((column, rows.copy(), np.asarray(vals).copy()))
 
-    def count(self, table: str) -> int:
-        return self._count[table]
-
     def columns(self, table: str) -> dict[str, npt.NDArray]:
         parts = self._parts.get(table, [])
         if not parts:
