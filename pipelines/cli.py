@@ -276,5 +276,84 @@ def contract_docs(
     console.print(f"wrote {out}")
 
 
+@app.command()
+def features(
+    source: Annotated[Path, typer.Option(help="ingested tables (riskclass ingest --out)")] = Path(
+        "data/interim"
+    ),
+    out: Annotated[
+        Path, typer.Option(help="folder for <YYYY-MM>.parquet, one file per month")
+    ] = Path("data/processed/features"),
+    as_of: Annotated[str | None, typer.Option(help="one month, YYYY-MM")] = None,
+    first: Annotated[
+        str | None, typer.Option("--from", help="first month of a range (training history)")
+    ] = None,
+    last: Annotated[
+        str | None, typer.Option("--to", help="last month of the range, inclusive")
+    ] = None,
+    config: Annotated[Path, typer.Option(help="feature configuration (YAML)")] = Path(
+        "configs/features.yaml"
+    ),
+    summary_out: Annotated[
+        Path | None, typer.Option(help="also write a summary (JSON: rows, timings, missing shares)")
+    ] = None,
+) -> None:
+    """Point-in-time features of every enterprise, five information groups, per month end.
+
+    Examples: [bold]riskclass features --as-of 2026-10[/];
+    [bold]riskclass features --from 2024-10 --to 2026-10[/] (training history)
+    """
+    from features.config import FeaturesConfig
+    from features.engine import FeatureError
+    from pipelines.features import resolve_months, run_features
+
+    try:
+        cfg = load_config(config, FeaturesConfig)
+        months = resolve_months(as_of, first, last)
+    except (ConfigError, FeatureError, ValueError) as exc:
+        _fail(str(exc))
+    with _progress() as bar:
+        task = bar.add_task("features", total=len(months))
+
+        def on_month(month: str) -> None:
+            bar.update(task, description=f"features {month}", completed=months.index(month))
+
+        try:
+            report = run_features(cfg, source, out, months, progress=on_month)
+        except FeatureError as exc:
+            _fail(str(exc))
+        bar.update(task, completed=len(months))
+    r = report.to_dict()
+    if summary_out is not None:
+        from pipelines.io import write_json
+
+        write_json(r, summary_out)
+    rows = [v["enterprises"] for v in r["months"].values()]
+    console.print(
+        f"[bold]{r['features']}[/] features (+{r['context_columns']} context columns) for "
+        f"{len(rows)} month(s), {min(rows):,}–{max(rows):,} enterprises each: [bold]{out}/<YYYY-MM>.parquet[/]"
+    )
+    if r["absent_tables"]:
+        console.print(
+            f"tables not delivered (their features are missing): {', '.join(r['absent_tables'])}"
+        )
+
+
+@app.command("feature-docs")
+def feature_docs(
+    out: Annotated[Path, typer.Option(help="where to write the Markdown")] = Path(
+        "docs/features.md"
+    ),
+) -> None:
+    """Write the feature catalog (names, groups, directions, report sentences) as Markdown.
+
+    Example: [bold]riskclass feature-docs --out docs/features.md[/]
+    """
+    from pipelines.feature_docs import write_feature_docs
+
+    write_feature_docs(out)
+    console.print(f"wrote {out}")
+
+
 if __name__ == "__main__":
     app()

@@ -1,0 +1,260 @@
+"""Point-in-time feature computation: SQL definitions run by DuckDB over Parquet.
+
+How a month is built (`build_month`):
+
+1. every contract table present in the source folder becomes a view ``raw_<table>``;
+   every event table also gets ``pit_<table>``: its rows whose event date **and** received
+   date are both on or before the month end (a record the bureau had not received yet
+   cannot count, however early it happened);
+2. ``pop`` is the month's population: enterprises established by the month end and not
+   deregistered by then, with their address and registered capital as they were known at
+   the month end (rebuilt from the change records, not read from today's registry);
+3. every `Block` runs in dependency order into a temporary table keyed by ``uscc``;
+4. one final SELECT left-joins the blocks to ``pop`` and evaluates each catalog feature's
+   expression; counts with ``fill='zero'`` become 0 where an enterprise has no record,
+   and every feature whose source table was not provided is NULL (NaN).
+
+The SQL is kept to a portable subset so that the same definitions can run on Spark SQL:
+ANSI joins, GROUP BY, CASE, COALESCE, ROW_NUMBER() OVER, DATE literals computed in Python,
+``year()``, ``ln()``, ``greatest``/``least``, ``substr``, ``||``, ``TRY_CAST``, and one macro,
+``days_between(a, b)`` (Spark: ``datediff(b, a)``). No DuckDB-only syntax (``::``, FILTER,
+QUALIFY, list or struct functions); ``tests/features/test_portable.py`` enforces it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from features.catalog import Feature
+from features.config import FeaturesConfig
+from features.contract import TABLES
+
+SQL_TYPES = {"number": "DOUBLE", "flag": "DOUBLE", "category": "VARCHAR", "date": "DATE"}
+
+
+def parse_month(text: str) -> tuple[int, int]:
+    """``'2026-10'`` -> ``(2026, 10)``; a clear error otherwise."""
+    m = re.fullmatch(r"(\d{4})-(\d{2})", text or "")
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        raise ValueError(f"a month is written YYYY-MM, got {text!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def month_end(year: int, month: int) -> dt.date:
+    nxt = dt.date(year + month // 12, month % 12 + 1, 1)
+    return nxt - dt.timedelta(days=1)
+
+
+def months_between(first: str, last: str) -> list[str]:
+    """Every month from ``first`` to ``last`` inclusive, as ``YYYY-MM``."""
+    y, m = parse_month(first)
+    y2, m2 = parse_month(last)
+    if (y, m) > (y2, m2):
+        raise ValueError(f"month range {first} .. {last} is empty")
+    out = []
+    while (y, m) <= (y2, m2):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def sql_date(d: dt.date) -> str:
+    return f"DATE '{d.isoformat()}'"
+
+
+@dataclass(frozen=True)
+class Window:
+    """The month a feature set is computed for, and the dates its definitions need."""
+
+    month: str
+    cfg: FeaturesConfig
+    tables: frozenset[str] = frozenset()
+
+    @property
+    def end(self) -> dt.date:
+        return month_end(*parse_month(self.month))
+
+    @property
+    def as_of(self) -> str:
+        """The month end as a SQL DATE literal."""
+        return sql_date(self.end)
+
+    def ago(self, months: int) -> str:
+        """The month end ``months`` months before ``as_of`` (a window (ago, as_of] is exact)."""
+        y, m = parse_month(self.month)
+        k = y * 12 + (m - 1) - months
+        return sql_date(month_end(k // 12, k % 12 + 1))
+
+    @property
+    def dormancy_since(self) -> str:
+        return self.ago(self.cfg.dormancy_months)
+
+    def has(self, table: str) -> bool:
+        return table in self.tables
+
+    @property
+    def last_due_year(self) -> int:
+        """The latest report year whose annual report is past its deadline at ``as_of``."""
+        cfg = self.cfg
+        deadline = dt.date(
+            self.end.year, cfg.annual_report_deadline_month, cfg.annual_report_deadline_day
+        )
+        return self.end.year - 1 if self.end > deadline else self.end.year - 2
+
+    def report_deadline(self, report_year: int) -> str:
+        cfg = self.cfg
+        return sql_date(
+            dt.date(
+                report_year + 1, cfg.annual_report_deadline_month, cfg.annual_report_deadline_day
+            )
+        )
+
+
+@dataclass(frozen=True)
+class Block:
+    """An intermediate table keyed by ``uscc``, which feature expressions read as ``alias.col``.
+
+    ``sql`` receives the `Window` and returns one SELECT over ``pop``, ``raw_*`` and
+    ``pit_*`` views and the blocks named in ``needs``. ``sources`` are the contract tables
+    it cannot run without (a block whose optional source is absent is skipped, and the
+    features reading it are NaN).
+    """
+
+    alias: str
+    sources: tuple[str, ...]
+    sql: Callable[[Window], str]
+    needs: tuple[str, ...] = field(default=())
+
+
+class FeatureError(ValueError):
+    """The source data cannot give features (for example the registry is missing)."""
+
+
+def _order(blocks: Iterable[Block]) -> list[Block]:
+    """Blocks in an order where each comes after the blocks it needs."""
+    pending = {b.alias: b for b in blocks}
+    done: list[Block] = []
+    names: set[str] = set()
+    while pending:
+        ready = [b for b in pending.values() if set(b.needs) <= names]
+        if not ready:
+            raise FeatureError(f"blocks depend on each other in a cycle: {sorted(pending)}")
+        for b in ready:
+            done.append(b)
+            names.add(b.alias)
+            del pending[b.alias]
+    return done
+
+
+def block_aliases(expr: str) -> set[str]:
+    """The block aliases an expression reads (``pen.n_12m`` -> ``pen``)."""
+    return set(re.findall(r"\b([a-z][a-z0-9_]*)\.[a-z_]", expr)) - {"p"}
+
+
+def source_tables(source: Path) -> dict[str, Path]:
+    """The contract tables present in an ingested folder (``<table>.parquet``)."""
+    found = {}
+    for name in TABLES:
+        path = Path(source) / f"{name}.parquet"
+        if path.is_file():
+            found[name] = path
+    return found
+
+
+def connect(cfg: FeaturesConfig, spill: Path | None = None) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit = '{cfg.duckdb_memory_limit}'")
+    con.execute(f"SET threads = {cfg.duckdb_threads}")
+    if spill is not None:
+        con.execute(f"SET temp_directory = '{spill}'")
+    con.execute(
+        "CREATE MACRO days_between(a, b) AS date_diff('day', CAST(a AS DATE), CAST(b AS DATE))"
+    )
+    return con
+
+
+def register_sources(con: duckdb.DuckDBPyConnection, tables: dict[str, Path]) -> None:
+    """``raw_<table>`` views over the Parquet files (once per connection)."""
+    if "enterprises" not in tables:
+        raise FeatureError(
+            "features: table enterprises (市场主体登记信息) is missing from the source folder "
+            "[rule: required table]; run `riskclass ingest` first"
+        )
+    for name, path in tables.items():
+        con.execute(
+            f"CREATE OR REPLACE VIEW raw_{name} AS SELECT * FROM read_parquet('{path.as_posix()}')"
+        )
+
+
+def _pit_views(con: duckdb.DuckDBPyConnection, w: Window) -> None:
+    for name in w.tables:
+        spec = TABLES[name]
+        if spec.event_date is None:
+            continue
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW pit_{name} AS SELECT * FROM raw_{name} "
+            f"WHERE {spec.event_date} <= {w.as_of} AND received_date <= {w.as_of}"
+        )
+
+
+def feature_sql(f: Feature, w: Window) -> str:
+    """A feature's expression for one month (``{w.as_of}``, ``{w.cfg.<setting>}`` filled in)."""
+    return f.sql.format(w=w)
+
+
+def feature_select(catalog: tuple[Feature, ...], present_blocks: set[str], w: Window) -> str:
+    """The final SELECT list: one expression per catalog feature, in catalog order."""
+    cols = ["p.uscc AS uscc"]
+    for f in catalog:
+        sql_type = SQL_TYPES[f.kind]
+        body = feature_sql(f, w)
+        usable = all(w.has(t) for t in f.sources) and block_aliases(body) <= present_blocks
+        if not usable:
+            expr = "NULL"
+        elif f.fill == "zero":
+            expr = f"COALESCE({body}, 0)"
+        else:
+            expr = body
+        cols.append(f"CAST({expr} AS {sql_type}) AS {f.name}")
+    return ",\n  ".join(cols)
+
+
+def build_month(
+    con: duckdb.DuckDBPyConnection,
+    month: str,
+    cfg: FeaturesConfig,
+    tables: Iterable[str],
+    catalog: tuple[Feature, ...],
+    blocks: Iterable[Block],
+    population: Callable[[Window], str],
+) -> pa.Table:
+    """Every feature for every enterprise of the population at the end of ``month``."""
+    w = Window(month, cfg, frozenset(tables))
+    _pit_views(con, w)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE pop AS {population(w)}")
+    present: set[str] = set()
+    joins = []
+    try:
+        for b in _order(blocks):
+            if not all(w.has(t) for t in b.sources) or not set(b.needs) <= present:
+                continue
+            con.execute(f"CREATE OR REPLACE TEMP TABLE blk_{b.alias} AS {b.sql(w)}")
+            present.add(b.alias)
+            joins.append(f"LEFT JOIN blk_{b.alias} {b.alias} ON {b.alias}.uscc = p.uscc")
+        query = (
+            f"SELECT {feature_select(catalog, present, w)}\nFROM pop p\n"
+            + "\n".join(joins)
+            + "\nORDER BY p.uscc"
+        )
+        return con.sql(query).to_arrow_table()
+    finally:
+        for alias in present:
+            con.execute(f"DROP TABLE IF EXISTS blk_{alias}")
+        con.execute("DROP TABLE IF EXISTS pop")
