@@ -12,6 +12,8 @@ DEMO_ENTERPRISES ?= 100000
 DEMO_MONTHS ?= 36
 DEMO_SEED ?= 20261
 DEMO_AS_OF ?= 2026-10
+# Feature months: 24 months of training history and the month to classify.
+DEMO_FEATURES_FROM ?= 2024-10
 
 # No telemetry or analytics from any library, ever (the bureau's network is closed).
 export GX_ANALYTICS_ENABLED := False
@@ -34,12 +36,14 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP) ## create .venv and install the pinned dependencies (requirements.lock)
 
-demo: $(STAMP) ## simulate a 100k-enterprise province (36 months), ingest it, print summary and reconciliation
+demo: $(STAMP) ## simulate a 100k-enterprise province (36 months), ingest it, build features
 	$(BIN)/riskclass simulate --config configs/simulator.yaml \
 		--enterprises $(DEMO_ENTERPRISES) --months $(DEMO_MONTHS) --seed $(DEMO_SEED) \
 		--out data/raw --truth-out data/truth --messy-out data/raw_messy
 	$(BIN)/riskclass ingest --source data/raw --out data/interim --as-of $(DEMO_AS_OF) \
 		--report-out outputs/ingest_reconciliation.json
+	$(BIN)/riskclass features --source data/interim --out data/processed/features \
+		--from $(DEMO_FEATURES_FROM) --to $(DEMO_AS_OF) --summary-out outputs/features_summary.json
 
 demo-messy: $(STAMP) ## ingest the corrupted copy (after make demo): quarantine with reasons, counts reconcile
 	$(BIN)/riskclass ingest --source data/raw_messy --out data/interim_messy --as-of $(DEMO_AS_OF)
@@ -50,9 +54,10 @@ test: $(STAMP) ## the whole suite CI checks (slow tests included)
 test-fast: $(STAMP) ## quick iteration: everything not marked slow
 	$(BIN)/python -m pytest -n 2 -q -m "not slow"
 
-bench: $(STAMP) ## benchmarks (simulate and ingest at 100k and 1M enterprises); results in benchmarks/results/
+bench: $(STAMP) ## benchmarks (simulate, ingest, features at 100k and 1M enterprises); results in benchmarks/results/
 	$(BIN)/python benchmarks/bench_simulate.py --sizes 100000 1000000 --months 36
 	$(BIN)/python benchmarks/bench_ingest.py --sizes 100000 1000000 --months 36
+	$(BIN)/python benchmarks/bench_features.py --sizes 100000 1000000
 
 lint: $(STAMP) ## ruff, ruff format --check, mypy
 	$(BIN)/ruff check .
@@ -63,8 +68,9 @@ format: $(STAMP) ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-docs: $(STAMP) ## regenerate docs/data-contract.md from the contract in code
+docs: $(STAMP) ## regenerate docs/data-contract.md and docs/features.md from the code
 	$(BIN)/riskclass contract-docs --out docs/data-contract.md
+	$(BIN)/riskclass feature-docs --out docs/features.md
 
 repro: $(STAMP) ## run the DVC pipeline (dvc repro, no remote needed)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro

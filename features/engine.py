@@ -124,13 +124,15 @@ class Block:
     ``sql`` receives the `Window` and returns one SELECT over ``pop``, ``raw_*`` and
     ``pit_*`` views and the blocks named in ``needs``. ``sources`` are the contract tables
     it cannot run without (a block whose optional source is absent is skipped, and the
-    features reading it are NaN).
+    features reading it are NaN); ``optional`` are tables it also reads when they were
+    delivered (its SQL asks ``w.has(table)``).
     """
 
     alias: str
     sources: tuple[str, ...]
     sql: Callable[[Window], str]
     needs: tuple[str, ...] = field(default=())
+    optional: tuple[str, ...] = field(default=())
 
 
 class FeatureError(ValueError):
@@ -182,11 +184,12 @@ def connect(cfg: FeaturesConfig, spill: Path | None = None) -> duckdb.DuckDBPyCo
 
 def register_sources(con: duckdb.DuckDBPyConnection, tables: dict[str, Path]) -> None:
     """``raw_<table>`` views over the Parquet files (once per connection)."""
-    if "enterprises" not in tables:
-        raise FeatureError(
-            "features: table enterprises (市场主体登记信息) is missing from the source folder "
-            "[rule: required table]; run `riskclass ingest` first"
-        )
+    for name, spec in TABLES.items():
+        if spec.required and name not in tables:
+            raise FeatureError(
+                f"features: required table {name} ({spec.zh}) is missing from the source folder "
+                "[rule: required table]; run `riskclass ingest` first"
+            )
     for name, path in tables.items():
         con.execute(
             f"CREATE OR REPLACE VIEW raw_{name} AS SELECT * FROM read_parquet('{path.as_posix()}')"

@@ -110,7 +110,7 @@ LNK = (*FLAGS, "enterprise_links")
 
 BLOCKS = (
     Block("per", PER, _persons),
-    Block("rel", REL, _related, needs=("flags",)),
+    Block("rel", REL, _related, needs=("flags",), optional=("enterprise_links",)),
     Block("addr", FLAGS, _address, needs=("flags",)),
     Block("lnk", LNK, _links, needs=("flags",)),
 )

@@ -331,7 +331,8 @@ def features(
     rows = [v["enterprises"] for v in r["months"].values()]
     console.print(
         f"[bold]{r['features']}[/] features (+{r['context_columns']} context columns) for "
-        f"{len(rows)} month(s), {min(rows):,}–{max(rows):,} enterprises each: [bold]{out}/<YYYY-MM>.parquet[/]"
+        f"{len(rows)} month(s), {min(rows):,}–{max(rows):,} enterprises each, "
+        f"{sum(m.seconds for m in report.months):.0f} s: [bold]{out}/<YYYY-MM>.parquet[/]"
     )
     if r["absent_tables"]:
         console.print(

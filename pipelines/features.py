@@ -66,10 +66,8 @@ class FeaturesReport:
             "features": sum(1 for f in CATALOG if f.role == "model"),
             "context_columns": sum(1 for f in CATALOG if f.role == "context"),
             "absent_tables": self.absent_tables,
-            "months": {
-                m.month: {"enterprises": m.enterprises, "seconds": round(m.seconds, 2)}
-                for m in self.months
-            },
+            # no timings here: the summary is a DVC metric and must be reproducible
+            "months": {m.month: {"enterprises": m.enterprises} for m in self.months},
             # missing shares of the latest month: a feature that is suddenly all missing
             # (a table not delivered, a broken join) shows up here and in `dvc metrics diff`
             "missing_share_latest": (

@@ -55,3 +55,26 @@ def small_province(tmp_path_factory: pytest.TempPathFactory, small_config: Simul
         "summary": summary,
         "manifest": manifest,
     }
+
+
+@pytest.fixture(scope="session")
+def small_interim(small_province, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The small province ingested as of 2026-10: (report, folder)."""
+    from pipelines.ingest import run_ingest
+    from pipelines.ingest_config import IngestConfig
+
+    cfg = load_config(ROOT / "configs" / "ingest.yaml", IngestConfig)
+    out = tmp_path_factory.mktemp("interim") / "interim"
+    return run_ingest(cfg, small_province["raw"], out, as_of="2026-10"), out
+
+
+@pytest.fixture(scope="session")
+def small_features(small_interim, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Features of the small province for 2026-08 .. 2026-10: (folder, report)."""
+    from features.config import FeaturesConfig
+    from pipelines.features import run_features
+
+    cfg = load_config(ROOT / "configs" / "features.yaml", FeaturesConfig)
+    out = tmp_path_factory.mktemp("features") / "features"
+    report = run_features(cfg, small_interim[1], out, ["2026-08", "2026-09", "2026-10"])
+    return out, report

@@ -39,6 +39,7 @@ def test_dvc_repro_in_a_fresh_clone(tmp_path: Path) -> None:
     (clone / "dvc.lock").unlink(missing_ok=True)
     params = yaml.safe_load((clone / "params.yaml").read_text(encoding="utf-8"))
     params["simulate"].update(enterprises=3000, months=12)
+    params["features"].update({"from": "2026-08", "to": "2026-10"})
     (clone / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
     bin_dir = str(Path(sys.executable).parent)
     env = {
@@ -56,6 +57,8 @@ def test_dvc_repro_in_a_fresh_clone(tmp_path: Path) -> None:
     assert len(list((clone / "data" / "raw" / "enterprises").glob("part-*.parquet"))) == 1
     assert (clone / "data" / "truth" / "enterprise_months").is_dir()
     assert (clone / "outputs" / "simulation_summary.json").is_file()
+    feats = sorted(p.name for p in (clone / "data" / "processed" / "features").glob("*.parquet"))
+    assert feats == ["2026-08.parquet", "2026-09.parquet", "2026-10.parquet"]
     again = _run([dvc, "repro"], clone, env)
     assert "didn't change" in again or "up to date" in again
     metrics = _run([dvc, "metrics", "show"], clone, env)

@@ -25,9 +25,8 @@ def cfg() -> IngestConfig:
 
 
 @pytest.fixture(scope="module")
-def clean(small_province, cfg, tmp_path_factory):  # type: ignore[no-untyped-def]
-    out = tmp_path_factory.mktemp("interim") / "interim"
-    return run_ingest(cfg, small_province["raw"], out, as_of="2026-10"), out
+def clean(small_interim):  # type: ignore[no-untyped-def]
+    return small_interim
 
 
 @pytest.fixture(scope="module")
