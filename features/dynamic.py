@@ -28,24 +28,19 @@ def _reports(w: Window) -> str:
         for y in range(due - 2, due + 1)
     )
     return f"""
-    SELECT uscc,
-      MAX(CASE WHEN report_year <= {due} THEN report_year END) AS max_due_year,
-      SUM({late}) AS late_3y,
-      MAX(CASE WHEN rn = 1 THEN report_year END) AS year,
-      MAX(CASE WHEN rn = 1 THEN revenue END) AS revenue,
-      MAX(CASE WHEN rn = 1 THEN total_assets END) AS assets,
-      MAX(CASE WHEN rn = 1 THEN tax_paid END) AS tax,
-      MAX(CASE WHEN rn = 1 THEN employees END) AS employees,
-      MAX(CASE WHEN rn = 1 THEN net_profit END) AS profit,
-      MAX(CASE WHEN rn = 1 THEN social_insurance_count END) AS insured,
-      MAX(CASE WHEN rn = 1 THEN submitted_date END) AS submitted,
-      MAX(CASE WHEN rn = 2 THEN report_year END) AS prev_year,
-      MAX(CASE WHEN rn = 2 THEN revenue END) AS prev_revenue
-    FROM (
-      SELECT *, ROW_NUMBER() OVER (PARTITION BY uscc ORDER BY report_year DESC) AS rn
-      FROM pit_annual_reports
-    ) r
-    GROUP BY uscc"""
+    WITH m AS (
+      SELECT uscc, MAX(report_year) AS year,
+        MAX(CASE WHEN report_year <= {due} THEN report_year END) AS max_due_year,
+        SUM({late}) AS late_3y
+      FROM pit_annual_reports GROUP BY uscc
+    )
+    SELECT m.uscc, m.year, m.max_due_year, m.late_3y,
+      r.revenue, r.total_assets AS assets, r.tax_paid AS tax, r.employees,
+      r.net_profit AS profit, r.social_insurance_count AS insured, r.submitted_date AS submitted,
+      q.report_year AS prev_year, q.revenue AS prev_revenue
+    FROM m
+    JOIN pit_annual_reports r ON r.uscc = m.uscc AND r.report_year = m.year
+    LEFT JOIN pit_annual_reports q ON q.uscc = m.uscc AND q.report_year = m.year - 1"""
 
 
 def _changes(w: Window) -> str:

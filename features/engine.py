@@ -125,7 +125,9 @@ class Block:
     ``pit_*`` views and the blocks named in ``needs``. ``sources`` are the contract tables
     it cannot run without (a block whose optional source is absent is skipped, and the
     features reading it are NaN); ``optional`` are tables it also reads when they were
-    delivered (its SQL asks ``w.has(table)``).
+    delivered (its SQL asks ``w.has(table)``). A block with ``joined=False`` is an
+    intermediate that other blocks read (not keyed by ``uscc`` alone, or not read by any
+    feature); it is never joined to the population.
     """
 
     alias: str
@@ -133,6 +135,7 @@ class Block:
     sql: Callable[[Window], str]
     needs: tuple[str, ...] = field(default=())
     optional: tuple[str, ...] = field(default=())
+    joined: bool = True
 
 
 class FeatureError(ValueError):
@@ -250,11 +253,13 @@ def build_month(
                 continue
             con.execute(f"CREATE OR REPLACE TEMP TABLE blk_{b.alias} AS {b.sql(w)}")
             present.add(b.alias)
-            joins.append(f"LEFT JOIN blk_{b.alias} {b.alias} ON {b.alias}.uscc = p.uscc")
+            if b.joined:
+                joins.append(f"LEFT JOIN blk_{b.alias} {b.alias} ON {b.alias}.uscc = p.uscc")
+        # sorting the projected rows is about twice as fast as ORDER BY over the joins
         query = (
-            f"SELECT {feature_select(catalog, present, w)}\nFROM pop p\n"
+            f"SELECT * FROM (SELECT {feature_select(catalog, present, w)}\nFROM pop p\n"
             + "\n".join(joins)
-            + "\nORDER BY p.uscc"
+            + ") q ORDER BY uscc"
         )
         return con.sql(query).to_arrow_table()
     finally:

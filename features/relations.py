@@ -14,28 +14,33 @@ from features.catalog import Feature
 from features.engine import Block, Window
 
 
-def _active_persons(w: Window) -> str:
+def _persons_active(w: Window) -> str:
+    """(person, enterprise) pairs in office at ``as_of``, population enterprises only.
+
+    One row per pair whatever the number of roles; shared by the person and related-party
+    blocks.
+    """
     return f"""
-    SELECT DISTINCT x.person_id, x.uscc, x.role, x.from_date
+    SELECT x.person_id, x.uscc,
+      MAX(CASE WHEN x.role = 'legal_representative' THEN 1 ELSE 0 END) AS legal_rep,
+      MAX(CASE WHEN x.role = 'shareholder' THEN 1 ELSE 0 END) AS shareholder,
+      MAX(CASE WHEN x.role = 'legal_representative' THEN x.from_date END) AS legal_rep_since
     FROM pit_persons x JOIN pop p ON p.uscc = x.uscc
-    WHERE x.to_date IS NULL OR x.to_date > {w.as_of}"""
+    WHERE x.to_date IS NULL OR x.to_date > {w.as_of}
+    GROUP BY x.person_id, x.uscc"""
 
 
 def _persons(w: Window) -> str:
-    return f"""
-    WITH act AS ({_active_persons(w)}),
-    pn AS (SELECT person_id, COUNT(DISTINCT uscc) AS firms FROM act GROUP BY person_id),
-    lrn AS (SELECT person_id, COUNT(DISTINCT uscc) AS firms FROM act
-            WHERE role = 'legal_representative' GROUP BY person_id)
+    return """
+    WITH pn AS (SELECT person_id, COUNT(*) AS firms, SUM(legal_rep) AS legal_rep_firms
+                FROM blk_act GROUP BY person_id)
     SELECT a.uscc,
-      COUNT(DISTINCT a.person_id) AS persons,
-      COUNT(DISTINCT CASE WHEN a.role = 'shareholder' THEN a.person_id END) AS shareholders,
+      COUNT(*) AS persons,
+      SUM(a.shareholder) AS shareholders,
       MAX(pn.firms) - 1 AS person_other_firms,
-      MAX(CASE WHEN a.role = 'legal_representative' THEN lrn.firms END) - 1 AS legal_rep_other_firms,
-      MAX(CASE WHEN a.role = 'legal_representative' THEN a.from_date END) AS legal_rep_since
-    FROM act a
-    JOIN pn ON pn.person_id = a.person_id
-    LEFT JOIN lrn ON lrn.person_id = a.person_id
+      MAX(CASE WHEN a.legal_rep = 1 THEN pn.legal_rep_firms END) - 1 AS legal_rep_other_firms,
+      MAX(a.legal_rep_since) AS legal_rep_since
+    FROM blk_act a JOIN pn ON pn.person_id = a.person_id
     GROUP BY a.uscc"""
 
 
@@ -52,10 +57,9 @@ def _related(w: Window) -> str:
       UNION
       SELECT linked_uscc AS uscc, uscc AS other FROM ({_active_links(w)}) l2"""
     return f"""
-    WITH pf AS (SELECT DISTINCT person_id, uscc FROM ({_active_persons(w)}) a),
-    pairs AS (
+    WITH pairs AS (
       SELECT a.uscc, b.uscc AS other
-      FROM pf a JOIN pf b ON a.person_id = b.person_id AND a.uscc <> b.uscc{links}
+      FROM blk_act a JOIN blk_act b ON a.person_id = b.person_id AND a.uscc <> b.uscc{links}
     )
     SELECT r.uscc,
       COUNT(*) AS n,
@@ -109,8 +113,9 @@ REL = (*FLAGS, "persons")
 LNK = (*FLAGS, "enterprise_links")
 
 BLOCKS = (
-    Block("per", PER, _persons),
-    Block("rel", REL, _related, needs=("flags",), optional=("enterprise_links",)),
+    Block("act", PER, _persons_active, joined=False),
+    Block("per", PER, _persons, needs=("act",)),
+    Block("rel", REL, _related, needs=("flags", "act"), optional=("enterprise_links",)),
     Block("addr", FLAGS, _address, needs=("flags",)),
     Block("lnk", LNK, _links, needs=("flags",)),
 )

@@ -154,7 +154,9 @@ SAMP = ("enterprises", "product_sampling")
 CMP = ("enterprises", "complaints")
 
 BLOCKS = (
-    Block("flags", ("changes", "abnormal_list", "serious_dishonest_list", *PEN), _flags),
+    Block(
+        "flags", ("changes", "abnormal_list", "serious_dishonest_list", *PEN), _flags, joined=False
+    ),
     Block("pen", PEN, _penalties),
     Block("abn", ABN, _abnormal),
     Block("sd", SD, _serious),

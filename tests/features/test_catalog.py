@@ -63,6 +63,7 @@ def test_features_name_the_tables_their_blocks_need() -> None:
     for f in CATALOG:
         for alias in block_aliases(feature_sql(f, w)):
             assert needed(alias) <= set(f.sources), (f.name, alias)
+            assert blocks[alias].joined, f"{f.name} reads {alias}, which is not joined"
 
 
 def test_templates_render_with_real_values(tmp_path) -> None:  # type: ignore[no-untyped-def]
