@@ -14,28 +14,36 @@ REGISTRY = ("enterprises", "changes")
 CONTEXT = (*REGISTRY, "inspections", "penalties", "abnormal_list", "serious_dishonest_list")
 
 
-def _as_known(kind: str, w: Window) -> str:
-    """The value of a registered item at ``as_of``, rebuilt from the change records.
+def _as_known(w: Window) -> str:
+    """Address and registered capital at ``as_of``, rebuilt from the change records.
 
-    The after-value of the latest change known by then; failing that, the before-value of
-    the earliest change not yet known (today's registry already shows its after-value);
-    failing that, the registry's own value.
+    For each: the after-value of the latest change known by then; failing that, the
+    before-value of the earliest change not yet known (today's registry already shows its
+    after-value); failing that (no change at all), the registry's own value.
     """
+
+    def pick(kind: str, known: int, rn: str, col: str) -> str:
+        return (
+            f"MAX(CASE WHEN change_kind = '{kind}' AND known = {known} AND {rn} = 1 THEN {col} END)"
+        )
+
     return f"""
     SELECT uscc,
-           MAX(CASE WHEN known = 1 AND rn_last = 1 THEN after_value END) AS known_value,
-           MAX(CASE WHEN known = 0 AND rn_first = 1 THEN before_value END) AS before_unknown
+      {pick("address", 1, "rn_last", "after_value")} AS address_known,
+      {pick("address", 0, "rn_first", "before_value")} AS address_before,
+      {pick("registered_capital", 1, "rn_last", "after_value")} AS capital_known,
+      {pick("registered_capital", 0, "rn_first", "before_value")} AS capital_before
     FROM (
-      SELECT uscc, before_value, after_value, known,
-             ROW_NUMBER() OVER (PARTITION BY uscc, known
+      SELECT uscc, change_kind, before_value, after_value, known,
+             ROW_NUMBER() OVER (PARTITION BY uscc, change_kind, known
                                 ORDER BY change_date DESC, received_date DESC, after_value DESC) AS rn_last,
-             ROW_NUMBER() OVER (PARTITION BY uscc, known
+             ROW_NUMBER() OVER (PARTITION BY uscc, change_kind, known
                                 ORDER BY change_date, received_date, after_value) AS rn_first
       FROM (
-        SELECT uscc, before_value, after_value, change_date, received_date,
+        SELECT uscc, change_kind, before_value, after_value, change_date, received_date,
                CASE WHEN change_date <= {w.as_of} AND received_date <= {w.as_of}
                     THEN 1 ELSE 0 END AS known
-        FROM raw_changes WHERE change_kind = '{kind}'
+        FROM raw_changes WHERE change_kind IN ('address', 'registered_capital')
       ) c
     ) r
     GROUP BY uscc"""
@@ -47,13 +55,12 @@ def population(w: Window) -> str:
            e.established_date, e.paid_in_capital, e.sector_tags,
            CASE WHEN e.revoked_date IS NOT NULL AND e.revoked_date <= {w.as_of}
                 THEN 1 ELSE 0 END AS revoked,
-           COALESCE(a.known_value, a.before_unknown, e.address_id) AS address_id,
-           COALESCE(TRY_CAST(c.known_value AS DOUBLE), TRY_CAST(c.before_unknown AS DOUBLE),
+           COALESCE(k.address_known, k.address_before, e.address_id) AS address_id,
+           COALESCE(TRY_CAST(k.capital_known AS DOUBLE), TRY_CAST(k.capital_before AS DOUBLE),
                     e.registered_capital) AS registered_capital,
            ';' || COALESCE(e.sector_tags, '') || ';' AS tags
     FROM raw_enterprises e
-    LEFT JOIN ({_as_known("address", w)}) a ON a.uscc = e.uscc
-    LEFT JOIN ({_as_known("registered_capital", w)}) c ON c.uscc = e.uscc
+    LEFT JOIN ({_as_known(w)}) k ON k.uscc = e.uscc
     WHERE e.established_date <= {w.as_of}
       AND (e.deregistered_date IS NULL OR e.deregistered_date > {w.as_of})"""
 

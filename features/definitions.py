@@ -7,6 +7,7 @@ True
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import duckdb
@@ -29,6 +30,13 @@ BY_NAME = {f.name: f for f in CATALOG}
 KEY_COLUMNS = ("uscc",)
 
 check_catalog(CATALOG)
+
+
+def month_batches(
+    con: duckdb.DuckDBPyConnection, month: str, cfg: FeaturesConfig, tables: dict[str, Path]
+) -> AbstractContextManager[pa.RecordBatchReader]:
+    """The features of ``month`` as a stream of record batches sorted by ``uscc``."""
+    return engine.month_batches(con, month, cfg, tables, CATALOG, BLOCKS, base.population)
 
 
 def build_month(

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -232,7 +233,8 @@ def feature_select(catalog: tuple[Feature, ...], present_blocks: set[str], w: Wi
     return ",\n  ".join(cols)
 
 
-def build_month(
+@contextmanager
+def month_batches(
     con: duckdb.DuckDBPyConnection,
     month: str,
     cfg: FeaturesConfig,
@@ -240,8 +242,10 @@ def build_month(
     catalog: tuple[Feature, ...],
     blocks: Iterable[Block],
     population: Callable[[Window], str],
-) -> pa.Table:
-    """Every feature for every enterprise of the population at the end of ``month``."""
+    batch_rows: int = 1_000_000,
+) -> Iterator[pa.RecordBatchReader]:
+    """Every feature of every enterprise of the population at the end of ``month``, sorted
+    by ``uscc``, as a stream of record batches (memory stays bounded at province scale)."""
     w = Window(month, cfg, frozenset(tables))
     _pit_views(con, w)
     con.execute(f"CREATE OR REPLACE TEMP TABLE pop AS {population(w)}")
@@ -261,8 +265,26 @@ def build_month(
             + "\n".join(joins)
             + ") q ORDER BY uscc"
         )
-        return con.sql(query).to_arrow_table()
+        reader = con.sql(query).to_arrow_reader(batch_rows)
+        try:
+            yield reader
+        finally:
+            reader.close()
     finally:
         for alias in present:
             con.execute(f"DROP TABLE IF EXISTS blk_{alias}")
         con.execute("DROP TABLE IF EXISTS pop")
+
+
+def build_month(
+    con: duckdb.DuckDBPyConnection,
+    month: str,
+    cfg: FeaturesConfig,
+    tables: Iterable[str],
+    catalog: tuple[Feature, ...],
+    blocks: Iterable[Block],
+    population: Callable[[Window], str],
+) -> pa.Table:
+    """`month_batches` as one table (tests, small provinces)."""
+    with month_batches(con, month, cfg, tables, catalog, blocks, population) as reader:
+        return reader.read_all()

@@ -12,32 +12,43 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
+from features.base import population
 from features.config import FeaturesConfig
-from features.definitions import CATALOG, build_month
+from features.contract import TABLES
+from features.definitions import BLOCKS, CATALOG, month_batches
 from features.engine import (
     FeatureError,
+    Window,
     connect,
     months_between,
     parse_month,
     register_sources,
     source_tables,
 )
-from pipelines.io import write_parquet
+from pipelines.io import PARQUET_OPTIONS
 
 log = logging.getLogger(__name__)
 
 
-def catalog_fingerprint() -> str:
-    """A hash of every feature's name, kind and definition: changes when any of them does."""
-    text = json.dumps([[f.name, f.kind, f.role, f.fill, f.sql, f.sources] for f in CATALOG])
+def catalog_fingerprint(cfg: FeaturesConfig) -> str:
+    """A hash of every feature's and block's definition: changes when any of them does."""
+    w = Window("2000-01", cfg, frozenset(TABLES))
+    text = json.dumps(
+        [[f.name, f.kind, f.role, f.fill, f.sql, f.sources] for f in CATALOG]
+        + [[b.alias, b.sql(w)] for b in BLOCKS]
+        + [population(w)]
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -88,16 +99,31 @@ def resolve_months(as_of: str | None, first: str | None, last: str | None) -> li
     return months_between(first, last)
 
 
-def _missing_share(table: pa.Table) -> dict[str, float]:
-    n = max(table.num_rows, 1)
-    out = {}
-    for f in CATALOG:
-        col = table.column(f.name)
-        nulls = col.null_count
-        if pa.types.is_floating(col.type):
-            nulls += pc.sum(pc.is_nan(col)).as_py() or 0
-        out[f.name] = nulls / n
-    return out
+def _write_month(
+    con: duckdb.DuckDBPyConnection,
+    month: str,
+    cfg: FeaturesConfig,
+    tables: dict[str, Path],
+    path: Path,
+    metadata: dict[str, str],
+) -> tuple[int, dict[str, float]]:
+    """Stream the month into ``path`` (atomically); return rows and missing share per column."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    rows = 0
+    missing = dict.fromkeys((f.name for f in CATALOG), 0)
+    with month_batches(con, month, cfg, tables) as reader:
+        schema = reader.schema.with_metadata(metadata)
+        with pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS) as writer:
+            for batch in reader:
+                writer.write_batch(batch)
+                rows += batch.num_rows
+                for f in CATALOG:
+                    col = batch.column(f.name)
+                    missing[f.name] += col.null_count
+                    if pa.types.is_floating(col.type):
+                        missing[f.name] += pc.sum(pc.is_nan(col)).as_py() or 0
+    os.replace(tmp, path)
+    return rows, {k: v / max(rows, 1) for k, v in missing.items()}
 
 
 def run_features(
@@ -113,10 +139,8 @@ def run_features(
     out.mkdir(parents=True, exist_ok=True)
     spill = out / ".spill"
     con = connect(cfg, spill=spill)
-    from features.contract import TABLES
-
     report = FeaturesReport(
-        str(source), str(out), sorted(set(TABLES) - set(tables)), catalog_fingerprint()
+        str(source), str(out), sorted(set(TABLES) - set(tables)), catalog_fingerprint(cfg)
     )
     metadata = {
         "riskclass.catalog": report.catalog,
@@ -128,12 +152,13 @@ def run_features(
             if progress is not None:
                 progress(month)
             t0 = time.perf_counter()
-            table = build_month(con, month, cfg, tables)
-            table = table.replace_schema_metadata({**metadata, "riskclass.month": month})
-            write_parquet(table, out / f"{month}.parquet")
+            path = out / f"{month}.parquet"
+            rows, missing = _write_month(
+                con, month, cfg, tables, path, {**metadata, "riskclass.month": month}
+            )
             seconds = time.perf_counter() - t0
-            log.info("features %s: %d enterprises in %.1f s", month, table.num_rows, seconds)
-            report.months.append(MonthReport(month, table.num_rows, seconds, _missing_share(table)))
+            log.info("features %s: %d enterprises in %.1f s", month, rows, seconds)
+            report.months.append(MonthReport(month, rows, seconds, missing))
     finally:
         con.close()
         if spill.exists():
