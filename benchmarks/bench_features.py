@@ -124,11 +124,12 @@ def step(kind: str, source: Path, month: str, threads: int, config: Path, out: P
 
         from features import base, engine
         from features.definitions import BLOCKS, CATALOG
+        from pipelines.features import connect, register_sources, source_tables
         from pipelines.io import write_parquet
 
-        con = engine.connect(cfg, spill=out / ".spill")
-        tables = engine.source_tables(source)
-        engine.register_sources(con, tables)
+        con = connect(cfg, spill=out / ".spill")
+        tables = source_tables(source)
+        register_sources(con, tables)
         subset = tuple(f for f in CATALOG if f.name in set(FEATURES))
         blocks = BLOCKS if kind == "duckdb_subset" else _subset_blocks(cfg, month, tables, subset)
         table = engine.build_month(con, month, cfg, tables, subset, blocks, base.population)

@@ -7,8 +7,8 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -33,14 +33,14 @@ check_catalog(CATALOG)
 
 
 def month_batches(
-    con: duckdb.DuckDBPyConnection, month: str, cfg: FeaturesConfig, tables: dict[str, Path]
+    con: duckdb.DuckDBPyConnection, month: str, cfg: FeaturesConfig, tables: Iterable[str]
 ) -> AbstractContextManager[pa.RecordBatchReader]:
     """The features of ``month`` as a stream of record batches sorted by ``uscc``."""
     return engine.month_batches(con, month, cfg, tables, CATALOG, BLOCKS, base.population)
 
 
 def build_month(
-    con: duckdb.DuckDBPyConnection, month: str, cfg: FeaturesConfig, tables: dict[str, Path]
+    con: duckdb.DuckDBPyConnection, month: str, cfg: FeaturesConfig, tables: Iterable[str]
 ) -> pa.Table:
     """Features of every enterprise of the population at the end of ``month`` (``YYYY-MM``)."""
     return engine.build_month(con, month, cfg, tables, CATALOG, BLOCKS, base.population)

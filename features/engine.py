@@ -2,8 +2,9 @@
 
 How a month is built (`build_month`):
 
-1. every contract table present in the source folder becomes a view ``raw_<table>``;
-   every event table also gets ``pit_<table>``: its rows whose event date **and** received
+1. the caller (`pipelines.features`) gives a connection where every delivered contract
+   table is a relation ``raw_<table>`` (this module reads no files); every event table
+   then gets a view ``pit_<table>``: its rows whose event date **and** received
    date are both on or before the month end (a record the bureau had not received yet
    cannot count, however early it happened);
 2. ``pop`` is the month's population: enterprises established by the month end and not
@@ -28,7 +29,6 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -164,40 +164,11 @@ def block_aliases(expr: str) -> set[str]:
     return set(re.findall(r"\b([a-z][a-z0-9_]*)\.[a-z_]", expr)) - {"p"}
 
 
-def source_tables(source: Path) -> dict[str, Path]:
-    """The contract tables present in an ingested folder (``<table>.parquet``)."""
-    found = {}
-    for name in TABLES:
-        path = Path(source) / f"{name}.parquet"
-        if path.is_file():
-            found[name] = path
-    return found
-
-
-def connect(cfg: FeaturesConfig, spill: Path | None = None) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    con.execute(f"SET memory_limit = '{cfg.duckdb_memory_limit}'")
-    con.execute(f"SET threads = {cfg.duckdb_threads}")
-    if spill is not None:
-        con.execute(f"SET temp_directory = '{spill}'")
+def define_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """The one non-ANSI helper the definitions use (Spark: ``datediff(b, a)``)."""
     con.execute(
-        "CREATE MACRO days_between(a, b) AS date_diff('day', CAST(a AS DATE), CAST(b AS DATE))"
+        "CREATE OR REPLACE MACRO days_between(a, b) AS date_diff('day', CAST(a AS DATE), CAST(b AS DATE))"
     )
-    return con
-
-
-def register_sources(con: duckdb.DuckDBPyConnection, tables: dict[str, Path]) -> None:
-    """``raw_<table>`` views over the Parquet files (once per connection)."""
-    for name, spec in TABLES.items():
-        if spec.required and name not in tables:
-            raise FeatureError(
-                f"features: required table {name} ({spec.zh}) is missing from the source folder "
-                "[rule: required table]; run `riskclass ingest` first"
-            )
-    for name, path in tables.items():
-        con.execute(
-            f"CREATE OR REPLACE VIEW raw_{name} AS SELECT * FROM read_parquet('{path.as_posix()}')"
-        )
 
 
 def _pit_views(con: duckdb.DuckDBPyConnection, w: Window) -> None:

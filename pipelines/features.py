@@ -30,11 +30,9 @@ from features.definitions import BLOCKS, CATALOG, month_batches
 from features.engine import (
     FeatureError,
     Window,
-    connect,
+    define_macros,
     months_between,
     parse_month,
-    register_sources,
-    source_tables,
 )
 from pipelines.io import PARQUET_OPTIONS
 
@@ -85,6 +83,41 @@ class FeaturesReport:
                 {k: round(v, 4) for k, v in last.missing_share.items()} if last else {}
             ),
         }
+
+
+def source_tables(source: Path) -> dict[str, Path]:
+    """The contract tables present in an ingested folder (``<table>.parquet``)."""
+    found = {}
+    for name in TABLES:
+        path = Path(source) / f"{name}.parquet"
+        if path.is_file():
+            found[name] = path
+    return found
+
+
+def connect(cfg: FeaturesConfig, spill: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the configured limits and the definitions' macro."""
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit = '{cfg.duckdb_memory_limit}'")
+    con.execute(f"SET threads = {cfg.duckdb_threads}")
+    if spill is not None:
+        con.execute(f"SET temp_directory = '{spill.as_posix()}'")
+    define_macros(con)
+    return con
+
+
+def register_sources(con: duckdb.DuckDBPyConnection, tables: dict[str, Path]) -> None:
+    """``raw_<table>`` views over the ingested Parquet files (once per connection)."""
+    for name, spec in TABLES.items():
+        if spec.required and name not in tables:
+            raise FeatureError(
+                f"features: required table {name} ({spec.zh}) is missing from the source folder "
+                "[rule: required table]; run `riskclass ingest` first"
+            )
+    for name, path in tables.items():
+        con.execute(
+            f"CREATE OR REPLACE VIEW raw_{name} AS SELECT * FROM read_parquet('{path.as_posix()}')"
+        )
 
 
 def resolve_months(as_of: str | None, first: str | None, last: str | None) -> list[str]:

@@ -81,7 +81,7 @@ def test_templates_render_with_real_values(tmp_path) -> None:  # type: ignore[no
 def test_output_columns_are_the_catalog(tmp_path) -> None:  # type: ignore[no-untyped-def]
     folder = write(tmp_path / "t", {"enterprises": firms("E1")})
     from features.definitions import build_month
-    from features.engine import connect, register_sources, source_tables
+    from pipelines.features import connect, register_sources, source_tables
 
     cfg = config()
     con = connect(cfg)

@@ -7,15 +7,8 @@ import pytest
 
 from features.contract import TABLES
 from features.definitions import BLOCKS, CATALOG
-from features.engine import (
-    FeatureError,
-    Window,
-    block_aliases,
-    connect,
-    feature_sql,
-    register_sources,
-    source_tables,
-)
+from features.engine import FeatureError, Window, block_aliases, feature_sql
+from pipelines.features import connect, register_sources, source_tables
 from tests.features.tiny import build, config, d, firms, write
 
 OPTIONAL = sorted(n for n, s in TABLES.items() if not s.required)

@@ -19,8 +19,8 @@ import pyarrow.parquet as pq
 from features.config import FeaturesConfig
 from features.contract import TABLES
 from features.definitions import build_month
-from features.engine import connect, register_sources, source_tables
 from pipelines.config import load_config
+from pipelines.features import connect, register_sources, source_tables
 
 ROOT = Path(__file__).resolve().parents[2]
 ARROW = {
