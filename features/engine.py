@@ -36,34 +36,9 @@ import pyarrow as pa
 from features.catalog import Feature
 from features.config import FeaturesConfig
 from features.contract import TABLES
+from features.months import month_end, parse_month
 
 SQL_TYPES = {"number": "DOUBLE", "flag": "DOUBLE", "category": "VARCHAR", "date": "DATE"}
-
-
-def parse_month(text: str) -> tuple[int, int]:
-    """``'2026-10'`` -> ``(2026, 10)``; a clear error otherwise."""
-    m = re.fullmatch(r"(\d{4})-(\d{2})", text or "")
-    if not m or not 1 <= int(m.group(2)) <= 12:
-        raise ValueError(f"a month is written YYYY-MM, got {text!r}")
-    return int(m.group(1)), int(m.group(2))
-
-
-def month_end(year: int, month: int) -> dt.date:
-    nxt = dt.date(year + month // 12, month % 12 + 1, 1)
-    return nxt - dt.timedelta(days=1)
-
-
-def months_between(first: str, last: str) -> list[str]:
-    """Every month from ``first`` to ``last`` inclusive, as ``YYYY-MM``."""
-    y, m = parse_month(first)
-    y2, m2 = parse_month(last)
-    if (y, m) > (y2, m2):
-        raise ValueError(f"month range {first} .. {last} is empty")
-    out = []
-    while (y, m) <= (y2, m2):
-        out.append(f"{y:04d}-{m:02d}")
-        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-    return out
 
 
 def sql_date(d: dt.date) -> str:

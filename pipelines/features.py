@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,9 +32,8 @@ from features.engine import (
     FeatureError,
     Window,
     define_macros,
-    months_between,
-    parse_month,
 )
+from features.months import months_between, parse_month
 from pipelines.io import PARQUET_OPTIONS
 
 log = logging.getLogger(__name__)
@@ -194,8 +194,5 @@ def run_features(
             report.months.append(MonthReport(month, rows, seconds, missing))
     finally:
         con.close()
-        if spill.exists():
-            import shutil
-
-            shutil.rmtree(spill, ignore_errors=True)
+        shutil.rmtree(spill, ignore_errors=True)
     return report

@@ -32,6 +32,7 @@ import pyarrow as pa
 from stdnum.cn import uscc as stdnum_uscc
 
 from features.contract import TABLES, Table
+from features.months import month_end, parse_month
 from pipelines import rules
 from pipelines.expectations import run_table_validation
 from pipelines.ingest_config import IngestConfig
@@ -119,12 +120,6 @@ class IngestReport:
         }
 
 
-def month_end(as_of: str) -> dt.date:
-    year, month = (int(x) for x in as_of.split("-"))
-    nxt = dt.date(year + month // 12, month % 12 + 1, 1)
-    return nxt - dt.timedelta(days=1)
-
-
 def _run_name(found: dict[str, Path], as_of: str | None) -> str:
     """Names the run by the delivery (file names and sizes) and month: same input, same name."""
     h = hashlib.sha256()
@@ -145,7 +140,7 @@ def run_ingest(
     """Ingest the delivery in ``source`` into ``out`` (merging with what is already there)."""
     if as_of is not None:
         try:
-            month_end(as_of)
+            month_end(*parse_month(as_of))
         except ValueError:
             raise IngestError(f"ingest: --as-of must be YYYY-MM, got {as_of!r}") from None
     found, unknown = discover(Path(source))
@@ -231,7 +226,7 @@ class _Ingest:
             as_of,
             run_name,
         )
-        self.as_of_end = month_end(as_of) if as_of else None
+        self.as_of_end = month_end(*parse_month(as_of)) if as_of else None
         # GE stamps its runs with this time: the data month, not the clock, so reruns match
         stamp = self.as_of_end or dt.date(1970, 1, 1)
         run_time = dt.datetime(stamp.year, stamp.month, stamp.day, tzinfo=dt.UTC)

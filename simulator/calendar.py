@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from features.months import parse_month
+
 NULL_DAY = np.iinfo(np.int32).min  # marks a missing date in int32 day arrays
 
 
@@ -14,11 +16,6 @@ def month_start(year: int, month: int) -> int:
     return int(
         np.datetime64(f"{year:04d}-{month:02d}", "M").astype("datetime64[D]").astype(np.int64)
     )
-
-
-def parse_month(text: str) -> tuple[int, int]:
-    year, month = text.split("-")
-    return int(year), int(month)
 
 
 def month_label(year: int, month: int) -> str:

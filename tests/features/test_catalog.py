@@ -14,7 +14,7 @@ from features.contract import GROUPS, TABLES
 from features.definitions import BLOCKS, BY_NAME, CATALOG, KEY_COLUMNS, MODEL_FEATURES
 from features.engine import Window, block_aliases, feature_sql
 from pipelines.feature_docs import render
-from tests.features.tiny import build, config, d, firms, write
+from tests.features.tiny import config, d, firms, write
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -114,13 +114,32 @@ def test_docs_name_every_feature() -> None:
     assert re.search(rf"\*\*{len(MODEL_FEATURES)} features\*\*", text)
 
 
-def test_build_reads_the_same_from_any_month_order(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """Building one month never leaves state behind that changes the next one."""
+def test_one_connection_gives_the_same_months_in_any_order(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Building a month leaves no state behind that changes the next one (pipelines build
+    a training history on one connection)."""
+    from features.definitions import build_month
+    from pipelines.features import connect, register_sources, source_tables
+
     folder = write(
         tmp_path,
         {
-            "enterprises": firms("E1"),
+            "enterprises": firms("E1", "E2"),
             "penalties": [{"uscc": "E1", "decision_date": d("2026-05-01")}],
+            "abnormal_list": [{"uscc": "E2", "listed_date": d("2025-02-01")}],
         },
     )
-    assert build(folder, "2026-10") == build(folder, "2026-10")
+    cfg = config()
+    con = connect(cfg)
+    tables = source_tables(folder)
+    register_sources(con, tables)
+    months = ["2026-10", "2025-01", "2026-05", "2026-10"]
+    built = [build_month(con, m, cfg, tables) for m in months]
+    assert built[0].equals(built[3])
+    assert built[0] != built[1]
+    fresh = {}
+    for month in set(months):
+        c = connect(cfg)
+        register_sources(c, tables)
+        fresh[month] = build_month(c, month, cfg, tables)
+    for month, table in zip(months, built, strict=True):
+        assert table.equals(fresh[month]), month

@@ -1,0 +1,38 @@
+"""Months as the project writes them (``YYYY-MM``) and their last days.
+
+>>> month_end(*parse_month("2024-02"))
+datetime.date(2024, 2, 29)
+>>> months_between("2025-11", "2026-01")
+['2025-11', '2025-12', '2026-01']
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+
+def parse_month(text: str) -> tuple[int, int]:
+    """``'2026-10'`` -> ``(2026, 10)``; a clear error otherwise."""
+    m = re.fullmatch(r"(\d{4})-(\d{2})", text or "")
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        raise ValueError(f"a month is written YYYY-MM, got {text!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def month_end(year: int, month: int) -> dt.date:
+    nxt = dt.date(year + month // 12, month % 12 + 1, 1)
+    return nxt - dt.timedelta(days=1)
+
+
+def months_between(first: str, last: str) -> list[str]:
+    """Every month from ``first`` to ``last`` inclusive, as ``YYYY-MM``."""
+    y, m = parse_month(first)
+    y2, m2 = parse_month(last)
+    if (y, m) > (y2, m2):
+        raise ValueError(f"month range {first} .. {last} is empty")
+    out = []
+    while (y, m) <= (y2, m2):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
