@@ -22,7 +22,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: help install demo demo-messy test test-fast bench lint format docs repro clean
+.PHONY: help install demo demo-messy test test-fast bench lint format docs repro mlflow-ui clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -36,7 +36,7 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP) ## create .venv and install the pinned dependencies (requirements.lock)
 
-demo: $(STAMP) ## simulate a 100k-enterprise province (36 months), ingest it, build features
+demo: $(STAMP) ## simulate a 100k-enterprise province (36 months), ingest, features, train, promote, classify
 	$(BIN)/riskclass simulate --config configs/simulator.yaml \
 		--enterprises $(DEMO_ENTERPRISES) --months $(DEMO_MONTHS) --seed $(DEMO_SEED) \
 		--out data/raw --truth-out data/truth --messy-out data/raw_messy
@@ -44,6 +44,10 @@ demo: $(STAMP) ## simulate a 100k-enterprise province (36 months), ingest it, bu
 		--report-out outputs/ingest_reconciliation.json
 	$(BIN)/riskclass features --source data/interim --out data/processed/features \
 		--from $(DEMO_FEATURES_FROM) --to $(DEMO_AS_OF) --summary-out outputs/features_summary.json
+	$(BIN)/riskclass train --features data/processed/features --interim data/interim \
+		--truth data/truth --metrics-out outputs/train_metrics.json
+	$(BIN)/riskclass promote --user demo
+	$(BIN)/riskclass classify --as-of $(DEMO_AS_OF) --out outputs
 
 demo-messy: $(STAMP) ## ingest the corrupted copy (after make demo): quarantine with reasons, counts reconcile
 	$(BIN)/riskclass ingest --source data/raw_messy --out data/interim_messy --as-of $(DEMO_AS_OF)
@@ -74,6 +78,9 @@ docs: $(STAMP) ## regenerate docs/data-contract.md and docs/features.md from the
 
 repro: $(STAMP) ## run the DVC pipeline (dvc repro, no remote needed)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+
+mlflow-ui: $(STAMP) ## browse runs and registered models (http://127.0.0.1:5000; local SQLite store in mlruns/)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --default-artifact-root mlruns/artifacts --host 127.0.0.1 --port 5000
 
 clean: ## remove generated data and outputs (keeps .venv)
 	rm -rf data outputs mlruns

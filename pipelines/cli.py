@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,6 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 
 from pipelines.config import ConfigError, load_config
+
+if TYPE_CHECKING:
+    from pipelines.train import TrainResult
 
 app = typer.Typer(
     help="Enterprise credit-risk classification for market-regulation bureaus (企业信用风险分类).",
@@ -354,6 +357,172 @@ def feature_docs(
 
     write_feature_docs(out)
     console.print(f"wrote {out}")
+
+
+@app.command()
+def train(
+    features_dir: Annotated[
+        Path, typer.Option("--features", help="feature files (riskclass features)")
+    ] = Path("data/processed/features"),
+    interim: Annotated[
+        Path, typer.Option(help="ingested tables (inspections are the labels)")
+    ] = Path("data/interim"),
+    config: Annotated[Path, typer.Option(help="model configuration (YAML)")] = Path(
+        "configs/model.yaml"
+    ),
+    truth: Annotated[
+        Path | None,
+        typer.Option(
+            help="synthetic province only: the hidden truth, for oracle AUC (evaluation only)"
+        ),
+    ] = None,
+    metrics_out: Annotated[Path, typer.Option(help="metrics for `dvc metrics show`")] = Path(
+        "outputs/train_metrics.json"
+    ),
+    trials: Annotated[
+        int | None, typer.Option(help="Optuna trials (default: the config's)")
+    ] = None,
+) -> None:
+    """Train on double-random inspection outcomes (weights 1/p), tune, calibrate, compare with
+    baselines, register the model in MLflow as @challenger.
+
+    Example: [bold]riskclass train --truth data/truth[/]
+    """
+    from models.config import ModelConfig
+    from pipelines.train import TrainError, run_train
+
+    try:
+        cfg = load_config(config, ModelConfig)
+    except ConfigError as exc:
+        _fail(str(exc))
+    if trials is not None:
+        cfg = cfg.model_copy(update={"tuning": cfg.tuning.model_copy(update={"trials": trials})})
+    with console.status("training") as status:
+        try:
+            result = run_train(
+                cfg, features_dir, interim, truth=truth, metrics_out=metrics_out,
+                progress=lambda msg: status.update(f"training: {msg}"),
+            )  # fmt: skip
+        except (TrainError, ConfigError, ValueError) as exc:
+            _fail(str(exc))
+    _print_training(result.metrics, result)
+
+
+def _print_training(m: dict, result: TrainResult) -> None:
+    lab = m["labelled"]
+    console.print(
+        f"labels: {lab['labels']:,} double-random inspections ({lab['without_features']:,} without a feature row), "
+        f"train {lab['train']:,} / valid {lab['valid']:,} / test {lab['test']:,}; {m['trials']} Optuna trials; "
+        f"{result.seconds:.0f} s"
+    )
+    first = next(iter(m["models"].values()))
+    order = list(first["hit_rates"])
+    t = Table(
+        title="test months, weighted by 1/p (hit rate = share of inspections finding a problem)"
+    )
+    t.add_column("model", no_wrap=True)
+    for col in ["AUC", "/oracle", "logloss", *order, "A<D"]:
+        t.add_column(col, justify="right")
+    labels = {"lightgbm": "LightGBM (1/p)", "indicator_score": "indicator score",
+              "logistic": "logistic reg.", "lightgbm_unweighted": "LightGBM no 1/p",
+              "general_plus_sector": "+ sector models"}  # fmt: skip
+    for name, r in m["models"].items():
+        frac = r.get("auc_fraction_of_oracle")
+        t.add_row(
+            labels.get(name, name), f"{r['auc']:.3f}", "" if frac is None else f"{frac:.0%}", f"{r['logloss']:.3f}",
+            *[f"{r['hit_rates'][c]['hit_rate']:.0%}" for c in order],
+            "yes" if r["hit_rates_increasing"] else "no",
+        )  # fmt: skip
+    console.print(t)
+    if m.get("oracle_auc") is not None:
+        console.print(f"oracle AUC (simulator's true problem probability): {m['oracle_auc']:.3f}")
+    for name, s in m["sectors"].items():
+        console.print(f"sector model {name}: {s['reason']}")
+    console.print(
+        f"registered as version [bold]{result.version}[/] (@challenger); MLflow run {result.run_id}"
+    )
+
+
+@app.command()
+def classify(
+    as_of: Annotated[str, typer.Option(help="data month YYYY-MM")],
+    features_dir: Annotated[Path, typer.Option("--features", help="feature files")] = Path(
+        "data/processed/features"
+    ),
+    out: Annotated[Path, typer.Option(help="outputs/<month>/classes.parquet goes here")] = Path(
+        "outputs"
+    ),
+    config: Annotated[Path, typer.Option(help="model configuration (YAML)")] = Path(
+        "configs/model.yaml"
+    ),
+    scheme: Annotated[
+        Path | None, typer.Option(help="class scheme (YAML); default: the one in the model config")
+    ] = None,
+    alias: Annotated[str, typer.Option(help="registered model alias to use")] = "champion",
+) -> None:
+    """Score every enterprise of a month and assign its class (with overrides).
+
+    Example: [bold]riskclass classify --as-of 2026-10[/]
+    """
+    from models.classes import ClassScheme, SchemeError
+    from models.config import ModelConfig
+    from pipelines.classify import ClassifyError, run_classify
+
+    try:
+        cfg = load_config(config, ModelConfig)
+        sch = load_config(scheme or cfg.class_scheme, ClassScheme)
+        report = run_classify(cfg, sch, features_dir, as_of, out, alias=alias)
+    except (ConfigError, ClassifyError, SchemeError) as exc:
+        _fail(str(exc))
+    r = report.to_dict()
+    t = Table(
+        title=f"{as_of}: {r['enterprises']:,} enterprises, model version {r['model_version']} ({sch.name})"
+    )
+    t.add_column("class")
+    t.add_column("enterprises", justify="right")
+    t.add_column("share", justify="right")
+    for c, n in r["class_counts"].items():
+        t.add_row(c, f"{n:,}", f"{r['class_shares'][c]:.1%}")
+    console.print(t)
+    if r["overrides"]:
+        console.print("overrides: " + ", ".join(f"{k} {v:,}" for k, v in r["overrides"].items()))
+    console.print(f"classes (internal, not for publication): [bold]{r['out']}[/]")
+
+
+@app.command()
+def promote(
+    config: Annotated[Path, typer.Option(help="model configuration (YAML)")] = Path(
+        "configs/model.yaml"
+    ),
+    version: Annotated[
+        str | None, typer.Option(help="model version (default: @challenger)")
+    ] = None,
+    user: Annotated[str | None, typer.Option(help="who promotes (default: the login name)")] = None,
+    log: Annotated[Path, typer.Option(help="append-only promotion log")] = Path(
+        "outputs/promotions.jsonl"
+    ),
+) -> None:
+    """Make a model version the @champion if it passes the checks; log the decision.
+
+    Example: [bold]riskclass promote --user zhang.san[/]
+    """
+    from models.classes import ClassScheme
+    from models.config import ModelConfig
+    from pipelines.promote import PromoteError, run_promote
+
+    try:
+        cfg = load_config(config, ModelConfig)
+        decision = run_promote(cfg, load_config(cfg.class_scheme, ClassScheme), log, version, user)
+    except (ConfigError, PromoteError) as exc:
+        _fail(str(exc))
+    for name, c in decision.checks.items():
+        mark = "[green]pass[/]" if c["passed"] else "[red]fail[/]"
+        console.print(f"{mark} {name}: {c['value']} ({c['threshold']})")
+    if not decision.promoted:
+        _fail(f"version {decision.to_version} not promoted; the refusal is logged in {log}")
+    console.print(
+        f"version [bold]{decision.to_version}[/] is now @champion (was {decision.from_version}); logged in {log}"
+    )
 
 
 if __name__ == "__main__":

@@ -78,3 +78,54 @@ def small_features(small_interim, tmp_path_factory: pytest.TempPathFactory):  # 
     out = tmp_path_factory.mktemp("features") / "features"
     report = run_features(cfg, small_interim[1], out, ["2026-08", "2026-09", "2026-10"])
     return out, report
+
+
+@pytest.fixture(scope="session")
+def small_history(small_interim, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Features of the small province for 2025-09 .. 2026-10 (training history + one month)."""
+    from features.config import FeaturesConfig
+    from features.months import months_between
+    from pipelines.features import run_features
+
+    cfg = load_config(ROOT / "configs" / "features.yaml", FeaturesConfig)
+    out = tmp_path_factory.mktemp("history") / "features"
+    run_features(cfg, small_interim[1], out, months_between("2025-09", "2026-10"))
+    return out
+
+
+def model_config(tmp: Path, **changes):  # type: ignore[no-untyped-def]
+    """configs/model.yaml sized for the small province, with its own MLflow store in ``tmp``."""
+    from models.config import ModelConfig
+
+    cfg = load_config(ROOT / "configs" / "model.yaml", ModelConfig)
+    update = {
+        "first_label_month": "2025-10",
+        "last_label_month": "2026-10",
+        "valid_months": 3,
+        "test_months": 3,
+        "tuning": cfg.tuning.model_copy(update={"trials": 3}),
+        "mlflow": cfg.mlflow.model_copy(
+            update={
+                "tracking_uri": f"sqlite:///{tmp / 'mlflow.db'}",
+                "artifact_root": str(tmp / "artifacts"),
+            }
+        ),
+        "class_scheme": str(ROOT / "configs" / "classes" / "henan.yaml"),
+        "indicator_weights": str(ROOT / "configs" / "indicator_weights.yaml"),
+    }
+    update.update(changes)
+    return cfg.model_copy(update=update)
+
+
+@pytest.fixture(scope="session")
+def small_model(
+    small_province, small_interim, small_history, tmp_path_factory: pytest.TempPathFactory
+):  # type: ignore[no-untyped-def]
+    """A model trained, registered (@challenger) on the small province: (cfg, result)."""
+    from pipelines.train import run_train
+
+    tmp = tmp_path_factory.mktemp("mlflow")
+    cfg = model_config(tmp)
+    result = run_train(cfg, small_history, small_interim[1], truth=small_province["truth"],
+                       metrics_out=tmp / "metrics.json")  # fmt: skip
+    return cfg, result

@@ -1,0 +1,77 @@
+"""Configuration of model training (`configs/model.yaml`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LightGBMParams(_Strict):
+    """Starting point and fixed settings; Optuna searches around these (`TuningConfig`)."""
+
+    num_leaves: Annotated[int, Field(ge=2, le=1024)]
+    max_depth: Annotated[int, Field(ge=-1, le=32)]
+    learning_rate: Annotated[float, Field(gt=0, le=1)]
+    n_estimators: Annotated[int, Field(ge=1, le=10000)]
+    min_child_samples: Annotated[int, Field(ge=1)]
+    subsample: Annotated[float, Field(gt=0, le=1)]
+    colsample_bytree: Annotated[float, Field(gt=0, le=1)]
+    reg_lambda: Annotated[float, Field(ge=0)]
+    threads: Annotated[int, Field(ge=1, le=64)]
+
+
+class TuningConfig(_Strict):
+    trials: Annotated[int, Field(ge=0, le=1000)]
+    timeout_seconds: Annotated[float, Field(gt=0)]
+    num_leaves: tuple[int, int]
+    max_depth: tuple[int, int]
+    learning_rate: tuple[float, float]
+    n_estimators: tuple[int, int]
+    min_child_samples: tuple[int, int]
+    reg_lambda: tuple[float, float]
+
+
+class SectorModel(_Strict):
+    name: str
+    zh: str
+    flag: str  # the catalog feature that marks the sector (e.g. sector_food)
+    min_inspections: Annotated[int, Field(ge=10)]
+
+
+class MlflowConfig(_Strict):
+    tracking_uri: str
+    artifact_root: str
+    experiment: str
+    registered_model: str
+
+
+class PromoteThresholds(_Strict):
+    """Checked by `riskclass promote` until the verification report (issue 8) exists."""
+
+    min_test_auc: Annotated[float, Field(ge=0.5, le=1)]
+    max_test_logloss: Annotated[float, Field(gt=0)]
+    require_increasing_hit_rates: bool
+
+
+class ModelConfig(_Strict):
+    seed: int
+    first_label_month: str
+    last_label_month: str
+    valid_months: Annotated[int, Field(ge=1, le=24)]
+    test_months: Annotated[int, Field(ge=1, le=24)]
+    use_targeted: bool
+    lightgbm: LightGBMParams
+    tuning: TuningConfig
+    calibration: Literal["isotonic", "sigmoid"]
+    score_scale: Annotated[int, Field(ge=10)]
+    class_scheme: str
+    indicator_weights: str
+    sectors: tuple[SectorModel, ...]
+    sector_rule: Literal["replace", "average"]
+    mlflow: MlflowConfig
+    promote: PromoteThresholds

@@ -1,0 +1,53 @@
+"""Metrics that respect the sampling design: every estimate is weighted by 1/p."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.metrics import roc_auc_score
+
+F = npt.NDArray[np.float64]
+
+
+def weighted_auc(y: npt.ArrayLike, score: npt.ArrayLike, w: npt.ArrayLike | None = None) -> float:
+    y = np.asarray(y)
+    if len(np.unique(y)) < 2:
+        return float("nan")
+    return float(roc_auc_score(y, np.asarray(score, dtype=float), sample_weight=w))
+
+
+def weighted_logloss(y: npt.ArrayLike, p: npt.ArrayLike, w: npt.ArrayLike | None = None) -> float:
+    yy: F = np.asarray(y, dtype=float)
+    pp: F = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    ww: F = np.ones_like(yy) if w is None else np.asarray(w, dtype=float)
+    return float(-np.sum(ww * (yy * np.log(pp) + (1 - yy) * np.log(1 - pp))) / np.sum(ww))
+
+
+def weighted_brier(y: npt.ArrayLike, p: npt.ArrayLike, w: npt.ArrayLike | None = None) -> float:
+    yy: F = np.asarray(y, dtype=float)
+    pp: F = np.asarray(p, dtype=float)
+    ww: F = np.ones_like(yy) if w is None else np.asarray(w, dtype=float)
+    return float(np.sum(ww * (pp - yy) ** 2) / np.sum(ww))
+
+
+def hit_rates(
+    y: npt.ArrayLike, classes: npt.ArrayLike, w: npt.ArrayLike, order: list[str]
+) -> dict[str, dict[str, float]]:
+    """Per class: inspections, weighted hit rate (problems found / inspections)."""
+    y, classes, w = np.asarray(y, dtype=float), np.asarray(classes), np.asarray(w, dtype=float)
+    out = {}
+    for c in order:
+        m = classes == c
+        out[c] = {
+            "inspections": int(m.sum()),
+            "hit_rate": float(np.sum(w[m] * y[m]) / np.sum(w[m])) if m.any() else float("nan"),
+        }
+    return out
+
+
+def increasing(rates: dict[str, dict[str, float]], order: list[str]) -> bool:
+    """Hit rates rise strictly along the class order (classes without inspections skipped)."""
+    seq = [rates[c]["hit_rate"] for c in order if rates[c]["inspections"] > 0]
+    return all(a < b for a, b in itertools.pairwise(seq))

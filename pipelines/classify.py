@@ -1,0 +1,231 @@
+"""Stage `classify`: score every enterprise of a month with a registered model version and
+put it into a class of the configured scheme.
+
+The model is taken from the MLflow registry by alias (`champion` by default). Features are
+read in record batches, so memory stays bounded whatever the province size; a scheme that
+assigns classes by target shares needs every score first and takes a second pass.
+
+`outputs/<month>/classes.parquet` (internal to the bureau: never published, never logged):
+uscc, data_month, score (0-1000), probability, class_model (before overrides),
+class_final, override_rule, model_name, model_version, scheme.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from models import calibration, gbm
+from models.classes import ClassScheme, assign, check_features, class_order
+from models.config import ModelConfig
+from pipelines.io import PARQUET_OPTIONS, write_json
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+OUTPUT_SCHEMA = pa.schema(
+    [
+        ("uscc", pa.string()),
+        ("data_month", pa.string()),
+        ("score", pa.float64()),
+        ("probability", pa.float64()),
+        ("class_model", pa.string()),
+        ("class_final", pa.string()),
+        ("override_rule", pa.string()),
+        ("model_name", pa.string()),
+        ("model_version", pa.string()),
+        ("scheme", pa.string()),
+    ]
+)
+
+
+class ClassifyError(ValueError):
+    """The model, the features and the scheme do not fit together."""
+
+
+@dataclass
+class Bundle:
+    """What a registered model version needs to score: boosters, calibrators, design."""
+
+    name: str
+    version: str
+    run_id: str
+    design: gbm.Design
+    general: lgb.Booster
+    calibrator: calibration.Calibrator
+    scale: int
+    sectors: dict[str, tuple[str, lgb.Booster, calibration.Calibrator]]
+    sector_rule: str
+    catalog: str | None
+
+    def probability(self, frame: pd.DataFrame, x: pd.DataFrame) -> np.ndarray:
+        p = self.calibrator(gbm.predict_raw(self.general, x))
+        for flag, booster, cal in self.sectors.values():
+            m = frame[flag].to_numpy() == 1
+            if m.any():
+                ps = cal(gbm.predict_raw(booster, x[m]))
+                p[m] = ps if self.sector_rule == "replace" else (ps + p[m]) / 2
+        return p
+
+
+def load_bundle(cfg: ModelConfig, alias: str) -> Bundle:
+    """The model version behind ``alias`` and the artifacts of the run that trained it."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
+    client = MlflowClient()
+    name = cfg.mlflow.registered_model
+    try:
+        mv = client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        hint = "run `riskclass promote`" if alias == "champion" else "run `riskclass train`"
+        raise ClassifyError(
+            f"classify: registered model {name} has no version with alias @{alias}; {hint}"
+        ) from None
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(
+            mlflow.artifacts.download_artifacts(
+                run_id=mv.run_id, artifact_path="bundle", dst_path=tmp
+            )
+        )
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        general = lgb.Booster(model_file=str(folder / "general.txt"))
+        sectors = {
+            s: (v["flag"], lgb.Booster(model_file=str(folder / f"sector_{s}.txt")),
+                calibration.Calibrator.from_dict(v["calibrator"]))
+            for s, v in meta["sectors"].items()
+        }  # fmt: skip
+    return Bundle(
+        name, str(mv.version), str(mv.run_id), gbm.Design.from_dict(meta["design"]), general,
+        calibration.Calibrator.from_dict(meta["calibrator"]), int(meta["score_scale"]), sectors,
+        meta["sector_rule"], meta.get("catalog_fingerprint"),
+    )  # fmt: skip
+
+
+def check_feature_file(bundle: Bundle, path: Path, needed: set[str]) -> None:
+    """Refuse a feature file the model was not trained for (other catalog, missing columns)."""
+    if not path.is_file():
+        raise ClassifyError(
+            f"classify: no feature file {path}; run `riskclass features --as-of {path.stem}`"
+        )
+    schema = pq.read_schema(path)
+    meta = schema.metadata or {}
+    missing = sorted(needed - set(schema.names))
+    if missing:
+        raise ClassifyError(
+            f"classify: model {bundle.name} version {bundle.version} needs features the file "
+            f"{path} lacks: {', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}"
+        )
+    built_with = meta.get(b"riskclass.catalog", b"").decode() or None
+    if bundle.catalog is not None and built_with != bundle.catalog:
+        raise ClassifyError(
+            f"classify: model {bundle.name} version {bundle.version} was trained on features of "
+            f"catalog {bundle.catalog}, but {path} was built by catalog {built_with}: rebuild the "
+            "features with the catalog the model knows, or retrain"
+        )
+
+
+@dataclass
+class ClassifyReport:
+    month: str
+    rows: int
+    counts: dict[str, int]
+    overridden: dict[str, int]
+    model_version: str
+    seconds: float
+    out: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "month": self.month,
+            "enterprises": self.rows,
+            "class_counts": self.counts,
+            "class_shares": {k: v / max(self.rows, 1) for k, v in self.counts.items()},
+            "overrides": self.overridden,
+            "model_version": self.model_version,
+            "out": self.out,
+        }
+
+
+def run_classify(
+    cfg: ModelConfig,
+    scheme: ClassScheme,
+    features_dir: Path,
+    month: str,
+    out_dir: Path,
+    alias: str = "champion",
+    batch_rows: int = 200_000,
+) -> ClassifyReport:
+    t0 = time.perf_counter()
+    bundle = load_bundle(cfg, alias)
+    path = Path(features_dir) / f"{month}.parquet"
+    override_cols = {c.feature for r in scheme.overrides for c in r.when}
+    sector_cols = {flag for flag, _b, _c in bundle.sectors.values()}
+    needed = set(bundle.design.features) | override_cols | sector_cols
+    check_feature_file(bundle, path, needed)
+    check_features(scheme, set(pq.read_schema(path).names))
+    columns = ["uscc", *sorted(needed)]
+    out = Path(out_dir) / month / "classes.parquet"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    counts: Counter[str] = Counter()
+    overridden: Counter[str] = Counter()
+    rows = 0
+    constant = {"data_month": month, "model_name": bundle.name, "model_version": bundle.version,
+                "scheme": scheme.name}  # fmt: skip
+
+    def batches() -> Any:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=columns):
+            frame = batch.to_pandas()
+            p = bundle.probability(frame, gbm.matrix(frame, bundle.design))
+            frame["probability"] = p
+            frame["score"] = calibration.to_score(p, bundle.scale)
+            yield frame
+
+    def write(writer: pq.ParquetWriter, frame: pd.DataFrame, classes: pd.DataFrame) -> None:
+        nonlocal rows
+        table = pd.DataFrame(
+            {"uscc": frame["uscc"], "score": frame["score"], "probability": frame["probability"],
+             **{k: classes[k] for k in ("class_model", "class_final", "override_rule")}}
+        )  # fmt: skip
+        for k, v in constant.items():
+            table[k] = v
+        writer.write_table(
+            pa.Table.from_pandas(
+                table[OUTPUT_SCHEMA.names], schema=OUTPUT_SCHEMA, preserve_index=False
+            )
+        )
+        counts.update(classes["class_final"])
+        overridden.update(classes["override_rule"].dropna())
+        rows += len(table)
+
+    with pq.ParquetWriter(tmp, OUTPUT_SCHEMA, **PARQUET_OPTIONS) as writer:
+        if not scheme.chunkable:  # ranks need every score: score first, then assign
+            frames = [f for f in batches()]
+            whole = pd.concat(frames, ignore_index=True)
+            write(writer, whole, assign(whole, scheme))
+        else:
+            for frame in batches():
+                write(writer, frame, assign(frame, scheme))
+    os.replace(tmp, out)
+    order = [*class_order(scheme), *[c for c in counts if c not in class_order(scheme)]]
+    report = ClassifyReport(
+        month, rows, {c: counts.get(c, 0) for c in order}, dict(sorted(overridden.items())),
+        bundle.version, time.perf_counter() - t0, str(out),
+    )  # fmt: skip
+    write_json(report.to_dict(), out.parent / "classes_summary.json")
+    return report

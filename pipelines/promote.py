@@ -1,0 +1,131 @@
+"""`riskclass promote`: move the `champion` alias, only on evidence, and say so in a log.
+
+Until system verification (issue 8) exists, the evidence is the challenger's own test-month
+metrics, checked against the thresholds in `configs/model.yaml` (`promote`). Every
+promotion, and every refusal, is appended to `outputs/promotions.jsonl`: who, when (the
+real time: an audit record), from which version to which, the checks, and the SHA-256 of
+the evidence; each entry also carries the hash of the previous one, so an edited or deleted
+line breaks the chain.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import hashlib
+import itertools
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from models.classes import ClassScheme, class_order
+from models.config import ModelConfig
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+
+class PromoteError(ValueError):
+    pass
+
+
+@dataclass
+class Decision:
+    promoted: bool
+    from_version: str | None
+    to_version: str
+    checks: dict[str, dict[str, Any]]
+    entry: dict[str, Any]
+
+
+def _last_hash(log: Path) -> str:
+    if not log.is_file():
+        return "0" * 64
+    lines = [ln for ln in log.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    return hashlib.sha256(lines[-1].encode()).hexdigest() if lines else "0" * 64
+
+
+def checks_for(
+    cfg: ModelConfig, scheme: ClassScheme, metrics: dict[str, float]
+) -> dict[str, dict[str, Any]]:
+    """The promotion checks on a run's logged test metrics."""
+    t = cfg.promote
+    auc = metrics.get("test_lightgbm_auc", float("nan"))
+    loss = metrics.get("test_lightgbm_logloss", float("nan"))
+    out = {
+        "test_auc": {
+            "value": auc,
+            "threshold": f">= {t.min_test_auc}",
+            "passed": auc >= t.min_test_auc,
+        },
+        "test_logloss": {
+            "value": loss,
+            "threshold": f"<= {t.max_test_logloss}",
+            "passed": loss <= t.max_test_logloss,
+        },
+    }
+    if t.require_increasing_hit_rates:
+        rates = [metrics.get(f"test_lightgbm_hit_rate_{c}") for c in class_order(scheme)]
+        seq = [r for r in rates if r is not None]
+        ok = len(seq) >= 2 and all(a < b for a, b in itertools.pairwise(seq))
+        out["hit_rates_increasing"] = {
+            "value": seq,
+            "threshold": "strictly increasing A -> D",
+            "passed": ok,
+        }
+    return out
+
+
+def run_promote(
+    cfg: ModelConfig,
+    scheme: ClassScheme,
+    log: Path,
+    version: str | None = None,
+    user: str | None = None,
+) -> Decision:
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
+    client = MlflowClient()
+    name = cfg.mlflow.registered_model
+    try:
+        mv = (
+            client.get_model_version(name, version)
+            if version
+            else client.get_model_version_by_alias(name, "challenger")
+        )
+    except MlflowException:
+        raise PromoteError(
+            f"promote: {name} has no version {version or '@challenger'}; run `riskclass train`"
+        ) from None
+    try:
+        current: str | None = str(client.get_model_version_by_alias(name, "champion").version)
+    except MlflowException:
+        current = None
+    metrics = client.get_run(str(mv.run_id)).data.metrics
+    checks = checks_for(cfg, scheme, metrics)
+    evidence = json.dumps(
+        {"run_id": mv.run_id, "metrics": metrics, "checks": checks}, sort_keys=True, default=str
+    )
+    passed = all(c["passed"] for c in checks.values())
+    entry = {
+        "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),  # audit record: real time
+        "user": user or getpass.getuser(),
+        "model": name,
+        "from_version": current,
+        "to_version": str(mv.version),
+        "decision": "promoted" if passed else "refused",
+        "evidence": "training test-month metrics (verification report not available yet)",
+        "evidence_sha256": hashlib.sha256(evidence.encode()).hexdigest(),
+        "checks": {k: v["passed"] for k, v in checks.items()},
+    }
+    log.parent.mkdir(parents=True, exist_ok=True)
+    entry["previous_sha256"] = _last_hash(log)
+    with log.open("a", encoding="utf-8") as f:  # append-only
+        f.write(json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n")
+    if passed:
+        client.set_registered_model_alias(name, "champion", str(mv.version))
+    return Decision(passed, current, str(mv.version), checks, entry)

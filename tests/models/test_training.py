@@ -1,0 +1,192 @@
+"""Training on inspection outcomes: weights, point in time, determinism, registry, classify."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from models.classes import ClassScheme
+from models.data import label_frames, previous_month, split_by_month
+from pipelines.classify import ClassifyError, run_classify
+from pipelines.config import load_config
+from pipelines.promote import run_promote
+from pipelines.train import load_training_frame, run_train
+from tests.conftest import ROOT, model_config
+
+
+def _insp(**kw: object) -> dict:
+    row = {"inspection_id": "I1", "uscc": "E1", "draw_mode": "double_random", "inclusion_probability": 0.05,
+           "inspection_date": pd.Timestamp("2026-03-10"), "problem_found": True}  # fmt: skip
+    row.update(kw)
+    return row
+
+
+def test_weights_are_one_over_the_inclusion_probability() -> None:
+    df = pd.DataFrame(
+        [
+            _insp(),
+            _insp(inspection_id="I2", inclusion_probability=0.2, problem_found=False),
+            _insp(inspection_id="I3", draw_mode="targeted", inclusion_probability=None),
+            _insp(inspection_id="I4", inspection_date=pd.Timestamp("2025-12-31")),  # outside
+        ]
+    )
+    random, targeted = label_frames(df, "2026-01", "2026-12")
+    assert list(random["inspection_id"]) == ["I1", "I2"]
+    assert random["weight"].tolist() == [20.0, 5.0]
+    assert np.allclose(random["weight"] * random["p"], 1.0)
+    assert list(targeted["inspection_id"]) == ["I3"] and targeted["weight"].tolist() == [1.0]
+    assert random["feature_month"].tolist() == ["2026-02", "2026-02"]
+
+
+def test_a_double_random_inspection_without_probability_is_refused() -> None:
+    df = pd.DataFrame([_insp(inclusion_probability=None)])
+    with pytest.raises(ValueError, match=r"I1.*\[rule: double_random_has_design\]"):
+        label_frames(df, "2026-01", "2026-12")
+
+
+def test_months_split_out_of_time() -> None:
+    months = [f"2026-{m:02d}" for m in range(1, 11)]
+    split = split_by_month(months, 2, 3)
+    assert [split[m] for m in months] == ["train"] * 5 + ["valid"] * 2 + ["test"] * 3
+    assert previous_month("2026-01") == "2025-12"
+    with pytest.raises(ValueError, match="cannot be split"):
+        split_by_month(months[:4], 2, 2)
+
+
+def test_no_feature_comes_from_the_label_month_or_later(small_interim, small_history) -> None:  # type: ignore[no-untyped-def]
+    inspections = pq.read_table(small_interim[1] / "inspections.parquet").to_pandas()
+    random, _ = label_frames(inspections, "2025-10", "2026-10")
+    frame, counts, catalog = load_training_frame(small_history, random)
+    assert (frame["feature_month"] < frame["month"]).all()
+    assert counts["labels"] == counts["used"] + counts["without_features"]
+    assert catalog is not None
+    # each label row carries exactly the features of the month end before the inspection
+    row = frame.iloc[len(frame) // 2]
+    month = (
+        pq.read_table(small_history / f"{row['feature_month']}.parquet")
+        .to_pandas()
+        .set_index("uscc")
+    )
+    assert month.loc[row["uscc"], "age_years"] == row["age_years"]
+    assert pd.Timestamp(row["inspection_date"]) > pd.Timestamp(
+        row["feature_month"]
+    ) + pd.offsets.MonthEnd(0)
+
+
+def test_training_reports_models_baselines_and_registers_a_challenger(small_model) -> None:  # type: ignore[no-untyped-def]
+    cfg, result = small_model
+    m = result.metrics
+    assert set(m["models"]) >= {"lightgbm", "indicator_score", "logistic", "lightgbm_unweighted"}
+    for r in m["models"].values():
+        assert 0.5 < r["auc"] <= 1.0
+        assert 0 < r["auc_fraction_of_oracle"] <= 1.05
+    assert 0.5 < m["oracle_auc"] <= 1
+    assert result.trials == 3
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
+    client = MlflowClient()
+    mv = client.get_model_version_by_alias(cfg.mlflow.registered_model, "challenger")
+    assert str(mv.version) == result.version
+    run = client.get_run(mv.run_id)
+    assert "test_lightgbm_auc" in run.data.metrics
+    nested = client.search_runs(
+        [run.info.experiment_id], f"tags.mlflow.parentRunId = '{mv.run_id}'"
+    )
+    assert len(nested) == 3  # every Optuna trial is a nested run
+    files = {f.path for f in client.list_artifacts(mv.run_id, "bundle")}
+    assert {"bundle/general.txt", "bundle/meta.json", "bundle/model_card.md", "bundle/roc.png",
+            "bundle/calibration.png", "bundle/hit_rate_by_class.png"} <= files  # fmt: skip
+    model = mlflow.models.Model.load(f"models:/{cfg.mlflow.registered_model}/{mv.version}")
+    inputs = model.signature.inputs.to_dict()
+    assert {i["type"] for i in inputs} == {"double"}  # nullable columns are float64
+
+
+def test_the_same_seed_gives_the_same_model_and_classes(
+    small_model, small_history, small_interim, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    cfg, first = small_model
+    cfg2 = model_config(tmp_path)
+    second = run_train(cfg2, small_history, small_interim[1])
+    assert second.model_string == first.model_string
+    assert second.best_params == first.best_params
+    scheme = load_config(cfg.class_scheme, ClassScheme)
+    a = run_classify(cfg, scheme, small_history, "2026-10", tmp_path / "a", alias="challenger")
+    b = run_classify(cfg2, scheme, small_history, "2026-10", tmp_path / "b", alias="challenger")
+    ta, tb = pq.read_table(a.out), pq.read_table(b.out)
+    assert ta.drop(["model_version"]).equals(tb.drop(["model_version"]))
+
+
+def test_classify_records_scores_classes_and_overrides(
+    small_model, small_history, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    cfg, result = small_model
+    scheme = load_config(cfg.class_scheme, ClassScheme)
+    report = run_classify(
+        cfg, scheme, small_history, "2026-10", tmp_path, alias="challenger", batch_rows=1000
+    )
+    out = pq.read_table(report.out).to_pandas()
+    feats = pq.read_table(small_history / "2026-10.parquet").to_pandas()
+    assert out["uscc"].tolist() == feats["uscc"].tolist()  # every enterprise, in order
+    assert out["score"].between(0, 1000).all() and out["probability"].between(0, 1).all()
+    assert (out["model_version"] == result.version).all() and (out["data_month"] == "2026-10").all()
+    serious = feats["sd_listed"].to_numpy() == 1
+    assert serious.any()
+    assert (out.loc[serious, "class_final"] == "D").all()
+    assert (out.loc[serious, "override_rule"] == "serious_dishonest_list").all()
+    untouched = out["override_rule"].isna()
+    assert (out.loc[untouched, "class_final"] == out.loc[untouched, "class_model"]).all()
+    assert sum(report.counts.values()) == len(out)
+    summary = json.loads((tmp_path / "2026-10" / "classes_summary.json").read_text())
+    assert summary["enterprises"] == len(out)
+
+
+def test_classify_refuses_features_the_model_does_not_know(
+    small_model, small_history, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    cfg, _ = small_model
+    scheme = load_config(cfg.class_scheme, ClassScheme)
+    t = pq.read_table(small_history / "2026-10.parquet")
+    folder = tmp_path / "features"
+    folder.mkdir()
+    # another catalog built this file
+    meta = {**t.schema.metadata, b"riskclass.catalog": b"0123456789abcdef"}
+    pq.write_table(t.replace_schema_metadata(meta), folder / "2026-10.parquet")
+    with pytest.raises(
+        ClassifyError, match=r"trained on features of catalog .* built by catalog 0123456789abcdef"
+    ):
+        run_classify(cfg, scheme, folder, "2026-10", tmp_path / "out", alias="challenger")
+    # a feature the model needs is gone
+    pq.write_table(t.drop(["pen_count_12m"]), folder / "2026-10.parquet")
+    with pytest.raises(ClassifyError, match="lacks: pen_count_12m"):
+        run_classify(cfg, scheme, folder, "2026-10", tmp_path / "out", alias="challenger")
+    with pytest.raises(ClassifyError, match="no feature file"):
+        run_classify(cfg, scheme, folder, "2026-09", tmp_path / "out", alias="challenger")
+    with pytest.raises(ClassifyError, match="no version with alias @nobody"):
+        run_classify(cfg, scheme, small_history, "2026-10", tmp_path / "out", alias="nobody")
+
+
+def test_promotion_is_gated_and_logged_in_a_chain(small_model, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cfg, result = small_model
+    scheme = load_config(ROOT / "configs" / "classes" / "henan.yaml", ClassScheme)
+    log = tmp_path / "promotions.jsonl"
+    strict = cfg.model_copy(
+        update={"promote": cfg.promote.model_copy(update={"min_test_auc": 0.9999})}
+    )
+    refused = run_promote(strict, scheme, log, user="tester")
+    assert not refused.promoted and not refused.checks["test_auc"]["passed"]
+    lenient = cfg.model_copy(update={"promote": cfg.promote.model_copy(
+        update={"min_test_auc": 0.5, "max_test_logloss": 5.0, "require_increasing_hit_rates": False})})  # fmt: skip
+    done = run_promote(lenient, scheme, log, user="tester")
+    assert done.promoted and done.to_version == result.version
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(x)["decision"] for x in lines] == ["refused", "promoted"]
+    import hashlib
+
+    assert json.loads(lines[1])["previous_sha256"] == hashlib.sha256(lines[0].encode()).hexdigest()
+    assert json.loads(lines[1])["user"] == "tester"
