@@ -408,6 +408,10 @@ def train(
     _print_training(result.metrics, result)
 
 
+def _pct(x: float) -> str:
+    return "–" if x != x else f"{x:.0%}"  # no inspection in the class: no rate
+
+
 def _print_training(m: dict, result: TrainResult) -> None:
     lab = m["labelled"]
     console.print(
@@ -417,9 +421,7 @@ def _print_training(m: dict, result: TrainResult) -> None:
     )
     first = next(iter(m["models"].values()))
     order = list(first["hit_rates"])
-    t = Table(
-        title="test months, weighted by 1/p (hit rate = share of inspections finding a problem)"
-    )
+    t = Table(title="test months, 1/p weighted: AUC; hit rate by class (before overrides)")
     t.add_column("model", no_wrap=True)
     for col in ["AUC", "/oracle", "logloss", *order, "A<D"]:
         t.add_column(col, justify="right")
@@ -430,7 +432,7 @@ def _print_training(m: dict, result: TrainResult) -> None:
         frac = r.get("auc_fraction_of_oracle")
         t.add_row(
             labels.get(name, name), f"{r['auc']:.3f}", "" if frac is None else f"{frac:.0%}", f"{r['logloss']:.3f}",
-            *[f"{r['hit_rates'][c]['hit_rate']:.0%}" for c in order],
+            *[_pct(r["hit_rates"][c]["hit_rate"]) for c in order],
             "yes" if r["hit_rates_increasing"] else "no",
         )  # fmt: skip
     console.print(t)

@@ -39,7 +39,7 @@ def test_dvc_repro_in_a_fresh_clone(tmp_path: Path) -> None:
     (clone / "dvc.lock").unlink(missing_ok=True)
     params = yaml.safe_load((clone / "params.yaml").read_text(encoding="utf-8"))
     params["simulate"].update(enterprises=3000, months=12)
-    params["features"].update({"from": "2026-08", "to": "2026-10"})
+    params["train"].update(trials=2)
     (clone / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
     bin_dir = str(Path(sys.executable).parent)
     env = {
@@ -58,8 +58,10 @@ def test_dvc_repro_in_a_fresh_clone(tmp_path: Path) -> None:
     assert (clone / "data" / "truth" / "enterprise_months").is_dir()
     assert (clone / "outputs" / "simulation_summary.json").is_file()
     feats = sorted(p.name for p in (clone / "data" / "processed" / "features").glob("*.parquet"))
-    assert feats == ["2026-08.parquet", "2026-09.parquet", "2026-10.parquet"]
+    assert len(feats) == 25 and feats[-1] == "2026-10.parquet"
+    assert (clone / "outputs" / "2026-10" / "classes.parquet").is_file()
+    assert (clone / "mlruns" / "mlflow.db").is_file()
     again = _run([dvc, "repro"], clone, env)
     assert "didn't change" in again or "up to date" in again
     metrics = _run([dvc, "metrics", "show"], clone, env)
-    assert "oracle_auc" in metrics
+    assert "oracle_auc" in metrics and "lightgbm" in metrics
