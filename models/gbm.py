@@ -8,7 +8,10 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from features.catalog import Feature
 
@@ -57,6 +60,26 @@ def matrix(frame: pd.DataFrame, design: Design) -> pd.DataFrame:
         else:
             cols[name] = pd.to_numeric(frame[name], errors="raise").astype("float64")
     return pd.DataFrame(cols, index=frame.index)
+
+
+def matrix_arrow(batch: pa.RecordBatch | pa.Table, design: Design) -> npt.NDArray[np.float64]:
+    """`matrix` straight from Arrow, without pandas (the classify hot path): the same values,
+    as one float64 array in the design's column order."""
+    # column-major: each column is written contiguously (LightGBM takes either order)
+    out = np.empty((batch.num_rows, len(design.features)), dtype=np.float64, order="F")
+    names = set(batch.schema.names)
+    missing = [c for c in design.features if c not in names]
+    if missing:
+        raise KeyError(f"features missing from the input: {missing[:5]}")
+    for j, name in enumerate(design.features):
+        col = batch.column(name)
+        if name in design.levels:
+            levels = pa.array(design.levels[name], pa.string())
+            col = pc.index_in(pc.cast(col, pa.string()), value_set=levels)
+        if col.type != pa.float64():
+            col = pc.cast(col, pa.float64())
+        out[:, j] = col.to_numpy(zero_copy_only=False)
+    return out
 
 
 def monotone(design: Design, catalog: Sequence[Feature]) -> list[int]:
@@ -134,7 +157,7 @@ def train(
     )
 
 
-def predict_raw(booster: lgb.Booster, x: pd.DataFrame) -> np.ndarray:
+def predict_raw(booster: lgb.Booster, x: pd.DataFrame | npt.NDArray[np.float64]) -> np.ndarray:
     """Uncalibrated probability."""
     return np.asarray(
         booster.predict(x, num_threads=booster.params.get("num_threads", 0)), dtype=float

@@ -17,9 +17,11 @@ import os
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import lightgbm as lgb
 import numpy as np
@@ -28,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from models import calibration, gbm
-from models.classes import ClassScheme, assign, check_features, class_order
+from models.classes import OUTPUT_COLUMNS, ClassScheme, assign, check_features, class_order
 from models.config import ModelConfig
 from pipelines.io import PARQUET_OPTIONS, write_json
 
@@ -51,6 +53,27 @@ OUTPUT_SCHEMA = pa.schema(
 )
 
 
+T = TypeVar("T")
+
+
+def prefetch(items: Iterator[T]) -> Iterator[T]:
+    """Produce the next item in a worker thread while the caller works on this one (Arrow
+    decoding and LightGBM prediction both release the GIL)."""
+    end = object()
+
+    def step() -> object:
+        return next(items, end)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(step)
+        while True:
+            item = pending.result()
+            if item is end:
+                return
+            pending = pool.submit(step)
+            yield item  # type: ignore[misc]
+
+
 class ClassifyError(ValueError):
     """The model, the features and the scheme do not fit together."""
 
@@ -70,10 +93,12 @@ class Bundle:
     sector_rule: str
     catalog: str | None
 
-    def probability(self, frame: pd.DataFrame, x: pd.DataFrame) -> np.ndarray:
+    def probability(self, x: np.ndarray, flags: dict[str, np.ndarray]) -> np.ndarray:
+        """Calibrated probability; sector models replace (or average with) the general one
+        for the enterprises whose sector flag is 1."""
         p = self.calibrator(gbm.predict_raw(self.general, x))
         for flag, booster, cal in self.sectors.values():
-            m = frame[flag].to_numpy() == 1
+            m = flags[flag] == 1
             if m.any():
                 ps = cal(gbm.predict_raw(booster, x[m]))
                 p[m] = ps if self.sector_rule == "replace" else (ps + p[m]) / 2
@@ -168,7 +193,7 @@ def run_classify(
     month: str,
     out_dir: Path,
     alias: str = "champion",
-    batch_rows: int = 200_000,
+    batch_rows: int = 50_000,
 ) -> ClassifyReport:
     t0 = time.perf_counter()
     bundle = load_bundle(cfg, alias)
@@ -188,35 +213,39 @@ def run_classify(
     constant = {"data_month": month, "model_name": bundle.name, "model_version": bundle.version,
                 "scheme": scheme.name}  # fmt: skip
 
-    def batches() -> Any:
+    def prepared() -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
         for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=columns):
-            frame = batch.to_pandas()
-            p = bundle.probability(frame, gbm.matrix(frame, bundle.design))
-            frame["probability"] = p
-            frame["score"] = calibration.to_score(p, bundle.scale)
-            yield frame
+            yield batch, gbm.matrix_arrow(batch, bundle.design)
+
+    def batches() -> Iterator[pd.DataFrame]:
+        # reading and preparing the next batch overlaps with predicting this one
+        for batch, x in prefetch(prepared()):
+            flags = {f: batch.column(f).to_numpy(zero_copy_only=False) for f in sector_cols}
+            p = bundle.probability(x, flags)
+            yield pd.DataFrame(
+                {"uscc": batch.column("uscc").to_pandas(), "score": calibration.to_score(p, bundle.scale),
+                 "probability": p, **{c: batch.column(c).to_pandas() for c in sorted(override_cols)}}
+            )  # fmt: skip
 
     def write(writer: pq.ParquetWriter, frame: pd.DataFrame, classes: pd.DataFrame) -> None:
         nonlocal rows
-        table = pd.DataFrame(
-            {"uscc": frame["uscc"], "score": frame["score"], "probability": frame["probability"],
-             **{k: classes[k] for k in ("class_model", "class_final", "override_rule")}}
-        )  # fmt: skip
-        for k, v in constant.items():
-            table[k] = v
-        writer.write_table(
-            pa.Table.from_pandas(
-                table[OUTPUT_SCHEMA.names], schema=OUTPUT_SCHEMA, preserve_index=False
-            )
-        )
-        counts.update(classes["class_final"])
-        overridden.update(classes["override_rule"].dropna())
-        rows += len(table)
+        n = len(frame)
+        arrays = {
+            "uscc": pa.array(frame["uscc"], pa.string()),
+            "score": pa.array(frame["score"].to_numpy(), pa.float64()),
+            "probability": pa.array(frame["probability"].to_numpy(), pa.float64()),
+            **{k: pa.array(classes[k], pa.string()) for k in OUTPUT_COLUMNS},
+            **{k: pa.repeat(pa.scalar(v, pa.string()), n) for k, v in constant.items()},
+        }
+        table = pa.table([arrays[c] for c in OUTPUT_SCHEMA.names], schema=OUTPUT_SCHEMA)
+        writer.write_table(table)
+        counts.update(classes["class_final"].value_counts().to_dict())
+        overridden.update(classes["override_rule"].value_counts().to_dict())
+        rows += n
 
     with pq.ParquetWriter(tmp, OUTPUT_SCHEMA, **PARQUET_OPTIONS) as writer:
         if not scheme.chunkable:  # ranks need every score: score first, then assign
-            frames = [f for f in batches()]
-            whole = pd.concat(frames, ignore_index=True)
+            whole = pd.concat(list(batches()), ignore_index=True)
             write(writer, whole, assign(whole, scheme))
         else:
             for frame in batches():

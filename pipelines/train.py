@@ -10,7 +10,6 @@ only when `--truth` is given.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -641,7 +640,3 @@ def _plots(
     ax.legend(fontsize=7)
     fig.savefig(folder / "hit_rate_by_class.png", dpi=100)
     plt.close(fig)
-
-
-def evidence_hash(metrics: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(metrics, sort_keys=True, default=str).encode()).hexdigest()

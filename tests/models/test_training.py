@@ -190,3 +190,29 @@ def test_promotion_is_gated_and_logged_in_a_chain(small_model, tmp_path) -> None
 
     assert json.loads(lines[1])["previous_sha256"] == hashlib.sha256(lines[0].encode()).hexdigest()
     assert json.loads(lines[1])["user"] == "tester"
+
+
+def test_classify_with_the_five_level_scheme(small_model, small_history, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cfg, _ = small_model
+    scheme = load_config(ROOT / "configs" / "classes" / "guangxi.yaml", ClassScheme)
+    report = run_classify(cfg, scheme, small_history, "2026-10", tmp_path, alias="challenger")
+    out = pq.read_table(report.out).to_pandas()
+    feats = pq.read_table(small_history / "2026-10.parquet").to_pandas()
+    assert set(out["class_final"]) <= {"green", "blue", "yellow", "red", "grey"}
+    assert (out.loc[feats["sd_listed"].to_numpy() == 1, "class_final"] == "red").all()
+    dormant_only = (feats["dormant"] == 1) & (feats["sd_listed"] == 0)
+    assert dormant_only.any() and (out.loc[dormant_only.to_numpy(), "class_final"] == "grey").all()
+
+
+def test_the_arrow_matrix_equals_the_pandas_one(small_model, small_history) -> None:  # type: ignore[no-untyped-def]
+    """classify builds the model input from Arrow; training from pandas: the same numbers."""
+    from models.gbm import Design, matrix, matrix_arrow
+    from pipelines.classify import load_bundle
+
+    cfg, _ = small_model
+    design: Design = load_bundle(cfg, "challenger").design
+    table = pq.read_table(small_history / "2026-10.parquet")
+    a = matrix(table.to_pandas(), design).to_numpy()
+    b = matrix_arrow(table, design)
+    assert a.shape == b.shape
+    assert np.array_equal(a, b, equal_nan=True)
