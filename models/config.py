@@ -40,7 +40,8 @@ class SectorModel(_Strict):
     name: str
     zh: str
     flag: str  # the catalog feature that marks the sector (e.g. sector_food)
-    min_inspections: Annotated[int, Field(ge=10)]
+    min_inspections: Annotated[int, Field(ge=10)]  # in the training months
+    min_holdout_inspections: Annotated[int, Field(ge=1)] = 20  # in each of valid and test
 
 
 class MlflowConfig(_Strict):
@@ -72,6 +73,7 @@ class ModelConfig(_Strict):
     class_scheme: str
     indicator_weights: str
     sectors: tuple[SectorModel, ...]
-    sector_rule: Literal["replace", "average"]
+    sector_rule: Literal["boost", "replace", "average"]
+    sector_rounds: Annotated[int, Field(ge=1, le=2000)]
     mlflow: MlflowConfig
     promote: PromoteThresholds

@@ -133,11 +133,20 @@ def train(
     valid: tuple[pd.DataFrame, np.ndarray, np.ndarray] | None = None,
     on_iteration: Callable[[int, float], None] | None = None,
     every: int = 25,
+    init_score: np.ndarray | None = None,
 ) -> lgb.Booster:
-    """Train; ``on_iteration(i, weighted valid logloss)`` every ``every`` rounds (pruning)."""
+    """Train; ``on_iteration(i, weighted valid logloss)`` every ``every`` rounds (pruning).
+    ``init_score``: margins to boost from (a sector model on top of the general one)."""
     params = dict(params)
     categorical = params.pop("categorical_feature", [])
-    dtrain = lgb.Dataset(x, label=y, weight=w, categorical_feature=categorical, free_raw_data=True)
+    dtrain = lgb.Dataset(
+        x,
+        label=y,
+        weight=w,
+        init_score=init_score,
+        categorical_feature=categorical,
+        free_raw_data=True,
+    )
     callbacks = []
     valid_sets = []
     if valid is not None:
@@ -155,6 +164,16 @@ def train(
     return lgb.train(
         params, dtrain, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks
     )
+
+
+def predict_margin(booster: lgb.Booster, x: pd.DataFrame | npt.NDArray[np.float64]) -> np.ndarray:
+    """The model's log-odds (what a sector model boosts from)."""
+    threads = booster.params.get("num_threads", 0)
+    return np.asarray(booster.predict(x, raw_score=True, num_threads=threads), dtype=float)
+
+
+def sigmoid(z: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))
 
 
 def predict_raw(booster: lgb.Booster, x: pd.DataFrame | npt.NDArray[np.float64]) -> np.ndarray:

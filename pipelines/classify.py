@@ -18,10 +18,9 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -53,27 +52,6 @@ OUTPUT_SCHEMA = pa.schema(
 )
 
 
-T = TypeVar("T")
-
-
-def prefetch(items: Iterator[T]) -> Iterator[T]:
-    """Produce the next item in a worker thread while the caller works on this one (Arrow
-    decoding and LightGBM prediction both release the GIL)."""
-    end = object()
-
-    def step() -> object:
-        return next(items, end)
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(step)
-        while True:
-            item = pending.result()
-            if item is end:
-                return
-            pending = pool.submit(step)
-            yield item  # type: ignore[misc]
-
-
 class ClassifyError(ValueError):
     """The model, the features and the scheme do not fit together."""
 
@@ -96,12 +74,17 @@ class Bundle:
     def probability(self, x: np.ndarray, flags: dict[str, np.ndarray]) -> np.ndarray:
         """Calibrated probability; sector models replace (or average with) the general one
         for the enterprises whose sector flag is 1."""
-        p = self.calibrator(gbm.predict_raw(self.general, x))
+        margin = gbm.predict_margin(self.general, x)
+        p = self.calibrator(gbm.sigmoid(margin))
         for flag, booster, cal in self.sectors.values():
             m = flags[flag] == 1
-            if m.any():
+            if not m.any():
+                continue
+            if self.sector_rule == "boost":  # sector trees on top of the general margin
+                ps = cal(gbm.sigmoid(margin[m] + gbm.predict_margin(booster, x[m])))
+            else:
                 ps = cal(gbm.predict_raw(booster, x[m]))
-                p[m] = ps if self.sector_rule == "replace" else (ps + p[m]) / 2
+            p[m] = ps if self.sector_rule != "average" else (ps + p[m]) / 2
         return p
 
 
@@ -213,18 +196,14 @@ def run_classify(
     constant = {"data_month": month, "model_name": bundle.name, "model_version": bundle.version,
                 "scheme": scheme.name}  # fmt: skip
 
-    def prepared() -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=columns):
-            yield batch, gbm.matrix_arrow(batch, bundle.design)
-
     def batches() -> Iterator[pd.DataFrame]:
-        # reading and preparing the next batch overlaps with predicting this one
-        for batch, x in prefetch(prepared()):
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=columns):
             flags = {f: batch.column(f).to_numpy(zero_copy_only=False) for f in sector_cols}
-            p = bundle.probability(x, flags)
+            p = bundle.probability(gbm.matrix_arrow(batch, bundle.design), flags)
             yield pd.DataFrame(
-                {"uscc": batch.column("uscc").to_pandas(), "score": calibration.to_score(p, bundle.scale),
-                 "probability": p, **{c: batch.column(c).to_pandas() for c in sorted(override_cols)}}
+                {"uscc": batch.column("uscc").to_pandas(types_mapper=pd.ArrowDtype),  # no copy
+                 "score": calibration.to_score(p, bundle.scale), "probability": p,
+                 **{c: batch.column(c).to_pandas() for c in sorted(override_cols)}}
             )  # fmt: skip
 
     def write(writer: pq.ParquetWriter, frame: pd.DataFrame, classes: pd.DataFrame) -> None:

@@ -358,7 +358,7 @@ def run_train(
 
         say("sector models")
         sectors, prob_final = _sector_models(
-            cfg, best, constraints, list(design.levels), train, valid, test, prob_test
+            cfg, best, constraints, list(design.levels), booster, train, valid, test, prob_test
         )
         if any(s["used"] for s in sectors.values()):
             results["general_plus_sector"] = evaluate(
@@ -430,36 +430,53 @@ def _sector_models(
     best: dict[str, Any],
     constraints: list[int],
     categorical: list[str],
+    general: Any,
     train: Split,
     valid: Split,
     test: Split,
     prob_test: np.ndarray,
 ) -> tuple[dict[str, dict[str, Any]], np.ndarray]:
     """Train each sector model on its sector's inspections; keep it only if it beats the
-    general model on the sector's test months (weighted log-loss); combine by `sector_rule`."""
+    general model on the sector's test months (weighted log-loss); combine by `sector_rule`
+    (``boost``: trees grown on the general model's margin; ``replace``; ``average``)."""
     out: dict[str, dict[str, Any]] = {}
     prob = prob_test.copy()
     for sector in cfg.sectors:
         m_tr, m_va, m_te = (s.frame[sector.flag].to_numpy() == 1 for s in (train, valid, test))
         row: dict[str, Any] = {"flag": sector.flag, "train_inspections": int(m_tr.sum()),
                                "test_inspections": int(m_te.sum()), "used": False}  # fmt: skip
+        least = sector.min_holdout_inspections
         if (
             m_tr.sum() < sector.min_inspections
-            or m_va.sum() < 20
-            or m_te.sum() < 20
+            or m_va.sum() < least
+            or m_te.sum() < least
             or len(np.unique(train.y[m_tr])) < 2
         ):
-            row["reason"] = f"fewer than {sector.min_inspections} training inspections"
+            row["reason"] = (
+                f"too few inspections (needs {sector.min_inspections} in training, "
+                f"{least} in each of validation and test)"
+            )
             out[sector.name] = row
             continue
         params = gbm.lgb_params(best, cfg.seed, cfg.lightgbm.threads, constraints, categorical)
-        booster = gbm.train(
-            train.x[m_tr], train.y[m_tr], train.w[m_tr], params, best["n_estimators"]
-        )
-        cal = calibration.fit(
-            cfg.calibration, gbm.predict_raw(booster, valid.x[m_va]), valid.y[m_va], valid.w[m_va]
-        )
-        p_sector = cal(gbm.predict_raw(booster, test.x[m_te]))
+        if cfg.sector_rule == "boost":
+            booster = gbm.train(
+                train.x[m_tr], train.y[m_tr], train.w[m_tr], params, cfg.sector_rounds,
+                init_score=gbm.predict_margin(general, train.x[m_tr]),
+            )  # fmt: skip
+
+            def raw(x: pd.DataFrame, b: Any = booster) -> np.ndarray:
+                return gbm.sigmoid(gbm.predict_margin(general, x) + gbm.predict_margin(b, x))
+        else:
+            booster = gbm.train(
+                train.x[m_tr], train.y[m_tr], train.w[m_tr], params, best["n_estimators"]
+            )
+
+            def raw(x: pd.DataFrame, b: Any = booster) -> np.ndarray:
+                return gbm.predict_raw(b, x)
+
+        cal = calibration.fit(cfg.calibration, raw(valid.x[m_va]), valid.y[m_va], valid.w[m_va])
+        p_sector = cal(raw(test.x[m_te]))
         if cfg.sector_rule == "average":
             p_sector = (p_sector + prob_test[m_te]) / 2
         y, w = test.y[m_te], test.w[m_te]

@@ -216,3 +216,28 @@ def test_the_arrow_matrix_equals_the_pandas_one(small_model, small_history) -> N
     b = matrix_arrow(table, design)
     assert a.shape == b.shape
     assert np.array_equal(a, b, equal_nan=True)
+
+
+def test_sector_models_are_compared_with_the_general_one(
+    small_province, small_interim, small_history, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """A sector model grows trees on the general model's margin (rule `boost`) and is kept only
+    if it beats the general model on its sector's test months; the comparison is recorded."""
+    from models.config import SectorModel
+
+    sector = SectorModel(name="young", zh="新设企业", flag="young_3y", min_inspections=20,
+                         min_holdout_inspections=5)  # fmt: skip
+    cfg = model_config(tmp_path, sectors=(sector,), sector_rounds=20)
+    result = run_train(cfg, small_history, small_interim[1], truth=small_province["truth"])
+    row = result.metrics["sectors"]["young"]
+    assert {"general_logloss", "sector_logloss", "general_auc", "sector_auc"} <= set(row)
+    assert row["used"] == (row["sector_logloss"] < row["general_logloss"])
+    scheme = load_config(cfg.class_scheme, ClassScheme)
+    report = run_classify(
+        cfg, scheme, small_history, "2026-10", tmp_path / "out", alias="challenger"
+    )
+    out = pq.read_table(report.out).to_pandas()
+    assert out["probability"].between(0, 1).all()
+    from pipelines.classify import load_bundle
+
+    assert ("young" in load_bundle(cfg, "challenger").sectors) == row["used"]
