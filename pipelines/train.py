@@ -577,9 +577,10 @@ def model_card(
     for name, r in metrics["models"].items():
         frac = r.get("auc_fraction_of_oracle")
         rates = " | ".join(
-            f"{r['hit_rates'][c]['hit_rate']:.1%} (n={r['hit_rates'][c]['inspections']})"
+            "–" if r["hit_rates"][c]["inspections"] == 0
+            else f"{r['hit_rates'][c]['hit_rate']:.1%} (n={r['hit_rates'][c]['inspections']})"
             for c in order
-        )
+        )  # fmt: skip
         lines.append(
             f"| {name} | {r['auc']:.3f} | {'' if frac is None else f'{frac:.1%}'} | {r['logloss']:.3f} | {rates} |"
         )
