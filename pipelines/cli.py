@@ -519,7 +519,9 @@ def promote(
         _fail(str(exc))
     for name, c in decision.checks.items():
         mark = "[green]pass[/]" if c["passed"] else "[red]fail[/]"
-        console.print(f"{mark} {name}: {c['value']} ({c['threshold']})")
+        value = c["value"]
+        shown = ", ".join(f"{v:.1%}" for v in value) if isinstance(value, list) else f"{value:.3f}"
+        console.print(f"{mark} {name}: {shown} ({c['threshold']})")
     if not decision.promoted:
         _fail(f"version {decision.to_version} not promoted; the refusal is logged in {log}")
     console.print(
