@@ -11,6 +11,11 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 
+def logit(p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    q = np.clip(p, 1e-9, 1 - 1e-9)
+    return np.log(q / (1 - q))
+
+
 @dataclass(frozen=True)
 class Calibrator:
     """A monotone map from raw model probability to calibrated probability.
@@ -29,8 +34,7 @@ class Calibrator:
         p = np.asarray(p, dtype=float)
         if self.method == "isotonic":
             return np.interp(p, self.x, self.y)
-        z = np.log(np.clip(p, 1e-9, 1 - 1e-9) / np.clip(1 - p, 1e-9, 1))
-        return 1.0 / (1.0 + np.exp(-(self.a * z + self.b)))
+        return 1.0 / (1.0 + np.exp(-(self.a * logit(p) + self.b)))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -56,7 +60,7 @@ def fit(
         return Calibrator(
             "isotonic", tuple(map(float, iso.X_thresholds_)), tuple(map(float, iso.y_thresholds_))
         )
-    z = np.log(np.clip(p, 1e-9, 1 - 1e-9) / np.clip(1 - p, 1e-9, 1)).reshape(-1, 1)
+    z = logit(p).reshape(-1, 1)
     lr = LogisticRegression(C=1e6).fit(z, y, sample_weight=w)
     return Calibrator("sigmoid", a=float(lr.coef_[0, 0]), b=float(lr.intercept_[0]))
 

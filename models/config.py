@@ -27,7 +27,7 @@ class LightGBMParams(_Strict):
 
 class TuningConfig(_Strict):
     trials: Annotated[int, Field(ge=0, le=1000)]
-    timeout_seconds: Annotated[float, Field(gt=0)]
+    timeout_seconds: Annotated[float, Field(gt=0)] | None
     num_leaves: tuple[int, int]
     max_depth: tuple[int, int]
     learning_rate: tuple[float, float]

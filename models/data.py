@@ -67,7 +67,9 @@ def label_frames(
 
 
 def split_by_month(months: list[str], valid_months: int, test_months: int) -> dict[str, str]:
-    """Out of time: the last ``test_months`` are test, the ``valid_months`` before them valid."""
+    """Out of time: the last ``test_months`` are test, the ``valid_months`` before them valid.
+    ``months`` are calendar months (pass every month of the label window, not only those
+    with inspections, or a month without any would shift the windows)."""
     ordered = sorted(set(months))
     if len(ordered) <= valid_months + test_months:
         raise ValueError(

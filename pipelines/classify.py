@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from models import calibration, gbm
-from models.classes import OUTPUT_COLUMNS, ClassScheme, assign, check_features, class_order
+from models.classes import OUTPUT_COLUMNS, ClassScheme, assign, class_order
 from models.config import ModelConfig
 from pipelines.io import PARQUET_OPTIONS, write_json
 
@@ -67,7 +67,7 @@ class Bundle:
     general: lgb.Booster
     calibrator: calibration.Calibrator
     scale: int
-    sectors: dict[str, tuple[str, lgb.Booster, calibration.Calibrator]]
+    sectors: list[tuple[str, str, lgb.Booster, calibration.Calibrator]]  # name, flag, in order
     sector_rule: str
     catalog: str | None
 
@@ -75,8 +75,9 @@ class Bundle:
         """Calibrated probability; sector models replace (or average with) the general one
         for the enterprises whose sector flag is 1."""
         margin = gbm.predict_margin(self.general, x)
-        p = self.calibrator(gbm.sigmoid(margin))
-        for flag, booster, cal in self.sectors.values():
+        general = self.calibrator(gbm.sigmoid(margin))
+        p = general.copy()
+        for _name, flag, booster, cal in self.sectors:  # training's order: the later one wins
             m = flags[flag] == 1
             if not m.any():
                 continue
@@ -84,7 +85,7 @@ class Bundle:
                 ps = cal(gbm.sigmoid(margin[m] + gbm.predict_margin(booster, x[m])))
             else:
                 ps = cal(gbm.predict_raw(booster, x[m]))
-            p[m] = ps if self.sector_rule != "average" else (ps + p[m]) / 2
+            p[m] = (ps + general[m]) / 2 if self.sector_rule == "average" else ps
         return p
 
 
@@ -112,11 +113,11 @@ def load_bundle(cfg: ModelConfig, alias: str) -> Bundle:
         )
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
         general = lgb.Booster(model_file=str(folder / "general.txt"))
-        sectors = {
-            s: (v["flag"], lgb.Booster(model_file=str(folder / f"sector_{s}.txt")),
-                calibration.Calibrator.from_dict(v["calibrator"]))
-            for s, v in meta["sectors"].items()
-        }  # fmt: skip
+        sectors = [
+            (v["name"], v["flag"], lgb.Booster(model_file=str(folder / f"sector_{v['name']}.txt")),
+             calibration.Calibrator.from_dict(v["calibrator"]))
+            for v in meta["sectors"]
+        ]  # fmt: skip
     return Bundle(
         name, str(mv.version), str(mv.run_id), gbm.Design.from_dict(meta["design"]), general,
         calibration.Calibrator.from_dict(meta["calibrator"]), int(meta["score_scale"]), sectors,
@@ -182,10 +183,9 @@ def run_classify(
     bundle = load_bundle(cfg, alias)
     path = Path(features_dir) / f"{month}.parquet"
     override_cols = {c.feature for r in scheme.overrides for c in r.when}
-    sector_cols = {flag for flag, _b, _c in bundle.sectors.values()}
+    sector_cols = {flag for _n, flag, _b, _c in bundle.sectors}
     needed = set(bundle.design.features) | override_cols | sector_cols
-    check_feature_file(bundle, path, needed)
-    check_features(scheme, set(pq.read_schema(path).names))
+    check_feature_file(bundle, path, needed)  # the overrides' columns included
     columns = ["uscc", *sorted(needed)]
     out = Path(out_dir) / month / "classes.parquet"
     out.parent.mkdir(parents=True, exist_ok=True)

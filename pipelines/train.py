@@ -11,7 +11,6 @@ only when `--truth` is given.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import tempfile
 import time
@@ -27,6 +26,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from features.definitions import BY_NAME, CATALOG
+from features.months import months_between
 from models import calibration, gbm
 from models.baselines import IndicatorWeights, indicator_score, logistic
 from models.classes import ClassScheme, assign, check_features, class_order
@@ -38,7 +38,6 @@ from pipelines.io import write_json
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "1")
-log = logging.getLogger(__name__)
 
 HYPER = (
     "num_leaves",
@@ -171,7 +170,7 @@ def tune(
     pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=50)
     study = optuna.create_study(direction="minimize", sampler=sampler, pruner=pruner)
     study.enqueue_trial({k: base[k] for k in HYPER})  # the configured starting point first
-    study.optimize(objective, n_trials=t.trials, timeout=t.timeout_seconds)
+    study.optimize(objective, n_trials=t.trials, timeout=t.timeout_seconds)  # None: trials decide
     return {**base, **study.best_params}, len(study.trials)
 
 
@@ -233,6 +232,12 @@ def run_train(
     say = progress or (lambda _msg: None)
     scheme = load_config(cfg.class_scheme, ClassScheme)
     check_features(scheme, set(BY_NAME))
+    if not scheme.chunkable:
+        raise TrainError(
+            f"train: class scheme {scheme.name} assigns classes by shares of the whole population, "
+            "which the inspected test rows are not; give configs/model.yaml a score-band or "
+            "threshold scheme (classify can still use the shares scheme with --scheme)"
+        )
     weights = load_config(cfg.indicator_weights, IndicatorWeights)
 
     inspections = pq.read_table(Path(interim) / "inspections.parquet").to_pandas()
@@ -243,7 +248,11 @@ def run_train(
         )
     say("reading features")
     frame, counts, catalog = load_training_frame(features_dir, random)
-    split = split_by_month(list(frame["month"]), cfg.valid_months, cfg.test_months)
+    split = split_by_month(
+        months_between(cfg.first_label_month, cfg.last_label_month),
+        cfg.valid_months,
+        cfg.test_months,
+    )
     frame["split"] = frame["month"].map(split)
     train_frame = frame[frame["split"] == "train"]
     if cfg.use_targeted:
@@ -309,6 +318,7 @@ def run_train(
         )
         booster = gbm.train(train.x, train.y, train.w, params, best["n_estimators"])
         cal = calibration.fit(cfg.calibration, gbm.predict_raw(booster, valid.x), valid.y, valid.w)
+        prob_valid = cal(gbm.predict_raw(booster, valid.x))
         prob_test = cal(gbm.predict_raw(booster, test.x))
         oracle_auc = oracle(truth, test) if truth is not None else None
 
@@ -358,8 +368,9 @@ def run_train(
 
         say("sector models")
         sectors, prob_final = _sector_models(
-            cfg, best, constraints, list(design.levels), booster, train, valid, test, prob_test
-        )
+            cfg, best, constraints, list(design.levels), booster, train, valid, test,
+            prob_valid, prob_test,
+        )  # fmt: skip
         if any(s["used"] for s in sectors.values()):
             results["general_plus_sector"] = evaluate(
                 "general_plus_sector", test, prob_final, scheme, cfg.score_scale, oracle_auc
@@ -374,8 +385,14 @@ def run_train(
                 k: {kk: vv for kk, vv in v.items() if kk != "booster"} for k, v in sectors.items()
             },
             "class_scheme": scheme.name,
+            "deployed": "general_plus_sector" if "general_plus_sector" in results else "lightgbm",
         }
-        for model, r in results.items():
+        # what classify will run: the general model, with the sector models kept
+        results_logged = {
+            **results,
+            "deployed": results.get("general_plus_sector", results["lightgbm"]),
+        }
+        for model, r in results_logged.items():
             for k in ("auc", "logloss", "brier", "auc_fraction_of_oracle"):
                 if k in r and r[k] is not None and np.isfinite(r[k]):
                     mlflow.log_metric(f"test_{model}_{k}", float(r[k]))
@@ -395,7 +412,7 @@ def run_train(
                 "catalog_fingerprint": catalog,
                 "label_months": [cfg.first_label_month, cfg.last_label_month],
                 "sector_rule": cfg.sector_rule,
-                "sectors": {},
+                "sectors": [],  # in config order: classify applies them in this order
                 "params": {k: best[k] for k in HYPER},
             }
             for name, sec in sectors.items():
@@ -403,7 +420,9 @@ def run_train(
                     (bundle / f"sector_{name}.txt").write_text(
                         sec["booster"].model_to_string(), encoding="utf-8"
                     )
-                    meta["sectors"][name] = {"flag": sec["flag"], "calibrator": sec["calibrator"]}
+                    meta["sectors"].append(
+                        {"name": name, "flag": sec["flag"], "calibrator": sec["calibrator"]}
+                    )
             (bundle / "meta.json").write_text(
                 json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8"
             )
@@ -434,11 +453,14 @@ def _sector_models(
     train: Split,
     valid: Split,
     test: Split,
+    prob_valid: np.ndarray,
     prob_test: np.ndarray,
 ) -> tuple[dict[str, dict[str, Any]], np.ndarray]:
     """Train each sector model on its sector's inspections; keep it only if it beats the
-    general model on the sector's test months (weighted log-loss); combine by `sector_rule`
-    (``boost``: trees grown on the general model's margin; ``replace``; ``average``)."""
+    general model on the sector's validation months (weighted log-loss; the test months
+    only report the result); combine by `sector_rule` (``boost``: trees grown on the general
+    model's margin; ``replace``; ``average`` with the general probability). Sectors apply
+    in config order: an enterprise in two sectors gets the later one."""
     out: dict[str, dict[str, Any]] = {}
     prob = prob_test.copy()
     for sector in cfg.sectors:
@@ -451,6 +473,7 @@ def _sector_models(
             or m_va.sum() < least
             or m_te.sum() < least
             or len(np.unique(train.y[m_tr])) < 2
+            or len(np.unique(valid.y[m_va])) < 2
         ):
             row["reason"] = (
                 f"too few inspections (needs {sector.min_inspections} in training, "
@@ -476,19 +499,28 @@ def _sector_models(
                 return gbm.predict_raw(b, x)
 
         cal = calibration.fit(cfg.calibration, raw(valid.x[m_va]), valid.y[m_va], valid.w[m_va])
-        p_sector = cal(raw(test.x[m_te]))
-        if cfg.sector_rule == "average":
-            p_sector = (p_sector + prob_test[m_te]) / 2
+
+        def blend(p_sec: np.ndarray, p_gen: np.ndarray) -> np.ndarray:
+            return (p_sec + p_gen) / 2 if cfg.sector_rule == "average" else p_sec
+
+        # the choice is made on the validation months; the test months only report it
+        yv, wv = valid.y[m_va], valid.w[m_va]
+        p_valid = blend(cal(raw(valid.x[m_va])), prob_valid[m_va])
+        p_sector = blend(cal(raw(test.x[m_te])), prob_test[m_te])
         y, w = test.y[m_te], test.w[m_te]
         row.update(
+            valid_general_logloss=weighted_logloss(yv, prob_valid[m_va], wv),
+            valid_sector_logloss=weighted_logloss(yv, p_valid, wv),
             general_logloss=weighted_logloss(y, prob_test[m_te], w),
             sector_logloss=weighted_logloss(y, p_sector, w),
             general_auc=weighted_auc(y, prob_test[m_te], w),
             sector_auc=weighted_auc(y, p_sector, w),
         )
-        row["used"] = bool(row["sector_logloss"] < row["general_logloss"])
+        row["used"] = bool(row["valid_sector_logloss"] < row["valid_general_logloss"])
         row["reason"] = (
-            "beats the general model" if row["used"] else "does not beat the general model"
+            "beats the general model on the validation months"
+            if row["used"]
+            else "does not beat the general model on the validation months"
         )
         if row["used"]:
             row["booster"] = booster
@@ -540,7 +572,16 @@ def _for_dvc(metrics: dict[str, Any]) -> dict[str, Any]:
             "auc_fraction_of_oracle": r.get("auc_fraction_of_oracle"),
             "hit_rates": {c: v["hit_rate"] for c, v in r["hit_rates"].items()},
         }
-    return json.loads(json.dumps(flat, default=float).replace("NaN", "null"))
+    return _finite(flat)
+
+
+def _finite(x: Any) -> Any:
+    """NaN and infinities become null (JSON has no NaN)."""
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (float, np.floating)):
+        return float(x) if np.isfinite(x) else None
+    return x
 
 
 def model_card(
