@@ -457,8 +457,8 @@ def _sector_models(
     prob_test: np.ndarray,
 ) -> tuple[dict[str, dict[str, Any]], np.ndarray]:
     """Train each sector model on its sector's inspections; keep it only if it beats the
-    general model on the sector's validation months (weighted log-loss; the test months
-    only report the result); combine by `sector_rule` (``boost``: trees grown on the general
+    general model on the sector's validation months (weighted AUC; the test months only
+    report the result); combine by `sector_rule` (``boost``: trees grown on the general
     model's margin; ``replace``; ``average`` with the general probability). Sectors apply
     in config order: an enterprise in two sectors gets the later one."""
     out: dict[str, dict[str, Any]] = {}
@@ -509,6 +509,8 @@ def _sector_models(
         p_sector = blend(cal(raw(test.x[m_te])), prob_test[m_te])
         y, w = test.y[m_te], test.w[m_te]
         row.update(
+            valid_general_auc=weighted_auc(yv, prob_valid[m_va], wv),
+            valid_sector_auc=weighted_auc(yv, p_valid, wv),
             valid_general_logloss=weighted_logloss(yv, prob_valid[m_va], wv),
             valid_sector_logloss=weighted_logloss(yv, p_valid, wv),
             general_logloss=weighted_logloss(y, prob_test[m_te], w),
@@ -516,7 +518,9 @@ def _sector_models(
             general_auc=weighted_auc(y, prob_test[m_te], w),
             sector_auc=weighted_auc(y, p_sector, w),
         )
-        row["used"] = bool(row["valid_sector_logloss"] < row["valid_general_logloss"])
+        # ranking, not log-loss: the sector calibrator was fit on these very rows, so its
+        # validation log-loss would flatter it; AUC does not depend on the calibration
+        row["used"] = bool(row["valid_sector_auc"] > row["valid_general_auc"])
         row["reason"] = (
             "beats the general model on the validation months"
             if row["used"]

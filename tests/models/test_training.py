@@ -240,4 +240,4 @@ def test_sector_models_are_compared_with_the_general_one(
     from pipelines.classify import load_bundle
 
     assert ("young" in [name for name, *_ in load_bundle(cfg, "challenger").sectors]) == row["used"]
-    assert row["used"] == (row["valid_sector_logloss"] < row["valid_general_logloss"])
+    assert row["used"] == (row["valid_sector_auc"] > row["valid_general_auc"])
