@@ -463,6 +463,7 @@ def _sector_models(
     in config order: an enterprise in two sectors gets the later one."""
     out: dict[str, dict[str, Any]] = {}
     prob = prob_test.copy()
+    oof: np.ndarray | None = None  # general-model margins on training rows, out of fold
     for sector in cfg.sectors:
         m_tr, m_va, m_te = (s.frame[sector.flag].to_numpy() == 1 for s in (train, valid, test))
         row: dict[str, Any] = {"flag": sector.flag, "train_inspections": int(m_tr.sum()),
@@ -483,9 +484,11 @@ def _sector_models(
             continue
         params = gbm.lgb_params(best, cfg.seed, cfg.lightgbm.threads, constraints, categorical)
         if cfg.sector_rule == "boost":
+            if oof is None:
+                oof = _out_of_fold_margin(train, params, best["n_estimators"])
             booster = gbm.train(
                 train.x[m_tr], train.y[m_tr], train.w[m_tr], params, cfg.sector_rounds,
-                init_score=gbm.predict_margin(general, train.x[m_tr]),
+                init_score=oof[m_tr],
             )  # fmt: skip
 
             def raw(x: pd.DataFrame, b: Any = booster) -> np.ndarray:
@@ -532,6 +535,23 @@ def _sector_models(
             prob[m_te] = p_sector
         out[sector.name] = row
     return out, prob
+
+
+def _out_of_fold_margin(
+    train: Split, params: dict[str, Any], rounds: int, folds: int = 3
+) -> np.ndarray:
+    """The general model's margin on each training row from a model that did not see that
+    row's months (month folds): sector trees boost from margins like those of new data, not
+    from the smaller in-sample residuals."""
+    months = np.array(sorted(train.frame["month"].unique()))
+    if len(months) < 2:  # nothing to hold out: in-sample margins
+        return gbm.predict_margin(gbm.train(train.x, train.y, train.w, params, rounds), train.x)
+    margin = np.empty(len(train.y))
+    for group in np.array_split(months, min(folds, len(months))):
+        hold = train.frame["month"].isin(group).to_numpy()
+        model = gbm.train(train.x[~hold], train.y[~hold], train.w[~hold], params, rounds)
+        margin[hold] = gbm.predict_margin(model, train.x[hold])
+    return margin
 
 
 def _register(cfg: ModelConfig, booster: Any, x_test: pd.DataFrame, run_id: str) -> str:
