@@ -2,6 +2,8 @@
 
 >>> month_end(*parse_month("2024-02"))
 datetime.date(2024, 2, 29)
+>>> previous_month("2026-01")
+'2025-12'
 >>> months_between("2025-11", "2026-01")
 ['2025-11', '2025-12', '2026-01']
 """
@@ -36,3 +38,9 @@ def months_between(first: str, last: str) -> list[str]:
         out.append(f"{y:04d}-{m:02d}")
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
     return out
+
+
+def previous_month(month: str) -> str:
+    """The month before ``month`` (labels of month M use the features of M's previous month end)."""
+    y, m = parse_month(month)
+    return f"{y - 1:04d}-12" if m == 1 else f"{y:04d}-{m - 1:02d}"

@@ -11,12 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from features.months import months_between, parse_month
-
-
-def previous_month(month: str) -> str:
-    y, m = parse_month(month)
-    return f"{y - 1:04d}-12" if m == 1 else f"{y:04d}-{m - 1:02d}"
+from features.months import months_between, previous_month
 
 
 def label_frames(

@@ -9,8 +9,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from features.months import previous_month
 from models.classes import ClassScheme
-from models.data import label_frames, previous_month, split_by_month
+from models.data import label_frames, split_by_month
 from pipelines.classify import ClassifyError, run_classify
 from pipelines.config import load_config
 from pipelines.promote import run_promote
