@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+#: Deepest tree the fast explanation engine takes (`models.treeshap.MAX_PATH_FEATURES`: a
+#: path of depth d has at most d distinct features). Kept here so that config stays pure.
+EXPLAIN_MAX_DEPTH = 10
 
 
 class _Strict(BaseModel):
@@ -44,6 +48,13 @@ class SectorModel(_Strict):
     min_holdout_inspections: Annotated[int, Field(ge=1)] = 20  # in each of valid and test
 
 
+class ExplainConfig(_Strict):
+    """Bulk explanations written by `riskclass classify` beside each class."""
+
+    top_k: Annotated[int, Field(ge=1, le=20)] = 5  # main risk points kept per enterprise
+    engine: Literal["tables", "lightgbm"] = "tables"  # models.explain: same values, tables faster
+
+
 class MlflowConfig(_Strict):
     tracking_uri: str
     artifact_root: str
@@ -77,3 +88,20 @@ class ModelConfig(_Strict):
     sector_rounds: Annotated[int, Field(ge=1, le=2000)]
     mlflow: MlflowConfig
     promote: PromoteThresholds
+    explain: ExplainConfig = ExplainConfig()
+
+    @model_validator(mode="after")
+    def _depth_within_the_explanation_budget(self) -> Self:
+        if self.explain.engine != "tables":
+            return self
+        budget = EXPLAIN_MAX_DEPTH
+        depths = {"lightgbm.max_depth": self.lightgbm.max_depth,
+                  "tuning.max_depth (upper bound)": self.tuning.max_depth[1]}  # fmt: skip
+        for where, depth in depths.items():
+            if depth < 1 or depth > budget:
+                raise ValueError(
+                    f"{where} is {depth}: the explanation budget needs a depth of 1..{budget} "
+                    "(every enterprise is explained every month; deeper trees cost time, not "
+                    "accuracy: benchmarks/bench_explain.py), or set explain.engine: lightgbm"
+                )
+        return self

@@ -7,7 +7,13 @@ assigns classes by target shares needs every score first and takes a second pass
 
 `outputs/<month>/classes.parquet` (internal to the bureau: never published, never logged):
 uscc, data_month, score (0-1000), probability, class_model (before overrides),
-class_final, override_rule, model_name, model_version, scheme.
+class_final, override_rule, model_name, model_version, scheme; and beside the class, its
+explanation (`models.explain`, exact TreeSHAP in the model's margin, log-odds):
+risk_<k>_feature / _group / _value / _contribution for the k = 1..top_k features that raise
+the risk most (empty when fewer raise it: never a reason the model did not give),
+shap_<group> for each of the five information groups (how much the group pushes the risk),
+shap_expected (the province's average margin) and margin (their sum with every
+contribution).
 """
 
 from __future__ import annotations
@@ -28,7 +34,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from models import calibration, gbm
+from features.contract import GROUPS
+from features.definitions import BY_NAME
+from models import calibration, explain, gbm
 from models.classes import OUTPUT_COLUMNS, ClassScheme, assign, class_order
 from models.config import ModelConfig
 from pipelines.io import PARQUET_OPTIONS, write_json
@@ -36,20 +44,30 @@ from pipelines.io import PARQUET_OPTIONS, write_json
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
-OUTPUT_SCHEMA = pa.schema(
-    [
-        ("uscc", pa.string()),
-        ("data_month", pa.string()),
-        ("score", pa.float64()),
-        ("probability", pa.float64()),
-        ("class_model", pa.string()),
-        ("class_final", pa.string()),
-        ("override_rule", pa.string()),
-        ("model_name", pa.string()),
-        ("model_version", pa.string()),
-        ("scheme", pa.string()),
+CLASS_FIELDS = [
+    ("uscc", pa.string()),
+    ("data_month", pa.string()),
+    ("score", pa.float64()),
+    ("probability", pa.float64()),
+    ("class_model", pa.string()),
+    ("class_final", pa.string()),
+    ("override_rule", pa.string()),
+    ("model_name", pa.string()),
+    ("model_version", pa.string()),
+    ("scheme", pa.string()),
+]
+
+
+def output_schema(top_k: int) -> pa.Schema:
+    """The classes file: the class, then its explanation (module doc)."""
+    risk = [
+        (f"risk_{k}_{part}", pa.float64() if part == "contribution" else pa.string())
+        for k in range(1, top_k + 1)
+        for part in ("feature", "group", "value", "contribution")
     ]
-)
+    shap = [(f"shap_{g}", pa.float64()) for g in GROUPS]
+    return pa.schema([*CLASS_FIELDS, *risk, *shap, ("shap_expected", pa.float64()),
+                      ("margin", pa.float64())])  # fmt: skip
 
 
 class ClassifyError(ValueError):
@@ -70,6 +88,13 @@ class Bundle:
     sectors: list[tuple[str, str, lgb.Booster, calibration.Calibrator]]  # name, flag, in order
     sector_rule: str
     catalog: str | None
+
+    def explainer(self, engine: str = "tables") -> explain.Explainer:
+        """Exact TreeSHAP of this deployed model (general and sector boosters, its rule)."""
+        return explain.Explainer.build(
+            self.general, [(flag, b) for _n, flag, b, _c in self.sectors], self.sector_rule,
+            engine,
+        )  # fmt: skip
 
     def probability(self, x: np.ndarray, flags: dict[str, np.ndarray]) -> np.ndarray:
         """Calibrated probability; sector models replace (or average with) the general one
@@ -148,6 +173,46 @@ def check_feature_file(bundle: Bundle, path: Path, needed: set[str]) -> None:
         )
 
 
+def _text(values: np.ndarray) -> np.ndarray:
+    """Feature values as the text stored beside a risk point: numbers to 6 significant
+    digits, categories as they are, missing as null."""
+    out = np.full(len(values), None, dtype=object)
+    if values.dtype.kind == "f":
+        ok = ~np.isnan(values)
+        out[ok] = np.char.mod("%.6g", values[ok])
+    else:
+        ok = pd.notna(values)
+        out[ok] = values[ok].astype(str)
+    return out
+
+
+def risk_point_columns(
+    contrib: np.ndarray, batch: pa.RecordBatch, features: tuple[str, ...], top_k: int
+) -> dict[str, np.ndarray]:
+    """The explanation columns of `output_schema` for one batch of enterprises."""
+    idx, val = explain.top_risk_points(contrib, top_k)
+    groups = list(GROUPS)
+    sums = explain.group_sums(contrib, features, {f: BY_NAME[f].group for f in features}, groups)
+    names = np.array([*features, None], dtype=object)  # index -1: no risk point
+    group_of = np.array([*(BY_NAME[f].group for f in features), None], dtype=object)
+    out: dict[str, np.ndarray] = {}
+    for k in range(idx.shape[1]):
+        i = idx[:, k]
+        value = np.full(len(i), None, dtype=object)
+        for j in np.unique(i[i >= 0]):
+            m = i == j
+            value[m] = _text(batch.column(features[j]).to_numpy(zero_copy_only=False)[m])
+        out[f"risk_{k + 1}_feature"] = names[i]
+        out[f"risk_{k + 1}_group"] = group_of[i]
+        out[f"risk_{k + 1}_value"] = value
+        out[f"risk_{k + 1}_contribution"] = val[:, k]
+    for g, column in zip(groups, sums.T, strict=True):
+        out[f"shap_{g}"] = column
+    out["shap_expected"] = contrib[:, -1]
+    out["margin"] = contrib.sum(axis=1)
+    return out
+
+
 @dataclass
 class ClassifyReport:
     month: str
@@ -181,6 +246,9 @@ def run_classify(
 ) -> ClassifyReport:
     t0 = time.perf_counter()
     bundle = load_bundle(cfg, alias)
+    explainer = bundle.explainer(cfg.explain.engine)
+    top_k = cfg.explain.top_k
+    schema = output_schema(top_k)
     path = Path(features_dir) / f"{month}.parquet"
     override_cols = {c.feature for r in scheme.overrides for c in r.when}
     sector_cols = {flag for _n, flag, _b, _c in bundle.sectors}
@@ -199,11 +267,13 @@ def run_classify(
     def batches() -> Iterator[pd.DataFrame]:
         for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=columns):
             flags = {f: batch.column(f).to_numpy(zero_copy_only=False) for f in sector_cols}
-            p = bundle.probability(gbm.matrix_arrow(batch, bundle.design), flags)
+            x = gbm.matrix_arrow(batch, bundle.design)
+            p = bundle.probability(x, flags)
+            reasons = risk_point_columns(explainer(x, flags), batch, bundle.design.features, top_k)
             yield pd.DataFrame(
                 {"uscc": batch.column("uscc").to_pandas(types_mapper=pd.ArrowDtype),  # no copy
                  "score": calibration.to_score(p, bundle.scale), "probability": p,
-                 **{c: batch.column(c).to_pandas() for c in sorted(override_cols)}}
+                 **{c: batch.column(c).to_pandas() for c in sorted(override_cols)}, **reasons}
             )  # fmt: skip
 
     def write(writer: pq.ParquetWriter, frame: pd.DataFrame, classes: pd.DataFrame) -> None:
@@ -216,13 +286,17 @@ def run_classify(
             **{k: pa.array(classes[k], pa.string()) for k in OUTPUT_COLUMNS},
             **{k: pa.repeat(pa.scalar(v, pa.string()), n) for k, v in constant.items()},
         }
-        table = pa.table([arrays[c] for c in OUTPUT_SCHEMA.names], schema=OUTPUT_SCHEMA)
+        for name in schema.names[len(CLASS_FIELDS) :]:
+            arrays[name] = pa.array(
+                frame[name].to_numpy(), schema.field(name).type, from_pandas=True
+            )
+        table = pa.table([arrays[c] for c in schema.names], schema=schema)
         writer.write_table(table)
         counts.update(classes["class_final"].value_counts().to_dict())
         overridden.update(classes["override_rule"].value_counts().to_dict())
         rows += n
 
-    with pq.ParquetWriter(tmp, OUTPUT_SCHEMA, **PARQUET_OPTIONS) as writer:
+    with pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS) as writer:
         if not scheme.chunkable:  # ranks need every score: score first, then assign
             whole = pd.concat(list(batches()), ignore_index=True)
             write(writer, whole, assign(whole, scheme))

@@ -1,32 +1,51 @@
-"""TreeSHAP explanations: exact, additive, the same with and without de-duplication."""
+"""TreeSHAP explanations: exact, additive, the same from both engines and from shap."""
 
 from __future__ import annotations
 
+import lightgbm as lgb
 import numpy as np
 import pytest
 
-from models import gbm
-from models.explain import contributions, group_sums, top_risk_points
+from models import gbm, treeshap
+from models.explain import Explainer, contributions, group_sums, top_risk_points
 
 
-@pytest.fixture(scope="module")
-def model():  # type: ignore[no-untyped-def]
-    rng = np.random.default_rng(7)
-    n = 3000
+def _data(seed: int, n: int = 3000) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 6))
     x[:, 5] = rng.integers(0, 4, n)  # a categorical column (level codes)
     x[rng.random(n) < 0.1, 1] = np.nan  # missing values
+    x[rng.random(n) < 0.05, 5] = np.nan  # a missing level
+    x[rng.random(n) < 0.2, 2] = 0.0  # many exact zeros
     x[:500] = x[0]  # many identical rows, as in a province of empty firms
-    logit = 1.2 * x[:, 0] - np.nan_to_num(x[:, 1]) + (x[:, 5] == 2) * 1.5
+    logit = 1.2 * x[:, 0] - np.nan_to_num(x[:, 1]) + (x[:, 5] == 2) * 1.5 + (x[:, 2] == 0)
     y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return x, y
+
+
+def _train(x: np.ndarray, y: np.ndarray, init: np.ndarray | None = None, **extra) -> lgb.Booster:  # type: ignore[no-untyped-def]
     params = gbm.lgb_params(
         {"num_leaves": 15, "max_depth": 5, "learning_rate": 0.1, "min_child_samples": 20,
          "subsample": 1.0, "colsample_bytree": 1.0, "reg_lambda": 0.0},
         seed=3, threads=2, constraints=None,
     )  # fmt: skip
-    params = {**params, "categorical_feature": [5]}
-    booster = gbm.train(x, y, None, params, 60)
-    return booster, x
+    params = {**params, "categorical_feature": [5], **extra}
+    return gbm.train(x, y, None, params, 60, init_score=init)
+
+
+@pytest.fixture(scope="module", params=["nan_missing", "zero_as_missing"])
+def model(request):  # type: ignore[no-untyped-def]
+    x, y = _data(7)
+    extra = {"zero_as_missing": True} if request.param == "zero_as_missing" else {}
+    booster = _train(x, y, **extra)
+    # rows exactly on the model's thresholds: the decision must be LightGBM's (v <= t)
+    dump = booster.dump_model()
+    on = x[:200].copy()
+    for i, tree in enumerate(dump["tree_info"][:200]):
+        node = tree["tree_structure"]
+        if "split_index" in node and node["decision_type"] == "<=":
+            on[i, node["split_feature"]] = node["threshold"]
+    return booster, np.vstack([x, on])
 
 
 @pytest.mark.filterwarnings("ignore:LightGBM binary classifier with TreeExplainer:UserWarning")
@@ -34,7 +53,7 @@ def test_agrees_with_shap_and_adds_up(model) -> None:  # type: ignore[no-untyped
     import shap
 
     booster, x = model
-    c = contributions(booster, x)
+    c = Explainer.build(booster)(x, {})
     margin = booster.predict(x, raw_score=True)
     assert np.max(np.abs(c.sum(axis=1) - margin)) <= 1e-6  # additivity
     explainer = shap.TreeExplainer(booster)
@@ -44,11 +63,57 @@ def test_agrees_with_shap_and_adds_up(model) -> None:  # type: ignore[no-untyped
     assert abs(float(np.ravel(explainer.expected_value)[-1]) - c[0, -1]) <= 1e-6
 
 
-def test_deduplication_is_exact(model) -> None:  # type: ignore[no-untyped-def]
+def test_tables_equal_lightgbm_pred_contrib(model) -> None:  # type: ignore[no-untyped-def]
     booster, x = model
-    assert np.array_equal(
-        contributions(booster, x, dedupe=True), contributions(booster, x, dedupe=False)
-    )
+    fast = Explainer.build(booster, engine="tables")
+    assert fast.engine == "tables"
+    reference = contributions(booster, x)
+    got = fast(x, {})
+    assert np.max(np.abs(got - reference)) <= 1e-9
+    for k in (1, 3, 5):  # the same main risk points, in the same order
+        assert np.array_equal(top_risk_points(got, k)[0], top_risk_points(reference, k)[0])
+
+
+def test_lightgbm_engine_is_the_reference(model) -> None:  # type: ignore[no-untyped-def]
+    booster, x = model
+    slow = Explainer.build(booster, engine="lightgbm")
+    assert slow.engine == "lightgbm"
+    assert np.array_equal(slow(x, {}), contributions(booster, x))
+    with pytest.raises(ValueError, match="engine"):
+        Explainer.build(booster, engine="fast")
+
+
+def test_a_model_beyond_the_depth_budget_falls_back_to_lightgbm() -> None:
+    x, y = _data(11, n=4000)
+    wide = np.hstack([x, np.random.default_rng(1).normal(size=(len(x), 12))])
+    booster = _train(wide, y, num_leaves=200, max_depth=-1, min_child_samples=2,
+                     min_data_in_bin=1)  # fmt: skip
+    deep = max(treeshap._path_sizes(booster.dump_model()))
+    assert deep > treeshap.MAX_PATH_FEATURES  # the fixture really is beyond the budget
+    assert not treeshap.supported(booster)
+    e = Explainer.build(booster)
+    assert e.engine == "lightgbm"
+    assert np.array_equal(e(wide[:50], {}), contributions(booster, wide[:50]))
+    with pytest.raises(ValueError, match="budget"):
+        treeshap.build(booster)
+
+
+def test_sector_trees_on_top_of_the_general_margin_are_explained_exactly() -> None:
+    x, y = _data(5)
+    general = _train(x, y)
+    margin = general.predict(x, raw_score=True)
+    flag = (x[:, 5] == 1).astype(float)
+    m = flag == 1
+    sector = _train(x[m], y[m], init=margin[m])
+    for rule in ("boost", "replace"):
+        e = Explainer.build(general, [("flag", sector)], rule)
+        c = e(x, {"flag": flag})
+        own = sector.predict(x[m], raw_score=True)
+        expected = margin.copy()
+        expected[m] = margin[m] + own if rule == "boost" else own
+        assert e.exact
+        assert np.max(np.abs(c.sum(axis=1) - expected)) <= 1e-6
+    assert not Explainer.build(general, [("flag", sector)], "average").exact
 
 
 def test_top_points_are_the_largest_positive_contributions() -> None:

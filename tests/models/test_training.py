@@ -9,10 +9,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from features.contract import GROUPS
 from features.months import previous_month
+from models import explain, gbm
 from models.classes import ClassScheme
 from models.data import label_frames, split_by_month
-from pipelines.classify import ClassifyError, run_classify
+from pipelines.classify import ClassifyError, load_bundle, run_classify
 from pipelines.config import load_config
 from pipelines.promote import run_promote
 from pipelines.train import load_training_frame, run_train
@@ -145,6 +147,50 @@ def test_classify_records_scores_classes_and_overrides(
     assert sum(report.counts.values()) == len(out)
     summary = json.loads((tmp_path / "2026-10" / "classes_summary.json").read_text())
     assert summary["enterprises"] == len(out)
+
+
+def test_classify_stores_each_enterprises_main_risk_points(
+    small_model, small_history, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """The stored risk points are those of LightGBM's own TreeSHAP on the deployed model,
+    the group sums and the expected value add up to the margin, and the margin gives the
+    probability through the calibrator."""
+    cfg, _ = small_model
+    scheme = load_config(cfg.class_scheme, ClassScheme)
+    report = run_classify(cfg, scheme, small_history, "2026-10", tmp_path, alias="challenger",
+                          batch_rows=700)  # fmt: skip
+    out = pq.read_table(report.out).to_pandas()
+    bundle = load_bundle(cfg, "challenger")
+    feats = pq.read_table(small_history / "2026-10.parquet")
+    x = gbm.matrix_arrow(feats, bundle.design)
+    flags = {f: feats.column(f).to_numpy(zero_copy_only=False) for _n, f, _b, _c in bundle.sectors}
+    reference = explain.contributions(bundle.general, x)
+    for _name, flag, booster, _cal in bundle.sectors:  # the boost rule: sector trees on top
+        m = flags[flag] == 1
+        reference[m] += explain.contributions(booster, np.ascontiguousarray(x[m]))
+    idx, val = explain.top_risk_points(reference, cfg.explain.top_k)
+    names = np.array([*bundle.design.features, None], dtype=object)
+    for k in range(cfg.explain.top_k):
+        stored = out[f"risk_{k + 1}_feature"].fillna("").tolist()
+        assert stored == [n or "" for n in names[idx[:, k]]]
+        np.testing.assert_allclose(out[f"risk_{k + 1}_contribution"], val[:, k], atol=1e-9)
+    # a stored value is the enterprise's own value of that feature
+    frame = feats.to_pandas()
+    first = out["risk_1_feature"].notna().to_numpy().nonzero()[0][:50]
+    for i in first:
+        raw = frame.at[i, out.at[i, "risk_1_feature"]]
+        assert out.at[i, "risk_1_value"] == (f"{raw:.6g}" if isinstance(raw, float) else str(raw))
+    shap = out[[f"shap_{g}" for g in GROUPS]].sum(axis=1) + out["shap_expected"]
+    np.testing.assert_allclose(shap, out["margin"], atol=1e-9)
+    np.testing.assert_allclose(out["margin"], reference.sum(axis=1), atol=1e-9)
+    general = ~np.any([flags[f] == 1 for f in flags], axis=0) if flags else np.ones(len(out), bool)
+    p = bundle.calibrator(gbm.sigmoid(out["margin"].to_numpy()[general]))
+    np.testing.assert_allclose(p, out["probability"].to_numpy()[general], atol=1e-12)
+    # contributions are positive, in decreasing order, and a missing slot stays empty
+    c = out[[f"risk_{k + 1}_contribution" for k in range(cfg.explain.top_k)]].to_numpy()
+    assert (np.nan_to_num(c, nan=np.inf) > 0).all()
+    filled = np.nan_to_num(c, nan=-1.0)  # an empty slot comes after every positive one
+    assert (np.diff(filled, axis=1) <= 0).all()
 
 
 def test_classify_refuses_features_the_model_does_not_know(
