@@ -97,6 +97,9 @@ class ClassDef(BaseModel):
     #: Minimum share of the class drawn in each double-random round; ``None`` for a class
     #: that is not drawn by rate (grey: dormant enterprises).
     min_sampling_rate: Annotated[float, Field(gt=0, le=1)] | None
+    #: What the class means for supervision (差异化监管措施), quoted in every report.
+    measures_zh: tuple[Text, ...] = ()
+    measures_en: tuple[Text, ...] = ()
 
 
 class Condition(BaseModel):

@@ -114,18 +114,28 @@ class Bundle:
         return p
 
 
-def load_bundle(cfg: ModelConfig, alias: str) -> Bundle:
-    """The model version behind ``alias`` and the artifacts of the run that trained it."""
+def load_bundle(cfg: ModelConfig, alias: str | None = None, version: str | None = None) -> Bundle:
+    """The model version behind ``alias`` (or the given ``version``) and the artifacts of the
+    run that trained it."""
     import mlflow
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
+    if (alias is None) == (version is None):
+        raise ValueError("load_bundle: give an alias or a version, not both")
     mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
     client = MlflowClient()
     name = cfg.mlflow.registered_model
     try:
-        mv = client.get_model_version_by_alias(name, alias)
+        if version is not None:
+            mv = client.get_model_version(name, version)
+        else:
+            mv = client.get_model_version_by_alias(name, str(alias))
     except MlflowException:
+        if version is not None:
+            raise ClassifyError(
+                f"registered model {name} has no version {version} in {cfg.mlflow.tracking_uri}"
+            ) from None
         hint = "run `riskclass promote`" if alias == "champion" else "run `riskclass train`"
         raise ClassifyError(
             f"classify: registered model {name} has no version with alias @{alias}; {hint}"
@@ -245,7 +255,7 @@ def run_classify(
     batch_rows: int = 50_000,
 ) -> ClassifyReport:
     t0 = time.perf_counter()
-    bundle = load_bundle(cfg, alias)
+    bundle = load_bundle(cfg, alias=alias)
     explainer = bundle.explainer(cfg.explain.engine)
     top_k = cfg.explain.top_k
     schema = output_schema(top_k)

@@ -492,6 +492,83 @@ def classify(
 
 
 @app.command()
+def report(
+    uscc: Annotated[
+        list[str] | None, typer.Argument(help="USCC(s) to report on; or select with the options")
+    ] = None,
+    as_of: Annotated[str, typer.Option(help="data month YYYY-MM (classified)")] = "",
+    klass: Annotated[
+        str | None, typer.Option("--class", help="every enterprise of this class (e.g. D)")
+    ] = None,
+    division: Annotated[
+        str | None, typer.Option(help="division code or prefix (4401: a city, 440103: a county)")
+    ] = None,
+    industry: Annotated[str | None, typer.Option(help="industry code or prefix (GB/T 4754)")] = None,
+    sample: Annotated[
+        int | None, typer.Option(help="a random sample of this many of the selection")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="seed of the sample")] = 0,
+    limit: Annotated[int | None, typer.Option(help="at most this many (in USCC order)")] = None,
+    lang: Annotated[str, typer.Option(help="zh (default) or en")] = "zh",
+    fmt: Annotated[str, typer.Option("--format", help="html (default) or pdf")] = "html",
+    out: Annotated[
+        Path | None, typer.Option(help="folder (default outputs/<month>/reports)")
+    ] = None,
+    outputs: Annotated[Path, typer.Option(help="where classify wrote outputs/<month>/")] = Path(
+        "outputs"
+    ),
+    features_dir: Annotated[Path, typer.Option("--features", help="feature files")] = Path(
+        "data/processed/features"
+    ),
+    interim: Annotated[Path, typer.Option(help="ingested tables (the registry)")] = Path(
+        "data/interim"
+    ),
+    config: Annotated[Path, typer.Option(help="model configuration (YAML)")] = Path(
+        "configs/model.yaml"
+    ),
+    report_config: Annotated[Path, typer.Option(help="report configuration (YAML)")] = Path(
+        "configs/report.yaml"
+    ),
+) -> None:
+    """Reports a regulator can read: class, main risk points, what the enterprise can do.
+
+    Internal to the bureau (内部参考): never publish them or give them to the enterprise.
+
+    Examples: [bold]riskclass report 91440103MA5XXXXXX1 --as-of 2026-10[/];
+    [bold]riskclass report --as-of 2026-10 --class D --division 440103[/]
+    """
+    from models.classes import ClassScheme
+    from models.config import ModelConfig
+    from pipelines.classify import ClassifyError
+    from pipelines.report import Month, ReportConfig, ReportError, write_reports
+
+    if not as_of:
+        _fail("report: --as-of MONTH is required")
+    if lang not in ("zh", "en"):
+        _fail(f"report: --lang must be zh or en, not {lang!r}")
+    if fmt not in ("html", "pdf"):
+        _fail(f"report: --format must be html or pdf, not {fmt!r}")
+    try:
+        cfg = load_config(config, ModelConfig)
+        rcfg = load_config(report_config, ReportConfig)
+        ctx = Month.load(as_of, cfg, rcfg, load_config(cfg.class_scheme, ClassScheme),
+                         features_dir, interim, outputs)  # fmt: skip
+        chosen = ctx.select(uscc or (), klass, division, industry, sample, seed, limit)
+        if not chosen:
+            _fail("report: no enterprise matches the selection")
+        with _progress() as bar:
+            task = bar.add_task("reports", total=len(chosen))
+            run = write_reports(ctx, chosen, lang, fmt, out,  # type: ignore[arg-type]
+                                on_progress=lambda n: bar.advance(task, n))  # fmt: skip
+    except (ConfigError, ReportError, ClassifyError) as exc:
+        _fail(str(exc))
+    console.print(f"{len(run.paths):,} report(s) (internal, not for publication)")
+    if run.index is not None:
+        console.print(f"index: [bold]{run.index}[/]")
+    console.print(f"report: [bold]{run.paths[0]}[/]")
+
+
+@app.command()
 def promote(
     config: Annotated[Path, typer.Option(help="model configuration (YAML)")] = Path(
         "configs/model.yaml"

@@ -1,0 +1,638 @@
+"""Stage `report`: per-enterprise reports a regulator can read (HTML, or PDF through Chromium).
+
+For each enterprise of a classified month: its class and score and what the class means for
+supervision; its main risk points as plain sentences about its own records (the catalog's
+templates with its real values and dates); a waterfall of how the score is made up; the five
+information groups; how it compares with its industry and division; what it can do (the
+catalog's advice for actionable risk points only); its class over the last 12 months; the
+model version and data month; and the banner 「内部参考，不作为对企业的信用评价，不得对外公开」.
+
+The explanation is recomputed from the model version that classified the month (exact
+TreeSHAP, `models.explain`) and checked against the risk points stored by `classify`: a report
+never shows a reason the model did not give, and says so when no feature stands out.
+
+Reports are internal to the bureau: written under ``outputs/<month>/reports/`` only, never
+logged. A report is one self-contained HTML file (inline CSS and SVG, no script, no network)
+that prints on A4.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from pydantic import BaseModel, ConfigDict, Field
+
+from features.catalog import Feature
+from features.contract import GROUPS, VOCABULARIES
+from features.definitions import BY_NAME
+from features.months import months_between, parse_month, previous_month
+from models import calibration, gbm
+from models.classes import ClassScheme, class_order
+from models.config import ModelConfig
+from pipelines import charts
+from pipelines.classify import Bundle, load_bundle
+from pipelines.report_text import TEXT, section_name
+
+Lang = Literal["zh", "en"]
+TEMPLATES = Path(__file__).parent / "templates"
+# Contribution (log-odds) below which a factor does not "stand out" in a report
+PALETTE = ["#2e7d32", "#1565c0", "#ef8f00", "#c62828", "#6d4c41", "#455a64"]
+NAMED_COLOURS = {"green": "#2e7d32", "blue": "#1565c0", "yellow": "#e0a800", "red": "#c62828",
+                 "grey": "#757575", "gray": "#757575"}  # fmt: skip
+#: Category features shown with the label of their contract vocabulary.
+VOCABULARY_OF = {"entity_type": "entity_type", "legal_form": "legal_form",
+                 "abn_reason": "abnormal_reason", "pen_last_cause": "penalty_cause",
+                 "insp_last_category": "problem_category"}  # fmt: skip
+
+
+class ReportError(ValueError):
+    """A report cannot be made: no classes for the month, unknown enterprise, stale model."""
+
+
+class ReportConfig(BaseModel):
+    """`configs/report.yaml`: reference names and the thresholds of what a report says."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: code,name_zh,name_en[,prefecture_code,prefecture_zh] (GB/T 2260); codes shown if absent
+    divisions: str | None = None
+    #: code,section,name_zh,name_en for the 2-digit GB/T 4754 divisions; sections if absent
+    industries: str | None = None
+    #: a risk point must raise the margin (log-odds) by at least this much to be named
+    min_contribution: Annotated[float, Field(ge=0)] = 0.02
+    favourable: Annotated[int, Field(ge=0, le=10)] = 3
+    history_months: Annotated[int, Field(ge=1, le=36)] = 12
+    min_peers: Annotated[int, Field(ge=2)] = 20
+
+
+@dataclass
+class Names:
+    """Reference names for codes (what a regulator reads instead of a code)."""
+
+    divisions: dict[str, tuple[str, str]] = field(default_factory=dict)
+    prefectures: dict[str, tuple[str, str]] = field(default_factory=dict)
+    industries: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, cfg: ReportConfig, root: Path = Path(".")) -> Names:
+        out = cls()
+        if cfg.divisions:
+            d = pd.read_csv(root / cfg.divisions, dtype=str)
+            for r in d.itertuples(index=False):
+                out.divisions[r.code] = (r.name_zh, r.name_en)
+                if "prefecture_code" in d.columns:
+                    pz = getattr(r, "prefecture_zh", r.name_zh)
+                    out.prefectures[str(r.prefecture_code)[:4]] = (pz, pz)
+        if cfg.industries:
+            i = pd.read_csv(root / cfg.industries, dtype=str)
+            out.industries = {r.code: (r.name_zh, r.name_en) for r in i.itertuples(index=False)}
+        return out
+
+    def division(self, code: str, lang: Lang) -> str:
+        name = self.divisions.get(code)
+        return f"{name[0] if lang == 'zh' else name[1]}（{code}）" if name else code
+
+    def industry(self, code2: str, lang: Lang) -> str:
+        name = self.industries.get(code2)
+        label = (name[0] if lang == "zh" else name[1]) if name else section_name(code2, lang)
+        return f"{label}（{code2}）" if label else code2
+
+
+def class_colours(scheme: ClassScheme) -> dict[str, str]:
+    order = [c.code for c in scheme.classes]
+    return {c: NAMED_COLOURS.get(c.lower(), PALETTE[min(i, len(PALETTE) - 1)])
+            for i, c in enumerate(order)}  # fmt: skip
+
+
+def _num(v: Any) -> float | None:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    return float(v) if isinstance(v, int | float | np.floating | np.integer) else None
+
+
+def display(f: Feature, value: Any, names: Names, lang: Lang) -> str | None:
+    """A feature value as a regulator reads it (None when missing)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    t = TEXT[lang]
+    if f.kind == "date":
+        return value.isoformat() if isinstance(value, date) else str(value)
+    if f.kind == "category":
+        code = str(value)
+        if f.name in VOCABULARY_OF:
+            labels = VOCABULARIES[VOCABULARY_OF[f.name]].get(code)
+            return (labels[0] if lang == "zh" else labels[1]) if labels else code
+        if f.name == "industry_division":
+            return names.industry(code, lang)
+        if f.name == "city":
+            p = names.prefectures.get(code)
+            return f"{p[0]}（{code}）" if p else code
+        return code
+    if f.kind == "flag":
+        return t["yes"] if float(value) == 1 else t["no"]
+    v = float(value)
+    if f.unit == "share":
+        return f"{v:.0%}"
+    return f"{v:,.0f}" if v == round(v) else f"{v:,.3g}"
+
+
+def sentence(f: Feature, row: dict[str, Any], names: Names, lang: Lang) -> str:
+    """The catalog's sentence for ``f`` with the enterprise's own values, or a plain
+    "indicator: value" when a value it refers to is missing (never a made-up fact). A flag's
+    sentence states the fact, so it is used only when the flag is 1."""
+    template = f.template_zh if lang == "zh" else f.template_en
+    value = row.get(f.name)
+    label = f.zh if lang == "zh" else f.en
+    shown = display(f, value, names, lang)
+    plain = f"{label}：{shown or TEXT[lang]['missing']}" if lang == "zh" else (
+        f"{label}: {shown or TEXT[lang]['missing']}")  # fmt: skip
+    if not template or (f.kind == "flag" and _num(value) != 1):
+        return plain
+    values: dict[str, Any] = {}
+    for name in f.placeholders():
+        other = BY_NAME[name]
+        v = row.get(name)
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return plain
+        values["value" if name == f.name else name] = (
+            display(other, v, names, lang) if other.kind in ("date", "category") else float(v)
+        )
+        if name == f.name:
+            values[name] = values["value"]
+    try:
+        return template.format(**values)
+    except (ValueError, KeyError, TypeError):  # a format spec that does not fit the value
+        return plain
+
+
+@dataclass
+class Month:
+    """Everything the reports of one classified month share."""
+
+    month: str
+    classes: pd.DataFrame  # indexed by uscc
+    registry: pd.DataFrame  # indexed by uscc: name, codes, dates
+    features_path: Path
+    scheme: ClassScheme
+    bundle: Bundle
+    names: Names
+    rcfg: ReportConfig
+    top_k: int
+    engine: str
+    outputs: Path
+    _peer_values: dict[str, pd.Series] = field(default_factory=dict)
+
+    @classmethod
+    def load(
+        cls,
+        month: str,
+        cfg: ModelConfig,
+        rcfg: ReportConfig,
+        scheme: ClassScheme,
+        features_dir: Path,
+        interim: Path,
+        outputs: Path,
+        root: Path = Path("."),
+    ) -> Month:
+        parse_month(month)
+        path = Path(outputs) / month / "classes.parquet"
+        if not path.is_file():
+            raise ReportError(
+                f"report: no classes for {month} ({path}); run `riskclass classify --as-of {month}`"
+            )
+        classes = pq.read_table(path).to_pandas().set_index("uscc")
+        versions = classes["model_version"].unique()
+        if len(versions) != 1:
+            raise ReportError(f"report: {path} mixes model versions {sorted(versions)}")
+        reg_path = Path(interim) / "enterprises.parquet"
+        if not reg_path.is_file():
+            raise ReportError(f"report: table enterprises not found at {reg_path}; run ingest")
+        cols = ["uscc", "name", "entity_type", "industry_code", "division_code",
+                "established_date", "status"]  # fmt: skip
+        registry = pq.read_table(reg_path, columns=cols).to_pandas().set_index("uscc")
+        bundle = load_bundle(cfg, version=str(versions[0]))
+        return cls(
+            month, classes, registry, Path(features_dir) / f"{month}.parquet", scheme, bundle,
+            Names.load(rcfg, root), rcfg, cfg.explain.top_k, cfg.explain.engine, Path(outputs),
+        )  # fmt: skip
+
+    # --- selection ---------------------------------------------------------------------------
+    def select(
+        self,
+        usccs: Sequence[str] = (),
+        klass: str | None = None,
+        division: str | None = None,
+        industry: str | None = None,
+        sample: int | None = None,
+        seed: int = 0,
+        limit: int | None = None,
+    ) -> list[str]:
+        """Enterprises to report on: the given USCCs, or those matching class / division
+        prefix / industry prefix, optionally a seeded random sample, in USCC order."""
+        if usccs:
+            unknown = [u for u in usccs if u not in self.classes.index]
+            if unknown:
+                raise ReportError(
+                    f"report: {len(unknown)} enterprise(s) have no classification for "
+                    f"{self.month}: {', '.join(unknown[:5])}"
+                )
+            chosen = pd.Index(sorted(set(usccs)))
+        else:
+            mask = pd.Series(True, index=self.classes.index)
+            if klass is not None:
+                if klass not in class_order(self.scheme) and klass not in {
+                    c.code for c in self.scheme.classes
+                }:
+                    raise ReportError(
+                        f"report: class {klass!r} is not in scheme {self.scheme.name} "
+                        f"({', '.join(c.code for c in self.scheme.classes)})"
+                    )
+                mask &= self.classes["class_final"] == klass
+            reg = self.registry.reindex(self.classes.index)
+            if division:
+                mask &= reg["division_code"].fillna("").str.startswith(division).to_numpy()
+            if industry:
+                mask &= reg["industry_code"].fillna("").str.startswith(industry).to_numpy()
+            chosen = self.classes.index[mask.to_numpy()].sort_values()
+            if sample is not None and sample < len(chosen):
+                rng = np.random.default_rng(seed)
+                chosen = chosen[np.sort(rng.choice(len(chosen), size=sample, replace=False))]
+        if limit is not None:
+            chosen = chosen[:limit]
+        return list(chosen)
+
+    # --- data ----------------------------------------------------------------------------------
+    def feature_rows(self, usccs: Sequence[str]) -> pa.Table:
+        if not self.features_path.is_file():
+            raise ReportError(f"report: no feature file {self.features_path}")
+        t = pq.read_table(self.features_path, filters=[("uscc", "in", list(usccs))])
+        order = pc.index_in(pa.array(list(usccs)), t.column("uscc"))
+        return t.take(order)
+
+    def peer_values(self, feature: str) -> pd.Series:
+        """One feature over the whole month, indexed by uscc (cached)."""
+        if feature not in self._peer_values:
+            t = pq.read_table(self.features_path, columns=["uscc", feature])
+            self._peer_values[feature] = pd.Series(
+                t.column(feature).to_numpy(zero_copy_only=False),
+                index=t.column("uscc").to_pandas(), name=feature,
+            )  # fmt: skip
+        return self._peer_values[feature]
+
+    def history(self, usccs: Sequence[str]) -> dict[str, dict[str, str]]:
+        """uscc -> {month: class} over the last ``history_months`` months present."""
+        months = [self.month]
+        while len(months) < self.rcfg.history_months:
+            months.append(previous_month(months[-1]))
+        out: dict[str, dict[str, str]] = {u: {} for u in usccs}
+        for m in months:
+            p = self.outputs / m / "classes.parquet"
+            if not p.is_file():
+                continue
+            t = pq.read_table(p, columns=["uscc", "class_final"], filters=[("uscc", "in", list(usccs))])
+            for u, c in zip(t.column("uscc").to_pylist(), t.column("class_final").to_pylist(), strict=True):
+                out[u][m] = c
+        return out
+
+
+def _scorer(bundle: Bundle, flags: dict[str, float]) -> Any:
+    """Margin -> score for one enterprise (its sector's calibrator under boost/replace)."""
+    cal = bundle.calibrator
+    for _n, flag, _b, c in bundle.sectors:
+        if bundle.sector_rule != "average" and flags.get(flag) == 1:
+            cal = c
+    return lambda m: float(calibration.to_score(cal(gbm.sigmoid(np.array([m]))), bundle.scale)[0])
+
+
+def _peer_block(ctx: Month, u: str, key: str, value: str, lang: Lang, label: str) -> dict[str, Any]:
+    t = TEXT[lang]
+    reg = ctx.registry
+    col = reg[key].str[: len(value)] if key == "industry_code" else reg[key]
+    peers = reg.index[(col == value).to_numpy()]
+    cls = ctx.classes.reindex(peers).dropna(subset=["score"])
+    block: dict[str, Any] = {"label": label, "n": len(cls)}
+    if len(cls) < ctx.rcfg.min_peers:
+        block["text"] = t["peer_too_few"].format(n=ctx.rcfg.min_peers)
+        return block
+    own = float(ctx.classes.at[u, "score"])
+    share = float((cls["score"] < own).mean())
+    block["text"] = t["peer_rank"].format(share=f"{share:.0%}", n=f"{len(cls):,}")
+    counts = cls["class_final"].value_counts()
+    block["classes"] = [(c, f"{counts.get(c, 0) / len(cls):.1%}") for c in class_order(ctx.scheme)]
+    block["peers"] = peers
+    return block
+
+
+def build(ctx: Month, usccs: Sequence[str], lang: Lang) -> list[dict[str, Any]]:
+    """The content of each enterprise's report (what the template shows)."""
+    if not usccs:
+        return []
+    t = TEXT[lang]
+    rows = ctx.feature_rows(usccs)
+    bundle = ctx.bundle
+    x = gbm.matrix_arrow(rows, bundle.design)
+    flags = {f: rows.column(f).to_numpy(zero_copy_only=False) for _n, f, _b, _c in bundle.sectors}
+    explainer = bundle.explainer(ctx.engine)
+    contrib = explainer(x, flags)
+    features = bundle.design.features
+    records = rows.to_pylist()
+    history = ctx.history(usccs)
+    colours = class_colours(ctx.scheme)
+    defs = {c.code: c for c in ctx.scheme.classes}
+    rules = {r.name: r for r in ctx.scheme.overrides}
+    bands = []
+    if ctx.scheme.method == "score_bands" and ctx.scheme.score_bands:
+        for code, lower in sorted(ctx.scheme.score_bands.items(), key=lambda kv: kv[1]):
+            bands.append(charts.Band(code, float(lower), colours.get(code, "#999")))
+    out = []
+    for i, u in enumerate(usccs):
+        row = records[i]
+        c = contrib[i]
+        cls = ctx.classes.loc[u]
+        stored = cls.get("margin")
+        if stored is not None and not np.isnan(stored) and abs(float(stored) - c.sum()) > 1e-6:
+            raise ReportError(
+                f"report: the explanation of {u} differs from the one classify stored for "
+                f"{ctx.month} (model version {bundle.version}): rerun classify for that month"
+            )
+        score_of = _scorer(bundle, {f: float(v[i]) for f, v in flags.items()})
+        body = c[:-1]
+        order = np.argsort(-np.round(body, 10), kind="stable")
+        points_idx = [j for j in order[: ctx.top_k] if body[j] >= ctx.rcfg.min_contribution]
+        # the waterfall, in score points: each step moves the running margin
+        margin = float(c[-1])
+        prev = score_of(margin)
+        start = prev
+        steps = []
+        point_points = {}
+        for j in points_idx:
+            margin += float(body[j])
+            s = score_of(margin)
+            f = BY_NAME[features[j]]
+            steps.append(charts.Step(f.zh if lang == "zh" else f.en, s - prev))
+            point_points[j] = s - prev
+            prev = s
+        rest = [j for j in range(len(body)) if j not in point_points]
+        up = [j for j in rest if body[j] > 0]
+        down = [j for j in rest if body[j] < 0]
+        for group, key in ((up, "other_up"), (down, "other_down")):
+            if group:
+                margin += float(body[group].sum())
+                s = score_of(margin)
+                steps.append(charts.Step(t[key].format(n=len(group)), s - prev))
+                prev = s
+        score = float(cls["score"])
+        top = max(float(bundle.scale), score)
+        waterfall = charts.waterfall((t["start"], start), steps, (t["end"], prev), top, bands,
+                                     t["waterfall"])  # fmt: skip
+        points = []
+        advice: list[str] = []
+        for j in points_idx:
+            f = BY_NAME[features[j]]
+            points.append({
+                "sentence": sentence(f, row, ctx.names, lang),
+                "group": GROUPS[f.group][0 if lang == "zh" else 1],
+                "points": t["raises"].format(points=f"{max(point_points[j], 0):.0f}"),
+            })  # fmt: skip
+            tip = f.advice_zh if lang == "zh" else f.advice_en
+            if f.actionable and tip and tip not in advice:
+                advice.append(tip)
+        favourable = []
+        for j in order[::-1][: ctx.rcfg.favourable]:
+            if body[j] <= -ctx.rcfg.min_contribution:
+                favourable.append(sentence(BY_NAME[features[j]], row, ctx.names, lang))
+        # five groups
+        sums = {g: 0.0 for g in GROUPS}
+        for j, name in enumerate(features):
+            sums[BY_NAME[name].group] += float(body[j])
+        biggest = max(abs(v) for v in sums.values()) or 1.0
+        groups_svg = charts.diverging(
+            [(GROUPS[g][0 if lang == "zh" else 1], v,
+              t[_effect(v, max(ctx.rcfg.min_contribution, 0.05 * biggest))])
+             for g, v in sums.items()],
+            t["groups"],
+        )
+        # peers
+        reg = ctx.registry.loc[u] if u in ctx.registry.index else None
+        industry2 = str(reg["industry_code"])[:2] if reg is not None else ""
+        division = str(reg["division_code"]) if reg is not None else ""
+        peer_blocks = []
+        industry_peers = None
+        if industry2:
+            b = _peer_block(ctx, u, "industry_code", industry2, lang,
+                            t["peer_industry"].format(name=ctx.names.industry(industry2, lang)))  # fmt: skip
+            industry_peers = b.pop("peers", None)
+            peer_blocks.append(b)
+        if division:
+            b = _peer_block(ctx, u, "division_code", division, lang,
+                            t["peer_division"].format(name=ctx.names.division(division, lang)))  # fmt: skip
+            b.pop("peers", None)
+            peer_blocks.append(b)
+        peer_features = []
+        if industry_peers is not None:
+            for j in points_idx:
+                f = BY_NAME[features[j]]
+                if f.kind not in ("number", "flag"):
+                    continue
+                vals = ctx.peer_values(f.name).reindex(industry_peers)
+                vals = pd.to_numeric(vals, errors="coerce").dropna()
+                if not len(vals):
+                    continue
+                typical = (t["share_yes"].format(share=f"{(vals == 1).mean():.0%}") if f.kind == "flag"
+                           else t["median"].format(v=display(f, float(vals.median()), ctx.names, lang)))  # fmt: skip
+                peer_features.append((f.zh if lang == "zh" else f.en,
+                                      display(f, row.get(f.name), ctx.names, lang) or t["missing"],
+                                      typical))  # fmt: skip
+        # history
+        first = ctx.month
+        for _ in range(ctx.rcfg.history_months - 1):
+            first = previous_month(first)
+        cells = []
+        for m in months_between(first, ctx.month):
+            code = history[u].get(m)
+            cells.append((m[2:], code, colours.get(code or "", "#9e9e9e")))
+        final = str(cls["class_final"])
+        model_class = str(cls["class_model"])
+        rule = cls.get("override_rule")
+        cdef = defs.get(final)
+        override = None
+        if isinstance(rule, str) and rule in rules:
+            r = rules[rule]
+            override = t["override"].format(
+                rule=r.zh if lang == "zh" else r.en,
+                final=_class_label(defs, final, lang), model=_class_label(defs, model_class, lang),
+            )  # fmt: skip
+        out.append({
+            "uscc": u,
+            "name": str(reg["name"]) if reg is not None else u,
+            "division": ctx.names.division(division, lang) if division else "",
+            "industry": ctx.names.industry(industry2, lang) if industry2 else "",
+            "industry_code": str(reg["industry_code"]) if reg is not None else "",
+            "entity_type": _vocab("entity_type", reg["entity_type"], lang) if reg is not None else "",
+            "established": str(reg["established_date"])[:10] if reg is not None else "",
+            "status": _vocab("status", reg["status"], lang) if reg is not None else "",
+            "class_code": final,
+            "class_label": _class_label(defs, final, lang),
+            "class_colour": colours.get(final, "#555"),
+            "measures": list((cdef.measures_zh if lang == "zh" else cdef.measures_en) if cdef else ()),
+            "override": override,
+            "score": f"{score:.0f}",
+            "probability": f"{float(cls['probability']):.1%}",
+            "points": points,
+            "advice": advice,
+            "favourable": favourable,
+            "waterfall": Markup(waterfall),
+            "groups": Markup(groups_svg),
+            "peers": peer_blocks,
+            "peer_features": peer_features,
+            "history": Markup(charts.history(cells, t["history"])),
+            "approx": not explainer.exact,
+        })  # fmt: skip
+    return out
+
+
+def _effect(v: float, flat: float) -> str:
+    """How a group's push (log-odds) reads: within ``flat`` of zero it has little effect;
+    half a unit of log-odds (a 1.65x change in the odds) or more is "clearly"."""
+    if abs(v) < flat:
+        return "flat"
+    strong = abs(v) >= 0.5
+    if v > 0:
+        return "strong_up" if strong else "up"
+    return "strong_down" if strong else "down"
+
+
+def _class_label(defs: dict[str, Any], code: str, lang: Lang) -> str:
+    d = defs.get(code)
+    if d is None:
+        return code
+    return f"{code}类（{d.zh}）" if lang == "zh" else f"class {code} ({d.en})"
+
+
+def _vocab(vocabulary: str, code: Any, lang: Lang) -> str:
+    if code is None or (isinstance(code, float) and math.isnan(code)):
+        return ""
+    labels = VOCABULARIES[vocabulary].get(str(code))
+    return (labels[0] if lang == "zh" else labels[1]) if labels else str(code)
+
+
+def environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render(ctx: Month, report: dict[str, Any], lang: Lang, env: Environment | None = None) -> str:
+    env = env or environment()
+    t = TEXT[lang]
+    return env.get_template("report.html.j2").render(
+        r=report, t=t, month=ctx.month, model=ctx.bundle.name, version=ctx.bundle.version,
+        scheme=ctx.scheme.zh if lang == "zh" else ctx.scheme.en,
+        score_note=t["score_note"].format(scale=ctx.bundle.scale),
+        footer=t["footer"].format(month=ctx.month, model=ctx.bundle.name, version=ctx.bundle.version),
+    )  # fmt: skip
+
+
+def chromium() -> str:
+    """The Chromium binary (``RISKCLASS_CHROMIUM`` or the first on PATH)."""
+    for name in (os.environ.get("RISKCLASS_CHROMIUM"), "chromium", "chromium-browser",
+                 "google-chrome", "google-chrome-stable"):  # fmt: skip
+        if name and shutil.which(name):
+            return str(shutil.which(name))
+    raise ReportError(
+        "report: --format pdf needs Chromium (Debian: apt-get install chromium "
+        "fonts-wqy-microhei; or set RISKCLASS_CHROMIUM); --format html needs nothing"
+    )
+
+
+#: Flags that keep headless Chromium off the network and out of the user's profile.
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--disable-extensions", "--hide-scrollbars")  # fmt: skip
+
+
+def to_pdf(html_path: Path, pdf_path: Path, timeout: float = 60) -> None:
+    """Print an HTML report to A4 PDF with headless Chromium (the page's own @page rules)."""
+    with tempfile.TemporaryDirectory() as profile:
+        cmd = [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+               "--no-pdf-header-footer", f"--print-to-pdf={pdf_path}",
+               html_path.resolve().as_uri()]  # fmt: skip
+        done = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+    if done.returncode != 0 or not pdf_path.is_file():
+        raise ReportError(
+            f"report: Chromium could not print {html_path} to PDF (exit {done.returncode}): "
+            f"{done.stderr.decode(errors='replace')[-300:]}"
+        )
+
+
+@dataclass
+class ReportRun:
+    paths: list[Path]
+    index: Path | None
+
+
+def write_reports(
+    ctx: Month,
+    usccs: Sequence[str],
+    lang: Lang = "zh",
+    fmt: Literal["html", "pdf"] = "html",
+    out_dir: Path | None = None,
+    chunk: int = 500,
+    on_progress: Callable[[int], None] | None = None,
+) -> ReportRun:
+    """Write one file per enterprise (``<USCC>.html``, ``<USCC>.en.html``, or ``.pdf``) and,
+    for more than one, an ``index.html`` listing them. Writes are atomic."""
+    folder = Path(out_dir) if out_dir else ctx.outputs / ctx.month / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    env = environment()
+    suffix = "" if lang == "zh" else ".en"
+    paths: list[Path] = []
+    listed: list[dict[str, Any]] = []
+    for start in range(0, len(usccs), chunk):
+        for report in build(ctx, usccs[start : start + chunk], lang):
+            page = folder / f"{report['uscc']}{suffix}.html"
+            _atomic_write(page, render(ctx, report, lang, env))
+            if fmt == "pdf":
+                pdf = page.with_suffix(".pdf")
+                to_pdf(page, pdf)
+                page.unlink()
+                page = pdf
+            paths.append(page)
+            listed.append({"uscc": report["uscc"], "name": report["name"],
+                           "class_label": report["class_label"], "colour": report["class_colour"],
+                           "score": report["score"], "division": report["division"],
+                           "industry": report["industry"], "file": page.name})  # fmt: skip
+            if on_progress is not None:
+                on_progress(1)
+    index = None
+    if len(paths) > 1:
+        index = folder / f"index{suffix}.html"
+        t = TEXT[lang]
+        _atomic_write(index, env.get_template("index.html.j2").render(
+            t=t, month=ctx.month, rows=listed, model=ctx.bundle.name, version=ctx.bundle.version))  # fmt: skip
+    return ReportRun(paths, index)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
