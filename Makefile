@@ -14,6 +14,8 @@ DEMO_SEED ?= 20261
 DEMO_AS_OF ?= 2026-10
 # Feature months: 24 months of training history and the month to classify.
 DEMO_FEATURES_FROM ?= 2024-10
+# Months also classified by the demo's champion, so that reports show a class history.
+DEMO_HISTORY ?= 2026-08 2026-09
 
 # No telemetry or analytics from any library, ever (the bureau's network is closed).
 export GX_ANALYTICS_ENABLED := False
@@ -22,7 +24,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: help install demo demo-messy test test-fast bench lint format docs repro mlflow-ui clean
+.PHONY: help install browser-deps demo demo-messy test test-fast bench lint format docs repro mlflow-ui clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -36,7 +38,20 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP) ## create .venv and install the pinned dependencies (requirements.lock)
 
-demo: $(STAMP) ## simulate a 100k-enterprise province (36 months), ingest, features, train, promote, classify
+# The browser tests and `riskclass report --format pdf` drive the system's Chromium (never a
+# downloaded one) and need a Chinese font; installed from Debian's packages when missing.
+browser-deps: ## headless Chromium and a Chinese font (Debian packages) for browser tests and PDF reports
+	@if command -v chromium >/dev/null && fc-list :lang=zh 2>/dev/null | grep -q .; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium and fonts-wqy-microhei (Debian packages)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			chromium fonts-wqy-microhei >/dev/null; \
+	else \
+		echo "the browser tests need Chromium and a Chinese font:" \
+			"sudo apt-get install chromium fonts-wqy-microhei" >&2; exit 1; \
+	fi
+
+demo: $(STAMP) ## simulate a 100k-enterprise province (36 months), ingest, features, train, promote, classify, reports
 	$(BIN)/riskclass simulate --config configs/simulator.yaml \
 		--enterprises $(DEMO_ENTERPRISES) --months $(DEMO_MONTHS) --seed $(DEMO_SEED) \
 		--out data/raw --truth-out data/truth --messy-out data/raw_messy
@@ -47,12 +62,14 @@ demo: $(STAMP) ## simulate a 100k-enterprise province (36 months), ingest, featu
 	$(BIN)/riskclass train --features data/processed/features --interim data/interim \
 		--truth data/truth --metrics-out outputs/train_metrics.json
 	$(BIN)/riskclass promote --user demo
-	$(BIN)/riskclass classify --as-of $(DEMO_AS_OF) --out outputs
+	for m in $(DEMO_HISTORY) $(DEMO_AS_OF); do $(BIN)/riskclass classify --as-of $$m --out outputs || exit 1; done
+	$(BIN)/riskclass report --as-of $(DEMO_AS_OF) --sample 20 --seed $(DEMO_SEED) --out outputs/$(DEMO_AS_OF)/reports/sample
+	$(BIN)/riskclass report --as-of $(DEMO_AS_OF) --class D
 
 demo-messy: $(STAMP) ## ingest the corrupted copy (after make demo): quarantine with reasons, counts reconcile
 	$(BIN)/riskclass ingest --source data/raw_messy --out data/interim_messy --as-of $(DEMO_AS_OF)
 
-test: $(STAMP) ## the whole suite CI checks (slow tests included)
+test: $(STAMP) browser-deps ## the whole suite CI checks (slow tests included)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 test-fast: $(STAMP) ## quick iteration: everything not marked slow

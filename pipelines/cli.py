@@ -503,7 +503,9 @@ def report(
     division: Annotated[
         str | None, typer.Option(help="division code or prefix (4401: a city, 440103: a county)")
     ] = None,
-    industry: Annotated[str | None, typer.Option(help="industry code or prefix (GB/T 4754)")] = None,
+    industry: Annotated[
+        str | None, typer.Option(help="industry code or prefix (GB/T 4754)")
+    ] = None,
     sample: Annotated[
         int | None, typer.Option(help="a random sample of this many of the selection")
     ] = None,

@@ -197,6 +197,8 @@ class Month:
     engine: str
     outputs: Path
     _peer_values: dict[str, pd.Series] = field(default_factory=dict)
+    _peer_groups: dict[tuple[str, str], Any] = field(default_factory=dict)
+    _peer_medians: dict[tuple[str, str], float | None] = field(default_factory=dict)
 
     @classmethod
     def load(
@@ -295,6 +297,18 @@ class Month:
             )  # fmt: skip
         return self._peer_values[feature]
 
+    def typical(self, f: Feature, industry2: str, members: pd.Index) -> float | None:
+        """The industry's typical value of a feature: the share of 1s for a flag, else the
+        median (cached per feature and industry); None when no member has a value."""
+        key = (f.name, industry2)
+        if key not in self._peer_medians:
+            vals = pd.to_numeric(self.peer_values(f.name).reindex(members), errors="coerce")
+            vals = vals.dropna()
+            value = None if not len(vals) else float((vals == 1).mean() if f.kind == "flag"
+                                                     else vals.median())  # fmt: skip
+            self._peer_medians[key] = value
+        return self._peer_medians[key]
+
     def history(self, usccs: Sequence[str]) -> dict[str, dict[str, str]]:
         """uscc -> {month: class} over the last ``history_months`` months present."""
         months = [self.month]
@@ -305,8 +319,12 @@ class Month:
             p = self.outputs / m / "classes.parquet"
             if not p.is_file():
                 continue
-            t = pq.read_table(p, columns=["uscc", "class_final"], filters=[("uscc", "in", list(usccs))])
-            for u, c in zip(t.column("uscc").to_pylist(), t.column("class_final").to_pylist(), strict=True):
+            t = pq.read_table(
+                p, columns=["uscc", "class_final"], filters=[("uscc", "in", list(usccs))]
+            )
+            for u, c in zip(
+                t.column("uscc").to_pylist(), t.column("class_final").to_pylist(), strict=True
+            ):
                 out[u][m] = c
         return out
 
@@ -320,22 +338,43 @@ def _scorer(bundle: Bundle, flags: dict[str, float]) -> Any:
     return lambda m: float(calibration.to_score(cal(gbm.sigmoid(np.array([m]))), bundle.scale)[0])
 
 
+@dataclass(frozen=True)
+class _Peers:
+    index: pd.Index  # the enterprises of the group that were classified
+    scores: np.ndarray  # their scores, sorted
+    shares: list[tuple[str, str]]  # class -> share of the group
+
+
+def _peers(ctx: Month, key: str, value: str) -> _Peers:
+    """Enterprises of the same industry division (2 digits) or county, classified this
+    month (cached per group)."""
+    cache = ctx._peer_groups
+    if (key, value) not in cache:
+        reg = ctx.registry
+        col = reg[key].str[: len(value)] if key == "industry_code" else reg[key]
+        members = reg.index[(col == value).to_numpy()]
+        cls = ctx.classes.reindex(members).dropna(subset=["score"])
+        counts = cls["class_final"].value_counts()
+        shares = [
+            (c, f"{counts.get(c, 0) / max(len(cls), 1):.1%}") for c in class_order(ctx.scheme)
+        ]
+        cache[(key, value)] = _Peers(cls.index, np.sort(cls["score"].to_numpy()), shares)
+    return cache[(key, value)]
+
+
 def _peer_block(ctx: Month, u: str, key: str, value: str, lang: Lang, label: str) -> dict[str, Any]:
     t = TEXT[lang]
-    reg = ctx.registry
-    col = reg[key].str[: len(value)] if key == "industry_code" else reg[key]
-    peers = reg.index[(col == value).to_numpy()]
-    cls = ctx.classes.reindex(peers).dropna(subset=["score"])
-    block: dict[str, Any] = {"label": label, "n": len(cls)}
-    if len(cls) < ctx.rcfg.min_peers:
+    peers = _peers(ctx, key, value)
+    n = len(peers.scores)
+    block: dict[str, Any] = {"label": label, "n": n}
+    if n < ctx.rcfg.min_peers:
         block["text"] = t["peer_too_few"].format(n=ctx.rcfg.min_peers)
         return block
     own = float(ctx.classes.at[u, "score"])
-    share = float((cls["score"] < own).mean())
-    block["text"] = t["peer_rank"].format(share=f"{share:.0%}", n=f"{len(cls):,}")
-    counts = cls["class_final"].value_counts()
-    block["classes"] = [(c, f"{counts.get(c, 0) / len(cls):.1%}") for c in class_order(ctx.scheme)]
-    block["peers"] = peers
+    share = np.searchsorted(peers.scores, own, side="left") / n  # peers scoring lower
+    block["text"] = t["peer_rank"].format(share=f"{share:.0%}", n=f"{n:,}")
+    block["classes"] = peers.shares
+    block["peers"] = peers.index
     return block
 
 
@@ -398,6 +437,7 @@ def build(ctx: Month, usccs: Sequence[str], lang: Lang) -> list[dict[str, Any]]:
                 steps.append(charts.Step(t[key].format(n=len(group)), s - prev))
                 prev = s
         score = float(cls["score"])
+        score_path = (start, [s.delta for s in steps], prev)
         top = max(float(bundle.scale), score)
         waterfall = charts.waterfall((t["start"], start), steps, (t["end"], prev), top, bands,
                                      t["waterfall"])  # fmt: skip
@@ -423,9 +463,14 @@ def build(ctx: Month, usccs: Sequence[str], lang: Lang) -> list[dict[str, Any]]:
             sums[BY_NAME[name].group] += float(body[j])
         biggest = max(abs(v) for v in sums.values()) or 1.0
         groups_svg = charts.diverging(
-            [(GROUPS[g][0 if lang == "zh" else 1], v,
-              t[_effect(v, max(ctx.rcfg.min_contribution, 0.05 * biggest))])
-             for g, v in sums.items()],
+            [
+                (
+                    GROUPS[g][0 if lang == "zh" else 1],
+                    v,
+                    t[_effect(v, max(ctx.rcfg.min_contribution, 0.05 * biggest))],
+                )
+                for g, v in sums.items()
+            ],
             t["groups"],
         )
         # peers
@@ -450,12 +495,11 @@ def build(ctx: Month, usccs: Sequence[str], lang: Lang) -> list[dict[str, Any]]:
                 f = BY_NAME[features[j]]
                 if f.kind not in ("number", "flag"):
                     continue
-                vals = ctx.peer_values(f.name).reindex(industry_peers)
-                vals = pd.to_numeric(vals, errors="coerce").dropna()
-                if not len(vals):
+                typical_value = ctx.typical(f, industry2, industry_peers)
+                if typical_value is None:
                     continue
-                typical = (t["share_yes"].format(share=f"{(vals == 1).mean():.0%}") if f.kind == "flag"
-                           else t["median"].format(v=display(f, float(vals.median()), ctx.names, lang)))  # fmt: skip
+                typical = (t["share_yes"].format(share=f"{typical_value:.0%}") if f.kind == "flag"
+                           else t["median"].format(v=display(f, typical_value, ctx.names, lang)))  # fmt: skip
                 peer_features.append((f.zh if lang == "zh" else f.en,
                                       display(f, row.get(f.name), ctx.names, lang) or t["missing"],
                                       typical))  # fmt: skip
@@ -474,7 +518,8 @@ def build(ctx: Month, usccs: Sequence[str], lang: Lang) -> list[dict[str, Any]]:
         override = None
         if isinstance(rule, str) and rule in rules:
             r = rules[rule]
-            override = t["override"].format(
+            key = "override" if final != model_class else "override_same"
+            override = t[key].format(
                 rule=r.zh if lang == "zh" else r.en,
                 final=_class_label(defs, final, lang), model=_class_label(defs, model_class, lang),
             )  # fmt: skip
@@ -503,6 +548,7 @@ def build(ctx: Month, usccs: Sequence[str], lang: Lang) -> list[dict[str, Any]]:
             "peer_features": peer_features,
             "history": Markup(charts.history(cells, t["history"])),
             "approx": not explainer.exact,
+            "score_path": score_path,
         })  # fmt: skip
     return out
 

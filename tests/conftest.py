@@ -129,3 +129,19 @@ def small_model(
     result = run_train(cfg, small_history, small_interim[1], truth=small_province["truth"],
                        metrics_out=tmp / "metrics.json")  # fmt: skip
     return cfg, result
+
+
+@pytest.fixture(scope="session")
+def report_month(small_model, small_history, small_interim, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """2026-09 and 2026-10 classified by the small model; the 2026-10 report context."""
+    from models.classes import ClassScheme
+    from pipelines.classify import run_classify
+    from pipelines.report import Month, ReportConfig
+
+    cfg, _ = small_model
+    scheme = load_config(cfg.class_scheme, ClassScheme)
+    outputs = tmp_path_factory.mktemp("outputs")
+    for m in ("2026-09", "2026-10"):
+        run_classify(cfg, scheme, small_history, m, outputs, alias="challenger")
+    rcfg = load_config(ROOT / "configs" / "report.yaml", ReportConfig)
+    return Month.load("2026-10", cfg, rcfg, scheme, small_history, small_interim[1], outputs, ROOT)

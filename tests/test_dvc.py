@@ -60,6 +60,10 @@ def test_dvc_repro_in_a_fresh_clone(tmp_path: Path) -> None:
     feats = sorted(p.name for p in (clone / "data" / "processed" / "features").glob("*.parquet"))
     assert len(feats) == 25 and feats[-1] == "2026-10.parquet"
     assert (clone / "outputs" / "2026-10" / "classes.parquet").is_file()
+    reports = clone / "outputs" / "2026-10" / "reports"
+    assert len(list((reports / "sample").glob("9*.html"))) == 20  # the seeded sample
+    assert (reports / "sample" / "index.html").is_file()
+    assert any(reports.glob("9*.html"))  # every class-D enterprise
     assert (clone / "mlruns" / "mlflow.db").is_file()
     again = _run([dvc, "repro"], clone, env)
     assert "didn't change" in again or "up to date" in again

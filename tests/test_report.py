@@ -1,0 +1,227 @@
+"""Enterprise reports: what they say comes from the model and the enterprise's own records."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from features.definitions import BY_NAME
+from pipelines.report import Month, Names, ReportError, display, sentence, write_reports
+from pipelines.report_text import BANNER_EN, BANNER_ZH
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.xdist_group("report")
+
+
+@pytest.fixture(scope="module")
+def month(report_month):  # type: ignore[no-untyped-def]
+    return report_month
+
+
+def _text(page: str) -> str:
+    """The visible text of a page (tags removed)."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+
+
+def test_a_class_d_report_says_why_and_what_to_do(month, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ctx = month
+    d = ctx.select(klass="D", limit=30)
+    assert d and (ctx.classes.loc[d, "class_final"] == "D").all()
+    run = write_reports(ctx, d, out_dir=tmp_path)
+    assert run.index is not None and len(run.paths) == len(d)
+    stored = ctx.classes
+    checked_points = 0
+    for path in run.paths:
+        u = path.stem
+        page = path.read_text(encoding="utf-8")
+        text = _text(page)
+        assert BANNER_ZH in text  # the internal-use banner
+        assert str(ctx.registry.at[u, "name"]) in text and u in text
+        assert "D类（信用风险高）" in text
+        assert "列为重点监管对象" in text  # what class D means for supervision
+        row = pq.read_table(ctx.features_path, filters=[("uscc", "==", u)]).to_pylist()[0]
+        # every named risk point is one the model gave (stored by classify), in its order,
+        # told with the catalog's sentence and the enterprise's own values
+        named = [
+            stored.at[u, f"risk_{k}_feature"]
+            for k in range(1, ctx.top_k + 1)
+            if stored.at[u, f"risk_{k}_contribution"] >= ctx.rcfg.min_contribution
+        ]
+        sentences = [sentence(BY_NAME[f], row, ctx.names, "zh") for f in named]
+        found = [text.find(s) for s in sentences]
+        assert all(i >= 0 for i in found) and found == sorted(found)
+        checked_points += len(named)
+        if not named:
+            assert "模型未发现明显推高本企业风险的因素" in text
+        # advice only for actionable points among them
+        advice = {
+            BY_NAME[f].advice_zh for f in named if BY_NAME[f].actionable and BY_NAME[f].advice_zh
+        }
+        for tip in advice:
+            assert tip in text
+        for f in BY_NAME.values():
+            if f.advice_zh and f.name not in named and f.advice_zh not in advice:
+                assert f.advice_zh not in text
+    assert checked_points > 0
+    index = run.index.read_text(encoding="utf-8")
+    assert all(p.name in index for p in run.paths) and BANNER_ZH in index
+
+
+def test_the_waterfall_ends_at_the_enterprises_score(month) -> None:  # type: ignore[no-untyped-def]
+    from pipelines.report import build
+
+    ctx = month
+    chosen = ctx.select(sample=40, seed=3)
+    for r in build(ctx, chosen, "zh"):
+        start, steps, end = r["score_path"]
+        assert abs(start + sum(steps) - end) < 1e-6
+        assert abs(end - float(ctx.classes.at[r["uscc"], "score"])) <= 0.5 + 1e-9  # rounding
+        svg = str(r["waterfall"])
+        assert svg.startswith("<svg") and "本企业风险分" in svg
+
+
+def test_history_shows_the_months_classified(month) -> None:  # type: ignore[no-untyped-def]
+    from pipelines.report import build
+
+    ctx = month
+    u = ctx.select(limit=1)[0]
+    r = build(ctx, [u], "zh")[0]
+    svg = str(r["history"])
+    before = pq.read_table(ctx.outputs / "2026-09" / "classes.parquet",
+                           filters=[("uscc", "==", u)]).column("class_final")[0].as_py()  # fmt: skip
+    cells = re.findall(r'font-weight="bold" fill="[^"]+">([^<]+)</text>', svg)
+    assert len(cells) == 12
+    assert cells[-2:] == [before, str(ctx.classes.at[u, "class_final"])]
+    assert cells[:-2] == ["—"] * 10  # never classified: said so, not guessed
+
+
+def test_when_nothing_stands_out_the_report_says_so(month, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ctx = month
+    strict = Month(**{**ctx.__dict__, "rcfg": ctx.rcfg.model_copy(update={"min_contribution": 50.0}),
+                      "_peer_values": {}, "_peer_groups": {}, "_peer_medians": {}})  # fmt: skip
+    u = ctx.select(klass="A", limit=1)
+    run = write_reports(strict, u, out_dir=tmp_path)
+    text = _text(run.paths[0].read_text(encoding="utf-8"))
+    assert "模型未发现明显推高本企业风险的因素" in text
+    assert "以下情况提高了本企业的风险分" not in text
+
+
+def test_english_reports(month, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ctx = month
+    u = ctx.select(klass="D", limit=1)
+    run = write_reports(ctx, u, lang="en", out_dir=tmp_path)
+    assert run.paths[0].name.endswith(".en.html")
+    text = _text(run.paths[0].read_text(encoding="utf-8"))
+    assert BANNER_EN in text and "class D (high risk)" in text
+    assert "Main risk points" in text
+
+
+def test_reports_are_self_contained(month, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ctx = month
+    run = write_reports(ctx, ctx.select(sample=5, seed=1), out_dir=tmp_path)
+    for path in [*run.paths, run.index]:
+        page = path.read_text(encoding="utf-8")
+        assert "<script" not in page and "<link" not in page and "<img" not in page
+        assert "@import" not in page and "url(" not in page
+        urls = set(re.findall(r"https?://[^\s\"'<>]+", page))
+        assert urls <= {"http://www.w3.org/2000/svg"}  # the SVG namespace, never fetched
+        assert "@page" in page and "size: A4" in page
+
+
+def test_selection_by_class_division_industry_and_sample(month) -> None:  # type: ignore[no-untyped-def]
+    ctx = month
+    division = str(ctx.registry["division_code"].iloc[0])
+    chosen = ctx.select(klass="D", division=division[:4])
+    assert chosen == sorted(chosen)
+    assert (ctx.classes.loc[chosen, "class_final"] == "D").all()
+    assert ctx.registry.loc[chosen, "division_code"].str.startswith(division[:4]).all()
+    industry = ctx.select(industry="51")
+    assert ctx.registry.loc[industry, "industry_code"].str.startswith("51").all()
+    assert ctx.select(sample=25, seed=9) == ctx.select(sample=25, seed=9)  # redrawable
+    assert ctx.select(sample=25, seed=9) != ctx.select(sample=25, seed=10)
+
+
+def test_bad_requests_name_the_problem_and_reveal_no_class(
+    month, small_model, small_interim
+) -> None:  # type: ignore[no-untyped-def]
+    ctx = month
+    with pytest.raises(ReportError, match="no classification for 2026-10: 91440000NOTAFIRM0X"):
+        ctx.select(["91440000NOTAFIRM0X"])
+    with pytest.raises(ReportError, match="class 'E' is not in scheme henan"):
+        ctx.select(klass="E")
+    args = (small_model[0], ctx.rcfg, ctx.scheme, ctx.features_path.parent, small_interim[1])
+    with pytest.raises(
+        ReportError, match=r"no classes for 2026-08 .*`riskclass classify --as-of 2026-08`"
+    ):
+        Month.load("2026-08", *args, ctx.outputs)
+    with pytest.raises(ReportError, match="table enterprises not found"):
+        Month.load("2026-10", *args[:4], ROOT / "nowhere", ctx.outputs)
+
+
+def test_a_stale_explanation_is_refused(month, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ctx = month
+    t = pq.read_table(ctx.outputs / "2026-10" / "classes.parquet")
+    margin = t.column("margin").to_numpy() + 0.5  # as if another model had classified
+    tampered = t.set_column(t.schema.get_field_index("margin"), "margin", pa.array(margin))
+    stale = Month(**{**ctx.__dict__, "classes": tampered.to_pandas().set_index("uscc"),
+                     "_peer_values": {}, "_peer_groups": {}, "_peer_medians": {}})  # fmt: skip
+    with pytest.raises(ReportError, match="differs from the one classify stored"):
+        write_reports(stale, ctx.select(limit=1), out_dir=tmp_path)
+
+
+def test_sentences_never_state_what_the_record_does_not_say() -> None:
+    names = Names()
+    listed = BY_NAME["abn_listed"]
+    row = {"abn_listed": 1.0, "abn_listed_since": date(2025, 3, 4), "abn_reason": "annual_report"}
+    # the code is told by its contract label, the date as recorded
+    assert sentence(listed, row, names, "zh") == (
+        "自2025-03-04起被列入经营异常名录（原因：未按规定期限公示年度报告）"
+    )
+    # a flag that is 0 is not told with the sentence of the fact
+    assert sentence(listed, {**row, "abn_listed": 0.0}, names, "zh") == "列入经营异常名录：否"
+    # a value the sentence needs is missing: the plain indicator, never a made-up date
+    penal = BY_NAME["pen_count_12m"]
+    plain = sentence(penal, {"pen_count_12m": 2.0, "pen_last_date": None}, names, "zh")
+    assert plain == "近12个月行政处罚次数：2"
+    full = sentence(penal, {"pen_count_12m": 2.0, "pen_last_date": date(2026, 5, 1)}, names, "zh")
+    assert full == "近12个月受到行政处罚2次，最近一次在2026-05-01"
+    assert (
+        sentence(penal, {"pen_count_12m": float("nan")}, names, "zh")
+        == "近12个月行政处罚次数：无数据"
+    )
+    assert display(penal, float("nan"), names, "zh") is None
+
+
+def test_cli_report(month, small_model, small_interim, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from pipelines.cli import app
+
+    ctx = month
+    cfg, _ = small_model
+    config = tmp_path / "model.yaml"
+    import yaml
+
+    config.write_text(yaml.safe_dump(cfg.model_dump(mode="json")), encoding="utf-8")
+    u = ctx.select(klass="D", limit=1)[0]
+    args = ["report", u, "--as-of", "2026-10", "--config", str(config), "--outputs", str(ctx.outputs),
+            "--features", str(ctx.features_path.parent), "--interim", str(small_interim[1]),
+            "--report-config", str(ROOT / "configs" / "report.yaml"), "--out", str(tmp_path / "r")]  # fmt: skip
+    monkeypatch.chdir(ROOT)
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert f"{u}.html" in result.output
+    assert "class D" not in result.output and "D类" not in result.output  # nothing printed about it
+    bad = CliRunner().invoke(app, [*args[:4], "--lang", "fr"])
+    assert bad.exit_code == 2 and "--lang must be zh or en" in bad.output
+
+
+def test_group_effects_add_up(month) -> None:  # type: ignore[no-untyped-def]
+    ctx = month
+    c = ctx.classes
+    groups = [f"shap_{g}" for g in ("base", "dynamic", "supervision", "relations", "social")]
+    np.testing.assert_allclose(c[groups].sum(axis=1) + c["shap_expected"], c["margin"], atol=1e-9)
