@@ -382,175 +382,204 @@ def build(ctx: Month, usccs: Sequence[str], lang: Lang) -> list[dict[str, Any]]:
     """The content of each enterprise's report (what the template shows)."""
     if not usccs:
         return []
-    t = TEXT[lang]
     rows = ctx.feature_rows(usccs)
     bundle = ctx.bundle
     x = gbm.matrix_arrow(rows, bundle.design)
     flags = {f: rows.column(f).to_numpy(zero_copy_only=False) for _n, f, _b, _c in bundle.sectors}
     explainer = bundle.explainer(ctx.engine)
     contrib = explainer(x, flags)
-    features = bundle.design.features
     records = rows.to_pylist()
     history = ctx.history(usccs)
-    colours = class_colours(ctx.scheme)
-    defs = {c.code: c for c in ctx.scheme.classes}
-    rules = {r.name: r for r in ctx.scheme.overrides}
-    bands = []
-    if ctx.scheme.method == "score_bands" and ctx.scheme.score_bands:
-        for code, lower in sorted(ctx.scheme.score_bands.items(), key=lambda kv: kv[1]):
-            bands.append(charts.Band(code, float(lower), colours.get(code, "#999")))
     out = []
     for i, u in enumerate(usccs):
-        row = records[i]
-        c = contrib[i]
-        cls = ctx.classes.loc[u]
-        stored = cls.get("margin")
-        if stored is not None and not np.isnan(stored) and abs(float(stored) - c.sum()) > 1e-6:
+        stored = ctx.classes.at[u, "margin"]
+        if not np.isnan(stored) and abs(float(stored) - contrib[i].sum()) > 1e-6:
             raise ReportError(
                 f"report: the explanation of {u} differs from the one classify stored for "
                 f"{ctx.month} (model version {bundle.version}): rerun classify for that month"
             )
-        score_of = _scorer(bundle, {f: float(v[i]) for f, v in flags.items()})
-        body = c[:-1]
-        order = np.argsort(-np.round(body, 10), kind="stable")
-        points_idx = [j for j in order[: ctx.top_k] if body[j] >= ctx.rcfg.min_contribution]
-        # the waterfall, in score points: each step moves the running margin
-        margin = float(c[-1])
-        prev = score_of(margin)
-        start = prev
-        steps = []
-        point_points = {}
-        for j in points_idx:
-            margin += float(body[j])
-            s = score_of(margin)
-            f = BY_NAME[features[j]]
-            steps.append(charts.Step(f.zh if lang == "zh" else f.en, s - prev))
-            point_points[j] = s - prev
-            prev = s
-        rest = [j for j in range(len(body)) if j not in point_points]
-        up = [j for j in rest if body[j] > 0]
-        down = [j for j in rest if body[j] < 0]
-        for group, key in ((up, "other_up"), (down, "other_down")):
-            if group:
-                margin += float(body[group].sum())
-                s = score_of(margin)
-                steps.append(charts.Step(t[key].format(n=len(group)), s - prev))
-                prev = s
-        score = float(cls["score"])
-        score_path = (start, [s.delta for s in steps], prev)
-        top = max(float(bundle.scale), score)
-        waterfall = charts.waterfall((t["start"], start), steps, (t["end"], prev), top, bands,
-                                     t["waterfall"])  # fmt: skip
-        points = []
-        advice: list[str] = []
-        for j in points_idx:
-            f = BY_NAME[features[j]]
-            points.append({
-                "sentence": sentence(f, row, ctx.names, lang),
-                "group": GROUPS[f.group][0 if lang == "zh" else 1],
-                "points": t["raises"].format(points=f"{max(point_points[j], 0):.0f}"),
-            })  # fmt: skip
-            tip = f.advice_zh if lang == "zh" else f.advice_en
-            if f.actionable and tip and tip not in advice:
-                advice.append(tip)
-        favourable = []
-        for j in order[::-1][: ctx.rcfg.favourable]:
-            if body[j] <= -ctx.rcfg.min_contribution:
-                favourable.append(sentence(BY_NAME[features[j]], row, ctx.names, lang))
-        # five groups
-        sums = {g: 0.0 for g in GROUPS}
-        for j, name in enumerate(features):
-            sums[BY_NAME[name].group] += float(body[j])
-        biggest = max(abs(v) for v in sums.values()) or 1.0
-        groups_svg = charts.diverging(
-            [
-                (
-                    GROUPS[g][0 if lang == "zh" else 1],
-                    v,
-                    t[_effect(v, max(ctx.rcfg.min_contribution, 0.05 * biggest))],
-                )
-                for g, v in sums.items()
-            ],
-            t["groups"],
-        )
-        # peers
-        reg = ctx.registry.loc[u] if u in ctx.registry.index else None
-        industry2 = str(reg["industry_code"])[:2] if reg is not None else ""
-        division = str(reg["division_code"]) if reg is not None else ""
-        peer_blocks = []
-        industry_peers = None
-        if industry2:
-            b = _peer_block(ctx, u, "industry_code", industry2, lang,
-                            t["peer_industry"].format(name=ctx.names.industry(industry2, lang)))  # fmt: skip
-            industry_peers = b.pop("peers", None)
-            peer_blocks.append(b)
-        if division:
-            b = _peer_block(ctx, u, "division_code", division, lang,
-                            t["peer_division"].format(name=ctx.names.division(division, lang)))  # fmt: skip
-            b.pop("peers", None)
-            peer_blocks.append(b)
-        peer_features = []
-        if industry_peers is not None:
-            for j in points_idx:
-                f = BY_NAME[features[j]]
-                if f.kind not in ("number", "flag"):
-                    continue
-                typical_value = ctx.typical(f, industry2, industry_peers)
-                if typical_value is None:
-                    continue
-                typical = (t["share_yes"].format(share=f"{typical_value:.0%}") if f.kind == "flag"
-                           else t["median"].format(v=display(f, typical_value, ctx.names, lang)))  # fmt: skip
-                peer_features.append((f.zh if lang == "zh" else f.en,
-                                      display(f, row.get(f.name), ctx.names, lang) or t["missing"],
-                                      typical))  # fmt: skip
-        # history
-        first = ctx.month
-        for _ in range(ctx.rcfg.history_months - 1):
-            first = previous_month(first)
-        cells = []
-        for m in months_between(first, ctx.month):
-            code = history[u].get(m)
-            cells.append((m[2:], code, colours.get(code or "", "#9e9e9e")))
-        final = str(cls["class_final"])
-        model_class = str(cls["class_model"])
-        rule = cls.get("override_rule")
-        cdef = defs.get(final)
-        override = None
-        if isinstance(rule, str) and rule in rules:
-            r = rules[rule]
-            key = "override" if final != model_class else "override_same"
-            override = t[key].format(
-                rule=r.zh if lang == "zh" else r.en,
-                final=_class_label(defs, final, lang), model=_class_label(defs, model_class, lang),
-            )  # fmt: skip
-        out.append({
-            "uscc": u,
-            "name": str(reg["name"]) if reg is not None else u,
-            "division": ctx.names.division(division, lang) if division else "",
-            "industry": ctx.names.industry(industry2, lang) if industry2 else "",
-            "industry_code": str(reg["industry_code"]) if reg is not None else "",
-            "entity_type": _vocab("entity_type", reg["entity_type"], lang) if reg is not None else "",
-            "established": str(reg["established_date"])[:10] if reg is not None else "",
-            "status": _vocab("status", reg["status"], lang) if reg is not None else "",
-            "class_code": final,
-            "class_label": _class_label(defs, final, lang),
-            "class_colour": colours.get(final, "#555"),
-            "measures": list((cdef.measures_zh if lang == "zh" else cdef.measures_en) if cdef else ()),
-            "override": override,
-            "score": f"{score:.0f}",
-            "probability": f"{float(cls['probability']):.1%}",
-            "points": points,
-            "advice": advice,
-            "favourable": favourable,
-            "waterfall": Markup(waterfall),
-            "groups": Markup(groups_svg),
-            "peers": peer_blocks,
-            "peer_features": peer_features,
-            "history": Markup(charts.history(cells, t["history"])),
-            "approx": not explainer.exact,
-            "score_path": score_path,
-        })  # fmt: skip
+        own_flags = {f: float(v[i]) for f, v in flags.items()}
+        out.append(_report(ctx, u, records[i], contrib[i], own_flags, history[u], lang))
+        out[-1]["approx"] = not explainer.exact
     return out
+
+
+def _report(
+    ctx: Month,
+    u: str,
+    row: dict[str, Any],
+    c: np.ndarray,
+    flags: dict[str, float],
+    history: dict[str, str],
+    lang: Lang,
+) -> dict[str, Any]:
+    t = TEXT[lang]
+    features = ctx.bundle.design.features
+    body = c[:-1]
+    order = np.argsort(-np.round(body, 10), kind="stable")  # as classify ranks them
+    named = [int(j) for j in order[: ctx.top_k] if body[j] >= ctx.rcfg.min_contribution]
+    path = _score_path(ctx, c, named, flags, lang)
+    points, advice = [], []
+    for j, delta in zip(named, path.deltas, strict=False):
+        f = BY_NAME[features[j]]
+        points.append({
+            "sentence": sentence(f, row, ctx.names, lang),
+            "group": GROUPS[f.group][0 if lang == "zh" else 1],
+            "points": t["raises"].format(points=f"{max(delta, 0):.0f}"),
+        })  # fmt: skip
+        tip = f.advice_zh if lang == "zh" else f.advice_en
+        if f.actionable and tip and tip not in advice:
+            advice.append(tip)
+    favourable = [
+        sentence(BY_NAME[features[j]], row, ctx.names, lang)
+        for j in order[::-1][: ctx.rcfg.favourable]
+        if body[j] <= -ctx.rcfg.min_contribution
+    ]
+    reg = ctx.registry.loc[u] if u in ctx.registry.index else None
+    industry2 = str(reg["industry_code"])[:2] if reg is not None else ""
+    division = str(reg["division_code"]) if reg is not None else ""
+    cls = ctx.classes.loc[u]
+    final = str(cls["class_final"])
+    cdef = {d.code: d for d in ctx.scheme.classes}.get(final)
+    colours = class_colours(ctx.scheme)
+    return {
+        "uscc": u,
+        "name": str(reg["name"]) if reg is not None else u,
+        "division": ctx.names.division(division, lang) if division else "",
+        "industry": ctx.names.industry(industry2, lang) if industry2 else "",
+        "industry_code": str(reg["industry_code"]) if reg is not None else "",
+        "entity_type": _vocab("entity_type", reg["entity_type"], lang) if reg is not None else "",
+        "established": str(reg["established_date"])[:10] if reg is not None else "",
+        "status": _vocab("status", reg["status"], lang) if reg is not None else "",
+        "class_code": final,
+        "class_label": _class_label(ctx.scheme, final, lang),
+        "class_colour": colours.get(final, "#555"),
+        "measures": list((cdef.measures_zh if lang == "zh" else cdef.measures_en) if cdef else ()),
+        "override": _override(ctx, cls, lang),
+        "score": f"{float(cls['score']):.0f}",
+        "probability": f"{float(cls['probability']):.1%}",
+        "points": points,
+        "advice": advice,
+        "favourable": favourable,
+        "waterfall": Markup(path.svg),
+        "score_path": (path.start, path.all_deltas, path.end),
+        "groups": Markup(_groups_chart(ctx, body, lang)),
+        **_peer_sections(ctx, u, row, named, industry2, division, lang),
+        "history": Markup(_history_chart(ctx, history, colours, lang)),
+    }
+
+
+@dataclass(frozen=True)
+class _Path:
+    start: float
+    deltas: list[float]  # one per named risk point
+    all_deltas: list[float]  # the named points, then the other factors up, then down
+    end: float
+    svg: str
+
+
+def _score_path(
+    ctx: Month, c: np.ndarray, named: list[int], flags: dict[str, float], lang: Lang
+) -> _Path:
+    """The waterfall in score points: from the expected margin, each named risk point, then
+    the other factors that raise the risk, then those that lower it, each moving the running
+    margin; a step is the change of the score it causes. The end is the enterprise's score."""
+    t = TEXT[lang]
+    features = ctx.bundle.design.features
+    score_of = _scorer(ctx.bundle, flags)
+    body = c[:-1]
+    margin = float(c[-1])
+    start = prev = score_of(margin)
+    steps: list[charts.Step] = []
+    chosen = set(named)
+    up = [j for j in range(len(body)) if j not in chosen and body[j] > 0]
+    down = [j for j in range(len(body)) if j not in chosen and body[j] < 0]
+    moves = [(f.zh if lang == "zh" else f.en, float(body[j]))
+             for j in named for f in [BY_NAME[features[j]]]]  # fmt: skip
+    moves += [(t[key].format(n=len(js)), float(body[js].sum()))
+              for js, key in ((up, "other_up"), (down, "other_down")) if js]  # fmt: skip
+    for label, move in moves:
+        margin += move
+        now = score_of(margin)
+        steps.append(charts.Step(label, now - prev))
+        prev = now
+    bands = []
+    colours = class_colours(ctx.scheme)
+    if ctx.scheme.method == "score_bands" and ctx.scheme.score_bands:
+        for code, lower in sorted(ctx.scheme.score_bands.items(), key=lambda kv: kv[1]):
+            bands.append(charts.Band(code, float(lower), colours.get(code, "#999")))
+    top = max(float(ctx.bundle.scale), prev)
+    svg = charts.waterfall((t["start"], start), steps, (t["end"], prev), top, bands, t["waterfall"])
+    deltas = [s.delta for s in steps]
+    return _Path(start, deltas[: len(named)], deltas, prev, svg)
+
+
+def _groups_chart(ctx: Month, body: np.ndarray, lang: Lang) -> str:
+    """How much each of the five information groups pushes the risk (sum of contributions)."""
+    t = TEXT[lang]
+    sums = {g: 0.0 for g in GROUPS}
+    for j, name in enumerate(ctx.bundle.design.features):
+        sums[BY_NAME[name].group] += float(body[j])
+    flat = max(ctx.rcfg.min_contribution, 0.05 * (max(abs(v) for v in sums.values()) or 1.0))
+    items = [(GROUPS[g][0 if lang == "zh" else 1], v, t[_effect(v, flat)]) for g, v in sums.items()]
+    return charts.diverging(items, t["groups"])
+
+
+def _peer_sections(
+    ctx: Month, u: str, row: dict[str, Any], named: list[int], industry2: str, division: str,
+    lang: Lang,
+) -> dict[str, Any]:  # fmt: skip
+    """The enterprise against its industry division and its county: score rank, class shares,
+    and the industry's typical value of each named risk point."""
+    t = TEXT[lang]
+    blocks = []
+    members = None
+    if industry2:
+        label = t["peer_industry"].format(name=ctx.names.industry(industry2, lang))
+        block = _peer_block(ctx, u, "industry_code", industry2, lang, label)
+        members = block.pop("peers", None)
+        blocks.append(block)
+    if division:
+        label = t["peer_division"].format(name=ctx.names.division(division, lang))
+        block = _peer_block(ctx, u, "division_code", division, lang, label)
+        block.pop("peers", None)
+        blocks.append(block)
+    table = []
+    for j in named if members is not None else []:
+        f = BY_NAME[ctx.bundle.design.features[j]]
+        if f.kind not in ("number", "flag"):
+            continue
+        typical = ctx.typical(f, industry2, members)
+        if typical is None:
+            continue
+        shown = (t["share_yes"].format(share=f"{typical:.0%}") if f.kind == "flag"
+                 else t["median"].format(v=display(f, typical, ctx.names, lang)))  # fmt: skip
+        own = display(f, row.get(f.name), ctx.names, lang) or t["missing"]
+        table.append((f.zh if lang == "zh" else f.en, own, shown))
+    return {"peers": blocks, "peer_features": table}
+
+
+def _history_chart(ctx: Month, history: dict[str, str], colours: dict[str, str], lang: Lang) -> str:
+    first = ctx.month
+    for _ in range(ctx.rcfg.history_months - 1):
+        first = previous_month(first)
+    cells = [(m[2:], history.get(m), colours.get(history.get(m) or "", "#9e9e9e"))
+             for m in months_between(first, ctx.month)]  # fmt: skip
+    return charts.history(cells, TEXT[lang]["history"])
+
+
+def _override(ctx: Month, cls: pd.Series, lang: Lang) -> str | None:
+    """Why a rule, not the score, set the class (and what the score alone gives)."""
+    rule = cls.get("override_rule")
+    rules = {r.name: r for r in ctx.scheme.overrides}
+    if not isinstance(rule, str) or rule not in rules:
+        return None
+    final, model = str(cls["class_final"]), str(cls["class_model"])
+    r = rules[rule]
+    return TEXT[lang]["override" if final != model else "override_same"].format(
+        rule=r.zh if lang == "zh" else r.en,
+        final=_class_label(ctx.scheme, final, lang), model=_class_label(ctx.scheme, model, lang),
+    )  # fmt: skip
 
 
 def _effect(v: float, flat: float) -> str:
@@ -564,8 +593,8 @@ def _effect(v: float, flat: float) -> str:
     return "strong_down" if strong else "down"
 
 
-def _class_label(defs: dict[str, Any], code: str, lang: Lang) -> str:
-    d = defs.get(code)
+def _class_label(scheme: ClassScheme, code: str, lang: Lang) -> str:
+    d = {c.code: c for c in scheme.classes}.get(code)
     if d is None:
         return code
     return f"{code}类（{d.zh}）" if lang == "zh" else f"class {code} ({d.en})"
