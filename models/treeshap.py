@@ -39,6 +39,7 @@ Ints = npt.NDArray[np.int64]
 MAX_PATH_FEATURES = 10  # 2^10 x 10 table entries per leaf at most
 _ZERO = float(np.float32(1e-35))  # LightGBM's kZeroThreshold (a float)
 _MISSING = {"None": 0, "Zero": 1, "NaN": 2}
+_BLOCK = 256  # rows per block of the kernel
 
 
 @dataclass(frozen=True)
@@ -258,14 +259,21 @@ def _kernel(  # pragma: no cover (jit)
     path_dir: npt.NDArray[np.uint8], path_slot: Ints, leaf_m: Ints, leaf_feature: Ints, table_start: Ints,
     table: F, max_nodes: int, zero: float,
 ) -> None:  # fmt: skip
+    """Rows in blocks, trees in the middle loop, rows innermost: one tree's tables (tens of
+    kB) stay in cache while a block of rows uses them, instead of every row streaming the
+    whole model's tables (megabytes) through the cache."""
     n = x.shape[0]
     n_trees = len(node_start) - 1
-    blocks = (n + 255) // 256
+    B = _BLOCK
+    blocks = (n + B - 1) // B
     for block in numba.prange(blocks):
-        dirs = np.empty(max_nodes, dtype=np.uint8)
-        for r in range(block * 256, min(n, block * 256 + 256)):
-            for t in range(n_trees):
-                a = node_start[t]
+        lo = block * B
+        hi = min(n, lo + B)
+        dirs = np.empty((B, max_nodes), dtype=np.uint8)
+        for t in range(n_trees):
+            a = node_start[t]
+            for r in range(lo, hi):
+                rr = r - lo
                 for k in range(a, node_start[t + 1]):  # LightGBM's decision at every node
                     v = x[r, node_feature[k]]
                     if -zero <= v <= zero:  # LightGBM reads |v| <= kZeroThreshold as 0
@@ -285,14 +293,19 @@ def _kernel(  # pragma: no cover (jit)
                             d = 0 if node_default_left[k] == 1 else 1
                         else:
                             d = 0 if v <= node_threshold[k] else 1
-                    dirs[k - a] = d
-                for leaf in range(leaf_start[t], leaf_start[t + 1]):
-                    mm = leaf_m[leaf]
+                    dirs[rr, k - a] = d
+            for leaf in range(leaf_start[t], leaf_start[t + 1]):
+                mm = leaf_m[leaf]
+                p0 = path_start[leaf]
+                p1 = path_start[leaf + 1]
+                ts = table_start[leaf]
+                for r in range(lo, hi):
+                    rr = r - lo
                     pattern = (1 << mm) - 1
-                    for p in range(path_start[leaf], path_start[leaf + 1]):
-                        if dirs[path_node[p]] != path_dir[p]:
+                    for p in range(p0, p1):
+                        if dirs[rr, path_node[p]] != path_dir[p]:
                             pattern &= ~(1 << path_slot[p])
-                    base = table_start[leaf] + pattern * mm
+                    base = ts + pattern * mm
                     for s in range(mm):
                         out[r, leaf_feature[leaf, s]] += table[base + s]
 

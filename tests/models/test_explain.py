@@ -17,6 +17,8 @@ def _data(seed: int, n: int = 3000) -> tuple[np.ndarray, np.ndarray]:
     x[rng.random(n) < 0.1, 1] = np.nan  # missing values
     x[rng.random(n) < 0.05, 5] = np.nan  # a missing level
     x[rng.random(n) < 0.2, 2] = 0.0  # many exact zeros
+    x[rng.random(n) < 0.05, 2] = -1e-36  # LightGBM reads |v| <= 1e-35 as zero
+    x[rng.random(n) < 0.05, 3] = 1e-35
     x[:500] = x[0]  # many identical rows, as in a province of empty firms
     logit = 1.2 * x[:, 0] - np.nan_to_num(x[:, 1]) + (x[:, 5] == 2) * 1.5 + (x[:, 2] == 0)
     y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
