@@ -1,8 +1,9 @@
 """Exact path-dependent TreeSHAP for a LightGBM model, fast enough for a whole province.
 
 LightGBM's own ``pred_contrib`` walks every path of every tree for every row (cost per row
-trees x leaves x depth^2): about 2,000 rows/s on 2 cores for the tuned 300-tree model, an
-hour for 7.5M enterprises. The values it computes can be written per leaf instead
+trees x leaves x depth^2): about 1,950 rows/s on 2 cores for the tuned 300-tree model, an
+hour for 7.5M enterprises; this engine gives the same values ~4.7x faster
+(``benchmarks/bench_explain.py``). The values it computes can be written per leaf instead
 (Lundberg et al. 2020, eq. for the path-dependent estimate; "FastTreeSHAP v2", Yang 2021):
 
     f_x(S) = sum over leaves l of  v_l * prod over the distinct features j on l's path of
@@ -16,8 +17,8 @@ exact contributions of a row from its decisions at each node: trees x leaves x d
 operations per row instead of trees x leaves x depth^2, with no path bookkeeping.
 
 The tables need a depth budget: a leaf with m distinct features costs 2^m x m entries, so
-models whose paths carry more than `MAX_PATH_FEATURES` distinct features fall back to
-LightGBM (`supported` says which). The tuning space keeps `max_depth` within it
+models whose paths carry more than `MAX_PATH_FEATURES` distinct features, or whose tables
+exceed `MAX_TABLE_BYTES`, fall back to LightGBM (`supported` says which). The tuning space keeps `max_depth` within it
 (``configs/model.yaml``), and the explanation benchmark shows that the budget costs no
 holdout AUC. Values agree with LightGBM's ``pred_contrib`` to ~1e-13 (only the order of the
 floating-point sums differs); tests check <= 1e-9 and identical top risk points.
@@ -37,6 +38,7 @@ F = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
 
 MAX_PATH_FEATURES = 10  # 2^10 x 10 table entries per leaf at most
+MAX_TABLE_BYTES = 512 << 20  # a model whose tables need more is explained by LightGBM
 _ZERO = float(np.float32(1e-35))  # LightGBM's kZeroThreshold (a float)
 _MISSING = {"None": 0, "Zero": 1, "NaN": 2}
 _BLOCK = 256  # rows per block of the kernel
@@ -68,8 +70,15 @@ class Tables:
 
 
 def supported(booster: lgb.Booster) -> bool:
-    """Whether every leaf's path has at most `MAX_PATH_FEATURES` distinct features."""
-    return all(m <= MAX_PATH_FEATURES for m in _path_sizes(booster.dump_model()))
+    """Whether every leaf's path has at most `MAX_PATH_FEATURES` distinct features and the
+    tables fit in `MAX_TABLE_BYTES`."""
+    sizes = _path_sizes(booster.dump_model())
+    return all(m <= MAX_PATH_FEATURES for m in sizes) and table_bytes(sizes) <= MAX_TABLE_BYTES
+
+
+def table_bytes(path_sizes: list[int]) -> int:
+    """Memory of the tables for leaves with these numbers of distinct path features."""
+    return sum((1 << m) * m * 8 for m in path_sizes)
 
 
 def _path_sizes(dump: dict[str, Any]) -> list[int]:
@@ -279,12 +288,15 @@ def _kernel(  # pragma: no cover (jit)
                     if -zero <= v <= zero:  # LightGBM reads |v| <= kZeroThreshold as 0
                         v = 0.0
                     c = node_cat[k]
-                    if c >= 0:
-                        if np.isnan(v) or v < 0:
+                    if c >= 0:  # LightGBM: NaN or a negative int(v) goes right
+                        if np.isnan(v):
                             d = 1
                         else:
-                            iv = int(v)
-                            d = 0 if iv < cat_sets.shape[1] and cat_sets[c, iv] == 1 else 1
+                            iv = int(v)  # truncates toward zero, as static_cast<int>
+                            if iv < 0:
+                                d = 1
+                            else:
+                                d = 0 if iv < cat_sets.shape[1] and cat_sets[c, iv] == 1 else 1
                     else:
                         miss = node_missing[k]
                         if np.isnan(v) and miss != 2:

@@ -106,12 +106,16 @@ class Names:
 
     def division(self, code: str, lang: Lang) -> str:
         name = self.divisions.get(code)
-        return f"{name[0] if lang == 'zh' else name[1]}（{code}）" if name else code
+        return _with_code(name[0] if lang == "zh" else name[1], code, lang) if name else code
 
     def industry(self, code2: str, lang: Lang) -> str:
         name = self.industries.get(code2)
         label = (name[0] if lang == "zh" else name[1]) if name else section_name(code2, lang)
-        return f"{label}（{code2}）" if label else code2
+        return _with_code(label, code2, lang) if label else code2
+
+
+def _with_code(name: str, code: str, lang: Lang) -> str:
+    return f"{name}（{code}）" if lang == "zh" else f"{name} ({code})"
 
 
 def class_colours(scheme: ClassScheme) -> dict[str, str]:
@@ -142,7 +146,7 @@ def display(f: Feature, value: Any, names: Names, lang: Lang) -> str | None:
             return names.industry(code, lang)
         if f.name == "city":
             p = names.prefectures.get(code)
-            return f"{p[0]}（{code}）" if p else code
+            return _with_code(p[0] if lang == "zh" else p[1], code, lang) if p else code
         return code
     if f.kind == "flag":
         return t["yes"] if float(value) == 1 else t["no"]

@@ -17,6 +17,7 @@ TEXT: Mapping[str, Mapping[str, str]] = MappingProxyType(
         "zh": MappingProxyType(
             {
                 "lang": "zh-CN",
+                "colon": "：",
                 "banner": BANNER_ZH,
                 "title": "企业信用风险分类报告",
                 "uscc": "统一社会信用代码",
@@ -82,6 +83,7 @@ TEXT: Mapping[str, Mapping[str, str]] = MappingProxyType(
         "en": MappingProxyType(
             {
                 "lang": "en",
+                "colon": ": ",
                 "banner": BANNER_EN,
                 "title": "Enterprise credit-risk class report",
                 "uscc": "Unified social credit code",

@@ -16,6 +16,8 @@ def _data(seed: int, n: int = 3000) -> tuple[np.ndarray, np.ndarray]:
     x[:, 5] = rng.integers(0, 4, n)  # a categorical column (level codes)
     x[rng.random(n) < 0.1, 1] = np.nan  # missing values
     x[rng.random(n) < 0.05, 5] = np.nan  # a missing level
+    x[rng.random(n) < 0.02, 5] = -0.5  # LightGBM truncates to level 0
+    x[rng.random(n) < 0.02, 5] = -3.0  # a negative level goes right
     x[rng.random(n) < 0.2, 2] = 0.0  # many exact zeros
     x[rng.random(n) < 0.05, 2] = -1e-36  # LightGBM reads |v| <= 1e-35 as zero
     x[rng.random(n) < 0.05, 3] = 1e-35
@@ -116,6 +118,27 @@ def test_sector_trees_on_top_of_the_general_margin_are_explained_exactly() -> No
         assert e.exact
         assert np.max(np.abs(c.sum(axis=1) - expected)) <= 1e-6
     assert not Explainer.build(general, [("flag", sector)], "average").exact
+    assert Explainer.build(general, [("flag", sector)]).engine == "tables"
+
+
+def test_the_engine_says_when_a_booster_falls_back(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    x, y = _data(5)
+    shallow = _train(x, y, max_depth=2, num_leaves=4)
+    deep = _train(x, y)
+    monkeypatch.setattr(treeshap, "MAX_PATH_FEATURES", 2)  # as if the budget were smaller
+    assert treeshap.supported(shallow) and not treeshap.supported(deep)
+    mixed = Explainer.build(shallow, [("flag", deep)])
+    assert mixed.engine == "mixed"
+    flag = np.ones(len(x))
+    reference = contributions(shallow, x) + contributions(deep, x)
+    assert np.max(np.abs(mixed(x, {"flag": flag}) - reference)) <= 1e-9
+    assert Explainer.build(deep).engine == "lightgbm"
+
+
+def test_a_contribution_that_is_zero_up_to_rounding_is_not_a_risk_point() -> None:
+    contrib = np.array([[0.3, 1e-17, -1e-17, 0.0]])
+    idx, val = top_risk_points(contrib, k=3)
+    assert idx[0].tolist() == [0, -1, -1]
 
 
 def test_top_points_are_the_largest_positive_contributions() -> None:
