@@ -138,6 +138,7 @@ def test_the_engine_says_when_a_booster_falls_back(monkeypatch) -> None:  # type
 def test_a_contribution_that_is_zero_up_to_rounding_is_not_a_risk_point() -> None:
     contrib = np.array([[0.3, 1e-17, -1e-17, 0.0]])
     idx, val = top_risk_points(contrib, k=3)
+    assert val[0, 0] == 0.3 and np.isnan(val[0, 1:]).all()
     assert idx[0].tolist() == [0, -1, -1]
 
 
