@@ -6,8 +6,8 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-#: Deepest tree the fast explanation engine takes (`models.treeshap.MAX_PATH_FEATURES`: a
-#: path of depth d has at most d distinct features). Kept here so that config stays pure.
+#: Deepest tree the fast explanation engine takes (`models.treeshap.MAX_PATH_FEATURES` is
+#: this: a path of depth d has at most d distinct features).
 EXPLAIN_MAX_DEPTH = 10
 
 

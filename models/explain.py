@@ -103,18 +103,21 @@ class Explainer:
         return not (self.sectors and self.sector_rule == "average")
 
     def __call__(self, x: F, flags: Mapping[str, npt.NDArray[np.float64]]) -> F:
-        c = self.general(x)
-        for flag, engine in self.sectors:  # training's order: the later one wins
+        """As `pipelines.classify.Bundle.probability` scores: each sector model works from
+        the general model, and for an enterprise of several sectors the later one wins."""
+        general = self.general(x)
+        c = general.copy()
+        for flag, engine in self.sectors:
             m = np.asarray(flags[flag]) == 1
             if not m.any():
                 continue
             cs = engine(np.ascontiguousarray(x[m]))
             if self.sector_rule == "boost":
-                c[m] = c[m] + cs
+                c[m] = general[m] + cs
             elif self.sector_rule == "replace":
                 c[m] = cs
             else:
-                c[m] = (c[m] + cs) / 2
+                c[m] = (general[m] + cs) / 2
         return c
 
 

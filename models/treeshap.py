@@ -34,10 +34,13 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from models.config import EXPLAIN_MAX_DEPTH
+
 F = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
 
-MAX_PATH_FEATURES = 10  # 2^10 x 10 table entries per leaf at most
+#: 2^10 x 10 table entries per leaf at most; the model config keeps max_depth within it
+MAX_PATH_FEATURES = EXPLAIN_MAX_DEPTH
 MAX_TABLE_BYTES = 512 << 20  # a model whose tables need more is explained by LightGBM
 _ZERO = float(np.float32(1e-35))  # LightGBM's kZeroThreshold (a float)
 _MISSING = {"None": 0, "Zero": 1, "NaN": 2}

@@ -59,7 +59,10 @@ CLASS_FIELDS = [
 
 
 def output_schema(top_k: int) -> pa.Schema:
-    """The classes file: the class, then its explanation (module doc)."""
+    """The classes file: the class, then its explanation (module doc); ``top_k`` 0: the
+    class alone (`run_classify` with ``explain=False``)."""
+    if top_k == 0:
+        return pa.schema(CLASS_FIELDS)
     risk = [
         (f"risk_{k}_{part}", pa.float64() if part == "contribution" else pa.string())
         for k in range(1, top_k + 1)
@@ -122,7 +125,7 @@ def load_bundle(cfg: ModelConfig, alias: str | None = None, version: str | None 
     from mlflow.exceptions import MlflowException
 
     if (alias is None) == (version is None):
-        raise ValueError("load_bundle: give an alias or a version, not both")
+        raise ValueError("load_bundle: give either an alias or a version")
     mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
     client = MlflowClient()
     name = cfg.mlflow.registered_model
@@ -184,12 +187,13 @@ def check_feature_file(bundle: Bundle, path: Path, needed: set[str]) -> None:
 
 
 def _text(values: np.ndarray) -> np.ndarray:
-    """Feature values as the text stored beside a risk point: numbers to 6 significant
-    digits, categories as they are, missing as null."""
+    """Feature values as the text stored beside a risk point: numbers to 15 significant
+    digits (every value the features hold, without an exponent below 1e15), categories as
+    they are, missing as null."""
     out = np.full(len(values), None, dtype=object)
     if values.dtype.kind == "f":
         ok = ~np.isnan(values)
-        out[ok] = np.char.mod("%.6g", values[ok])
+        out[ok] = np.char.mod("%.15g", values[ok])
     else:
         ok = pd.notna(values)
         out[ok] = values[ok].astype(str)
@@ -232,6 +236,7 @@ class ClassifyReport:
     model_version: str
     seconds: float
     out: str
+    explanations: str  # the explanation engine (models.explain.Explainer.engine), or "none"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -241,6 +246,7 @@ class ClassifyReport:
             "class_shares": {k: v / max(self.rows, 1) for k, v in self.counts.items()},
             "overrides": self.overridden,
             "model_version": self.model_version,
+            "explanations": self.explanations,
             "out": self.out,
         }
 
@@ -253,11 +259,15 @@ def run_classify(
     out_dir: Path,
     alias: str = "champion",
     batch_rows: int = 50_000,
+    explain: bool = True,
 ) -> ClassifyReport:
+    """Score and class every enterprise of ``month``; with ``explain`` (the default) also its
+    main risk points. Without, only the class columns are written (a quick rescoring; reports
+    need the explanations)."""
     t0 = time.perf_counter()
     bundle = load_bundle(cfg, alias=alias)
-    explainer = bundle.explainer(cfg.explain.engine)
-    top_k = cfg.explain.top_k
+    explainer = bundle.explainer(cfg.explain.engine) if explain else None
+    top_k = cfg.explain.top_k if explain else 0
     schema = output_schema(top_k)
     path = Path(features_dir) / f"{month}.parquet"
     override_cols = {c.feature for r in scheme.overrides for c in r.when}
@@ -279,7 +289,10 @@ def run_classify(
             flags = {f: batch.column(f).to_numpy(zero_copy_only=False) for f in sector_cols}
             x = gbm.matrix_arrow(batch, bundle.design)
             p = bundle.probability(x, flags)
-            reasons = risk_point_columns(explainer(x, flags), batch, bundle.design.features, top_k)
+            reasons = (
+                {} if explainer is None
+                else risk_point_columns(explainer(x, flags), batch, bundle.design.features, top_k)
+            )  # fmt: skip
             yield pd.DataFrame(
                 {"uscc": batch.column("uscc").to_pandas(types_mapper=pd.ArrowDtype),  # no copy
                  "score": calibration.to_score(p, bundle.scale), "probability": p,
@@ -318,6 +331,7 @@ def run_classify(
     report = ClassifyReport(
         month, rows, {c: counts.get(c, 0) for c in order}, dict(sorted(overridden.items())),
         bundle.version, time.perf_counter() - t0, str(out),
+        explainer.engine if explainer is not None else "none",
     )  # fmt: skip
     write_json(report.to_dict(), out.parent / "classes_summary.json")
     return report

@@ -78,6 +78,29 @@ def test_tables_equal_lightgbm_pred_contrib(model) -> None:  # type: ignore[no-u
         assert np.array_equal(top_risk_points(got, k)[0], top_risk_points(reference, k)[0])
 
 
+def test_categorical_splits_on_many_levels() -> None:
+    """A split on a set of levels ("3||17||40"), levels above 31 (a second bitset word)."""
+    rng = np.random.default_rng(4)
+    n = 6000
+    x = rng.normal(size=(n, 3))
+    x[:, 2] = rng.integers(0, 60, n)
+    x[rng.random(n) < 0.05, 2] = np.nan
+    effect = rng.normal(size=60)
+    logit = x[:, 0] + effect[np.nan_to_num(x[:, 2]).astype(int)] * 2
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    params = gbm.lgb_params(
+        {"num_leaves": 15, "max_depth": 5, "learning_rate": 0.1, "min_child_samples": 20,
+         "subsample": 1.0, "colsample_bytree": 1.0, "reg_lambda": 0.0},
+        seed=3, threads=2, constraints=None,
+    )  # fmt: skip
+    booster = gbm.train(x, y, None, {**params, "categorical_feature": [2]}, 40)
+    sets = [n["threshold"] for t in booster.dump_model()["tree_info"]
+            for n in [t["tree_structure"]] if n.get("decision_type") == "=="]  # fmt: skip
+    assert any("||" in str(v) and max(map(int, str(v).split("||"))) > 31 for v in sets)
+    got = Explainer.build(booster)(x, {})
+    assert np.max(np.abs(got - contributions(booster, x))) <= 1e-9
+
+
 def test_lightgbm_engine_is_the_reference(model) -> None:  # type: ignore[no-untyped-def]
     booster, x = model
     slow = Explainer.build(booster, engine="lightgbm")
@@ -121,6 +144,29 @@ def test_sector_trees_on_top_of_the_general_margin_are_explained_exactly() -> No
     assert Explainer.build(general, [("flag", sector)]).engine == "tables"
 
 
+def test_an_enterprise_of_two_sectors_is_explained_by_the_later_sector_model() -> None:
+    """As classify scores it: each sector model from the general margin, the later wins."""
+    x, y = _data(6)
+    general = _train(x, y)
+    margin = general.predict(x, raw_score=True)
+    first = (x[:, 5] >= 1).astype(float)
+    second = (x[:, 0] > 0).astype(float)
+    both = (first == 1) & (second == 1)
+    assert both.sum() > 100
+    s1 = _train(x[first == 1], y[first == 1], init=margin[first == 1])
+    s2 = _train(x[second == 1], y[second == 1], init=margin[second == 1])
+    own2 = s2.predict(x, raw_score=True)
+    for rule, expected in (("boost", margin + own2), ("replace", own2),
+                           ("average", (margin + own2) / 2)):  # fmt: skip
+        e = Explainer.build(general, [("f1", s1), ("f2", s2)], rule)
+        c = e(x, {"f1": first, "f2": second})
+        if rule == "average":  # the mean of the two models' contributions
+            c_mean = (contributions(general, x) + contributions(s2, x)) / 2
+            assert np.max(np.abs(c[both] - c_mean[both])) <= 1e-9
+        else:
+            assert np.max(np.abs(c[both].sum(axis=1) - expected[both])) <= 1e-6
+
+
 def test_the_engine_says_when_a_booster_falls_back(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     x, y = _data(5)
     shallow = _train(x, y, max_depth=2, num_leaves=4)
@@ -155,3 +201,21 @@ def test_group_sums_add_up_per_group() -> None:
     sums = group_sums(contrib, ["a", "b", "c"], {"a": "base", "b": "social", "c": "base"},
                       ["base", "dynamic", "social"])  # fmt: skip
     assert sums.tolist() == [[4.0, 0.0, 2.0]]
+
+
+def test_the_model_config_keeps_trees_within_the_explanation_budget() -> None:
+    from models.config import ModelConfig
+    from pipelines.config import load_config
+    from tests.conftest import ROOT
+
+    cfg = load_config(ROOT / "configs" / "model.yaml", ModelConfig)
+    data = cfg.model_dump()
+    assert cfg.explain.engine == "tables" and cfg.explain.top_k == 5
+    deep = {**data, "lightgbm": {**data["lightgbm"], "max_depth": -1}}
+    with pytest.raises(ValueError, match=r"lightgbm.max_depth is -1: the explanation budget"):
+        ModelConfig.model_validate(deep)
+    wide = {**data, "tuning": {**data["tuning"], "max_depth": [3, 12]}}
+    with pytest.raises(ValueError, match=r"tuning.max_depth \(upper bound\) is 12"):
+        ModelConfig.model_validate(wide)
+    # the slow engine takes any depth
+    ModelConfig.model_validate({**deep, "explain": {"top_k": 5, "engine": "lightgbm"}})

@@ -179,7 +179,7 @@ def test_classify_stores_each_enterprises_main_risk_points(
     first = out["risk_1_feature"].notna().to_numpy().nonzero()[0][:50]
     for i in first:
         raw = frame.at[i, out.at[i, "risk_1_feature"]]
-        assert out.at[i, "risk_1_value"] == (f"{raw:.6g}" if isinstance(raw, float) else str(raw))
+        assert out.at[i, "risk_1_value"] == (f"{raw:.15g}" if isinstance(raw, float) else str(raw))
     shap = out[[f"shap_{g}" for g in GROUPS]].sum(axis=1) + out["shap_expected"]
     np.testing.assert_allclose(shap, out["margin"], atol=1e-9)
     np.testing.assert_allclose(out["margin"], reference.sum(axis=1), atol=1e-9)
