@@ -256,8 +256,8 @@ FEATURES = (
         "CASE WHEN p.registered_capital > 0 THEN p.paid_in_capital / p.registered_capital END",
         REGISTRY,
         # no direction: since the 2014 subscription reform paid-in capital is not required
-        template_zh="实缴资本仅占注册资本的{value:.0%}",
-        template_en="only {value:.0%} of the registered capital is paid in",
+        template_zh="实缴资本占注册资本的{value:.0%}",
+        template_en="{value:.0%} of the registered capital is paid in",
     ),
     Feature(
         "revoked",

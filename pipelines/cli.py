@@ -461,8 +461,13 @@ def classify(
         Path | None, typer.Option(help="class scheme (YAML); default: the one in the model config")
     ] = None,
     alias: Annotated[str, typer.Option(help="registered model alias to use")] = "champion",
+    explain: Annotated[
+        bool,
+        typer.Option("--explain/--no-explain", help="store each enterprise's main risk points"),
+    ] = True,
 ) -> None:
-    """Score every enterprise of a month and assign its class (with overrides).
+    """Score every enterprise of a month and assign its class (with overrides), with its
+    main risk points (exact TreeSHAP) unless --no-explain.
 
     Example: [bold]riskclass classify --as-of 2026-10[/]
     """
@@ -473,7 +478,7 @@ def classify(
     try:
         cfg = load_config(config, ModelConfig)
         sch = load_config(scheme or cfg.class_scheme, ClassScheme)
-        report = run_classify(cfg, sch, features_dir, as_of, out, alias=alias)
+        report = run_classify(cfg, sch, features_dir, as_of, out, alias=alias, explain=explain)
     except (ConfigError, ClassifyError, SchemeError) as exc:
         _fail(str(exc))
     r = report.to_dict()
@@ -531,6 +536,12 @@ def report(
     report_config: Annotated[Path, typer.Option(help="report configuration (YAML)")] = Path(
         "configs/report.yaml"
     ),
+    scheme: Annotated[
+        Path | None,
+        typer.Option(
+            help="class scheme the month was classified with (default: the model config's)"
+        ),
+    ] = None,
 ) -> None:
     """Reports a regulator can read: class, main risk points, what the enterprise can do.
 
@@ -553,8 +564,8 @@ def report(
     try:
         cfg = load_config(config, ModelConfig)
         rcfg = load_config(report_config, ReportConfig)
-        ctx = Month.load(as_of, cfg, rcfg, load_config(cfg.class_scheme, ClassScheme),
-                         features_dir, interim, outputs)  # fmt: skip
+        sch = load_config(scheme or cfg.class_scheme, ClassScheme)
+        ctx = Month.load(as_of, cfg, rcfg, sch, features_dir, interim, outputs)
         chosen = ctx.select(uscc or (), klass, division, industry, sample, seed, limit)
         if not chosen:
             _fail("report: no enterprise matches the selection")
@@ -566,8 +577,8 @@ def report(
         _fail(str(exc))
     console.print(f"{len(run.paths):,} report(s) (internal, not for publication)")
     if run.index is not None:
-        console.print(f"index: [bold]{run.index}[/]")
-    console.print(f"report: [bold]{run.paths[0]}[/]")
+        console.print(f"index: [bold]{run.index}[/]", soft_wrap=True)  # a path stays whole
+    console.print(f"report: [bold]{run.paths[0]}[/]", soft_wrap=True)
 
 
 @app.command()

@@ -42,7 +42,7 @@ from features.catalog import Feature
 from features.contract import GROUPS, VOCABULARIES
 from features.definitions import BY_NAME
 from features.months import months_between, parse_month, previous_month
-from models import calibration, gbm
+from models import calibration, explain, gbm
 from models.classes import ClassScheme, class_order
 from models.config import ModelConfig
 from pipelines import charts
@@ -51,7 +51,6 @@ from pipelines.report_text import TEXT, section_name
 
 Lang = Literal["zh", "en"]
 TEMPLATES = Path(__file__).parent / "templates"
-# Contribution (log-odds) below which a factor does not "stand out" in a report
 PALETTE = ["#2e7d32", "#1565c0", "#ef8f00", "#c62828", "#6d4c41", "#455a64"]
 NAMED_COLOURS = {"green": "#2e7d32", "blue": "#1565c0", "yellow": "#e0a800", "red": "#c62828",
                  "grey": "#757575", "gray": "#757575"}  # fmt: skip
@@ -153,32 +152,66 @@ def display(f: Feature, value: Any, names: Names, lang: Lang) -> str | None:
     v = float(value)
     if f.unit == "share":
         return f"{v:.0%}"
-    return f"{v:,.0f}" if v == round(v) else f"{v:,.3g}"
+    return number(v)
+
+
+def number(v: float) -> str:
+    """A number as people write it: thousands separated, at most two decimals (three below
+    one), never in scientific notation."""
+    if v == round(v):
+        return f"{v:,.0f}"
+    text = f"{v:,.2f}" if abs(v) >= 1 else f"{v:.3f}"
+    return text.rstrip("0").rstrip(".")
+
+
+def is_fact(f: Feature, value: Any) -> bool:
+    """Whether the value states something that happened or holds (a flag that is 1, a count
+    above 0, any other recorded value): only then is the catalog's sentence told as a fact
+    and its advice given."""
+    v = _num(value)
+    if f.kind in ("date", "category"):
+        return value is not None and not (isinstance(value, float) and math.isnan(value))
+    if v is None:
+        return False
+    if f.kind == "flag":
+        return v == 1
+    return not (f.unit == "count" and v == 0)
+
+
+class _Value:
+    """A template value: with a format spec the number, without it the readable text."""
+
+    def __init__(self, number: float, text: str) -> None:
+        self.number, self.text = number, text
+
+    def __format__(self, spec: str) -> str:
+        return format(self.number, spec) if spec else self.text
 
 
 def sentence(f: Feature, row: dict[str, Any], names: Names, lang: Lang) -> str:
     """The catalog's sentence for ``f`` with the enterprise's own values, or a plain
-    "indicator: value" when a value it refers to is missing (never a made-up fact). A flag's
-    sentence states the fact, so it is used only when the flag is 1."""
+    "indicator: value" when a value it refers to is missing (never a made-up fact) or the
+    value is not a fact (`is_fact`: a flag of 0, a count of 0)."""
     template = f.template_zh if lang == "zh" else f.template_en
     value = row.get(f.name)
     label = f.zh if lang == "zh" else f.en
     shown = display(f, value, names, lang)
     plain = f"{label}：{shown or TEXT[lang]['missing']}" if lang == "zh" else (
         f"{label}: {shown or TEXT[lang]['missing']}")  # fmt: skip
-    if not template or (f.kind == "flag" and _num(value) != 1):
+    if not template or not is_fact(f, value):
         return plain
     values: dict[str, Any] = {}
     for name in f.placeholders():
         other = BY_NAME[name]
         v = row.get(name)
-        if v is None or (isinstance(v, float) and math.isnan(v)):
+        text = display(other, v, names, lang)
+        if text is None:
             return plain
-        values["value" if name == f.name else name] = (
-            display(other, v, names, lang) if other.kind in ("date", "category") else float(v)
-        )
+        amount = _num(v)
+        filled: str | _Value = text if amount is None else _Value(amount, text)
+        values[name] = filled
         if name == f.name:
-            values[name] = values["value"]
+            values["value"] = filled
     try:
         return template.format(**values)
     except (ValueError, KeyError, TypeError):  # a format spec that does not fit the value
@@ -203,6 +236,13 @@ class Month:
     _peer_values: dict[str, pd.Series] = field(default_factory=dict)
     _peer_groups: dict[tuple[str, str], Any] = field(default_factory=dict)
     _peer_medians: dict[tuple[str, str], float | None] = field(default_factory=dict)
+    _explainer: explain.Explainer | None = None
+
+    def explainer(self) -> explain.Explainer:
+        """The explainer of the model version that classified the month (built once)."""
+        if self._explainer is None:
+            self._explainer = self.bundle.explainer(self.engine)
+        return self._explainer
 
     @classmethod
     def load(
@@ -223,6 +263,17 @@ class Month:
                 f"report: no classes for {month} ({path}); run `riskclass classify --as-of {month}`"
             )
         classes = pq.read_table(path).to_pandas().set_index("uscc")
+        if "margin" not in classes.columns:
+            raise ReportError(
+                f"report: {path} was written without explanations (classify --no-explain); "
+                f"run `riskclass classify --as-of {month}` again"
+            )
+        used = set(classes["scheme"].unique())
+        if used != {scheme.name}:
+            raise ReportError(
+                f"report: {path} was classified with scheme {', '.join(sorted(used))}, not "
+                f"{scheme.name}: pass that scheme's file with --scheme"
+            )
         versions = classes["model_version"].unique()
         if len(versions) != 1:
             raise ReportError(f"report: {path} mixes model versions {sorted(versions)}")
@@ -390,21 +441,27 @@ def build(ctx: Month, usccs: Sequence[str], lang: Lang) -> list[dict[str, Any]]:
     bundle = ctx.bundle
     x = gbm.matrix_arrow(rows, bundle.design)
     flags = {f: rows.column(f).to_numpy(zero_copy_only=False) for _n, f, _b, _c in bundle.sectors}
-    explainer = bundle.explainer(ctx.engine)
+    explainer = ctx.explainer()
     contrib = explainer(x, flags)
+    idx, val = explain.top_risk_points(contrib, ctx.top_k)
+    names = np.array([*bundle.design.features, None], dtype=object)
     records = rows.to_pylist()
     history = ctx.history(usccs)
     out = []
     for i, u in enumerate(usccs):
-        stored = ctx.classes.at[u, "margin"]
-        if not np.isnan(stored) and abs(float(stored) - contrib[i].sum()) > 1e-6:
+        stored = ctx.classes.loc[u]
+        kept = [stored.get(f"risk_{k}_feature") for k in range(1, ctx.top_k + 1)]
+        kept = [k if isinstance(k, str) else None for k in kept]
+        if abs(float(stored["margin"]) - contrib[i].sum()) > 1e-6 or kept != list(names[idx[i]]):
             raise ReportError(
                 f"report: the explanation of {u} differs from the one classify stored for "
                 f"{ctx.month} (model version {bundle.version}): rerun classify for that month"
             )
+        named = [int(j) for j, v in zip(idx[i], val[i], strict=True)
+                 if j >= 0 and v >= ctx.rcfg.min_contribution]  # fmt: skip
         own_flags = {f: float(v[i]) for f, v in flags.items()}
-        out.append(_report(ctx, u, records[i], contrib[i], own_flags, history[u], lang))
-        out[-1]["approx"] = not explainer.exact
+        out.append(_report(ctx, u, records[i], contrib[i], named, own_flags, history[u], lang,
+                           explainer.exact))  # fmt: skip
     return out
 
 
@@ -413,16 +470,18 @@ def _report(
     u: str,
     row: dict[str, Any],
     c: np.ndarray,
+    named: list[int],
     flags: dict[str, float],
     history: dict[str, str],
     lang: Lang,
+    exact: bool,
 ) -> dict[str, Any]:
     t = TEXT[lang]
     features = ctx.bundle.design.features
     body = c[:-1]
-    order = np.argsort(-np.round(body, 10), kind="stable")  # as classify ranks them
-    named = [int(j) for j in order[: ctx.top_k] if body[j] >= ctx.rcfg.min_contribution]
-    path = _score_path(ctx, c, named, flags, lang)
+    order = np.argsort(body, kind="stable")  # the most negative first
+    cls = ctx.classes.loc[u]
+    path = _score_path(ctx, c, named, flags, lang, None if exact else float(cls["score"]))
     points, advice = [], []
     for j, delta in zip(named, path.deltas, strict=False):
         f = BY_NAME[features[j]]
@@ -432,17 +491,16 @@ def _report(
             "points": t["raises"].format(points=f"{max(delta, 0):.0f}"),
         })  # fmt: skip
         tip = f.advice_zh if lang == "zh" else f.advice_en
-        if f.actionable and tip and tip not in advice:
+        if f.actionable and tip and tip not in advice and is_fact(f, row.get(f.name)):
             advice.append(tip)
     favourable = [
         sentence(BY_NAME[features[j]], row, ctx.names, lang)
-        for j in order[::-1][: ctx.rcfg.favourable]
+        for j in order[: ctx.rcfg.favourable]
         if body[j] <= -ctx.rcfg.min_contribution
     ]
     reg = ctx.registry.loc[u] if u in ctx.registry.index else None
     industry2 = str(reg["industry_code"])[:2] if reg is not None else ""
     division = str(reg["division_code"]) if reg is not None else ""
-    cls = ctx.classes.loc[u]
     final = str(cls["class_final"])
     cdef = {d.code: d for d in ctx.scheme.classes}.get(final)
     colours = class_colours(ctx.scheme)
@@ -466,8 +524,11 @@ def _report(
         "advice": advice,
         "favourable": favourable,
         "waterfall": Markup(path.svg),
+        "bands": path.bands,
         "score_path": (path.start, path.all_deltas, path.end),
-        "groups": Markup(_groups_chart(ctx, body, lang)),
+        "none": None if named else t["none_low" if path.end <= path.start + 0.5 else "none_spread"],
+        "groups": Markup(_groups_chart(ctx, cls, lang)),
+        "approx": not exact,
         **_peer_sections(ctx, u, row, named, industry2, division, lang),
         "history": Markup(_history_chart(ctx, history, colours, lang)),
     }
@@ -480,14 +541,22 @@ class _Path:
     all_deltas: list[float]  # the named points, then the other factors up, then down
     end: float
     svg: str
+    bands: bool  # class bands drawn behind
 
 
 def _score_path(
-    ctx: Month, c: np.ndarray, named: list[int], flags: dict[str, float], lang: Lang
+    ctx: Month,
+    c: np.ndarray,
+    named: list[int],
+    flags: dict[str, float],
+    lang: Lang,
+    approximate_to: float | None = None,
 ) -> _Path:
     """The waterfall in score points: from the expected margin, each named risk point, then
     the other factors that raise the risk, then those that lower it, each moving the running
-    margin; a step is the change of the score it causes. The end is the enterprise's score."""
+    margin; a step is the change of the score it causes. The end is the enterprise's score.
+    ``approximate_to``: the score when the contributions only approximate it (the
+    ``average`` sector rule): a last step, said to be the approximation, closes the gap."""
     t = TEXT[lang]
     features = ctx.bundle.design.features
     score_of = _scorer(ctx.bundle, flags)
@@ -507,6 +576,9 @@ def _score_path(
         now = score_of(margin)
         steps.append(charts.Step(label, now - prev))
         prev = now
+    if approximate_to is not None:
+        steps.append(charts.Step(t["approx_step"], approximate_to - prev))
+        prev = approximate_to
     bands = []
     colours = class_colours(ctx.scheme)
     if ctx.scheme.method == "score_bands" and ctx.scheme.score_bands:
@@ -515,15 +587,13 @@ def _score_path(
     top = max(float(ctx.bundle.scale), prev)
     svg = charts.waterfall((t["start"], start), steps, (t["end"], prev), top, bands, t["waterfall"])
     deltas = [s.delta for s in steps]
-    return _Path(start, deltas[: len(named)], deltas, prev, svg)
+    return _Path(start, deltas[: len(named)], deltas, prev, svg, bool(bands))
 
 
-def _groups_chart(ctx: Month, body: np.ndarray, lang: Lang) -> str:
-    """How much each of the five information groups pushes the risk (sum of contributions)."""
+def _groups_chart(ctx: Month, cls: pd.Series, lang: Lang) -> str:
+    """How much each of the five information groups pushes the risk (classify's sums)."""
     t = TEXT[lang]
-    sums = {g: 0.0 for g in GROUPS}
-    for j, name in enumerate(ctx.bundle.design.features):
-        sums[BY_NAME[name].group] += float(body[j])
+    sums = {g: float(cls[f"shap_{g}"]) for g in GROUPS}
     flat = max(ctx.rcfg.min_contribution, 0.05 * (max(abs(v) for v in sums.values()) or 1.0))
     items = [(GROUPS[g][0 if lang == "zh" else 1], v, t[_effect(v, flat)]) for g, v in sums.items()]
     return charts.diverging(items, t["groups"])
