@@ -358,29 +358,15 @@ def step_sample(args: argparse.Namespace) -> dict[str, Any]:
 
 def _design_frames(cfg: ModelConfig, n: int) -> dict[str, Any]:
     """Labelled inspections of the province of ``n``, split and weighted as run_train does."""
-    import pandas as pd
     import pyarrow.parquet as pq
 
     from features.definitions import CATALOG
-    from features.months import months_between
     from models import gbm
-    from models.data import label_frames, split_by_month
-    from pipelines.train import load_training_frame
+    from pipelines.train import labelled_frames
 
     features_dir = WORK / f"features-{n}"
     inspections = pq.read_table(interim_for(n) / "inspections.parquet").to_pandas()
-    random, targeted = label_frames(inspections, cfg.first_label_month, cfg.last_label_month)
-    frame, counts, _catalog = load_training_frame(features_dir, random)
-    split = split_by_month(
-        months_between(cfg.first_label_month, cfg.last_label_month),
-        cfg.valid_months,
-        cfg.test_months,
-    )
-    frame["split"] = frame["month"].map(split)
-    train = frame[frame["split"] == "train"]
-    if cfg.use_targeted:
-        tframe, _, _ = load_training_frame(features_dir, targeted)
-        train = pd.concat([train, tframe[tframe["month"].map(split) == "train"]], ignore_index=True)
+    frame, train, counts, _catalog = labelled_frames(cfg, features_dir, inspections)
     design = gbm.fit_design(train, CATALOG)
     out: dict[str, Any] = {"design": design, "constraints": gbm.monotone(design, CATALOG)}
     for name, part in (("train", train), ("valid", frame[frame["split"] == "valid"]),

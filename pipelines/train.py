@@ -218,6 +218,35 @@ def oracle(truth: Path, test: Split) -> float:
 
 
 # ------------------------------------------------------------------ the stage
+def labelled_frames(
+    cfg: ModelConfig, features_dir: Path, inspections: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int], str | None]:
+    """The double-random inspections of the label months with the features of the month
+    before, each row tagged ``split`` (train / valid / test, out of time); the training rows
+    (targeted inspections added when the config says so); counts that reconcile; and the
+    catalog fingerprint of the feature files."""
+    random, targeted = label_frames(inspections, cfg.first_label_month, cfg.last_label_month)
+    if random.empty:
+        raise TrainError(
+            f"train: no double-random inspection between {cfg.first_label_month} and {cfg.last_label_month}"
+        )
+    frame, counts, catalog = load_training_frame(features_dir, random)
+    split = split_by_month(
+        months_between(cfg.first_label_month, cfg.last_label_month),
+        cfg.valid_months,
+        cfg.test_months,
+    )
+    frame["split"] = frame["month"].map(split)
+    train_frame = frame[frame["split"] == "train"]
+    if cfg.use_targeted:
+        tframe, _, _ = load_training_frame(features_dir, targeted)
+        tframe = tframe[tframe["month"].map(split) == "train"]
+        train_frame = pd.concat([train_frame, tframe], ignore_index=True)
+        counts["targeted_used"] = len(tframe)
+    counts["targeted_available"] = len(targeted)
+    return frame, train_frame, counts, catalog
+
+
 def run_train(
     cfg: ModelConfig,
     features_dir: Path,
@@ -241,32 +270,14 @@ def run_train(
     weights = load_config(cfg.indicator_weights, IndicatorWeights)
 
     inspections = pq.read_table(Path(interim) / "inspections.parquet").to_pandas()
-    random, targeted = label_frames(inspections, cfg.first_label_month, cfg.last_label_month)
-    if random.empty:
-        raise TrainError(
-            f"train: no double-random inspection between {cfg.first_label_month} and {cfg.last_label_month}"
-        )
     say("reading features")
-    frame, counts, catalog = load_training_frame(features_dir, random)
-    split = split_by_month(
-        months_between(cfg.first_label_month, cfg.last_label_month),
-        cfg.valid_months,
-        cfg.test_months,
-    )
-    frame["split"] = frame["month"].map(split)
-    train_frame = frame[frame["split"] == "train"]
-    if cfg.use_targeted:
-        tframe, _, _ = load_training_frame(features_dir, targeted)
-        tframe = tframe[tframe["month"].map(split) == "train"]
-        train_frame = pd.concat([train_frame, tframe], ignore_index=True)
-        counts["targeted_used"] = len(tframe)
+    frame, train_frame, counts, catalog = labelled_frames(cfg, features_dir, inspections)
     design = gbm.fit_design(train_frame, CATALOG)
     constraints = gbm.monotone(design, CATALOG)
     train = _split(train_frame, design)
     valid = _split(frame[frame["split"] == "valid"], design)
     test = _split(frame[frame["split"] == "test"], design)
-    labelled = {**counts, "train": len(train.y), "valid": len(valid.y), "test": len(test.y),
-                "targeted_available": len(targeted)}  # fmt: skip
+    labelled = {**counts, "train": len(train.y), "valid": len(valid.y), "test": len(test.y)}
     for name, s in (("train", train), ("valid", valid), ("test", test)):
         if len(np.unique(s.y)) < 2:
             raise TrainError(
