@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from datetime import date
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -137,6 +136,7 @@ def test_reports_are_self_contained(month, tmp_path) -> None:  # type: ignore[no
         urls = set(re.findall(r"https?://[^\s\"'<>]+", page))
         assert urls <= {"http://www.w3.org/2000/svg"}  # the SVG namespace, never fetched
         assert "@page" in page and "size: A4" in page
+        assert f'@top-center {{ content: "{BANNER_ZH}"' in page  # the banner on every printed page
 
 
 def test_selection_by_class_division_industry_and_sample(month) -> None:  # type: ignore[no-untyped-def]
@@ -257,10 +257,3 @@ def test_cli_report(month, small_model, small_interim, tmp_path, monkeypatch) ->
     assert "class D" not in result.output and "D类" not in result.output  # nothing printed about it
     bad = CliRunner().invoke(app, [*args[:4], "--lang", "fr"])
     assert bad.exit_code == 2 and "--lang must be zh or en" in bad.output
-
-
-def test_group_effects_add_up(month) -> None:  # type: ignore[no-untyped-def]
-    ctx = month
-    c = ctx.classes
-    groups = [f"shap_{g}" for g in ("base", "dynamic", "supervision", "relations", "social")]
-    np.testing.assert_allclose(c[groups].sum(axis=1) + c["shap_expected"], c["margin"], atol=1e-9)
