@@ -60,6 +60,10 @@ VOCABULARY_OF = {"entity_type": "entity_type", "legal_form": "legal_form",
                  "insp_last_category": "problem_category"}  # fmt: skip
 
 
+#: Numbers that code a level, shown as the level (features/social.py: A=5 ... D=1).
+LEVEL_OF = {"tax_rating_level": {5: "A", 4: "B", 3: "M", 2: "C", 1: "D"}}
+
+
 class ReportError(ValueError):
     """A report cannot be made: no classes for the month, unknown enterprise, stale model."""
 
@@ -150,6 +154,8 @@ def display(f: Feature, value: Any, names: Names, lang: Lang) -> str | None:
     if f.kind == "flag":
         return t["yes"] if float(value) == 1 else t["no"]
     v = float(value)
+    if f.name in LEVEL_OF:  # a level coded as a number (its catalog description says how)
+        return LEVEL_OF[f.name].get(round(v), number(v))
     if f.unit == "share":
         return f"{v:.0%}"
     return number(v)

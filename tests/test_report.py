@@ -212,6 +212,7 @@ def test_numbers_read_as_people_write_them() -> None:
     capital = BY_NAME["registered_capital_log"]
     row = {"registered_capital_log": 7.1, "registered_capital": 1234.5678}
     assert sentence(capital, row, names, "zh") == "注册资本1,234.57万元"
+    assert display(BY_NAME["tax_rating_level"], 1.0, names, "zh") == "D"  # the level, not its code
 
 
 def test_advice_only_for_what_the_record_says() -> None:
