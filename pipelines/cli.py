@@ -38,7 +38,8 @@ def _progress() -> Progress:
 
 
 def _fail(message: str) -> None:
-    console.print(f"[bold red]error:[/] {message}")
+    # soft_wrap: a message names files; a path broken across lines cannot be copied or searched
+    console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
     raise typer.Exit(code=2)
 
 
