@@ -35,16 +35,12 @@ def weighted_brier(y: npt.ArrayLike, p: npt.ArrayLike, w: npt.ArrayLike | None =
 def hit_rates(
     y: npt.ArrayLike, classes: npt.ArrayLike, w: npt.ArrayLike, order: list[str]
 ) -> dict[str, dict[str, float]]:
-    """Per class: inspections, weighted hit rate (problems found / inspections)."""
-    y, classes, w = np.asarray(y, dtype=float), np.asarray(classes), np.asarray(w, dtype=float)
-    out = {}
-    for c in order:
-        m = classes == c
-        out[c] = {
-            "inspections": int(m.sum()),
-            "hit_rate": float(np.sum(w[m] * y[m]) / np.sum(w[m])) if m.any() else float("nan"),
-        }
-    return out
+    """Per class: inspections, weighted hit rate (problems found / inspections); with
+    intervals: `models.verification.hit_rates`."""
+    from models import verification
+
+    rates = verification.hit_rates(y, classes, w, order)
+    return {c: {"inspections": r.inspections, "hit_rate": r.weighted} for c, r in rates.items()}
 
 
 def increasing(rates: dict[str, dict[str, float]], order: list[str]) -> bool:

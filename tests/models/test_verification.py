@@ -1,0 +1,100 @@
+"""Verification statistics on small cases whose answers are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models import verification as v
+
+
+def test_weighting_removes_the_bias_of_unequal_drawing() -> None:
+    """Two strata: 1,000 risky firms (half with problems) drawn at p = 0.5, 9,000 others
+    (10% with problems) drawn at p = 0.05. The province's true rate is 1,400 / 10,000."""
+    y = np.r_[np.ones(250), np.zeros(250), np.ones(45), np.zeros(405)]
+    w = np.r_[np.full(500, 2.0), np.full(450, 20.0)]
+    r = v.rate(y, w)
+    assert r.weighted == pytest.approx(0.14, abs=1e-12)  # unbiased
+    assert r.unweighted == pytest.approx(295 / 950)  # 0.31: more than twice the truth
+    assert r.low < 0.14 < r.high
+    assert r.unweighted > r.high  # the unweighted estimate is outside the interval
+    assert r.effective_n == pytest.approx((500 * 2 + 450 * 20) ** 2 / (500 * 4 + 450 * 400))
+
+
+def test_jeffreys_interval_known_values_and_coverage() -> None:
+    # Brown, Cai & DasGupta (2001): the Jeffreys interval is the Beta(x+1/2, n-x+1/2) quantiles
+    low, high = v.jeffreys(0, 10)
+    assert low == 0.0 and high == pytest.approx(0.2172, abs=5e-4)
+    low, high = v.jeffreys(5, 10)
+    assert (low, high) == (pytest.approx(0.2235, abs=5e-4), pytest.approx(0.7765, abs=5e-4))
+    assert v.jeffreys(10, 10)[1] == 1.0
+    # coverage near 95% for p = 0.1, n = 50 (seeded simulation)
+    rng = np.random.default_rng(1)
+    draws = rng.binomial(50, 0.1, size=4000)
+    covered = np.mean([lo <= 0.1 <= hi for lo, hi in (v.jeffreys(x, 50) for x in draws)])
+    assert 0.93 <= covered <= 0.97
+
+
+def test_equal_weights_give_the_plain_jeffreys_interval() -> None:
+    y = np.r_[np.ones(3), np.zeros(17)]
+    r = v.rate(y, np.full(20, 7.0))
+    assert r.effective_n == pytest.approx(20)
+    assert (r.low, r.high) == pytest.approx(v.jeffreys(3, 20))
+
+
+def test_hit_rates_by_class_lift_and_order() -> None:
+    classes = np.array(["A"] * 100 + ["B"] * 50 + ["D"] * 20)
+    y = np.r_[np.zeros(98), np.ones(2), np.zeros(40), np.ones(10), np.zeros(6), np.ones(14)]
+    w = np.r_[np.full(100, 100.0), np.full(50, 33.3), np.full(20, 5.0)]
+    rates = v.hit_rates(y, classes, w, ["A", "B", "C", "D"])
+    assert rates["A"].weighted == pytest.approx(0.02) and rates["D"].weighted == pytest.approx(0.7)
+    assert rates["C"].inspections == 0 and np.isnan(rates["C"].weighted)
+    assert v.increasing(rates, ["A", "B", "C", "D"])
+    assert not v.increasing(rates, ["D", "B", "A"])
+    overall = v.rate(y, w).weighted
+    lifts = v.lift(rates, overall)
+    assert lifts["D"] == pytest.approx(0.7 / overall) and lifts["A"] < 1 < lifts["D"]
+
+
+def test_weighted_ks() -> None:
+    assert v.weighted_ks([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9]) == 1.0  # complete separation
+    assert v.weighted_ks([0, 1, 0, 1], [0.5, 0.5, 0.7, 0.7]) == 0.0  # none
+    # a weight of 2 is the row counted twice
+    y, s = [0, 0, 1, 1, 1], [0.1, 0.6, 0.4, 0.8, 0.9]
+    assert v.weighted_ks(y, s, [1, 2, 1, 1, 1]) == pytest.approx(v.weighted_ks([*y, 0], [*s, 0.6]))
+    assert np.isnan(v.weighted_ks([0, 0], [0.1, 0.2]))  # one outcome only: undefined
+
+
+def test_calibration_and_the_jeffreys_test() -> None:
+    rng = np.random.default_rng(3)
+    p = np.full(2000, 0.2)
+    y = (rng.random(2000) < 0.2).astype(float)
+    classes = np.array(["C"] * 2000)
+    good = v.calibration(y, p, classes, np.ones(2000), ["C"])["C"]
+    assert good.expected == pytest.approx(0.2) and good.p_value > 0.01
+    bad = v.calibration(y, p / 2, classes, np.ones(2000), ["C"])["C"]  # predicts half the rate
+    assert bad.p_value < 1e-6 and bad.expected < bad.low
+    assert v.jeffreys_test(50, 100, 0.5) == pytest.approx(1.0, abs=0.05)
+
+
+def test_psi() -> None:
+    rng = np.random.default_rng(5)
+    ref = rng.normal(size=20_000)
+    assert v.psi(ref, ref) == 0.0
+    assert v.psi(ref, rng.normal(size=20_000)) < 0.01  # the same distribution
+    assert v.psi(ref, rng.normal(loc=1.0, size=20_000)) > 0.25  # a shift
+    # hand example: two bins (median split), 50/50 -> 80/20
+    ref2, cur2 = np.r_[np.zeros(50), np.ones(50)], np.r_[np.zeros(80), np.ones(20)]
+    expected = (0.8 - 0.5) * np.log(0.8 / 0.5) + (0.2 - 0.5) * np.log(0.2 / 0.5)
+    assert v.psi(ref2, cur2, bins=2) == pytest.approx(expected)
+    # missing values are a bin of their own: a feature that goes missing shows
+    assert v.psi(ref, np.r_[ref[:10_000], np.full(10_000, np.nan)]) > 1.0
+
+
+def test_migration_matrix() -> None:
+    before = {"e1": "A", "e2": "A", "e3": "B", "e4": "D"}
+    after = {"e1": "A", "e2": "B", "e3": "B", "e5": "C"}
+    m = v.migration(before, after, ["A", "B", "C", "D"])
+    assert m["A"] == {"A": 1, "B": 1, "C": 0, "D": 0, "gone": 0}
+    assert m["D"]["gone"] == 1 and m["new"]["C"] == 1
+    assert sum(sum(r.values()) for r in m.values()) == len(before.keys() | after.keys())
