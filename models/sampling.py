@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from features.contract import VOCABULARIES
+
 Mode = Literal["all_classes", "one_class", "batches"]
 
 
@@ -35,12 +37,24 @@ class Item(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    code: str
+    code: str  # the contract's inspection_item vocabulary, so that results link back
     zh: str
     en: str = ""
     #: sector tags of the enterprises it applies to (``sector_tags`` of the registry); empty:
     #: every enterprise
     tags: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _codes_of_the_contract(self) -> Self:
+        items, tags = VOCABULARIES["inspection_item"], VOCABULARIES["sector_tag"]
+        if self.code not in items:
+            raise ValueError(
+                f"item {self.code!r} is not an inspection_item code ({', '.join(items)})"
+            )
+        unknown = [t for t in self.tags if t not in tags]
+        if unknown:
+            raise ValueError(f"tags {unknown} are not sector_tag codes ({', '.join(tags)})")
+        return self
 
 
 class Campaign(BaseModel):

@@ -583,6 +583,55 @@ def report(
 
 
 @app.command()
+def plan(
+    as_of: Annotated[str, typer.Option(help="data month YYYY-MM (classified)")],
+    campaign: Annotated[
+        Path, typer.Option(help="campaign (YAML), e.g. configs/campaigns/routine.yaml")
+    ],
+    seed: Annotated[
+        int, typer.Option(help="the published seed: the same seed redraws the same list")
+    ],
+    roster: Annotated[
+        Path | None, typer.Option(help="inspectors (CSV: inspector_id, name, unit, conflicts)")
+    ] = None,
+    outputs: Annotated[Path, typer.Option(help="where classify wrote outputs/<month>/")] = Path(
+        "outputs"
+    ),
+    interim: Annotated[Path, typer.Option(help="ingested tables")] = Path("data/interim"),
+    config: Annotated[Path, typer.Option(help="model configuration (YAML)")] = Path(
+        "configs/model.yaml"
+    ),
+    scheme: Annotated[
+        Path | None, typer.Option(help="class scheme (default: the model config's)")
+    ] = None,
+) -> None:
+    """Draw the double-random inspection list of a month (CSV and XLSX for the platform).
+
+    Example: [bold]riskclass plan --as-of 2026-10 --campaign configs/campaigns/routine.yaml --seed 20261101[/]
+    """
+    from models.classes import ClassScheme
+    from models.config import ModelConfig
+    from models.sampling import Campaign, PlanError
+    from pipelines.plan import run_plan
+
+    try:
+        cfg = load_config(config, ModelConfig)
+        sch = load_config(scheme or cfg.class_scheme, ClassScheme)
+        run = run_plan(as_of, load_config(campaign, Campaign), sch, seed, outputs, interim, roster)
+    except (ConfigError, PlanError) as exc:
+        _fail(str(exc))
+    s = run.summary
+    t = Table(title=f"plan {s['plan_id']}: {s['inspections']:,} enterprises, {s['rows']:,} items")
+    for col in ("stratum", "enterprises", "drawn", "inclusion probability"):
+        t.add_column(col, justify="left" if col == "stratum" else "right")
+    for name, st in s["strata"].items():
+        t.add_row(name, f"{st['size']:,}", f"{st['drawn']:,}", f"{st['inclusion_probability']:.2%}")
+    console.print(t)
+    console.print(f"excluded (inspected recently, not operating): {s['excluded']:,}")
+    console.print(f"plan (internal): [bold]{run.folder / 'plan.csv'}[/]", soft_wrap=True)
+
+
+@app.command()
 def promote(
     config: Annotated[Path, typer.Option(help="model configuration (YAML)")] = Path(
         "configs/model.yaml"

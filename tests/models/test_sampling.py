@@ -25,7 +25,8 @@ MINIMUM = {"A": 0.01, "B": 0.03, "C": 0.10, "D": 0.20}
 def _population(n: int = 4000, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     classes = rng.choice(list("ABCD"), size=n, p=[0.6, 0.28, 0.07, 0.05])
-    tags = [("food",) if r < 0.2 else ("food", "drugs") if r < 0.25 else () for r in rng.random(n)]
+    tags = [("catering",) if r < 0.2 else ("catering", "drugs") if r < 0.25 else ()
+            for r in rng.random(n)]  # fmt: skip
     return pd.DataFrame({
         "uscc": [f"E{i:05d}" for i in range(n)], "class": classes, "tags": tags,
         "excluded": rng.random(n) < 0.1, "division": rng.choice(["440103", "440104", "440105"], n),
@@ -33,7 +34,8 @@ def _population(n: int = 4000, seed: int = 0) -> pd.DataFrame:
 
 
 def _campaign(**kw: object) -> Campaign:
-    items = (Item(code="general", zh="一般事项"), Item(code="food", zh="食品安全", tags=("food",)))
+    items = (Item(code="disclosure", zh="企业公示信息情况"),
+             Item(code="food_safety", zh="食品安全", tags=("catering",)))  # fmt: skip
     return Campaign(name="t", zh="测试", items=items, **kw)  # type: ignore[arg-type]
 
 
@@ -45,8 +47,8 @@ def test_each_stratum_is_drawn_at_no_less_than_its_rate() -> None:
     eligible = pop[~pop["excluded"]]
     for (item, klass), rows in plan.groupby(["item", "class"]):
         base = eligible[eligible["class"] == klass]
-        if item == "food":
-            base = base[base["tags"].map(lambda t: "food" in t)]
+        if item == "food_safety":
+            base = base[base["tags"].map(lambda t: "catering" in t)]
         n = math.ceil(MINIMUM[klass] * len(base))
         assert len(rows) == n == rows["drawn"].iloc[0] and rows["stratum_size"].iloc[0] == len(base)
         assert np.allclose(rows["inclusion_probability"], n / len(base))
@@ -72,7 +74,7 @@ def test_every_enterprise_of_a_stratum_is_equally_likely() -> None:
     runs = 400
     for s in range(runs):
         plan = draw(pop, camp, rates_for(camp, MINIMUM), rng_for(s, "2026-11", "t"))
-        counts[plan.loc[plan["item"] == "general", "uscc"]] += 1
+        counts[plan.loc[plan["item"] == "disclosure", "uscc"]] += 1
     c = pop[(pop["class"] == "C") & ~pop["excluded"]]["uscc"]
     p = math.ceil(0.25 * len(c)) / len(c)
     freq = counts[c] / runs
@@ -91,6 +93,13 @@ def test_rates_are_checked_against_the_scheme() -> None:
     assert rates_for(_campaign(), {**MINIMUM, "grey": None}) == MINIMUM  # dormant: not drawn
     with pytest.raises(ValueError, match="one_class draws exactly one class"):
         _campaign(mode="one_class", classes=("A", "B"))
+
+
+def test_items_and_tags_are_contract_codes() -> None:
+    with pytest.raises(ValueError, match="item 'fire' is not an inspection_item code"):
+        Item(code="fire", zh="消防")
+    with pytest.raises(ValueError, match=r"tags \['food'\] are not sector_tag codes"):
+        Item(code="food_safety", zh="食品安全", tags=("food",))
 
 
 def test_batches_split_the_drawn_enterprises_evenly() -> None:
