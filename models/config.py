@@ -55,6 +55,14 @@ class ExplainConfig(_Strict):
     engine: Literal["tables", "lightgbm"] = "tables"  # models.explain: same values, tables faster
 
 
+class VerifyThresholds(_Strict):
+    """`riskclass verify`'s PASS/FAIL verdict (system verification, 系统验证)."""
+
+    min_auc: Annotated[float, Field(ge=0.5, le=1)] = 0.70
+    require_increasing: bool = True  # hit rates rise strictly along the classes
+    min_top_lift: Annotated[float, Field(gt=0)] = 2.0  # highest class vs random inspection
+
+
 class MlflowConfig(_Strict):
     tracking_uri: str
     artifact_root: str
@@ -89,6 +97,7 @@ class ModelConfig(_Strict):
     mlflow: MlflowConfig
     promote: PromoteThresholds
     explain: ExplainConfig = ExplainConfig()
+    verify: VerifyThresholds = VerifyThresholds()
 
     @model_validator(mode="after")
     def _depth_within_the_explanation_budget(self) -> Self:

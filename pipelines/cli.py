@@ -632,6 +632,60 @@ def plan(
 
 
 @app.command()
+def verify(
+    as_of: Annotated[str, typer.Option(help="last month of the window YYYY-MM")],
+    first: Annotated[
+        str | None,
+        typer.Option("--from", help="first month (default: the month after the label months)"),
+    ] = None,
+    alias: Annotated[str, typer.Option(help="registered model alias")] = "challenger",
+    features_dir: Annotated[Path, typer.Option("--features", help="feature files")] = Path(
+        "data/processed/features"
+    ),
+    interim: Annotated[Path, typer.Option(help="ingested tables")] = Path("data/interim"),
+    out: Annotated[Path, typer.Option(help="outputs/<month>/verification/ goes here")] = Path(
+        "outputs"
+    ),
+    config: Annotated[Path, typer.Option(help="model configuration (YAML)")] = Path(
+        "configs/model.yaml"
+    ),
+) -> None:
+    """Verify that a model's classes find problems on held-out double-random inspections.
+
+    Example: [bold]riskclass verify --as-of 2026-10 --from 2026-07[/]
+    """
+    from models.classes import ClassScheme
+    from models.config import ModelConfig
+    from pipelines.classify import ClassifyError
+    from pipelines.verify import VerifyError, run_verify
+
+    try:
+        cfg = load_config(config, ModelConfig)
+        sch = load_config(cfg.class_scheme, ClassScheme)
+        result = run_verify(cfg, sch, features_dir, interim, as_of, out, first, alias)
+    except (ConfigError, VerifyError, ClassifyError) as exc:
+        _fail(str(exc))
+    m = result.metrics
+    t = Table(title=f"verification {m['window'][0]}..{m['window'][1]}, model version "
+                    f"{m['model']['version']}: AUC {m['auc']:.3f}, KS {m['ks']:.3f}")  # fmt: skip
+    for col in ("class", "inspections", "hit rate (1/p)", "95% interval", "unweighted", "lift"):
+        t.add_column(col, justify="left" if col == "class" else "right")
+    for c, r in m["class_final"]["hit_rates"].items():
+        if r["inspections"]:
+            t.add_row(c, f"{r['inspections']:,}", f"{r['hit_rate']:.1%}",
+                      f"{r['low']:.1%}–{r['high']:.1%}", f"{r['unweighted']:.1%}",
+                      f"{m['class_final']['lift'][c]:.2f}")  # fmt: skip
+    console.print(t)
+    for name, c in m["checks"].items():
+        console.print(
+            f"{'[green]pass[/]' if c['passed'] else '[red]fail[/]'} {name}: {c['threshold']}"
+        )
+    console.print(f"verdict: [bold]{m['verdict']}[/]; {result.out}", soft_wrap=True)
+    if not result.passed:
+        raise typer.Exit(code=1)
+
+
+@app.command()
 def promote(
     config: Annotated[Path, typer.Option(help="model configuration (YAML)")] = Path(
         "configs/model.yaml"
