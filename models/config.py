@@ -61,6 +61,7 @@ class VerifyThresholds(_Strict):
     min_auc: Annotated[float, Field(ge=0.5, le=1)] = 0.70
     require_increasing: bool = True  # hit rates rise strictly along the classes
     min_top_lift: Annotated[float, Field(gt=0)] = 2.0  # highest class vs random inspection
+    max_score_psi: Annotated[float, Field(gt=0)] = 0.25  # the score's drift from training
 
 
 class MlflowConfig(_Strict):

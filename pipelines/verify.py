@@ -25,12 +25,12 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from features.months import months_between, parse_month
+from features.months import months_between, parse_month, previous_month
 from models import calibration, gbm, metrics, verification
 from models.classes import ClassScheme, assign, class_order
 from models.config import ModelConfig
-from models.data import label_frames
-from pipelines.classify import load_bundle
+from models.data import label_frames, split_by_month
+from pipelines.classify import Bundle, load_bundle
 from pipelines.io import write_json
 from pipelines.train import load_training_frame
 
@@ -113,6 +113,7 @@ def run_verify(
             "calibration": {c: r.to_dict() for c, r in calib.items()},
             "shares_of_inspections": pd.Series(cls).value_counts(normalize=True).to_dict(),
         }
+    out["stability"] = stability(cfg, bundle, features_dir, as_of)
     checks = _checks(cfg, out, order)
     out["checks"] = checks
     out["verdict"] = "PASS" if all(c["passed"] for c in checks.values()) else "FAIL"
@@ -120,6 +121,49 @@ def run_verify(
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json(out, path)
     return VerifyResult(out, out["verdict"] == "PASS", path)
+
+
+def reference_month(cfg: ModelConfig) -> str:
+    """The feature month of the model's last training label month: the population the
+    model was trained on, against which drift is measured."""
+    split = split_by_month(months_between(cfg.first_label_month, cfg.last_label_month),
+                           cfg.valid_months, cfg.test_months)  # fmt: skip
+    return previous_month(max(m for m, part in split.items() if part == "train"))
+
+
+def stability(
+    cfg: ModelConfig, bundle: Bundle, features_dir: Path, as_of: str, batch_rows: int = 200_000
+) -> dict[str, Any]:
+    """PSI of the score and of every model feature, the month ``as_of`` against the
+    training population (`reference_month`); the features that moved most first."""
+    ref_month = reference_month(cfg)
+
+    def read(month: str) -> tuple[np.ndarray, pd.DataFrame]:
+        path = Path(features_dir) / f"{month}.parquet"
+        if not path.is_file():
+            raise VerifyError(f"verify: no feature file {path} for the stability check")
+        cols = ["uscc", *bundle.design.features, *{f for _n, f, _b, _c in bundle.sectors}]
+        scores, frames = [], []
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=cols):
+            x = gbm.matrix_arrow(batch, bundle.design)
+            flags = {
+                f: batch.column(f).to_numpy(zero_copy_only=False)
+                for _n, f, _b, _c in bundle.sectors
+            }
+            scores.append(calibration.to_score(bundle.probability(x, flags), bundle.scale))
+            frames.append(pd.DataFrame(x, columns=list(bundle.design.features)))
+        return np.concatenate(scores), pd.concat(frames, ignore_index=True)
+
+    ref_score, ref = read(ref_month)
+    cur_score, cur = read(as_of)
+    psi = {
+        f: verification.psi(ref[f].to_numpy(), cur[f].to_numpy()) for f in bundle.design.features
+    }
+    ranked = [
+        [f, v] for f, v in sorted(psi.items(), key=lambda kv: -kv[1])
+    ]  # a list: JSON keeps its order
+    return {"reference_month": ref_month, "month": as_of,
+            "score_psi": verification.psi(ref_score, cur_score), "feature_psi": ranked}  # fmt: skip
 
 
 def _checks(cfg: ModelConfig, out: dict[str, Any], order: list[str]) -> dict[str, Any]:
@@ -133,4 +177,6 @@ def _checks(cfg: ModelConfig, out: dict[str, Any], order: list[str]) -> dict[str
                                  "passed": bool(final["increasing"] or not t.require_increasing)},
         "top_class_lift": {"value": final["lift"][top], "threshold": f">= {t.min_top_lift}",
                            "passed": bool(np.nan_to_num(final["lift"][top]) >= t.min_top_lift)},
+        "score_psi": {"value": out["stability"]["score_psi"], "threshold": f"<= {t.max_score_psi}",
+                      "passed": bool(out["stability"]["score_psi"] <= t.max_score_psi)},
     }  # fmt: skip

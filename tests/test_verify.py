@@ -34,12 +34,23 @@ def test_verify_on_the_held_out_months_agrees_with_training(
     for r in m["class_final"]["hit_rates"].values():
         if r["inspections"]:
             assert r["low"] <= r["hit_rate"] <= r["high"]
+    stab = m["stability"]
+    assert stab["reference_month"] < "2026-08" and stab["month"] == "2026-10"
+    psis = [v for _f, v in stab["feature_psi"]]
+    assert len(psis) == len(cfg_features(small_model)) and psis == sorted(psis, reverse=True)
+    assert 0 <= stab["score_psi"] < 10
     # a strict threshold fails the verdict and says which check
     strict = cfg.model_copy(update={"verify": cfg.verify.model_copy(update={"min_auc": 0.999})})
     failed = run_verify(
         strict, scheme, small_history, small_interim[1], "2026-10", tmp_path, "2026-08"
     )
     assert not failed.passed and not failed.metrics["checks"]["auc"]["passed"]
+
+
+def cfg_features(small_model) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+    from pipelines.classify import load_bundle
+
+    return load_bundle(small_model[0], "challenger").design.features
 
 
 def deployed_count(result) -> int:  # type: ignore[no-untyped-def]
