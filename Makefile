@@ -51,7 +51,7 @@ browser-deps: ## headless Chromium and a Chinese font (Debian packages) for brow
 			"sudo apt-get install chromium fonts-wqy-microhei" >&2; exit 1; \
 	fi
 
-demo: $(STAMP) ## simulate a 100k-enterprise province (36 months), ingest, features, train, promote, classify, reports
+demo: $(STAMP) ## simulate a 100k-enterprise province (36 months), ingest, features, train, verify, promote, classify, reports
 	$(BIN)/riskclass simulate --config configs/simulator.yaml \
 		--enterprises $(DEMO_ENTERPRISES) --months $(DEMO_MONTHS) --seed $(DEMO_SEED) \
 		--out data/raw --truth-out data/truth --messy-out data/raw_messy
@@ -61,7 +61,8 @@ demo: $(STAMP) ## simulate a 100k-enterprise province (36 months), ingest, featu
 		--from $(DEMO_FEATURES_FROM) --to $(DEMO_AS_OF) --summary-out outputs/features_summary.json
 	$(BIN)/riskclass train --features data/processed/features --interim data/interim \
 		--truth data/truth --metrics-out outputs/train_metrics.json
-	$(BIN)/riskclass promote --user demo
+	$(BIN)/riskclass verify --as-of $(DEMO_AS_OF) --alias challenger
+	$(BIN)/riskclass promote --user demo --verification outputs/$(DEMO_AS_OF)/verification/metrics.json
 	for m in $(DEMO_HISTORY) $(DEMO_AS_OF); do $(BIN)/riskclass classify --as-of $$m --out outputs || exit 1; done
 	$(BIN)/riskclass report --as-of $(DEMO_AS_OF) --sample 20 --seed $(DEMO_SEED) --out outputs/$(DEMO_AS_OF)/reports/sample
 	$(BIN)/riskclass report --as-of $(DEMO_AS_OF) --class D

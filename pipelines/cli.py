@@ -697,6 +697,10 @@ def promote(
     log: Annotated[Path, typer.Option(help="append-only promotion log")] = Path(
         "outputs/promotions.jsonl"
     ),
+    verification: Annotated[
+        Path | None,
+        typer.Option(help="the version's verification report (riskclass verify): must PASS"),
+    ] = None,
 ) -> None:
     """Make a model version the @champion if it passes the checks; log the decision.
 
@@ -708,13 +712,15 @@ def promote(
 
     try:
         cfg = load_config(config, ModelConfig)
-        decision = run_promote(cfg, load_config(cfg.class_scheme, ClassScheme), log, version, user)
+        decision = run_promote(cfg, load_config(cfg.class_scheme, ClassScheme), log, version, user,
+                               verification)  # fmt: skip
     except (ConfigError, PromoteError) as exc:
         _fail(str(exc))
     for name, c in decision.checks.items():
         mark = "[green]pass[/]" if c["passed"] else "[red]fail[/]"
         value = c["value"]
-        shown = ", ".join(f"{v:.1%}" for v in value) if isinstance(value, list) else f"{value:.3f}"
+        shown = (", ".join(f"{v:.1%}" for v in value) if isinstance(value, list)
+                 else value if isinstance(value, str) else f"{value:.3f}")  # fmt: skip
         console.print(f"{mark} {name}: {shown} ({c['threshold']})")
     if not decision.promoted:
         _fail(f"version {decision.to_version} not promoted; the refusal is logged in {log}")

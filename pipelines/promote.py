@@ -1,7 +1,8 @@
 """`riskclass promote`: move the `champion` alias, only on evidence, and say so in a log.
 
-Until system verification (issue 8) exists, the evidence is the challenger's own test-month
-metrics, checked against the thresholds in `configs/model.yaml` (`promote`). Every
+The evidence is the version's verification report (`riskclass verify`: its verdict must be
+PASS, and it must be about this version) and its own test-month metrics, checked against the
+thresholds in `configs/model.yaml` (`promote`). Every
 promotion, and every refusal, is appended to `outputs/promotions.jsonl`: who, when (the
 real time: an audit record), from which version to which, the checks, and the SHA-256 of
 the evidence; each entry also carries the hash of the previous one, so an edited or deleted
@@ -89,6 +90,7 @@ def run_promote(
     log: Path,
     version: str | None = None,
     user: str | None = None,
+    verification: Path | None = None,
 ) -> Decision:
     import mlflow
     from mlflow import MlflowClient
@@ -113,9 +115,25 @@ def run_promote(
         current = None
     metrics = client.get_run(str(mv.run_id)).data.metrics
     checks = checks_for(cfg, scheme, metrics)
+    report: dict[str, Any] = {}
+    if verification is not None:
+        if not Path(verification).is_file():
+            raise PromoteError(
+                f"promote: no verification report {verification}; run `riskclass verify`"
+            )
+        report = json.loads(Path(verification).read_text(encoding="utf-8"))
+        verified = str(report.get("model", {}).get("version"))
+        if verified != str(mv.version):
+            raise PromoteError(
+                f"promote: {verification} verifies version {verified}, not {mv.version}: "
+                "run `riskclass verify` for the version to promote"
+            )
+    verdict = report.get("verdict", "missing: run riskclass verify, then --verification")
+    checks["verification"] = {"value": verdict, "threshold": "PASS", "passed": verdict == "PASS"}
     evidence = json.dumps(
-        {"run_id": mv.run_id, "metrics": metrics, "checks": checks}, sort_keys=True, default=str
-    )
+        {"run_id": mv.run_id, "metrics": metrics, "checks": checks, "verification": report},
+        sort_keys=True, default=str,
+    )  # fmt: skip
     passed = all(c["passed"] for c in checks.values())
     entry = {
         "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),  # audit record: real time
@@ -124,7 +142,7 @@ def run_promote(
         "from_version": current,
         "to_version": str(mv.version),
         "decision": "promoted" if passed else "refused",
-        "evidence": "training test-month metrics (verification report not available yet)",
+        "evidence": f"verification report {verification} and training test-month metrics",
         "evidence_sha256": hashlib.sha256(evidence.encode()).hexdigest(),
         "checks": {k: v["passed"] for k, v in checks.items()},
     }

@@ -1,7 +1,7 @@
 """Stage `verify`: do a model version's classes find problems? (系统验证)
 
-On the double-random inspections of a window of months (by default those after the model's
-label months, up to ``--as-of``), each enterprise is scored and classed as the model would
+On the double-random inspections of a window of months (by default from the model's first
+test month, held out from training, tuning and calibration, up to ``--as-of``), each enterprise is scored and classed as the model would
 have done at the month end before its inspection (features of that month, the scheme with
 its overrides). Every figure is weighted by 1/p, the inspection's inclusion probability
 (`models.verification`); targeted inspections are counted but never used.
@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from features.months import months_between, parse_month, previous_month
+from features.months import months_between, previous_month
 from models import calibration, gbm, metrics, verification
 from models.classes import ClassScheme, assign, class_order
 from models.config import ModelConfig
@@ -46,9 +46,12 @@ class VerifyResult:
     out: Path
 
 
-def _next(month: str) -> str:
-    year, mon = parse_month(month)
-    return f"{year + mon // 12:04d}-{mon % 12 + 1:02d}"
+def first_held_out_month(cfg: ModelConfig) -> str:
+    """The first of the model's test months: from there on, no inspection was used to train,
+    tune or calibrate it (later inspections, as they arrive, extend the window)."""
+    split = split_by_month(months_between(cfg.first_label_month, cfg.last_label_month),
+                           cfg.valid_months, cfg.test_months)  # fmt: skip
+    return min(m for m, part in split.items() if part == "test")
 
 
 def run_verify(
@@ -63,7 +66,7 @@ def run_verify(
     version: str | None = None,
 ) -> VerifyResult:
     bundle = load_bundle(cfg, alias=None if version else alias, version=version)
-    first = first or _next(cfg.last_label_month)
+    first = first or first_held_out_month(cfg)
     if first > as_of:
         raise VerifyError(
             f"verify: the window {first}..{as_of} is empty: the model's label months end "

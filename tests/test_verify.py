@@ -19,8 +19,9 @@ def test_verify_on_the_held_out_months_agrees_with_training(
     models = result.metrics["models"]
     deployed = models[result.metrics["deployed"]]
     # the test months are the last `test_months` label months: held out from training and tuning
-    v = run_verify(cfg, scheme, small_history, small_interim[1], "2026-10", tmp_path, "2026-08")
+    v = run_verify(cfg, scheme, small_history, small_interim[1], "2026-10", tmp_path)
     m = v.metrics
+    assert m["window"] == ["2026-08", "2026-10"]  # from the first test month by default
     assert m["inspections"]["used"] == deployed_count(result)
     assert m["auc"] == pytest.approx(deployed["auc"], abs=1e-12)
     for c, r in deployed["hit_rates"].items():  # training evaluates the model's classes
@@ -63,5 +64,5 @@ def test_verify_without_inspections_after_training_says_what_to_do(
 ) -> None:  # type: ignore[no-untyped-def]
     cfg, _ = small_model
     scheme = load_config(cfg.class_scheme, ClassScheme)
-    with pytest.raises(VerifyError, match=r"window 2026-11\.\.2026-10 is empty.*--from"):
-        run_verify(cfg, scheme, small_history, small_interim[1], "2026-10", tmp_path)
+    with pytest.raises(VerifyError, match=r"window 2026-08\.\.2026-07 is empty.*--from"):
+        run_verify(cfg, scheme, small_history, small_interim[1], "2026-07", tmp_path)

@@ -218,25 +218,59 @@ def test_classify_refuses_features_the_model_does_not_know(
         run_classify(cfg, scheme, small_history, "2026-10", tmp_path / "out", alias="nobody")
 
 
-def test_promotion_is_gated_and_logged_in_a_chain(small_model, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_promotion_is_gated_and_logged_in_a_chain(
+    small_model, small_history, small_interim, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from pipelines.promote import PromoteError
+    from pipelines.verify import run_verify
+
     cfg, result = small_model
     scheme = load_config(ROOT / "configs" / "classes" / "henan.yaml", ClassScheme)
     log = tmp_path / "promotions.jsonl"
-    strict = cfg.model_copy(
-        update={"promote": cfg.promote.model_copy(update={"min_test_auc": 0.9999})}
+    lenient = cfg.model_copy(update={
+        "promote": cfg.promote.model_copy(update={"min_test_auc": 0.5, "max_test_logloss": 5.0,
+                                                  "require_increasing_hit_rates": False}),
+        "verify": cfg.verify.model_copy(update={"min_auc": 0.5, "require_increasing": False,
+                                                "min_top_lift": 0.01, "max_score_psi": 100.0}),
+    })  # fmt: skip
+    passed = run_verify(
+        lenient, scheme, small_history, small_interim[1], "2026-10", tmp_path / "ok"
     )
-    refused = run_promote(strict, scheme, log, user="tester")
-    assert not refused.promoted and not refused.checks["test_auc"]["passed"]
-    lenient = cfg.model_copy(update={"promote": cfg.promote.model_copy(
-        update={"min_test_auc": 0.5, "max_test_logloss": 5.0, "require_increasing_hit_rates": False})})  # fmt: skip
-    done = run_promote(lenient, scheme, log, user="tester")
+    assert passed.passed
+    # no verification report: refused, and said why
+    missing = run_promote(lenient, scheme, log, user="tester")
+    assert not missing.promoted and not missing.checks["verification"]["passed"]
+    # a failing verification: refused
+    strict = lenient.model_copy(
+        update={"verify": lenient.verify.model_copy(update={"min_auc": 0.9999})}
+    )
+    failed = run_verify(strict, scheme, small_history, small_interim[1], "2026-10", tmp_path / "no")
+    refused = run_promote(lenient, scheme, log, user="tester", verification=failed.out)
+    assert not refused.promoted and refused.checks["verification"]["value"] == "FAIL"
+    # training's own checks still apply
+    high = lenient.model_copy(
+        update={"promote": lenient.promote.model_copy(update={"min_test_auc": 0.9999})}
+    )
+    assert not run_promote(high, scheme, log, user="tester", verification=passed.out).promoted
+    done = run_promote(lenient, scheme, log, user="tester", verification=passed.out)
     assert done.promoted and done.to_version == result.version
     lines = log.read_text(encoding="utf-8").splitlines()
-    assert [json.loads(x)["decision"] for x in lines] == ["refused", "promoted"]
+    assert [json.loads(x)["decision"] for x in lines] == [
+        "refused",
+        "refused",
+        "refused",
+        "promoted",
+    ]
     import hashlib
 
-    assert json.loads(lines[1])["previous_sha256"] == hashlib.sha256(lines[0].encode()).hexdigest()
-    assert json.loads(lines[1])["user"] == "tester"
+    assert json.loads(lines[3])["previous_sha256"] == hashlib.sha256(lines[2].encode()).hexdigest()
+    assert json.loads(lines[3])["user"] == "tester"
+    # a report about another version is not evidence
+    other = json.loads(passed.out.read_text(encoding="utf-8"))
+    other["model"]["version"] = "999"
+    (tmp_path / "other.json").write_text(json.dumps(other), encoding="utf-8")
+    with pytest.raises(PromoteError, match="verifies version 999, not"):
+        run_promote(lenient, scheme, log, user="tester", verification=tmp_path / "other.json")
 
 
 def test_classify_with_the_five_level_scheme(small_model, small_history, tmp_path) -> None:  # type: ignore[no-untyped-def]
