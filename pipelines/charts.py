@@ -140,3 +140,45 @@ def history(cells: Sequence[tuple[str, str | None, str]], title: str = "") -> st
         )
     out.append("</svg>")
     return "".join(out)
+
+
+def rate_bars(
+    items: Sequence[tuple[str, float, float, float, float, str]], title: str = "",
+    legend: tuple[str, str] = ("", ""),
+) -> str:  # fmt: skip
+    """Vertical bars of shares (0-1) with their interval as a whisker and a second value as a
+    dot: (label, value, low, high, dot, colour) per bar; legend: (bar, dot) captions."""
+    bar_w, gap, height, base = 56, 34, 220, 250
+    width = len(items) * (bar_w + gap) + gap + 40
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
+           f'viewBox="0 0 {width} {base + 60}" width="100%" {FONT} font-size="12">']  # fmt: skip
+    if title:
+        out.append(f"<title>{escape(title)}</title>")
+
+    def sy(v: float) -> float:
+        return base - max(0.0, min(v, 1.0)) * height
+
+    for t in (0.0, 0.25, 0.5, 0.75, 1.0):
+        out.append(f'<line x1="36" x2="{width}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" stroke="#e3e7ec"/>'
+                   f'<text x="32" y="{sy(t) + 4:.1f}" text-anchor="end" fill="#666" font-size="10">'
+                   f"{t:.0%}</text>")  # fmt: skip
+    for i, (label, value, low, high, dot, colour) in enumerate(items):
+        x = 40 + gap + i * (bar_w + gap)
+        cx = x + bar_w / 2
+        out.append(
+            f'<rect x="{x}" y="{sy(value):.1f}" width="{bar_w}" height="{base - sy(value):.1f}" '
+            f'fill="{colour}" fill-opacity="0.85"/>'
+            f'<line x1="{cx}" x2="{cx}" y1="{sy(high):.1f}" y2="{sy(low):.1f}" stroke="#222"/>'
+            f'<line x1="{cx - 8}" x2="{cx + 8}" y1="{sy(high):.1f}" y2="{sy(high):.1f}" stroke="#222"/>'
+            f'<line x1="{cx - 8}" x2="{cx + 8}" y1="{sy(low):.1f}" y2="{sy(low):.1f}" stroke="#222"/>'
+            f'<circle cx="{cx + 14}" cy="{sy(dot):.1f}" r="4" fill="#fff" stroke="#222"/>'
+            f'<text x="{cx}" y="{sy(high) - 6:.1f}" text-anchor="middle">{value:.1%}</text>'
+            f'<text x="{cx}" y="{base + 16}" text-anchor="middle" font-weight="bold">{escape(label)}</text>'
+        )
+    if legend[0]:
+        out.append(f'<rect x="44" y="{base + 30}" width="12" height="10" fill="#777"/>'
+                   f'<text x="60" y="{base + 39}">{escape(legend[0])}</text>'
+                   f'<circle cx="{width / 2 + 6}" cy="{base + 35}" r="4" fill="#fff" stroke="#222"/>'
+                   f'<text x="{width / 2 + 14}" y="{base + 39}">{escape(legend[1])}</text>')  # fmt: skip
+    out.append("</svg>")
+    return "".join(out)

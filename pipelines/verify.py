@@ -11,12 +11,14 @@ beside it, to show the bias); whether the rates rise along the classes; lift ove
 inspection and the ratio of the highest class to the lowest; AUC and KS; calibration per
 class (expected against observed, Jeffreys test); and a PASS/FAIL verdict against the
 thresholds of ``configs/model.yaml`` (``verify``). Writes
-``outputs/<as_of>/verification/metrics.json`` (a DVC metric). Aggregates only: no enterprise
+``outputs/<as_of>/verification/metrics.json`` (a DVC metric) and ``verification.html`` (the
+report, with its chart; internal like every output that holds classes). Aggregates only: no enterprise
 and no class of an enterprise is written.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,7 +125,30 @@ def run_verify(
     path = Path(out_dir) / as_of / "verification" / "metrics.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json(out, path)
+    html = render_html(out, scheme)
+    tmp = path.with_name(".verification.html.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    os.replace(tmp, path.with_name("verification.html"))
     return VerifyResult(out, out["verdict"] == "PASS", path)
+
+
+def render_html(m: dict[str, Any], scheme: ClassScheme) -> str:
+    """The verification report: verdict, hit rates with intervals (chart), calibration, drift."""
+    from markupsafe import Markup
+
+    from pipelines import charts
+    from pipelines.report import class_colours, environment
+    from pipelines.report_text import TEXT
+
+    colours = class_colours(scheme)
+    bars = [(c, r["hit_rate"], r["low"], r["high"], r["unweighted"], colours.get(c, "#555"))
+            for c, r in m["class_final"]["hit_rates"].items() if r["inspections"]]  # fmt: skip
+    chart = charts.rate_bars(bars, "各类别问题发现率", ("加权发现率及95%区间", "未加权发现率"))
+    return (
+        environment()
+        .get_template("verification.html.j2")
+        .render(m=m, t=TEXT["zh"], chart=Markup(chart))
+    )
 
 
 def reference_month(cfg: ModelConfig) -> str:

@@ -35,6 +35,9 @@ def test_verify_on_the_held_out_months_agrees_with_training(
     for r in m["class_final"]["hit_rates"].values():
         if r["inspections"]:
             assert r["low"] <= r["hit_rate"] <= r["high"]
+    html = v.out.with_name("verification.html").read_text(encoding="utf-8")
+    assert "内部参考，不作为对企业的信用评价，不得对外公开" in html and m["verdict"] in html
+    assert "<script" not in html and "<svg" in html and "各类别问题发现率" in html
     stab = m["stability"]
     assert stab["reference_month"] < "2026-08" and stab["month"] == "2026-10"
     psis = [v for _f, v in stab["feature_psi"]]
