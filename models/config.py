@@ -62,6 +62,19 @@ class VerifyThresholds(_Strict):
     require_increasing: bool = True  # hit rates rise strictly along the classes
     min_top_lift: Annotated[float, Field(gt=0)] = 2.0  # highest class vs random inspection
     max_score_psi: Annotated[float, Field(gt=0)] = 0.25  # the score's drift from training
+    #: Which information groups' records would reveal each problem category inspectors
+    #: record (contract vocabulary problem_category): the main-risk-point check counts a
+    #: problem as found by the reasons when the enterprise's top risk point is in one of them.
+    problem_groups: dict[str, tuple[str, ...]] = Field(default_factory=lambda: {
+        "address_unreachable": ("base", "supervision"),
+        "false_disclosure": ("dynamic", "supervision"),
+        "licence": ("dynamic",),
+        "product_quality": ("supervision",),
+        "food_safety": ("supervision",),
+        "drug_device_safety": ("supervision",),
+        "special_equipment": ("supervision",),
+        "advertising_pricing": ("supervision", "social"),
+    })  # fmt: skip
 
 
 class MlflowConfig(_Strict):

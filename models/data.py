@@ -21,10 +21,12 @@ def label_frames(
 
     Columns: inspection_id, uscc, inspection_date, month, feature_month (the month end
     before it), y (1 = problem found), weight (1/p for double-random, 1 for targeted),
-    p (inclusion probability, double-random only).
+    p (inclusion probability, double-random only), problem_category.
     """
     months = set(months_between(first_month, last_month))
     df = inspections.copy()
+    if "problem_category" not in df.columns:  # an optional column of the contract's table
+        df["problem_category"] = None
     df["month"] = pd.to_datetime(df["inspection_date"]).dt.strftime("%Y-%m")
     df = df[df["month"].isin(months)]
     df["feature_month"] = df["month"].map(previous_month)
@@ -53,6 +55,7 @@ def label_frames(
         "y",
         "weight",
         "p",
+        "problem_category",  # what inspectors found: verification's main-risk-point check
     ]
     order = ["month", "inspection_id"]
     return (

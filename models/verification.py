@@ -13,8 +13,9 @@ DasGupta 2001 for the Jeffreys interval's coverage).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -191,3 +192,32 @@ def migration(
         if u not in before:
             out["new"][c] += 1
     return out
+
+
+def risk_point_accuracy(
+    top_group: Sequence[str | None], category: Sequence[str], w: npt.ArrayLike,
+    groups_of: Mapping[str, Sequence[str]], level: float = 0.95,
+) -> dict[str, Any]:  # fmt: skip
+    """How often the information group of an enterprise's top risk point is one whose records
+    reveal the problem inspectors found (``groups_of``: problem category -> groups), over
+    inspections that found a problem of a known category; weighted by ``w`` (1/p). The
+    baseline is the same share if the top groups were shuffled among those inspections
+    (independence): sum over categories and groups of P(category) P(group) [group reveals it].
+    """
+    tg = np.asarray([g if isinstance(g, str) else "" for g in top_group], dtype=object)
+    cat = np.asarray(category, dtype=object)
+    ww = np.asarray(w, dtype=float)
+    known = np.array([isinstance(c, str) and c in groups_of for c in cat])
+    tg, cat, ww = tg[known], cat[known], ww[known]
+    if not len(ww):
+        return {"problems": 0, "accuracy": float("nan"), "baseline": float("nan")}
+    hit = np.array([g in groups_of[c] for g, c in zip(tg, cat, strict=True)], dtype=float)
+    r = rate(hit, ww, level)
+    total = ww.sum()
+    p_group = {g: ww[tg == g].sum() / total for g in set(tg)}
+    p_cat = {c: ww[cat == c].sum() / total for c in set(cat)}
+    baseline = sum(
+        pc * pg for c, pc in p_cat.items() for g, pg in p_group.items() if g in groups_of[c]
+    )
+    return {"problems": len(ww), "accuracy": r.weighted, "low": r.low, "high": r.high,
+            "baseline": float(baseline)}  # fmt: skip

@@ -27,8 +27,9 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from features.definitions import BY_NAME
 from features.months import months_between, previous_month
-from models import calibration, gbm, metrics, verification
+from models import calibration, explain, gbm, metrics, verification
 from models.classes import ClassScheme, assign, class_order
 from models.config import ModelConfig
 from models.data import label_frames, split_by_month
@@ -118,6 +119,7 @@ def run_verify(
             "calibration": {c: r.to_dict() for c, r in calib.items()},
             "shares_of_inspections": pd.Series(cls).value_counts(normalize=True).to_dict(),
         }
+    out["main_risk_points"] = _risk_points(cfg, bundle, x, flags, frame, w)
     out["stability"] = stability(cfg, bundle, features_dir, as_of)
     checks = _checks(cfg, out, order)
     out["checks"] = checks
@@ -149,6 +151,21 @@ def render_html(m: dict[str, Any], scheme: ClassScheme) -> str:
         .get_template("verification.html.j2")
         .render(m=m, t=TEXT["zh"], chart=Markup(chart))
     )
+
+
+def _risk_points(
+    cfg: ModelConfig, bundle: Bundle, x: np.ndarray, flags: dict[str, np.ndarray],
+    frame: pd.DataFrame, w: np.ndarray,
+) -> dict[str, Any]:  # fmt: skip
+    """Main-risk-point accuracy (主要风险点精准识别): does the group of each inspected
+    enterprise's top risk point match the category of the problem inspectors found?"""
+    contrib = bundle.explainer(cfg.explain.engine)(x, flags)
+    idx, _val = explain.top_risk_points(contrib, 1)
+    group_of = [BY_NAME[f].group for f in bundle.design.features]
+    top = [group_of[j] if j >= 0 else None for j in idx[:, 0]]
+    found = frame["y"].to_numpy() == 1
+    category = frame["problem_category"].where(found, None).tolist()
+    return verification.risk_point_accuracy(top, category, w, cfg.verify.problem_groups)
 
 
 def reference_month(cfg: ModelConfig) -> str:

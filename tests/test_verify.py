@@ -38,6 +38,12 @@ def test_verify_on_the_held_out_months_agrees_with_training(
     html = v.out.with_name("verification.html").read_text(encoding="utf-8")
     assert "内部参考，不作为对企业的信用评价，不得对外公开" in html and m["verdict"] in html
     assert "<script" not in html and "<svg" in html and "各类别问题发现率" in html
+    rp = m["main_risk_points"]
+    assert (
+        rp["problems"] > 0
+        and 0 <= rp["baseline"] <= 1
+        and rp["low"] <= rp["accuracy"] <= rp["high"]
+    )
     stab = m["stability"]
     assert stab["reference_month"] < "2026-08" and stab["month"] == "2026-10"
     psis = [v for _f, v in stab["feature_psi"]]

@@ -98,3 +98,16 @@ def test_migration_matrix() -> None:
     assert m["A"] == {"A": 1, "B": 1, "C": 0, "D": 0, "gone": 0}
     assert m["D"]["gone"] == 1 and m["new"]["C"] == 1
     assert sum(sum(r.values()) for r in m.values()) == len(before.keys() | after.keys())
+
+
+def test_risk_point_accuracy_against_its_random_baseline() -> None:
+    groups_of = {"food_safety": ("supervision",), "licence": ("dynamic",)}
+    top = ["supervision", "supervision", "dynamic", "base", None, "dynamic"]
+    cat = ["food_safety", "food_safety", "licence", "licence", "food_safety", None]
+    out = v.risk_point_accuracy(top, cat, np.ones(6), groups_of)
+    assert out["problems"] == 5  # the one without a category is left out
+    assert out["accuracy"] == pytest.approx(3 / 5)
+    # shuffled: P(supervision) 2/5 x P(food) 3/5 + P(dynamic) 1/5 x P(licence) 2/5
+    assert out["baseline"] == pytest.approx(2 / 5 * 3 / 5 + 1 / 5 * 2 / 5)
+    weighted = v.risk_point_accuracy(top, cat, [1, 1, 1, 7, 1, 1], groups_of)
+    assert weighted["accuracy"] == pytest.approx(3 / 11)  # the miss weighs 7
