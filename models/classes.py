@@ -316,7 +316,8 @@ def assign(frame: pd.DataFrame, scheme: ClassScheme) -> pd.DataFrame:
     for rule in scheme.overrides:
         hit = ~decided
         for cond in rule.when:
-            hit &= _holds(frame[cond.feature], cond, scheme, rule)
+            where = f"class scheme {scheme.name!r}, override {rule.name!r}"
+            hit &= holds(frame[cond.feature], cond, where)
         final[hit] = rule.to
         rule_names[hit] = rule.name
         decided |= hit
@@ -392,13 +393,12 @@ def _largest_remainder(shares: np.ndarray, n: int) -> np.ndarray:
     return counts
 
 
-def _holds(
-    column: pd.Series, cond: Condition, scheme: ClassScheme, rule: OverrideRule
-) -> np.ndarray:
-    """Rows where ``column op value`` is true; a missing value is never true."""
+def holds(column: pd.Series, cond: Condition, where: str) -> np.ndarray:
+    """Rows where ``column op value`` is true; a missing value is never true. ``where`` names
+    the rule in errors (the feature is added)."""
     numeric = pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
     text = pd.api.types.is_string_dtype(column) and not pd.api.types.is_object_dtype(column)
-    where = f"class scheme {scheme.name!r}, override {rule.name!r}, feature {cond.feature!r}"
+    where = f"{where}, feature {cond.feature!r}"
     if (numeric and isinstance(cond.value, str)) or (text and not isinstance(cond.value, str)):
         raise SchemeError(
             f"{where}: cannot compare a {column.dtype} column with {cond.value!r} "

@@ -686,6 +686,50 @@ def verify(
 
 
 @app.command()
+def warn(
+    as_of: Annotated[str, typer.Option(help="data month YYYY-MM (classified)")],
+    config: Annotated[Path, typer.Option(help="warning rules (YAML)")] = Path(
+        "configs/warning.yaml"
+    ),
+    model_config: Annotated[Path, typer.Option(help="model configuration (YAML)")] = Path(
+        "configs/model.yaml"
+    ),
+    outputs: Annotated[Path, typer.Option(help="where classify wrote outputs/<month>/")] = Path(
+        "outputs"
+    ),
+    features_dir: Annotated[Path, typer.Option("--features", help="feature files")] = Path(
+        "data/processed/features"
+    ),
+    interim: Annotated[Path, typer.Option(help="ingested tables")] = Path("data/interim"),
+) -> None:
+    """The month's early-warning list: risk that rose sharply, monitoring rules tripped.
+
+    Example: [bold]riskclass warn --as-of 2026-10[/]
+    """
+    from models.classes import ClassScheme
+    from models.config import ModelConfig
+    from models.warning import WarningConfig
+    from pipelines.warn import WarnError, run_warn
+
+    try:
+        cfg = load_config(model_config, ModelConfig)
+        run = run_warn(as_of, load_config(config, WarningConfig),
+                       load_config(cfg.class_scheme, ClassScheme), outputs, features_dir, interim)  # fmt: skip
+    except (ConfigError, WarnError, ValueError) as exc:
+        _fail(str(exc))
+    t = Table(title=f"{as_of}: {run.counts['enterprises']:,} enterprises warned")
+    t.add_column("reason")
+    t.add_column("enterprises", justify="right")
+    for k, v in run.counts.items():
+        if k not in ("enterprises", "rises_judged"):
+            t.add_row(k, f"{v:,}")
+    console.print(t)
+    if not run.counts["rises_judged"]:
+        console.print("no classes for the previous month: rises not judged, rules only")
+    console.print(f"warnings (internal): [bold]{run.out.with_suffix('.csv')}[/]", soft_wrap=True)
+
+
+@app.command()
 def promote(
     config: Annotated[Path, typer.Option(help="model configuration (YAML)")] = Path(
         "configs/model.yaml"

@@ -61,3 +61,21 @@ def test_plan_errors_name_the_problem(report_month, small_interim, tmp_path) -> 
         run_plan("2026-10", campaign, scheme, 1, ctx.outputs, small_interim[1], bad)
     run = run_plan("2026-10", campaign, scheme, 1, ctx.outputs, small_interim[1])
     assert set(run.plan["class"]) <= {"C", "D"} and set(run.plan["batch"]) <= {1, 2, 3, 4}
+
+
+def test_warn_on_a_classified_month(report_month, small_interim) -> None:  # type: ignore[no-untyped-def]
+    from models.warning import WarningConfig
+    from pipelines.warn import run_warn
+
+    ctx = report_month
+    scheme = load_config(ROOT / "configs" / "classes" / "henan.yaml", ClassScheme)
+    cfg = load_config(ROOT / "configs" / "warning.yaml", WarningConfig)
+    run = run_warn("2026-10", cfg, scheme, ctx.outputs, ctx.features_path.parent, small_interim[1])
+    t = run.table
+    assert run.counts["rises_judged"] and len(t) == run.counts["enterprises"] > 0
+    assert t["reasons"].str.len().gt(0).all() and t["reasons_zh"].str.len().gt(0).all()
+    rises = t[t["reasons"].str.contains("class_rise")]
+    order = {c: i for i, c in enumerate("ABCD")}
+    assert (rises["class_final"].map(order) > rises["class_before"].map(order)).all()
+    on_disk = pd.read_csv(run.out.with_suffix(".csv"), dtype=str, encoding="utf-8-sig")
+    assert len(on_disk) == len(t)

@@ -1,0 +1,75 @@
+"""Stage `warn`: the month's early-warning list (风险监测预警), each enterprise with its reasons.
+
+Reads the month's classes, the previous month's (for rises; without them only the
+monitoring rules apply) and the month's features (the rules' columns); writes
+``outputs/<month>/warnings.parquet`` and ``warnings.csv`` (UTF-8 with BOM): uscc, name,
+division, class and score now and before, reasons (codes) and their Chinese text. Internal
+to the bureau, like the classes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from features.months import parse_month, previous_month
+from models.classes import ClassScheme, class_order
+from models.warning import WarningConfig, warnings
+
+
+class WarnError(ValueError):
+    """The month is not classified, or a rule names a column the features lack."""
+
+
+@dataclass
+class WarnRun:
+    table: pd.DataFrame
+    out: Path
+    counts: dict[str, int]
+
+
+def run_warn(
+    month: str, cfg: WarningConfig, scheme: ClassScheme, outputs: Path, features_dir: Path,
+    interim: Path,
+) -> WarnRun:  # fmt: skip
+    parse_month(month)
+    path = Path(outputs) / month / "classes.parquet"
+    if not path.is_file():
+        raise WarnError(
+            f"warn: no classes for {month} ({path}); run `riskclass classify --as-of {month}`"
+        )
+    current = pq.read_table(path, columns=["uscc", "class_final", "score"]).to_pandas()
+    feats_path = Path(features_dir) / f"{month}.parquet"
+    if not feats_path.is_file():
+        raise WarnError(f"warn: no feature file {feats_path}")
+    missing = sorted(cfg.features - set(pq.read_schema(feats_path).names))
+    if missing:
+        raise WarnError(
+            f"warn: configs/warning.yaml names features {feats_path} lacks: {', '.join(missing)}"
+        )
+    feats = pq.read_table(feats_path, columns=["uscc", *sorted(cfg.features)]).to_pandas()
+    current = current.merge(feats, on="uscc", how="left", validate="one_to_one")
+    prev_path = Path(outputs) / previous_month(month) / "classes.parquet"
+    previous = (pq.read_table(prev_path, columns=["uscc", "class_final", "score"]).to_pandas()
+                if prev_path.is_file() else None)  # fmt: skip
+    table = warnings(current, previous, class_order(scheme), cfg)
+    reg = pq.read_table(Path(interim) / "enterprises.parquet",
+                        columns=["uscc", "name", "division_code"]).to_pandas()  # fmt: skip
+    texts = {"class_rise": "风险分类较上月上升", "score_rise": f"风险分较上月上升{cfg.rise_score:.0f}分以上",
+             **{r.name: r.zh for r in cfg.rules}}  # fmt: skip
+    table = table.merge(reg, on="uscc", how="left")
+    table["reasons_zh"] = table["reasons"].map(lambda s: "；".join(texts[r] for r in s.split(";")))
+    out = Path(outputs) / month / "warnings.parquet"
+    tmp = out.with_name(".warnings.parquet.tmp")
+    table.to_parquet(tmp, index=False)
+    os.replace(tmp, out)
+    csv_tmp = out.with_name(".warnings.csv.tmp")
+    table.to_csv(csv_tmp, index=False, encoding="utf-8-sig")
+    os.replace(csv_tmp, out.with_suffix(".csv"))
+    counts = table["reasons"].str.split(";").explode().value_counts().to_dict()
+    return WarnRun(table, out, {"enterprises": len(table), "rises_judged": previous is not None,
+                                **{k: int(v) for k, v in counts.items()}})  # fmt: skip
