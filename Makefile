@@ -51,7 +51,7 @@ browser-deps: ## headless Chromium and a Chinese font (Debian packages) for brow
 			"sudo apt-get install chromium fonts-wqy-microhei" >&2; exit 1; \
 	fi
 
-demo: $(STAMP) ## simulate a 100k-enterprise province (36 months), ingest, features, train, verify, promote, classify, reports
+demo: $(STAMP) ## simulate a 100k-enterprise province (36 months), ingest, features, train, verify, promote, classify, reports, warnings, an inspection plan
 	$(BIN)/riskclass simulate --config configs/simulator.yaml \
 		--enterprises $(DEMO_ENTERPRISES) --months $(DEMO_MONTHS) --seed $(DEMO_SEED) \
 		--out data/raw --truth-out data/truth --messy-out data/raw_messy
@@ -66,6 +66,8 @@ demo: $(STAMP) ## simulate a 100k-enterprise province (36 months), ingest, featu
 	for m in $(DEMO_HISTORY) $(DEMO_AS_OF); do $(BIN)/riskclass classify --as-of $$m --out outputs || exit 1; done
 	$(BIN)/riskclass report --as-of $(DEMO_AS_OF) --sample 20 --seed $(DEMO_SEED) --out outputs/$(DEMO_AS_OF)/reports/sample
 	$(BIN)/riskclass report --as-of $(DEMO_AS_OF) --class D
+	$(BIN)/riskclass warn --as-of $(DEMO_AS_OF)
+	$(BIN)/riskclass plan --as-of $(DEMO_AS_OF) --campaign configs/campaigns/routine.yaml --seed $(DEMO_SEED)
 
 demo-messy: $(STAMP) ## ingest the corrupted copy (after make demo): quarantine with reasons, counts reconcile
 	$(BIN)/riskclass ingest --source data/raw_messy --out data/interim_messy --as-of $(DEMO_AS_OF)
