@@ -25,6 +25,11 @@ app = typer.Typer(
 )
 console = Console()
 
+# Options several commands share (one help text each).
+FeaturesOpt = Annotated[Path, typer.Option("--features", help="feature files (one per month)")]
+OutputsOpt = Annotated[Path, typer.Option(help="where classify wrote outputs/<month>/")]
+InterimOpt = Annotated[Path, typer.Option(help="ingested tables (the registry, inspections)")]
+
 
 def _progress() -> Progress:
     """The progress bar every long step shows."""
@@ -449,9 +454,7 @@ def _print_training(m: dict, result: TrainResult) -> None:
 @app.command()
 def classify(
     as_of: Annotated[str, typer.Option(help="data month YYYY-MM")],
-    features_dir: Annotated[Path, typer.Option("--features", help="feature files")] = Path(
-        "data/processed/features"
-    ),
+    features_dir: FeaturesOpt = Path("data/processed/features"),
     out: Annotated[Path, typer.Option(help="outputs/<month>/classes.parquet goes here")] = Path(
         "outputs"
     ),
@@ -522,12 +525,8 @@ def report(
     out: Annotated[
         Path | None, typer.Option(help="folder (default outputs/<month>/reports)")
     ] = None,
-    outputs: Annotated[Path, typer.Option(help="where classify wrote outputs/<month>/")] = Path(
-        "outputs"
-    ),
-    features_dir: Annotated[Path, typer.Option("--features", help="feature files")] = Path(
-        "data/processed/features"
-    ),
+    outputs: OutputsOpt = Path("outputs"),
+    features_dir: FeaturesOpt = Path("data/processed/features"),
     interim: Annotated[Path, typer.Option(help="ingested tables (the registry)")] = Path(
         "data/interim"
     ),
@@ -594,10 +593,8 @@ def plan(
     roster: Annotated[
         Path | None, typer.Option(help="inspectors (CSV: inspector_id, name, unit, conflicts)")
     ] = None,
-    outputs: Annotated[Path, typer.Option(help="where classify wrote outputs/<month>/")] = Path(
-        "outputs"
-    ),
-    interim: Annotated[Path, typer.Option(help="ingested tables")] = Path("data/interim"),
+    outputs: OutputsOpt = Path("outputs"),
+    interim: InterimOpt = Path("data/interim"),
     config: Annotated[Path, typer.Option(help="model configuration (YAML)")] = Path(
         "configs/model.yaml"
     ),
@@ -639,10 +636,8 @@ def verify(
         typer.Option("--from", help="first month (default: the month after the label months)"),
     ] = None,
     alias: Annotated[str, typer.Option(help="registered model alias")] = "challenger",
-    features_dir: Annotated[Path, typer.Option("--features", help="feature files")] = Path(
-        "data/processed/features"
-    ),
-    interim: Annotated[Path, typer.Option(help="ingested tables")] = Path("data/interim"),
+    features_dir: FeaturesOpt = Path("data/processed/features"),
+    interim: InterimOpt = Path("data/interim"),
     out: Annotated[Path, typer.Option(help="outputs/<month>/verification/ goes here")] = Path(
         "outputs"
     ),
@@ -694,13 +689,9 @@ def warn(
     model_config: Annotated[Path, typer.Option(help="model configuration (YAML)")] = Path(
         "configs/model.yaml"
     ),
-    outputs: Annotated[Path, typer.Option(help="where classify wrote outputs/<month>/")] = Path(
-        "outputs"
-    ),
-    features_dir: Annotated[Path, typer.Option("--features", help="feature files")] = Path(
-        "data/processed/features"
-    ),
-    interim: Annotated[Path, typer.Option(help="ingested tables")] = Path("data/interim"),
+    outputs: OutputsOpt = Path("outputs"),
+    features_dir: FeaturesOpt = Path("data/processed/features"),
+    interim: InterimOpt = Path("data/interim"),
 ) -> None:
     """The month's early-warning list: risk that rose sharply, monitoring rules tripped.
 
