@@ -89,8 +89,9 @@ def increasing(rates: dict[str, Rate], order: Sequence[str]) -> bool:
 
 
 def lift(rates: dict[str, Rate], overall: float) -> dict[str, float]:
-    """Each class's hit rate over the rate of uniform random inspection of the whole
-    population (``overall``: the weighted rate over every inspection)."""
+    """Each class's hit rate over the rate of uniform random inspection of the population the
+    inspections were drawn from (``overall``: the weighted rate over every inspection; the
+    weights stand for the enterprises eligible for the rounds, not those excluded from them)."""
     return {c: r.weighted / overall if overall > 0 else float("nan") for c, r in rates.items()}
 
 

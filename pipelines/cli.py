@@ -633,7 +633,7 @@ def verify(
     as_of: Annotated[str, typer.Option(help="last month of the window YYYY-MM")],
     first: Annotated[
         str | None,
-        typer.Option("--from", help="first month (default: the month after the label months)"),
+        typer.Option("--from", help="first month (default: the model's first test month)"),
     ] = None,
     alias: Annotated[str, typer.Option(help="registered model alias")] = "challenger",
     features_dir: FeaturesOpt = Path("data/processed/features"),

@@ -84,6 +84,40 @@ def checks_for(
     return out
 
 
+def verification_check(
+    cfg: ModelConfig, scheme: ClassScheme, report: dict[str, Any], model: str, version: str
+) -> dict[str, Any]:
+    """Is the report evidence for this version? It must be about this model and version,
+    classed with this scheme, on months the model never learned from, with the verdict PASS;
+    and its checks are recomputed from its figures with this config's thresholds (a report
+    made under laxer ones, or edited, does not pass on its own word)."""
+    from pipelines.verify import checks, first_held_out_month
+
+    if not report:
+        return {"value": "missing: run riskclass verify, then --verification", "threshold": "PASS",
+                "passed": False}  # fmt: skip
+    problems = []
+    about = report.get("model", {})
+    if (about.get("name"), str(about.get("version"))) != (model, version):
+        problems.append(
+            f"about {about.get('name')} version {about.get('version')}, not {model} {version}"
+        )
+    if report.get("scheme") != scheme.name:
+        problems.append(f"classed with scheme {report.get('scheme')}, not {scheme.name}")
+    held = first_held_out_month(cfg)
+    start = (report.get("window") or [""])[0]
+    if start < held:
+        problems.append(f"its window starts {start}, before the held-out months ({held} on)")
+    if report.get("verdict") != "PASS":
+        problems.append(f"its verdict is {report.get('verdict')}")
+    failed = (
+        [] if problems else [k for k, c in checks(cfg, report, scheme).items() if not c["passed"]]
+    )
+    problems += [f"check {k} fails" for k in failed]
+    return {"value": "PASS" if not problems else "FAIL: " + "; ".join(problems),
+            "threshold": "PASS", "passed": not problems}  # fmt: skip
+
+
 def run_promote(
     cfg: ModelConfig,
     scheme: ClassScheme,
@@ -122,14 +156,7 @@ def run_promote(
                 f"promote: no verification report {verification}; run `riskclass verify`"
             )
         report = json.loads(Path(verification).read_text(encoding="utf-8"))
-        verified = str(report.get("model", {}).get("version"))
-        if verified != str(mv.version):
-            raise PromoteError(
-                f"promote: {verification} verifies version {verified}, not {mv.version}: "
-                "run `riskclass verify` for the version to promote"
-            )
-    verdict = report.get("verdict", "missing: run riskclass verify, then --verification")
-    checks["verification"] = {"value": verdict, "threshold": "PASS", "passed": verdict == "PASS"}
+    checks["verification"] = verification_check(cfg, scheme, report, name, str(mv.version))
     evidence = json.dumps(
         {"run_id": mv.run_id, "metrics": metrics, "checks": checks, "verification": report},
         sort_keys=True, default=str,

@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from features.definitions import BY_NAME
-from features.months import months_between, previous_month
+from features.months import month_end, months_between, parse_month, previous_month
 from models import calibration, explain, gbm, metrics, verification
 from models.classes import ClassScheme, assign, class_order
 from models.config import ModelConfig
@@ -68,6 +68,12 @@ def run_verify(
     alias: str | None = "challenger",
     version: str | None = None,
 ) -> VerifyResult:
+    if not scheme.chunkable:
+        raise VerifyError(
+            f"verify: class scheme {scheme.name} assigns classes by shares of the whole "
+            "population, which inspected enterprises are not; verify with a score-band or "
+            "threshold scheme"
+        )
     bundle = load_bundle(cfg, alias=None if version else alias, version=version)
     first = first or first_held_out_month(cfg)
     if first > as_of:
@@ -77,6 +83,9 @@ def run_verify(
         )
     months_between(first, as_of)  # checks both months
     inspections = pq.read_table(Path(interim) / "inspections.parquet").to_pandas()
+    end = pd.Timestamp(month_end(*parse_month(as_of)))  # results received by then only
+    late = pd.to_datetime(inspections["received_date"]) > end
+    inspections = inspections[~late.to_numpy()]
     try:
         random, targeted = label_frames(inspections, first, as_of)
     except ValueError as exc:
@@ -99,7 +108,11 @@ def run_verify(
         "model": {"name": bundle.name, "version": bundle.version},
         "scheme": scheme.name,
         "window": [first, as_of],
-        "inspections": {**counts, "targeted_not_used": len(targeted)},
+        "inspections": {
+            **counts,
+            "targeted_not_used": len(targeted),
+            "received_after_as_of": int(late.sum()),
+        },
         "auc": metrics.weighted_auc(y, p, w),
         "ks": verification.weighted_ks(y, p, w),
     }
@@ -121,9 +134,10 @@ def run_verify(
         }
     out["main_risk_points"] = _risk_points(cfg, bundle, x, flags, frame, w)
     out["stability"] = stability(cfg, bundle, features_dir, as_of)
-    checks = _checks(cfg, out, order)
-    out["checks"] = checks
-    out["verdict"] = "PASS" if all(c["passed"] for c in checks.values()) else "FAIL"
+    found = checks(cfg, out, scheme)
+    out["checks"] = found
+    out["thresholds"] = cfg.verify.model_dump()
+    out["verdict"] = "PASS" if all(c["passed"] for c in found.values()) else "FAIL"
     path = Path(out_dir) / as_of / "verification" / "metrics.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json(out, path)
@@ -211,17 +225,25 @@ def stability(
             "score_psi": verification.psi(ref_score, cur_score), "feature_psi": ranked}  # fmt: skip
 
 
-def _checks(cfg: ModelConfig, out: dict[str, Any], order: list[str]) -> dict[str, Any]:
+def checks(cfg: ModelConfig, out: dict[str, Any], scheme: ClassScheme) -> dict[str, Any]:
+    """The verdict's checks, from a report's figures and the thresholds of ``cfg`` (promote
+    recomputes them: a report's own verdict is not taken on trust). Every class the method
+    gives must have inspections: an empty class fails rather than being skipped."""
     t = cfg.verify
     final = out["class_final"]
-    top = next((c for c in reversed(order) if final["hit_rates"][c]["inspections"] > 0), order[-1])
+    rates = final["hit_rates"]
+    empty = [c for c in scheme.method_classes if rates.get(c, {}).get("inspections", 0) == 0]
+    top = scheme.method_classes[-1]
+    lift = final["lift"].get(top, float("nan"))
     return {
         "auc": {"value": out["auc"], "threshold": f">= {t.min_auc}",
                 "passed": bool(out["auc"] >= t.min_auc)},
-        "hit_rates_increasing": {"value": final["increasing"], "threshold": "A < B < C < D",
+        "every_class_inspected": {"value": ", ".join(empty) or "yes", "threshold": "no empty class",
+                                  "passed": not empty},
+        "hit_rates_increasing": {"value": final["increasing"], "threshold": " < ".join(scheme.method_classes),
                                  "passed": bool(final["increasing"] or not t.require_increasing)},
-        "top_class_lift": {"value": final["lift"][top], "threshold": f">= {t.min_top_lift}",
-                           "passed": bool(np.nan_to_num(final["lift"][top]) >= t.min_top_lift)},
+        "top_class_lift": {"value": lift, "threshold": f"{top} >= {t.min_top_lift}",
+                           "passed": bool(np.nan_to_num(lift) >= t.min_top_lift)},
         "score_psi": {"value": out["stability"]["score_psi"], "threshold": f"<= {t.max_score_psi}",
                       "passed": bool(out["stability"]["score_psi"] <= t.max_score_psi)},
     }  # fmt: skip

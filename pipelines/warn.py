@@ -1,7 +1,8 @@
 """Stage `warn`: the month's early-warning list (风险监测预警), each enterprise with its reasons.
 
-Reads the month's classes, the previous month's (for rises; without them only the
-monitoring rules apply) and the month's features (the rules' columns); writes
+Reads the month's classes, the previous month's (for rises: a class rise only within one
+scheme, a score rise only within one model version; without them only the monitoring rules
+apply) and the month's features (the rules' columns); writes
 ``outputs/<month>/warnings.parquet`` and ``warnings.csv`` (UTF-8 with BOM): uscc, name,
 division, class and score now and before, reasons (codes) and their Chinese text. Internal
 to the bureau, like the classes.
@@ -54,8 +55,16 @@ def run_warn(
     feats = pq.read_table(feats_path, columns=["uscc", *sorted(cfg.features)]).to_pandas()
     current = current.merge(feats, on="uscc", how="left", validate="one_to_one")
     prev_path = Path(outputs) / previous_month(month) / "classes.parquet"
-    previous = (pq.read_table(prev_path, columns=["uscc", "class_final", "score"]).to_pandas()
-                if prev_path.is_file() else None)  # fmt: skip
+    previous = None
+    if prev_path.is_file():
+        cols = ["uscc", "class_final", "score", "scheme", "model_version"]
+        before = pq.read_table(prev_path, columns=cols).to_pandas()
+        now = pq.read_table(path, columns=["scheme", "model_version"]).slice(0, 1).to_pylist()
+        same = now and set(before["scheme"]) == {now[0]["scheme"]}
+        if same:  # a rise is judged only within one scheme; scores only within one model
+            if set(before["model_version"]) != {now[0]["model_version"]}:
+                before["score"] = float("nan")
+            previous = before[["uscc", "class_final", "score"]]
     table = warnings(current, previous, class_order(scheme), cfg)
     reg = pq.read_table(Path(interim) / "enterprises.parquet",
                         columns=["uscc", "name", "division_code"]).to_pandas()  # fmt: skip

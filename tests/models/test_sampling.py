@@ -117,13 +117,13 @@ def test_inspectors_two_per_firm_no_conflict_not_own_unit_balanced() -> None:
     pop = _population()
     camp = _campaign()
     plan = draw(pop, camp, rates_for(camp, MINIMUM), rng_for(3, "2026-11", "t"))
-    firm = plan["uscc"].iloc[0]
+    division_of = dict(zip(pop["uscc"], pop["division"], strict=True))
+    firm = next(u for u in plan["uscc"] if division_of[u] != "440103")  # I00 may inspect it ...
     roster = pd.DataFrame({
         "inspector_id": [f"I{i:02d}" for i in range(12)],
         "unit": ["440103"] * 4 + ["440104"] * 4 + ["440105"] * 4,
-        "conflicts": [(firm,)] + [()] * 11,
+        "conflicts": [(firm,)] + [()] * 11,  # ... but declared a conflict with it
     })  # fmt: skip
-    division_of = dict(zip(pop["uscc"], pop["division"], strict=True))
     out = assign_inspectors(plan, division_of, roster, camp, rng_for(3, "2026-11", "t"))
     unit_of = dict(zip(roster["inspector_id"], roster["unit"], strict=True))
     for u, ids in out.drop_duplicates("uscc")[["uscc", "inspectors"]].itertuples(index=False):

@@ -246,7 +246,12 @@ def test_promotion_is_gated_and_logged_in_a_chain(
     )
     failed = run_verify(strict, scheme, small_history, small_interim[1], "2026-10", tmp_path / "no")
     refused = run_promote(lenient, scheme, log, user="tester", verification=failed.out)
-    assert not refused.promoted and refused.checks["verification"]["value"] == "FAIL"
+    assert not refused.promoted and refused.checks["verification"]["value"].startswith("FAIL")
+    # the verdict is recomputed with this config: a report made under lax thresholds fails
+    lax_report = run_promote(strict, scheme, log, user="tester", verification=passed.out)
+    assert (
+        not lax_report.promoted and "check auc fails" in lax_report.checks["verification"]["value"]
+    )
     # training's own checks still apply
     high = lenient.model_copy(
         update={"promote": lenient.promote.model_copy(update={"min_test_auc": 0.9999})}
@@ -255,22 +260,27 @@ def test_promotion_is_gated_and_logged_in_a_chain(
     done = run_promote(lenient, scheme, log, user="tester", verification=passed.out)
     assert done.promoted and done.to_version == result.version
     lines = log.read_text(encoding="utf-8").splitlines()
-    assert [json.loads(x)["decision"] for x in lines] == [
-        "refused",
-        "refused",
-        "refused",
-        "promoted",
-    ]
+    assert [json.loads(x)["decision"] for x in lines] == ["refused"] * 4 + ["promoted"]
     import hashlib
 
-    assert json.loads(lines[3])["previous_sha256"] == hashlib.sha256(lines[2].encode()).hexdigest()
-    assert json.loads(lines[3])["user"] == "tester"
+    assert json.loads(lines[4])["previous_sha256"] == hashlib.sha256(lines[3].encode()).hexdigest()
+    assert json.loads(lines[4])["user"] == "tester"
     # a report about another version is not evidence
-    other = json.loads(passed.out.read_text(encoding="utf-8"))
-    other["model"]["version"] = "999"
-    (tmp_path / "other.json").write_text(json.dumps(other), encoding="utf-8")
-    with pytest.raises(PromoteError, match="verifies version 999, not"):
-        run_promote(lenient, scheme, log, user="tester", verification=tmp_path / "other.json")
+    report = json.loads(passed.out.read_text(encoding="utf-8"))
+    for change, why in ((("model", "version"), "999"), (("scheme",), "guangxi"),
+                        (("window",), ["2025-01", "2026-10"])):  # fmt: skip
+        other = json.loads(json.dumps(report))
+        target = other
+        for key in change[:-1]:
+            target = target[key]
+        target[change[-1]] = why
+        (tmp_path / "other.json").write_text(json.dumps(other), encoding="utf-8")
+        d = run_promote(lenient, scheme, log, user="tester", verification=tmp_path / "other.json")
+        assert not d.promoted, change  # logged as a refusal, with the reason
+    value = d.checks["verification"]["value"]
+    assert "before the held-out months (2026-08 on)" in value
+    with pytest.raises(PromoteError, match="no verification report"):
+        run_promote(lenient, scheme, log, user="tester", verification=tmp_path / "nope.json")
 
 
 def test_classify_with_the_five_level_scheme(small_model, small_history, tmp_path) -> None:  # type: ignore[no-untyped-def]
