@@ -11,8 +11,9 @@ classes, campaign and seed redraws the same list.
 
 Inspectors are drawn at random from a roster, a fixed number per enterprise, never one who
 declared a conflict with it or, when the campaign says so, one from the enterprise's own
-registration unit; the least-loaded eligible inspectors are taken first (ties in random
-order), so loads differ by at most one where the constraints allow.
+registration unit; enterprises with the fewest eligible inspectors are served first, and
+the least-loaded eligible inspectors are taken (ties in random order), which keeps loads
+within one or two of each other where the constraints allow (greedy, not an optimum).
 
 Pure: frames in, frames out; the randomness comes from the seed alone.
 """
@@ -182,11 +183,16 @@ def assign_inspectors(
     conflicts = [set(c) for c in roster["conflicts"]]
     load = np.zeros(len(ids), dtype=int)
     out: dict[str, str] = {}
-    for u in plan["uscc"].drop_duplicates():
+    firms = plan["uscc"].drop_duplicates().tolist()
+    allowed = {}
+    for u in firms:
         ok = np.array([u not in c for c in conflicts])
         if campaign.exclude_own_unit:
             ok &= units != str(division_of.get(u, ""))
-        eligible = np.flatnonzero(ok)
+        allowed[u] = np.flatnonzero(ok)
+    # the most constrained enterprises first, so that a late one is not left without a pair
+    for u in sorted(firms, key=lambda f: len(allowed[f])):  # stable: plan order among equals
+        eligible = allowed[u]
         if len(eligible) < k:
             raise PlanError(
                 f"plan: only {len(eligible)} inspector(s) may inspect {u} (conflicts, own unit); "

@@ -10,11 +10,11 @@ monitoring rules over the month's features (conditions as in the class scheme's 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Self
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.classes import Condition, holds
 
@@ -38,6 +38,16 @@ class WarningConfig(BaseModel):
     rise_classes: Annotated[int, Field(ge=1)] = 1
     rise_score: Annotated[float, Field(gt=0)] = 200.0
     rules: tuple[MonitoringRule, ...] = ()
+
+    @model_validator(mode="after")
+    def _distinct_names(self) -> Self:
+        names = [r.name for r in self.rules]
+        taken = sorted(
+            {n for n in names if names.count(n) > 1} | ({"class_rise", "score_rise"} & set(names))
+        )
+        if taken:
+            raise ValueError(f"rule names must be distinct and not class_rise/score_rise: {taken}")
+        return self
 
     @property
     def features(self) -> set[str]:

@@ -69,3 +69,4 @@ def test_dvc_repro_in_a_fresh_clone(tmp_path: Path) -> None:
     assert "didn't change" in again or "up to date" in again
     metrics = _run([dvc, "metrics", "show"], clone, env)
     assert "oracle_auc" in metrics and "lightgbm" in metrics
+    assert "verification/metrics.json" in metrics and "verdict" in metrics

@@ -46,3 +46,10 @@ def test_without_last_month_only_the_rules_apply() -> None:
 def test_a_rule_on_a_missing_column_is_named() -> None:
     with pytest.raises(ValueError, match="monitoring rule 'burst': feature 'chg' is not a column"):
         warnings(_now().drop(columns="chg"), None, ORDER, CFG)
+
+
+def test_rule_names_are_distinct_reasons() -> None:
+    rule = MonitoringRule(name="class_rise", zh="x", en="x",
+                          when=(Condition(feature="chg", op=">=", value=1),))  # fmt: skip
+    with pytest.raises(ValueError, match="not class_rise/score_rise"):
+        WarningConfig(rules=(rule,))
