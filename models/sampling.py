@@ -129,29 +129,45 @@ def draw(
     rng: np.random.Generator,
 ) -> pd.DataFrame:
     """The targets: one row per (item, enterprise) drawn, with ``stratum_size``, ``drawn``
-    and ``inclusion_probability`` = drawn / stratum size, and ``batch`` (1..batches).
+    and ``inclusion_probability`` = drawn / stratum size; ``enterprise_probability``, the
+    chance the enterprise is drawn for at least one item, 1 - prod(1 - p) over the items
+    that apply to it (the strata are drawn independently); and ``batch`` (1..batches).
 
     ``population``: uscc, class, tags (a tuple of sector tags), excluded (bool: inspected
     recently, deregistered ...) — one row per enterprise of the month, in a fixed order."""
     pop = population[~population["excluded"].to_numpy()]
     rows = []
+    usccs = pop["uscc"].to_numpy()
+    log_miss = np.zeros(len(pop))  # per enterprise: sum of log(1 - p) over its items' strata
+    certain = np.zeros(len(pop), dtype=bool)
+    position = []
     for item in campaign.items:
         applies = (pop["tags"].map(lambda t, want=set(item.tags): bool(want & set(t)))
                    if item.tags else pd.Series(True, index=pop.index))  # fmt: skip
         for klass, rate in rates.items():
-            stratum = pop[applies.to_numpy() & (pop["class"] == klass).to_numpy()]
-            size = len(stratum)
+            members = np.flatnonzero(applies.to_numpy() & (pop["class"] == klass).to_numpy())
+            size = len(members)
             if size == 0:
                 continue
             n = min(size, math.ceil(rate * size))
-            chosen = np.sort(rng.choice(size, size=n, replace=False))
+            if n == size:
+                certain[members] = True
+            else:
+                log_miss[members] += math.log1p(-n / size)
+            chosen = members[np.sort(rng.choice(size, size=n, replace=False))]
+            position.append(chosen)
             rows.append(pd.DataFrame({
-                "item": item.code, "uscc": stratum["uscc"].to_numpy()[chosen], "class": klass,
+                "item": item.code, "uscc": usccs[chosen], "class": klass,
                 "rate": rate, "stratum_size": size, "drawn": n, "inclusion_probability": n / size,
             }))  # fmt: skip
     if not rows:
         raise PlanError("plan: no enterprise is eligible for any item of the campaign")
     plan = pd.concat(rows, ignore_index=True)
+    # An enterprise that several items apply to is inspected once, for the items it is drawn
+    # for: its chance of an inspection is the union of the independent draws of every item
+    # that applies to it, drawn or not (what feedback records as its inclusion probability).
+    at = np.concatenate(position)
+    plan["enterprise_probability"] = np.where(certain[at], 1.0, -np.expm1(log_miss[at]))
     plan["batch"] = 1
     if campaign.batches > 1:  # dispatched in batches: enterprises shuffled, then cut
         firms = plan["uscc"].unique()

@@ -239,10 +239,16 @@ class _Ingest:
         if path is None:
             if previous.exists():
                 shutil.copy2(previous, self.work / previous.name)
+                # fetchall: a half-read result would block the connection's next register()
                 n = self.con.execute(
                     f"SELECT count(*) FROM read_parquet({literal(str(previous))})"
-                ).fetchone()
-                return TableReport(name, "kept", rows_total=int(n[0]) if n else 0)
+                ).fetchall()
+                # a delivery without the registry still resolves and checks against it
+                if name == "enterprises":
+                    self._registry(previous, delivered=False)
+                elif name == "changes":
+                    self._former_names(previous)
+                return TableReport(name, "kept", rows_total=int(n[0][0]))
             return TableReport(name, "absent")
         src = self._stage_source(name, path)
         self._stage(spec, src)
@@ -630,7 +636,7 @@ class _Ingest:
         elif spec.name == "changes":
             self._former_names(path)
 
-    def _registry(self, path: Path) -> None:
+    def _registry(self, path: Path, delivered: bool = True) -> None:
         con = self.con
         p = literal(str(path))
         con.execute(
@@ -640,6 +646,8 @@ class _Ingest:
         con.execute(
             "CREATE OR REPLACE TABLE registry_rejected AS SELECT DISTINCT uscc FROM stage JOIN fails USING (_row) "
             "WHERE uscc IS NOT NULL EXCEPT SELECT uscc FROM registry"
+            if delivered
+            else "CREATE OR REPLACE TABLE registry_rejected (uscc VARCHAR)"
         )
         con.execute(
             f"CREATE OR REPLACE TABLE registry_reg_no AS SELECT reg_no, any_value(uscc) AS uscc FROM read_parquet({p}) "

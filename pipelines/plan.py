@@ -9,7 +9,7 @@ published seed, the month and the campaign name only.
 Writes ``outputs/<month>/plans/<campaign>/``: ``plan.csv`` (UTF-8 with BOM, which Excel and
 the platforms' importers read) and ``plan.xlsx`` with one row per (item, enterprise):
 plan id, item code and name, USCC, name, division, class at draw, stratum, stratum size,
-drawn, inclusion probability, batch, inspectors; and ``plan.json`` with the seed, campaign,
+drawn, inclusion probability, the enterprise's probability over all its items, batch, inspectors; and ``plan.json`` with the seed, campaign,
 scheme, model version and the counts per stratum. Internal to the bureau, like the classes.
 """
 
@@ -29,7 +29,8 @@ from models.sampling import Campaign, PlanError, assign_inspectors, draw, rates_
 from pipelines.io import write_json
 
 COLUMNS = ["plan_id", "item", "item_zh", "uscc", "name", "division_code", "class", "stratum",
-           "stratum_size", "drawn", "inclusion_probability", "batch", "inspectors"]  # fmt: skip
+           "stratum_size", "drawn", "inclusion_probability", "enterprise_probability", "batch",
+           "inspectors"]  # fmt: skip
 
 
 @dataclass

@@ -8,7 +8,7 @@ import pytest
 from models.classes import ClassScheme
 from models.sampling import Campaign, PlanError
 from pipelines.config import load_config
-from pipelines.plan import run_plan
+from pipelines.plan import population, run_plan
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.xdist_group("report")
@@ -79,3 +79,19 @@ def test_warn_on_a_classified_month(report_month, small_interim) -> None:  # typ
     assert (rises["class_final"].map(order) > rises["class_before"].map(order)).all()
     on_disk = pd.read_csv(run.out.with_suffix(".csv"), dtype=str, encoding="utf-8-sig")
     assert len(on_disk) == len(t)
+
+
+def test_recently_inspected_are_excluded_unless_always_drawn(report_month, small_interim) -> None:  # type: ignore[no-untyped-def]
+    """The plan's population: inspected within the window and not class D -> excluded."""
+    camp = load_config(ROOT / "configs" / "campaigns" / "routine.yaml", Campaign)
+    pop = population("2026-10", report_month.outputs, small_interim[1], camp)
+    assert pop["recent"].any() and (pop["recent"] & (pop["class"] == "D")).any()
+    assert (pop.loc[pop["recent"] & (pop["class"] != "D"), "excluded"]).all()
+    status = pd.read_parquet(small_interim[1] / "enterprises.parquet", columns=["uscc", "status"])
+    operating = pop["uscc"].map(status.set_index("uscc")["status"]) == "operating"
+    d_recent = pop["recent"] & (pop["class"] == "D")
+    assert (pop.loc[d_recent, "excluded"] == ~operating[d_recent]).all()  # D: drawn again
+    assert (pop.loc[~operating, "excluded"]).all()  # deregistered: never drawn
+    none = population("2026-10", report_month.outputs, small_interim[1],
+                      camp.model_copy(update={"exclude_inspected_months": 0}))  # fmt: skip
+    assert not none["recent"].any()

@@ -138,3 +138,26 @@ def test_inspectors_two_per_firm_no_conflict_not_own_unit_balanced() -> None:
         tiny = roster[roster["unit"] == "440103"]
         assign_inspectors(plan[plan["uscc"].map(division_of) == "440103"], division_of, tiny,
                           camp, rng_for(3, "2026-11", "t"))  # fmt: skip
+
+
+def test_an_enterprise_s_chance_is_the_union_of_its_items() -> None:
+    """A catering firm can be drawn for disclosure or for food safety: its chance of an
+    inspection is 1 - (1 - p1)(1 - p2), checked exactly and by repeated draws."""
+    pop = _population(600)
+    camp = _campaign(classes=("C",), mode="one_class", rates={"C": 0.25})
+    rates = rates_for(camp, MINIMUM)
+    eligible = pop[(pop["class"] == "C") & ~pop["excluded"]]
+    food = eligible[eligible["tags"].map(lambda t: "catering" in t)]["uscc"]
+    p1 = math.ceil(0.25 * len(eligible)) / len(eligible)
+    p2 = math.ceil(0.25 * len(food)) / len(food)
+    counts = pd.Series(0, index=pop["uscc"])
+    runs = 400
+    for s in range(runs):
+        plan = draw(pop, camp, rates, rng_for(s, "2026-11", "t"))
+        per_firm = plan.drop_duplicates("uscc").set_index("uscc")["enterprise_probability"]
+        union = 1 - (1 - p1) * (1 - p2)
+        assert np.allclose(per_firm[per_firm.index.isin(food)], union)
+        assert np.allclose(per_firm[~per_firm.index.isin(food)], p1)
+        counts[per_firm.index] += 1
+    freq = counts[food] / runs
+    assert abs(freq.mean() - union) < 4 * math.sqrt(union * (1 - union) / runs / len(food))

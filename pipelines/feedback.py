@@ -1,0 +1,210 @@
+"""Stage `feedback`: inspection results of a plan come back through ingestion, linked to it.
+
+The double-random platform returns one result per inspected enterprise (CSV or XLSX, the
+contract's column names in English or Chinese): ``plan_id, uscc, inspection_id,
+inspection_date, result, problem_found, problem_category, received_date`` and optionally
+``items`` (default: the items the plan drew the enterprise for). Each result is linked to
+the plan that drew it (``outputs/<month>/plans/<campaign>/plan.csv``), which supplies what
+the platform does not know: the draw mode, the strata, the class at the draw and the
+enterprise's inclusion probability (``enterprise_probability``: the union of the draws of
+every item that applies to it). The linked rows become a delivery of the contract's
+``inspections`` table and go through `riskclass ingest` like any other: typed, checked,
+quarantined with reasons, merged by ``inspection_id`` (a later receipt of the same record
+replaces it).
+
+Results that cannot be linked are not lost: they are kept in ``rejected.csv`` with the
+rule and a reason, and counts reconcile: rows read = linked + rejected; linked = accepted +
+quarantined by ingestion. Writes ``<out>/<plan_id>/<delivery>/``: ``delivery/inspections.csv``
+(what ingestion reads), ``rejected.csv`` and ``feedback.json`` (counts, ingestion's reconciliation of the
+table, the enterprises of the plan still without a result).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from features.contract import TABLES
+from pipelines.ingest import IngestReport, run_ingest
+from pipelines.ingest_config import IngestConfig
+from pipelines.io import write_json
+from pipelines.readers import StructuralError, header_map, normalise_header
+
+#: what the platform returns; the plan supplies the rest of the contract's columns
+RESULT_COLUMNS = ("plan_id", "uscc", "inspection_id", "inspection_date", "result",
+                  "problem_found", "problem_category", "received_date")  # fmt: skip
+REASONS = {
+    "other_plan": ("计划编号与本计划不符", "plan_id is not this plan's"),
+    "not_drawn": ("该企业未被本计划抽中", "the enterprise was not drawn by this plan"),
+    "item_not_drawn": ("检查事项不在本计划对该企业的抽查事项内",
+                       "an item the plan did not draw the enterprise for"),
+    "second_result": ("同一抽中企业的第二条结果(检查记录编号不同)",
+                      "a second result for one drawn enterprise (another inspection_id)"),
+}  # fmt: skip
+
+
+class FeedbackError(ValueError):
+    """The plan or the results file cannot be read as described."""
+
+
+@dataclass
+class FeedbackRun:
+    linked: pd.DataFrame  # the delivery, contract columns
+    rejected: pd.DataFrame
+    folder: Path
+    summary: dict[str, Any]
+    ingest: IngestReport | None
+
+
+def read_plan(folder: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    plan_csv, plan_json = Path(folder) / "plan.csv", Path(folder) / "plan.json"
+    if not plan_csv.is_file() or not plan_json.is_file():
+        raise FeedbackError(
+            f"feedback: no plan in {folder} (plan.csv and plan.json); give the folder "
+            "`riskclass plan` wrote, e.g. outputs/2026-10/plans/routine"
+        )
+    plan = pd.read_csv(plan_csv, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    missing = {"plan_id", "item", "uscc", "class", "stratum", "enterprise_probability"} - set(
+        plan.columns
+    )
+    if missing:
+        raise FeedbackError(
+            f"feedback: {plan_csv} lacks column(s) {', '.join(sorted(missing))}; redraw the plan "
+            "with this version of `riskclass plan`"
+        )
+    return plan, json.loads(plan_json.read_text(encoding="utf-8"))
+
+
+def read_results(path: Path) -> pd.DataFrame:
+    """The platform's file as text, columns renamed to the contract's names; ``_source_row``
+    is the line or spreadsheet row a person would look up."""
+    path = Path(path)
+    if not path.is_file():
+        raise FeedbackError(f"feedback: results file {path} not found")
+    try:
+        if path.suffix.lower() == ".xlsx":
+            raw = pd.read_excel(path, dtype=str, keep_default_na=False)
+        elif path.suffix.lower() == ".csv":
+            data = path.read_bytes()
+            try:
+                text = data.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                text = data.decode("gb18030")
+            from io import StringIO
+
+            raw = pd.read_csv(StringIO(text), dtype=str, keep_default_na=False)
+        else:
+            raise FeedbackError(f"feedback: {path}: results must be .csv or .xlsx")
+    except (ValueError, UnicodeDecodeError) as exc:
+        if isinstance(exc, FeedbackError):
+            raise
+        raise FeedbackError(
+            f"feedback: {path} cannot be read ({exc}) [rule: file format]"
+        ) from None
+    known = header_map(TABLES["inspections"], {})
+    rename = {c: known[normalise_header(str(c))] for c in raw.columns
+              if normalise_header(str(c)) in known}  # fmt: skip
+    raw = raw.rename(columns=rename)
+    missing = [c for c in ("plan_id", "uscc", "inspection_id") if c not in raw.columns]
+    if missing:
+        raise FeedbackError(
+            f"feedback: {path}, table inspections: column(s) {', '.join(missing)} missing "
+            "[rule: required column]; a result links to its plan by plan_id and uscc"
+        )
+    for c in (*RESULT_COLUMNS, "items"):
+        if c not in raw.columns:
+            raw[c] = ""
+    raw = raw.map(lambda v: str(v).strip())
+    raw["uscc"] = raw["uscc"].str.upper()
+    return raw.assign(_source_row=range(2, len(raw) + 2))
+
+
+def link(plan: pd.DataFrame, results: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Results joined to the plan that drew them: contract ``inspections`` rows, and the
+    results that do not link, each with its rule and reason. Pure."""
+    plan_id = plan["plan_id"].iloc[0]
+    per_firm = plan.groupby("uscc", sort=False).agg(
+        items=("item", ";".join), stratum=("stratum", ";".join), klass=("class", "first"),
+        probability=("enterprise_probability", "first"),
+    )  # fmt: skip
+    rule = pd.Series("", index=results.index, dtype=object)
+    rule[results["plan_id"] != plan_id] = "other_plan"
+    rule[(rule == "") & ~results["uscc"].isin(per_firm.index)] = "not_drawn"
+    drawn_items = results["uscc"].map(per_firm["items"]).fillna("")
+    given = results["items"].where(results["items"] != "", drawn_items)
+    extra = [
+        bool(set(g.split(";")) - set(d.split(";"))) for g, d in zip(given, drawn_items, strict=True)
+    ]
+    rule[(rule == "") & pd.Series(extra, index=results.index)] = "item_not_drawn"
+    ok = rule == ""
+    # one result per drawn enterprise: a second one with another inspection_id is refused
+    # (the same inspection_id again is a correction, which ingestion merges)
+    first_id = results[ok].groupby("uscc")["inspection_id"].transform("first")
+    rule[ok & (results["inspection_id"] != first_id.reindex(results.index))] = "second_result"
+    ok = rule == ""
+    good = results[ok]
+    firm = per_firm.reindex(good["uscc"])
+    linked = pd.DataFrame({
+        "inspection_id": good["inspection_id"].to_numpy(),
+        "uscc": good["uscc"].to_numpy(),
+        "draw_mode": "double_random",
+        "plan_id": plan_id,
+        "stratum": firm["stratum"].to_numpy(),
+        "risk_class_at_draw": firm["klass"].to_numpy(),
+        "inclusion_probability": firm["probability"].to_numpy(),
+        "trigger": "",
+        "items": given[ok].to_numpy(),
+        **{c: good[c].to_numpy() for c in RESULT_COLUMNS[3:]},
+    })  # fmt: skip
+    bad = results[~ok].assign(
+        rule=rule[~ok], reason_zh=rule[~ok].map(lambda r: REASONS[r][0]),
+        reason_en=rule[~ok].map(lambda r: REASONS[r][1]),
+    )  # fmt: skip
+    return linked[[c.name for c in TABLES["inspections"].columns]], bad
+
+
+def run_feedback(
+    plan_folder: Path,
+    results: Path,
+    interim: Path,
+    out: Path,
+    ingest_cfg: IngestConfig,
+    as_of: str | None = None,
+) -> FeedbackRun:
+    plan, plan_info = read_plan(plan_folder)
+    raw = read_results(results)
+    linked, rejected = link(plan, raw)
+    digest = hashlib.sha256(Path(results).read_bytes()).hexdigest()[:10]
+    folder = Path(out) / plan_info["plan_id"] / f"{Path(results).stem}-{digest}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "delivery").mkdir(exist_ok=True)  # what ingestion reads: this table only
+    linked.to_csv(folder / "delivery" / "inspections.csv", index=False, encoding="utf-8")
+    rejected.to_csv(folder / "rejected.csv", index=False, encoding="utf-8-sig")
+    report = None
+    table: dict[str, Any] = {}
+    if len(linked):
+        try:
+            report = run_ingest(ingest_cfg, folder / "delivery", interim, as_of=as_of)
+        except StructuralError as exc:
+            raise FeedbackError(f"feedback: {exc}") from None
+        tables: Any = report.to_dict()["tables"]
+        table = tables["inspections"]
+    returned = set(linked["uscc"])
+    summary = {
+        "plan_id": plan_info["plan_id"], "results_file": str(results),
+        "rows_read": len(raw), "linked": len(linked), "rejected": len(rejected),
+        "rejected_by_rule": {str(k): int(v) for k, v in rejected["rule"].value_counts().items()},
+        "ingest": {k: table.get(k) for k in ("accepted", "quarantined", "quarantined_by_rule",
+                                              "merge", "rows_in_interim")},
+        "plan_enterprises": int(plan["uscc"].nunique()),
+        "without_result": int(plan["uscc"].nunique() - len(returned & set(plan["uscc"]))),
+    }  # fmt: skip
+    if summary["rows_read"] != summary["linked"] + summary["rejected"]:
+        raise FeedbackError("feedback: rows read != linked + rejected; nothing is lost, fix link()")
+    write_json(summary, folder / "feedback.json")
+    return FeedbackRun(linked, rejected, folder, summary, report)
