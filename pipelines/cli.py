@@ -629,6 +629,51 @@ def plan(
 
 
 @app.command()
+def feedback(
+    plan: Annotated[
+        Path, typer.Option(help="the plan's folder, e.g. outputs/2026-10/plans/routine")
+    ],
+    results: Annotated[Path, typer.Option(help="the platform's results (CSV or XLSX)")],
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="delivery month YYYY-MM: results dated after its end are rejected"),
+    ] = None,
+    interim: InterimOpt = Path("data/interim"),
+    out: Annotated[Path, typer.Option(help="deliveries and rejected rows, per plan")] = Path(
+        "data/feedback"
+    ),
+    config: Annotated[Path, typer.Option(help="ingestion configuration (YAML)")] = Path(
+        "configs/ingest.yaml"
+    ),
+) -> None:
+    """Bring a plan's inspection results in: linked to the plan, ingested into inspections.
+
+    Example: [bold]riskclass feedback --plan outputs/2026-10/plans/routine --results results.xlsx --as-of 2026-11[/]
+    """
+    from pipelines.feedback import FeedbackError, run_feedback
+    from pipelines.ingest import IngestError
+    from pipelines.ingest_config import IngestConfig
+
+    try:
+        cfg = load_config(config, IngestConfig)
+        run = run_feedback(plan, results, interim, out, cfg, as_of=as_of)
+    except (ConfigError, FeedbackError, IngestError) as exc:
+        _fail(str(exc))
+    s = run.summary
+    ing = s["ingest"]
+    console.print(
+        f"plan {s['plan_id']}: results read {s['rows_read']:,} = linked {s['linked']:,} "
+        f"+ rejected {s['rejected']:,}; linked = accepted {ing['accepted'] or 0:,} "
+        f"+ quarantined {ing['quarantined'] or 0:,} by ingestion",
+        soft_wrap=True,
+    )
+    for rule, n in {**s["rejected_by_rule"], **(ing["quarantined_by_rule"] or {})}.items():
+        console.print(f"  {rule}: {n:,}")
+    console.print(f"enterprises of the plan still without a result: {s['without_result']:,}")
+    console.print(f"delivery, rejected rows, counts: [bold]{run.folder}[/]", soft_wrap=True)
+
+
+@app.command()
 def verify(
     as_of: Annotated[str, typer.Option(help="last month of the window YYYY-MM")],
     first: Annotated[
