@@ -19,6 +19,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.stats import beta
 
 from models import metrics
@@ -180,19 +183,137 @@ def psi(reference: npt.ArrayLike, current: npt.ArrayLike, bins: int = 10) -> flo
 
 
 def migration(
-    before: dict[str, str], after: dict[str, str], order: Sequence[str]
-) -> dict[str, dict[str, int]]:
-    """Month-over-month class migration: counts from each class of ``before`` (plus "new"
-    for enterprises not classified then) to each class of ``after`` (plus "gone")."""
-    rows = [*order, "new"]
-    cols = [*order, "gone"]
-    out = {r: dict.fromkeys(cols, 0) for r in rows}
-    for u, c in before.items():
-        out[c if c in out else "new"][after.get(u, "gone")] += 1
-    for u, c in after.items():
-        if u not in before:
-            out["new"][c] += 1
+    before_uscc: npt.ArrayLike | pa.Array | pa.ChunkedArray, before_class: npt.ArrayLike,
+    after_uscc: npt.ArrayLike | pa.Array | pa.ChunkedArray, after_class: npt.ArrayLike,
+    order: Sequence[str],
+) -> dict[str, dict[str, int]]:  # fmt: skip
+    """Month-over-month class migration: counts from each class of the month before (plus
+    "new" for enterprises not classified then) to each class of the month after (plus
+    "gone"). Enterprises are matched on uscc by an Arrow hash join, so a province of millions
+    needs no Python object per enterprise. ``order`` must name every class given (outside
+    classes too): an unknown class is an error, not a "new" enterprise.
+
+    >>> m = migration(["a", "b"], ["A", "B"], ["b", "c"], ["A", "B"], ["A", "B"])
+    >>> m["B"], m["new"], m["A"]["gone"]
+    ({'A': 1, 'B': 0, 'gone': 0}, {'A': 0, 'B': 1, 'gone': 0}, 1)
+    """
+    k = len(order)
+
+    def table(uscc: Any, classes: npt.ArrayLike, which: str) -> pa.Table:
+        ids = uscc if isinstance(uscc, pa.Array | pa.ChunkedArray) else pa.array(uscc, pa.string())
+        codes = _codes(classes, order)
+        if len(codes) != len(ids):
+            raise ValueError(f"migration: {which}: {len(ids)} uscc but {len(codes)} classes")
+        if (codes < 0).any():
+            odd = sorted({str(c) for c in np.asarray(classes, dtype=object)[codes < 0]})
+            raise ValueError(f"migration: {which}: classes not in the order: {odd}")
+        if ids.null_count or pc.count_distinct(ids).as_py() != len(ids):
+            raise ValueError(f"migration: {which}: uscc must be present and unique")
+        return pa.table({"uscc": ids, which: pa.array(codes)})
+
+    joined = table(before_uscc, before_class, "before").join(
+        table(after_uscc, after_class, "after"), "uscc", join_type="full outer"
+    )
+    rows = pc.fill_null(joined["before"], k).to_numpy()  # not classified before: "new"
+    cols = pc.fill_null(joined["after"], k).to_numpy()  # not classified after: "gone"
+    counts = np.bincount(rows * (k + 1) + cols, minlength=(k + 1) ** 2).reshape(k + 1, k + 1)
+    names_r, names_c = [*order, "new"], [*order, "gone"]
+    return {r: {c: int(counts[i, j]) for j, c in enumerate(names_c)}
+            for i, r in enumerate(names_r)}  # fmt: skip
+
+
+def _codes(classes: npt.ArrayLike, order: Sequence[str]) -> npt.NDArray[np.int64]:
+    """Position of each class in ``order``, -1 when not there (a categorical already in that
+    order, as a province's classes are kept, is taken as it is)."""
+    if isinstance(classes, pd.Categorical) and list(classes.categories) == list(order):
+        return np.asarray(classes.codes, dtype=np.int64)
+    return np.asarray(pd.Index(list(order)).get_indexer(np.asarray(classes, dtype=object)),
+                      dtype=np.int64)  # fmt: skip
+
+
+def class_shares(counts: Mapping[str, int], order: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Each class's count and share of the enterprises classed (shares sum to 1; a class
+    nobody is in is listed with 0, so that months line up)."""
+    total = sum(counts.values())
+    unknown = sorted(set(counts) - set(order))
+    if unknown:
+        raise ValueError(f"class_shares: classes not in the order: {unknown}")
+    return {c: {"enterprises": int(counts.get(c, 0)),
+                "share": counts.get(c, 0) / total if total else float("nan")}
+            for c in order}  # fmt: skip
+
+
+#: Columns of a hot-spot cell's population aggregate (`hot_spots`).
+CELL_KEYS = ("division", "industry")
+
+
+def hot_spots(
+    population: pd.DataFrame, inspections: pd.DataFrame, min_enterprises: int,
+    top: int | None, level: float = 0.95,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Division x industry cells ranked by the share of their enterprises in the highest
+    classes (区域性、行业性风险研判), with what the window's double-random inspections found
+    there (the weighted hit rate and its Jeffreys interval).
+
+    ``population``: one or more rows per cell (partial sums of batches are added up):
+    division, industry, enterprises, high (enterprises in the highest classes), score_sum.
+    ``inspections``: division, industry, y, weight (1/p), one row per inspection.
+    Cells with fewer than ``min_enterprises`` are left out (a share of a handful of firms
+    is noise, and would come close to naming them); ties on the share go to the larger
+    cell, then to the codes. ``top`` None keeps every cell left.
+    """
+    if min_enterprises < 1:
+        raise ValueError(f"hot_spots: min_enterprises must be at least 1, got {min_enterprises}")
+    if top is not None and top < 0:
+        raise ValueError(f"hot_spots: top must be 0 or more, got {top}")
+    keys = list(CELL_KEYS)
+    cells = population.groupby(keys, sort=True)[["enterprises", "high", "score_sum"]].sum()
+    cells = cells[cells["enterprises"] >= min_enterprises].reset_index()
+    cells["high_share"] = cells["high"] / cells["enterprises"]
+    cells["mean_score"] = cells["score_sum"] / cells["enterprises"]
+    cells = cells.sort_values(["high_share", "enterprises", *keys],
+                              ascending=[False, False, True, True], kind="stable")  # fmt: skip
+    if top is not None:
+        cells = cells.head(top)
+    groups = {
+        key: (g["y"].to_numpy(dtype=float), g["weight"].to_numpy(dtype=float))
+        for key, g in inspections.groupby(keys, sort=False)
+    }
+    empty = (np.empty(0), np.empty(0))
+    out = []
+    for row in cells.itertuples(index=False):
+        r = rate(*groups.get((row.division, row.industry), empty), level)
+        out.append({
+            "division": row.division, "industry": row.industry,
+            "enterprises": int(row.enterprises), "high_share": float(row.high_share),
+            "mean_score": float(row.mean_score), "inspections": r.inspections,
+            "hit_rate": r.weighted, "low": r.low, "high": r.high,
+        })  # fmt: skip
     return out
+
+
+def warning_precision(
+    y: npt.ArrayLike, w: npt.ArrayLike, reasons: Sequence[str], names: Sequence[str],
+    level: float = 0.95,
+) -> dict[str, Any]:  # fmt: skip
+    """Did early warnings come before problems? The weighted hit rate of inspections of
+    enterprises warned beforehand against those not warned, their ratio, and the rate for
+    each reason in ``names`` (an inspection counts under every reason it had). ``reasons``:
+    per inspection, the reasons ``;``-joined, "" when not warned."""
+    yy, ww = np.asarray(y, dtype=float), np.asarray(w, dtype=float)
+    if not len(yy) == len(ww) == len(reasons):
+        raise ValueError("warning_precision: y, w and reasons must have one entry per inspection")
+    sets = [set(r.split(";")) - {""} for r in reasons]
+    unknown = sorted(set().union(*sets) - set(names))
+    if unknown:
+        raise ValueError(f"warning_precision: reasons not among the names: {unknown}")
+    warned = np.array([bool(s) for s in sets], dtype=bool)
+    yes, no = rate(yy[warned], ww[warned], level), rate(yy[~warned], ww[~warned], level)
+    ratio = yes.weighted / no.weighted if no.weighted > 0 else float("nan")
+    by = {n: np.array([n in s for s in sets], dtype=bool) for n in names}
+    return {"inspections": len(yy), "warned": yes.to_dict(), "not_warned": no.to_dict(),
+            "ratio": ratio,
+            "reasons": {n: rate(yy[m], ww[m], level).to_dict() for n, m in by.items()}}  # fmt: skip
 
 
 def risk_point_accuracy(

@@ -415,7 +415,7 @@ def train(
 
 
 def _pct(x: float) -> str:
-    return "–" if x != x else f"{x:.0%}"  # no inspection in the class: no rate
+    return "–" if x is None or x != x else f"{x:.0%}"  # no inspection in the class: no rate
 
 
 def _print_training(m: dict, result: TrainResult) -> None:
@@ -673,6 +673,71 @@ def feedback(
     console.print(f"delivery, rejected rows, counts: [bold]{run.folder}[/]", soft_wrap=True)
 
 
+@app.command("simulate-loop")
+def simulate_loop(
+    to: Annotated[str, typer.Option(help="last month of the loop YYYY-MM (simulated)")],
+    months: Annotated[int, typer.Option(help="months the loop runs")] = 12,
+    retrain_every: Annotated[int, typer.Option(help="retrain every N months")] = 3,
+    seed: Annotated[int, typer.Option(help="seed of the draws and the outcomes")] = 0,
+    campaign: Annotated[Path, typer.Option(help="campaign (YAML): the class rates")] = Path(
+        "configs/campaigns/routine.yaml"
+    ),
+    truth: Annotated[Path, typer.Option(help="the simulator's hidden truth")] = Path("data/truth"),
+    features_dir: FeaturesOpt = Path("data/processed/features"),
+    interim: InterimOpt = Path("data/interim"),
+    out: Annotated[Path, typer.Option(help="outputs/loop/<to>/ goes here")] = Path("outputs"),
+    config: Annotated[Path, typer.Option(help="model configuration (YAML)")] = Path(
+        "configs/model.yaml"
+    ),
+) -> None:
+    """Run the synthetic province's monthly loop with the model in it; compare policies.
+
+    Each month: classify, draw, let the hidden truth decide what inspectors find, feed the
+    results back, verify; retrain every N months. Uniform random inspection, the indicator
+    points (rules) and the model draw the same number of inspections.
+
+    Example: [bold]riskclass simulate-loop --to 2026-10 --months 12 --retrain-every 3 --seed 1[/]
+    """
+    from models.sampling import PlanError
+    from pipelines.loop import LoopError, load_inputs, run_loop
+
+    try:
+        cfg, sch, camp, weights = load_inputs(config, campaign)
+        with _progress() as bar:
+            task = bar.add_task("loop", total=months)
+
+            def step(message: str) -> None:
+                bar.update(task, description=message)
+                if message.endswith("inspect"):
+                    bar.advance(task)
+
+            r = run_loop(cfg, sch, camp, weights, features_dir, interim, truth, out, to,
+                         months, retrain_every, seed, progress=step)  # fmt: skip
+    except (ConfigError, LoopError, PlanError) as exc:
+        _fail(str(exc))
+    s = r.summary
+    t = Table(title=f"problems found per 100 inspections, {s['months'][0]}..{s['months'][1]}, "
+                    "same budget")  # fmt: skip
+    for col in ("policy", "inspections", "problems", "per 100", "95% interval", "expected",
+                "vs uniform"):  # fmt: skip
+        t.add_column(col, justify="left" if col == "policy" else "right")
+    names = {"uniform": "uniform random", "rules": "indicator points (rules)", "model": "model"}
+    for policy, v in s["policies"].items():
+        t.add_row(names[policy], f"{v['inspections']:,}", f"{v['problems']:,}",
+                  f"{v['per_100']:.1f}", f"{v['low']:.1f}–{v['high']:.1f}",
+                  f"{v['expected_per_100']:.1f}", f"{v['lift_over_uniform']:.2f}×")  # fmt: skip
+    console.print(t)
+    e = s["estimation"]
+    console.print(
+        "share of enterprises with a problem, estimated from the model's inspections against "
+        f"the truth, {e['months']} months: 1/p-weighted mean error {e['weighted']['mean_error']:+.3f} "
+        f"(RMSE {e['weighted']['rmse']:.3f}, interval covers the truth {e['weighted_interval_covers_truth']}"
+        f"/{e['months']}); unweighted {e['unweighted']['mean_error']:+.3f} (RMSE {e['unweighted']['rmse']:.3f})",
+        soft_wrap=True,
+    )
+    console.print(f"models: {', '.join(s['models'])}; details: [bold]{r.out}[/]", soft_wrap=True)
+
+
 @app.command()
 def verify(
     as_of: Annotated[str, typer.Option(help="last month of the window YYYY-MM")],
@@ -688,6 +753,13 @@ def verify(
     ),
     config: Annotated[Path, typer.Option(help="model configuration (YAML)")] = Path(
         "configs/model.yaml"
+    ),
+    warning: Annotated[
+        Path | None,
+        typer.Option(help="warning rules (YAML) for early-warning precision; none: skipped"),
+    ] = Path("configs/warning.yaml"),
+    names: Annotated[Path, typer.Option(help="report configuration: division names")] = Path(
+        "configs/report.yaml"
     ),
     report_only: Annotated[
         bool,
@@ -706,7 +778,13 @@ def verify(
     try:
         cfg = load_config(config, ModelConfig)
         sch = load_config(cfg.class_scheme, ClassScheme)
-        result = run_verify(cfg, sch, features_dir, interim, as_of, out, first, alias)
+        from models.warning import WarningConfig
+        from pipelines.report import Names, ReportConfig
+
+        warn_cfg = load_config(warning, WarningConfig) if warning is not None else None
+        names_cfg = Names.load(load_config(names, ReportConfig))
+        result = run_verify(cfg, sch, features_dir, interim, as_of, out, first, alias,
+                            warning=warn_cfg, names=names_cfg)  # fmt: skip
     except (ConfigError, VerifyError, ClassifyError) as exc:
         _fail(str(exc))
     m = result.metrics
@@ -720,6 +798,20 @@ def verify(
                       f"{r['low']:.1%}–{r['high']:.1%}", f"{r['unweighted']:.1%}",
                       f"{m['class_final']['lift'][c]:.2f}")  # fmt: skip
     console.print(t)
+    ew = m["early_warning"]
+    if ew.get("computed"):
+        w, o = ew["warned"], ew["not_warned"]
+        console.print(
+            f"early warning: warned before inspection {w['inspections']:,}, hit rate "
+            f"{_pct(w['hit_rate'])} ({_pct(w['low'])}–{_pct(w['high'])}); the others "
+            f"{_pct(o['hit_rate'])}",
+            soft_wrap=True,
+        )
+    hs = m["hot_spots"]
+    console.print(
+        f"hot spots (division x industry): {hs['cells_kept']:,} cells of at least "
+        f"{hs['min_enterprises']} enterprises, top {min(hs['top'], hs['cells_kept'])} in the report"
+    )
     for name, c in m["checks"].items():
         console.print(
             f"{'[green]pass[/]' if c['passed'] else '[red]fail[/]'} {name}: {c['threshold']}"

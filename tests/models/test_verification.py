@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 import pytest
 
 from models import verification as v
@@ -94,10 +96,85 @@ def test_psi() -> None:
 def test_migration_matrix() -> None:
     before = {"e1": "A", "e2": "A", "e3": "B", "e4": "D"}
     after = {"e1": "A", "e2": "B", "e3": "B", "e5": "C"}
-    m = v.migration(before, after, ["A", "B", "C", "D"])
+    m = v.migration(list(before), list(before.values()), list(after), list(after.values()),
+                    ["A", "B", "C", "D"])  # fmt: skip
     assert m["A"] == {"A": 1, "B": 1, "C": 0, "D": 0, "gone": 0}
     assert m["D"]["gone"] == 1 and m["new"]["C"] == 1
     assert sum(sum(r.values()) for r in m.values()) == len(before.keys() | after.keys())
+    # rows add up to the month before, columns (without "gone") to the month after
+    assert {r: sum(row.values()) for r, row in m.items()} == {"A": 2, "B": 1, "C": 0, "D": 1,
+                                                              "new": 1}  # fmt: skip
+    # Arrow input, in any order, and an outside class named in the order
+    ids = pa.chunked_array([["e3", "e1"], ["e2"]])
+    grey = v.migration(ids, ["grey", "A", "B"], ["e2", "e1"], ["grey", "A"], ["A", "B", "grey"])
+    assert grey["B"]["grey"] == 1 and grey["grey"]["gone"] == 1 and grey["A"]["A"] == 1
+
+
+def test_migration_refuses_what_it_cannot_place() -> None:
+    with pytest.raises(ValueError, match=r"classes not in the order: \['grey'\]"):
+        v.migration(["e1"], ["grey"], ["e1"], ["A"], ["A", "B"])  # not silently "new"
+    with pytest.raises(ValueError, match="after: uscc must be present and unique"):
+        v.migration(["e1"], ["A"], ["e1", "e1"], ["A", "B"], ["A", "B"])
+    with pytest.raises(ValueError, match="before: 2 uscc but 1 classes"):
+        v.migration(["e1", "e2"], ["A"], ["e1"], ["A"], ["A", "B"])
+
+
+def test_class_shares() -> None:
+    s = v.class_shares({"B": 1, "A": 3}, ["A", "B", "C"])
+    assert s == {"A": {"enterprises": 3, "share": 0.75}, "B": {"enterprises": 1, "share": 0.25},
+                 "C": {"enterprises": 0, "share": 0.0}}  # fmt: skip
+    with pytest.raises(ValueError, match="not in the order"):
+        v.class_shares({"X": 1}, ["A"])
+
+
+def test_hot_spots_rank_cells_by_their_high_class_share() -> None:
+    # partial sums of two batches: cell (4401, C) 60 + 40 firms, 30 of them high
+    population = pd.DataFrame({
+        "division": ["4401", "4401", "4403", "4401", "4405"],
+        "industry": ["C", "C", "C", "F", "C"],
+        "enterprises": [60, 40, 200, 100, 9],
+        "high": [20, 10, 20, 30, 9],
+        "score_sum": [6000.0, 4000.0, 20000.0, 30000.0, 9000.0],
+    })  # fmt: skip
+    inspections = pd.DataFrame({
+        "division": ["4401", "4401", "4401", "4403", "4405"],
+        "industry": ["C", "C", "C", "C", "C"],
+        "y": [1, 0, 0, 1, 1], "weight": [2.0, 2.0, 6.0, 1.0, 1.0],
+    })  # fmt: skip
+    rows = v.hot_spots(population, inspections, min_enterprises=10, top=None)
+    # (4405, C): 9 firms, below the minimum; (4401, C) and (4401, F) tie at 30%: the larger first
+    assert [(r["division"], r["industry"]) for r in rows] == [
+        ("4401", "C"),
+        ("4401", "F"),
+        ("4403", "C"),
+    ]
+    first = rows[0]
+    assert first["enterprises"] == 100 and first["high_share"] == pytest.approx(0.3)
+    assert first["mean_score"] == pytest.approx(100.0) and first["inspections"] == 3
+    assert first["hit_rate"] == pytest.approx(2 / 10)  # 1/p weighted: 2 of 2 + 2 + 6
+    assert first["low"] < 0.2 < first["high"]
+    assert rows[1]["inspections"] == 0 and np.isnan(rows[1]["hit_rate"])  # no inspection there
+    assert len(v.hot_spots(population, inspections, 10, top=1)) == 1
+    with pytest.raises(ValueError, match="min_enterprises"):
+        v.hot_spots(population, inspections, 0, None)
+
+
+def test_warning_precision() -> None:
+    y = np.array([1, 1, 0, 1, 0, 0, 0, 1])
+    w = np.array([1.0, 1.0, 1.0, 3.0, 1.0, 1.0, 1.0, 1.0])
+    reasons = ["class_rise", "class_rise;rule", "rule", "", "", "", "", ""]
+    out = v.warning_precision(y, w, reasons, ["class_rise", "rule", "unused"])
+    assert out["inspections"] == 8
+    assert out["warned"]["inspections"] == 3 and out["not_warned"]["inspections"] == 5
+    assert out["warned"]["hit_rate"] == pytest.approx(2 / 3)
+    assert out["not_warned"]["hit_rate"] == pytest.approx(4 / 7)  # 3 + 1 of 3 + 4 x 1
+    assert out["ratio"] == pytest.approx((2 / 3) / (4 / 7))
+    assert out["reasons"]["class_rise"]["hit_rate"] == 1.0
+    assert out["reasons"]["rule"]["inspections"] == 2
+    assert out["reasons"]["rule"]["hit_rate"] == pytest.approx(0.5)
+    assert out["reasons"]["unused"]["inspections"] == 0
+    with pytest.raises(ValueError, match=r"not among the names: \['other'\]"):
+        v.warning_precision([1], [1.0], ["other"], ["rule"])
 
 
 def test_risk_point_accuracy_against_its_random_baseline() -> None:
