@@ -51,7 +51,7 @@ browser-deps: ## headless Chromium and a Chinese font (Debian packages) for brow
 			"sudo apt-get install chromium fonts-wqy-microhei" >&2; exit 1; \
 	fi
 
-demo: $(STAMP) ## simulate a 100k-enterprise province (36 months), ingest, features, train, verify, promote, classify, reports, warnings, an inspection plan
+demo: $(STAMP) ## the whole loop on a 100k-enterprise province: simulate, ingest, features, train, verify, promote, classify, reports, warnings, a plan, the monthly loop, a summary
 	$(BIN)/riskclass simulate --config configs/simulator.yaml \
 		--enterprises $(DEMO_ENTERPRISES) --months $(DEMO_MONTHS) --seed $(DEMO_SEED) \
 		--out data/raw --truth-out data/truth --messy-out data/raw_messy
@@ -68,6 +68,8 @@ demo: $(STAMP) ## simulate a 100k-enterprise province (36 months), ingest, featu
 	$(BIN)/riskclass report --as-of $(DEMO_AS_OF) --class D
 	$(BIN)/riskclass warn --as-of $(DEMO_AS_OF)
 	$(BIN)/riskclass plan --as-of $(DEMO_AS_OF) --campaign configs/campaigns/routine.yaml --seed $(DEMO_SEED)
+	$(BIN)/riskclass simulate-loop --to $(DEMO_AS_OF) --months 12 --retrain-every 3 --seed $(DEMO_SEED)
+	$(BIN)/riskclass summary --as-of $(DEMO_AS_OF)
 
 demo-messy: $(STAMP) ## ingest the corrupted copy (after make demo): quarantine with reasons, counts reconcile
 	$(BIN)/riskclass ingest --source data/raw_messy --out data/interim_messy --as-of $(DEMO_AS_OF)

@@ -23,7 +23,7 @@ import os
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -260,10 +260,11 @@ def run_classify(
     alias: str = "champion",
     batch_rows: int = 50_000,
     explain: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ClassifyReport:
     """Score and class every enterprise of ``month``; with ``explain`` (the default) also its
     main risk points. Without, only the class columns are written (a quick rescoring; reports
-    need the explanations)."""
+    need the explanations). ``progress(rows done, rows)`` after each batch."""
     t0 = time.perf_counter()
     bundle = load_bundle(cfg, alias=alias)
     explainer = bundle.explainer(cfg.explain.engine) if explain else None
@@ -284,8 +285,11 @@ def run_classify(
     constant = {"data_month": month, "model_name": bundle.name, "model_version": bundle.version,
                 "scheme": scheme.name}  # fmt: skip
 
+    source = pq.ParquetFile(path)
+    total = source.metadata.num_rows
+
     def batches() -> Iterator[pd.DataFrame]:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=columns):
+        for batch in source.iter_batches(batch_size=batch_rows, columns=columns):
             flags = {f: batch.column(f).to_numpy(zero_copy_only=False) for f in sector_cols}
             x = gbm.matrix_arrow(batch, bundle.design)
             p = bundle.probability(x, flags)
@@ -318,6 +322,8 @@ def run_classify(
         counts.update(classes["class_final"].value_counts().to_dict())
         overridden.update(classes["override_rule"].value_counts().to_dict())
         rows += n
+        if progress is not None:
+            progress(rows, total)
 
     with pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS) as writer:
         if not scheme.chunkable:  # ranks need every score: score first, then assign

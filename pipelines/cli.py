@@ -482,7 +482,12 @@ def classify(
     try:
         cfg = load_config(config, ModelConfig)
         sch = load_config(scheme or cfg.class_scheme, ClassScheme)
-        report = run_classify(cfg, sch, features_dir, as_of, out, alias=alias, explain=explain)
+        with _progress() as bar:
+            task = bar.add_task(f"classifying {as_of}", total=None)
+            report = run_classify(
+                cfg, sch, features_dir, as_of, out, alias=alias, explain=explain,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )  # fmt: skip
     except (ConfigError, ClassifyError, SchemeError) as exc:
         _fail(str(exc))
     r = report.to_dict()
@@ -736,6 +741,70 @@ def simulate_loop(
         soft_wrap=True,
     )
     console.print(f"models: {', '.join(s['models'])}; details: [bold]{r.out}[/]", soft_wrap=True)
+
+
+@app.command()
+def summary(
+    as_of: Annotated[str, typer.Option(help="data month YYYY-MM (classified)")],
+    outputs: OutputsOpt = Path("outputs"),
+) -> None:
+    """The closing table of a month's run: shares, hit rates, lift, verdict, where to look.
+
+    Example: [bold]riskclass summary --as-of 2026-10[/]
+    """
+    from pipelines.summary import SummaryError, collect
+
+    try:
+        s = collect(outputs, as_of)
+    except SummaryError as exc:
+        _fail(str(exc))
+    c, v = s["classes"], s["verification"]
+    title = f"{as_of}: {c['enterprises']:,} enterprises, model version {c['model_version']}"
+    t = Table(title=title)
+    for col in ("class", "share", "hit rate (1/p)", "95% interval", "inspections", "lift"):
+        t.add_column(col, justify="left" if col == "class" else "right")
+    rates = v["class_final"]["hit_rates"] if v else {}
+    for k, share in c["class_shares"].items():
+        r = rates.get(k, {})
+        bar = "█" * round(20 * share)
+        t.add_row(k, f"{share:6.1%} {bar}", _pct1(r.get("hit_rate")),
+                  f"{_pct1(r.get('low'))}–{_pct1(r.get('high'))}" if r else "–",
+                  f"{r.get('inspections', 0):,}" if r else "–",
+                  f"{v['class_final']['lift'].get(k) or float('nan'):.2f}" if v else "–")  # fmt: skip
+    console.print(t)
+    if v:
+        colour = "green" if v["verdict"] == "PASS" else "red"
+        console.print(
+            f"verification {v['window'][0]}..{v['window'][1]} (model version "
+            f"{v['model']['version']}): [bold {colour}]{v['verdict']}[/], AUC {v['auc']:.3f}, "
+            f"{s['top_class']}:{next(iter(rates), '?')} ratio {v['class_final']['top_to_bottom']:.1f}",
+            soft_wrap=True,
+        )
+    else:
+        console.print("verification: none for this month (riskclass verify)")
+    loop = s["loop"]
+    if loop:
+        p = loop["policies"]
+        console.print(
+            f"monthly loop {loop['months'][0]}..{loop['months'][1]}, problems per 100 "
+            f"inspections at one budget: uniform {p['uniform']['per_100']:.1f}, indicator points "
+            f"{p['rules']['per_100']:.1f}, model {p['model']['per_100']:.1f} "
+            f"({p['model']['low']:.1f}–{p['model']['high']:.1f})",
+            soft_wrap=True,
+        )
+    for label, path in (("verification report", s["verification_html"]),
+                        (f"a class-{s['top_class']} report", s["top_class_report"]),
+                        *(("inspection plan", p) for p in s["plans"])):  # fmt: skip
+        if path:
+            console.print(f"{label}: [bold]{path}[/]", soft_wrap=True)
+    console.print(f"MLflow UI: [bold]{s['mlflow_ui']}[/]")
+    console.print(
+        "[dim]内部参考，不作为对企业的信用评价，不得对外公开 (internal, not for publication)[/]"
+    )
+
+
+def _pct1(x: float | None) -> str:
+    return "–" if x is None or x != x else f"{x:.1%}"
 
 
 @app.command()
