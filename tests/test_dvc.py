@@ -40,6 +40,7 @@ def test_dvc_repro_in_a_fresh_clone(tmp_path: Path) -> None:
     params = yaml.safe_load((clone / "params.yaml").read_text(encoding="utf-8"))
     params["simulate"].update(enterprises=3000, months=12)
     params["train"].update(trials=2)
+    params["loop"].update(months=3, retrain_every=2)
     (clone / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
     bin_dir = str(Path(sys.executable).parent)
     env = {
@@ -65,8 +66,12 @@ def test_dvc_repro_in_a_fresh_clone(tmp_path: Path) -> None:
     assert (reports / "sample" / "index.html").is_file()
     assert any(reports.glob("9*.html"))  # every class-D enterprise
     assert (clone / "mlruns" / "mlflow.db").is_file()
+    assert (clone / "outputs" / "2026-10" / "plans" / "routine" / "plan.csv").is_file()
+    assert (clone / "outputs" / "2026-10" / "warnings.parquet").is_file()
+    assert (clone / "outputs" / "loop" / "2026-10" / "policies_by_month.csv").is_file()
     again = _run([dvc, "repro"], clone, env)
     assert "didn't change" in again or "up to date" in again
     metrics = _run([dvc, "metrics", "show"], clone, env)
     assert "oracle_auc" in metrics and "lightgbm" in metrics
     assert "verification/metrics.json" in metrics and "verdict" in metrics
+    assert "loop.json" in metrics
