@@ -687,13 +687,16 @@ def _plots(
     scheme: ClassScheme,
     scale: int,
 ) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # Figure objects, not pyplot: no global backend switch in the caller's process (a
+    # notebook that trains keeps its inline plots)
+    from matplotlib.figure import Figure
     from sklearn.metrics import roc_curve
 
-    fig, ax = plt.subplots(figsize=(5, 5))
+    def subplots(size: tuple[float, float]) -> tuple[Figure, Any]:
+        fig = Figure(figsize=size)
+        return fig, fig.add_subplot()
+
+    fig, ax = subplots((5, 5))
     fpr, tpr, _ = roc_curve(test.y, prob, sample_weight=test.w)
     ax.plot(fpr, tpr, label=f"LightGBM (AUC {results['lightgbm']['auc']:.3f})")
     ax.plot([0, 1], [0, 1], ls=":", c="grey")
@@ -704,9 +707,8 @@ def _plots(
     )
     ax.legend(loc="lower right")
     fig.savefig(folder / "roc.png", dpi=100)
-    plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig, ax = subplots((5, 5))
     bins = np.quantile(prob, np.linspace(0, 1, 11))
     idx = np.clip(np.searchsorted(bins, prob, side="right") - 1, 0, 9)
     xs, ys = [], []
@@ -721,10 +723,9 @@ def _plots(
         xlabel="predicted probability", ylabel="observed hit rate", title="Calibration, test months"
     )
     fig.savefig(folder / "calibration.png", dpi=100)
-    plt.close(fig)
 
     order = class_order(scheme)
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = subplots((6, 4))
     width = 0.8 / max(len(results), 1)
     for i, (name, r) in enumerate(results.items()):
         vals = [r["hit_rates"][c]["hit_rate"] for c in order]
@@ -733,4 +734,3 @@ def _plots(
     ax.set(ylabel="hit rate (1/p weighted)", title="Hit rate by class, test months")
     ax.legend(fontsize=7)
     fig.savefig(folder / "hit_rate_by_class.png", dpi=100)
-    plt.close(fig)
