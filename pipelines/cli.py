@@ -723,10 +723,9 @@ def simulate_loop(
     s = r.summary
     t = Table(title=f"problems found per 100 inspections, {s['months'][0]}..{s['months'][1]}, "
                     "same budget")  # fmt: skip
-    for col in ("policy", "inspections", "problems", "per 100", "95% interval", "expected",
-                "vs uniform"):  # fmt: skip
-        t.add_column(col, justify="left" if col == "policy" else "right")
-    names = {"uniform": "uniform random", "rules": "indicator points (rules)", "model": "model"}
+    for col in ("policy", "inspections", "found", "per 100", "95% CI", "expected", "lift"):
+        t.add_column(col, justify="left" if col == "policy" else "right", no_wrap=True)
+    names = {"uniform": "uniform", "rules": "indicator points", "model": "model"}
     for policy, v in s["policies"].items():
         t.add_row(names[policy], f"{v['inspections']:,}", f"{v['problems']:,}",
                   f"{v['per_100']:.1f}", f"{v['low']:.1f}–{v['high']:.1f}",
@@ -761,13 +760,13 @@ def summary(
     c, v = s["classes"], s["verification"]
     title = f"{as_of}: {c['enterprises']:,} enterprises, model version {c['model_version']}"
     t = Table(title=title)
-    for col in ("class", "share", "hit rate (1/p)", "95% interval", "inspections", "lift"):
-        t.add_column(col, justify="left" if col == "class" else "right")
+    for col in ("class", "share", "", "hit rate (1/p)", "95% CI", "inspections", "lift"):
+        t.add_column(col, justify="left" if col in ("class", "") else "right", no_wrap=True)
     rates = v["class_final"]["hit_rates"] if v else {}
     for k, share in c["class_shares"].items():
         r = rates.get(k, {})
-        bar = "█" * round(20 * share)
-        t.add_row(k, f"{share:6.1%} {bar}", _pct1(r.get("hit_rate")),
+        bar = "█" * round(12 * share)
+        t.add_row(k, f"{share:.1%}", bar, _pct1(r.get("hit_rate")),
                   f"{_pct1(r.get('low'))}–{_pct1(r.get('high'))}" if r else "–",
                   f"{r.get('inspections', 0):,}" if r else "–",
                   f"{v['class_final']['lift'].get(k) or float('nan'):.2f}" if v else "–")  # fmt: skip

@@ -77,3 +77,24 @@ def test_draws_and_rule_classes() -> None:
     points = np.arange(100.0)
     ranked = _rank_classes(points, {"A": 90, "D": 10}, ["A", "B", "C", "D"], rng)
     assert set(np.flatnonzero(ranked == "D")) == set(range(90, 100))
+
+
+def test_the_loop_cli_prints_the_comparison(
+    small_province, small_interim, small_history, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    cfg = model_config(tmp_path)
+    path = tmp_path / "model.yaml"
+    path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")), encoding="utf-8")
+    r = CliRunner().invoke(app, [
+        "simulate-loop", "--to", "2026-10", "--months", "2", "--seed", "1", "--config", str(path),
+        "--truth", str(small_province["truth"]), "--features", str(small_history),
+        "--interim", str(small_interim[1]), "--out", str(tmp_path / "out"),
+    ])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "problems found per 100 inspections" in r.output and "indicator points" in r.output
+    assert "unweighted" in r.output
