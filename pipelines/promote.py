@@ -5,8 +5,8 @@ PASS, and it must be about this version) and its own test-month metrics, checked
 thresholds in `configs/model.yaml` (`promote`). Every
 promotion, and every refusal, is appended to `outputs/promotions.jsonl`: who, when (the
 real time: an audit record), from which version to which, the checks, and the SHA-256 of
-the evidence; each entry also carries the hash of the previous one, so an edited or deleted
-line breaks the chain.
+the evidence; the log is a hash chain (`pipelines.chain`), so an edited, deleted or inserted
+line is detected by `riskclass audit verify`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 from models.classes import ClassScheme, class_order
 from models.config import ModelConfig
 from models.metrics import increasing
+from pipelines import chain
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -38,13 +39,6 @@ class Decision:
     to_version: str
     checks: dict[str, dict[str, Any]]
     entry: dict[str, Any]
-
-
-def _last_hash(log: Path) -> str:
-    if not log.is_file():
-        return "0" * 64
-    lines = [ln for ln in log.read_text(encoding="utf-8").splitlines() if ln.strip()]
-    return hashlib.sha256(lines[-1].encode()).hexdigest() if lines else "0" * 64
 
 
 def checks_for(
@@ -173,10 +167,7 @@ def run_promote(
         "evidence_sha256": hashlib.sha256(evidence.encode()).hexdigest(),
         "checks": {k: v["passed"] for k, v in checks.items()},
     }
-    log.parent.mkdir(parents=True, exist_ok=True)
-    entry["previous_sha256"] = _last_hash(log)
-    with log.open("a", encoding="utf-8") as f:  # append-only
-        f.write(json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n")
+    entry = chain.append(log, entry)  # append-only, hash-chained (`riskclass audit verify`)
     if passed:
         client.set_registered_model_alias(name, "champion", str(mv.version))
     return Decision(passed, current, str(mv.version), checks, entry)

@@ -1,0 +1,518 @@
+"""`riskclass serve`: the bureau staff's web service (FastAPI, pages rendered on the server).
+
+Every page needs a login; every page and export is limited to the user's role and
+jurisdiction (`service.accounts`); every login, view, search, export and account change is
+appended to the audit log (`service.audit`); a month is served only while its files match
+its seal (`service.seal`). Pages and exports carry the internal-use banner and the user's
+name. Error pages name no enterprise and no class; uvicorn's access log is off (the audit
+log is the record, and holds no class).
+
+Status codes: a page without a session redirects to the login (302); a download without one
+is 401; a role that may not use a page, or an enterprise outside the user's jurisdiction, is
+403; a month whose seal does not check is 503, with the reasons counted, not listed (file
+names would say which enterprises have class-D reports).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from models.classes import ClassScheme, class_order
+from models.config import ModelConfig
+from pipelines.config import load_config
+from service import audit, seal
+from service.accounts import ROLES, AccountError, Accounts, Session, User, same
+
+TEMPLATES = Path(__file__).parent / "templates"
+BANNER = "内部参考，不作为对企业的信用评价，不得对外公开"
+COOKIE, LOGIN_COOKIE = "rc_session", "rc_login"
+LIST_LIMIT = 500
+
+
+@dataclass
+class Settings:
+    outputs: Path = Path("outputs")
+    interim: Path = Path("data/interim")
+    features: Path = Path("data/processed/features")
+    model_config: Path = Path("configs/model.yaml")
+    report_config: Path = Path("configs/report.yaml")
+    accounts: Path = Path("outputs/service/accounts.sqlite")
+    audit_log: Path = Path("outputs/audit.jsonl")
+    secure_cookies: bool = False  # true behind HTTPS
+    accounts_obj: Accounts | None = None  # tests pass one with their own clock
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        self.status, self.message = status, message
+
+
+@dataclass
+class _State:
+    settings: Settings
+    accounts: Accounts
+    cfg: ModelConfig
+    scheme: ClassScheme
+    env: Environment
+    hashes: seal.HashCache = field(default_factory=seal.HashCache)
+    months: dict[str, Any] = field(default_factory=dict)  # report contexts, per month
+    registry: pd.DataFrame | None = None
+
+
+TEXT = {
+    "zh": {"title": "企业信用风险分类 · 监管人员服务", "search": "查询企业", "lists": "分类名单",
+           "warnings": "风险预警", "hotspots": "风险研判", "plans": "抽查计划", "models": "模型",
+           "users": "用户管理", "audit": "审计日志", "logout": "退出", "login": "登录",
+           "username": "用户名", "password": "密码", "month": "数据月份", "class": "类别",
+           "division": "区划", "industry": "行业", "name": "企业名称", "go": "查询",
+           "export": "导出CSV", "none": "无结果", "refused": "无权访问", "score": "风险分",
+           "reasons": "预警原因", "your_scope": "您的辖区"},
+    "en": {"title": "Enterprise credit-risk classes · staff service", "search": "Search",
+           "lists": "Lists", "warnings": "Early warning", "hotspots": "Hot spots",
+           "plans": "Inspection plans", "models": "Models", "users": "Users", "audit": "Audit log",
+           "logout": "Log out", "login": "Log in", "username": "User name", "password": "Password",
+           "month": "Data month", "class": "Class", "division": "Division", "industry": "Industry",
+           "name": "Name", "go": "Search", "export": "Export CSV", "none": "Nothing found",
+           "refused": "Not allowed", "score": "Score", "reasons": "Reasons",
+           "your_scope": "Your jurisdiction"},
+}  # fmt: skip
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    s = settings or Settings()
+    cfg = load_config(s.model_config, ModelConfig)
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["j2"]),
+                      trim_blocks=True, lstrip_blocks=True)  # fmt: skip
+    state = _State(s, s.accounts_obj or Accounts(s.accounts), cfg,
+                   load_config(cfg.class_scheme, ClassScheme), env)  # fmt: skip
+    app = FastAPI(title="riskclass", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.rc = state
+
+    @app.exception_handler(Refused)
+    async def _refused(request: Request, exc: Refused) -> Response:
+        if exc.status == 302:
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=302)
+        page = state.env.get_template("error.html.j2").render(
+            banner=BANNER, status=exc.status, message=exc.message, t=TEXT[_lang(request)]
+        )
+        return _secure(HTMLResponse(page, status_code=exc.status))
+
+    @app.exception_handler(Exception)
+    async def _error(request: Request, exc: Exception) -> Response:  # nothing of the data leaks
+        page = state.env.get_template("error.html.j2").render(
+            banner=BANNER, status=500, message="internal error", t=TEXT[_lang(request)]
+        )
+        return _secure(HTMLResponse(page, status_code=500))
+
+    # ------------------------------------------------------------------ login
+    @app.get("/login", response_class=HTMLResponse)
+    def login_page(request: Request, next: str = "/") -> Response:
+        token = request.cookies.get(LOGIN_COOKIE) or _new_token()
+        page = _page(state, request, None, "login.html.j2", csrf=token, next=_local(next))
+        resp = _secure(HTMLResponse(page))
+        resp.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict",
+                        secure=s.secure_cookies)  # fmt: skip
+        return resp
+
+    @app.post("/login")
+    def login(request: Request, username: str = Form(...), password: str = Form(...),
+              csrf: str = Form(...), next: str = Form("/")) -> Response:  # fmt: skip
+        if not same(csrf, request.cookies.get(LOGIN_COOKIE)):
+            raise Refused(403, "CSRF token missing or wrong")
+        client = request.client.host if request.client else "?"
+        if state.accounts.limited(f"user:{username}", f"client:{client}"):
+            audit.record(s.audit_log, username, "login", outcome="rate_limited", client=client)
+            page = _page(state, request, None, "login.html.j2", csrf=csrf, next=_local(next),
+                         error="too many failed attempts; wait and try again")  # fmt: skip
+            return _secure(HTMLResponse(page, status_code=429))
+        made = state.accounts.login(username, password, client)
+        if made is None:
+            audit.record(s.audit_log, username, "login", outcome="failed", client=client)
+            page = _page(state, request, None, "login.html.j2", csrf=csrf, next=_local(next),
+                         error="wrong user name or password")  # fmt: skip
+            return _secure(HTMLResponse(page, status_code=401))
+        token, _session = made
+        audit.record(s.audit_log, username, "login", client=client)
+        resp = RedirectResponse(_local(next), status_code=303)
+        resp.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=s.secure_cookies)
+        resp.delete_cookie(LOGIN_COOKIE)
+        return resp
+
+    @app.post("/logout")
+    def logout(request: Request, csrf: str = Form(...)) -> Response:
+        sess = _session(state, request, page=True)
+        _csrf(sess, csrf)
+        state.accounts.logout(request.cookies.get(COOKIE))
+        audit.record(s.audit_log, sess.user.username, "logout")
+        resp = RedirectResponse("/login", status_code=303)
+        resp.delete_cookie(COOKIE)
+        return resp
+
+    # ------------------------------------------------------------------ pages
+    @app.get("/", response_class=HTMLResponse)
+    def home(request: Request) -> Response:
+        sess = _session(state, request, page=True)
+        months = seal.months(s.outputs)
+        return _html(_page(state, request, sess, "home.html.j2", months=months))
+
+    @app.get("/search", response_class=HTMLResponse)
+    def search(request: Request, q: str = "", month: str | None = None) -> Response:
+        sess = _session(state, request, page=True)
+        _named(sess)
+        m = _month(state, month)
+        rows = pd.DataFrame()
+        if q.strip():
+            frame = _scoped(state, sess.user, m)
+            hit = (frame["uscc"] == q.strip().upper()) | frame["name"].str.contains(
+                q.strip(), regex=False, na=False
+            )
+            rows = frame[hit].head(100)
+        audit.record(
+            s.audit_log, sess.user.username, "search", q.strip(), month=m, results=len(rows)
+        )
+        return _html(_page(state, request, sess, "search.html.j2", q=q, month=m,
+                           rows=rows.to_dict("records")))  # fmt: skip
+
+    @app.get("/enterprise/{uscc}", response_class=HTMLResponse)
+    def enterprise(
+        request: Request, uscc: str, month: str | None = None, lang: str = "zh"
+    ) -> Response:
+        sess = _session(state, request, page=True)
+        _named(sess)
+        m = _month(state, month)
+        reg = _registry(state)
+        if uscc not in reg.index:
+            audit.record(
+                s.audit_log, sess.user.username, "view_report", uscc, outcome="not_found", month=m
+            )
+            raise Refused(404, "no such enterprise")
+        if not sess.user.may_see(reg.at[uscc, "division_code"]):
+            audit.record(
+                s.audit_log, sess.user.username, "view_report", uscc, outcome="refused", month=m
+            )
+            raise Refused(403, "this enterprise is outside your jurisdiction")
+        html = _report_html(state, m, uscc, "en" if lang == "en" else "zh")
+        audit.record(s.audit_log, sess.user.username, "view_report", uscc, month=m)
+        mark = Markup(state.env.get_template("_watermark.html.j2").render(
+            banner=BANNER, user=sess.user.username, when=_now_text()))  # fmt: skip
+        return _html(html.replace("</body>", f"{mark}</body>", 1))
+
+    @app.get("/lists", response_class=HTMLResponse)
+    def lists(request: Request, month: str | None = None, cls: str = "", division: str = "",
+              industry: str = "") -> Response:  # fmt: skip
+        sess = _session(state, request, page=True)
+        _named(sess)
+        m = _month(state, month)
+        frame = _filtered(state, sess.user, m, cls, division, industry)
+        audit.record(s.audit_log, sess.user.username, "view_list", _filters(cls, division, industry),
+                     month=m, rows=len(frame))  # fmt: skip
+        return _html(_page(state, request, sess, "lists.html.j2", month=m, cls=cls,
+                           division=division, industry=industry, total=len(frame),
+                           rows=frame.head(LIST_LIMIT).to_dict("records"),
+                           classes=class_order(state.scheme)))  # fmt: skip
+
+    @app.get("/lists.csv")
+    def lists_csv(request: Request, month: str | None = None, cls: str = "", division: str = "",
+                  industry: str = "") -> Response:  # fmt: skip
+        sess = _session(state, request, page=False)
+        _named(sess)
+        m = _month(state, month)
+        frame = _filtered(state, sess.user, m, cls, division, industry)
+        audit.record(s.audit_log, sess.user.username, "export_list", _filters(cls, division, industry),
+                     month=m, rows=len(frame))  # fmt: skip
+        return _csv(frame, sess.user, f"list-{m}.csv")
+
+    @app.get("/warnings", response_class=HTMLResponse)
+    def warnings_page(request: Request, month: str | None = None) -> Response:
+        sess = _session(state, request, page=True)
+        _named(sess)
+        m = _month(state, month)
+        path = s.outputs / m / "warnings.parquet"
+        rows = pd.read_parquet(path) if path.is_file() else pd.DataFrame(columns=["division_code"])
+        rows = (
+            rows[rows["division_code"].map(sess.user.may_see).astype(bool)] if len(rows) else rows
+        )
+        audit.record(s.audit_log, sess.user.username, "view_warnings", m, rows=len(rows))
+        return _html(_page(state, request, sess, "warnings.html.j2", month=m, total=len(rows),
+                           rows=rows.head(LIST_LIMIT).to_dict("records")))  # fmt: skip
+
+    @app.get("/hotspots", response_class=HTMLResponse)
+    def hotspots(request: Request, month: str | None = None) -> Response:
+        sess = _session(state, request, page=True)
+        if sess.user.role == "admin":
+            raise Refused(403, "administrators see accounts and the audit log only")
+        m = _month(state, month)
+        metrics = _verification(state, m)
+        audit.record(s.audit_log, sess.user.username, "view_hotspots", m)
+        return _html(_page(state, request, sess, "hotspots.html.j2", month=m,
+                           hot=(metrics or {}).get("hot_spots"),
+                           warning=(metrics or {}).get("early_warning")))  # fmt: skip
+
+    @app.get("/plans", response_class=HTMLResponse)
+    def plans(request: Request, month: str | None = None) -> Response:
+        sess = _session(state, request, page=True)
+        _named(sess)
+        m = _month(state, month)
+        found = []
+        for p in sorted((s.outputs / m / "plans").glob("*/plan.csv")):
+            plan = _plan(p, sess.user)
+            found.append({"campaign": p.parent.name, "enterprises": plan["uscc"].nunique(),
+                          "rows": len(plan)})  # fmt: skip
+        audit.record(s.audit_log, sess.user.username, "view_plans", m)
+        return _html(_page(state, request, sess, "plans.html.j2", month=m, plans=found))
+
+    @app.get("/plans/{campaign}.csv")
+    def plan_csv(request: Request, campaign: str, month: str | None = None) -> Response:
+        sess = _session(state, request, page=False)
+        _named(sess)
+        m = _month(state, month)
+        path = s.outputs / m / "plans" / campaign / "plan.csv"
+        if not campaign.replace("_", "").replace("-", "").isalnum() or not path.is_file():
+            raise Refused(404, "no such plan")
+        plan = _plan(path, sess.user)
+        audit.record(
+            s.audit_log, sess.user.username, "export_plan", f"{m}/{campaign}", rows=len(plan)
+        )
+        return _csv(plan, sess.user, f"plan-{campaign}-{m}.csv")
+
+    @app.get("/models", response_class=HTMLResponse)
+    def models_page(request: Request, month: str | None = None) -> Response:
+        sess = _session(state, request, page=True)
+        if sess.user.role not in ("data_scientist", "province"):
+            raise Refused(403, "models and their figures are for data scientists and the province")
+        m = _month(state, month)
+        metrics = _verification(state, m)
+        summary = _json(s.outputs / m / "classes_summary.json")
+        audit.record(s.audit_log, sess.user.username, "view_models", m)
+        return _html(_page(state, request, sess, "models.html.j2", month=m, v=metrics,
+                           summary=summary, classes=class_order(state.scheme)))  # fmt: skip
+
+    @app.get("/admin/users", response_class=HTMLResponse)
+    def users_page(request: Request) -> Response:
+        sess = _session(state, request, page=True)
+        _admin(sess)
+        audit.record(s.audit_log, sess.user.username, "view_users")
+        return _html(_page(state, request, sess, "users.html.j2", users=state.accounts.users(),
+                           roles=ROLES))  # fmt: skip
+
+    @app.post("/admin/users", response_class=HTMLResponse)
+    def add_user(request: Request, csrf: str = Form(...), username: str = Form(...),
+                 password: str = Form(...), role: str = Form(...), divisions: str = Form(""),
+                 named_lists: str = Form("")) -> Response:  # fmt: skip
+        sess = _session(state, request, page=True)
+        _admin(sess)
+        _csrf(sess, csrf)
+        error = None
+        try:
+            state.accounts.add(username, password, role, tuple(divisions.replace("，", ",").split(",")),
+                               named_lists == "on")  # fmt: skip
+            audit.record(s.audit_log, sess.user.username, "add_user", username, role=role,
+                         divisions=divisions)  # fmt: skip
+        except AccountError as exc:
+            error = str(exc)
+            audit.record(s.audit_log, sess.user.username, "add_user", username, outcome="refused")
+        page = _page(state, request, sess, "users.html.j2", users=state.accounts.users(),
+                     roles=ROLES, error=error)  # fmt: skip
+        return _secure(HTMLResponse(page, status_code=400 if error else 200))
+
+    @app.get("/audit", response_class=HTMLResponse)
+    def audit_page(request: Request) -> Response:
+        sess = _session(state, request, page=True)
+        _admin(sess)
+        from pipelines import chain
+
+        problems = audit.verify(s.outputs, s.audit_log, s.outputs / "promotions.jsonl")
+        entries = chain.read(s.audit_log)[-200:][::-1]
+        audit.record(s.audit_log, sess.user.username, "view_audit")
+        return _html(
+            _page(state, request, sess, "audit.html.j2", problems=problems, entries=entries)
+        )
+
+    return app
+
+
+# ---------------------------------------------------------------------- helpers
+def _new_token() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(32)
+
+
+def _now_text() -> str:
+    return (
+        dt.datetime.now(dt.UTC)
+        .astimezone(dt.timezone(dt.timedelta(hours=8)))
+        .strftime("%Y-%m-%d %H:%M")
+    )
+
+
+def _local(target: str) -> str:
+    """Only paths of this site (no open redirect)."""
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+def _lang(request: Request) -> str:
+    lang = request.query_params.get("lang") or request.cookies.get("rc_lang") or "zh"
+    return "en" if lang == "en" else "zh"
+
+
+def _secure(resp: Response) -> Response:
+    resp.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'"
+    )
+    resp.headers["X-Frame-Options"] = "DENY"
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Referrer-Policy"] = "no-referrer"
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def _html(page: str) -> Response:
+    return _secure(HTMLResponse(page))
+
+
+def _page(state: _State, request: Request, sess: Session | None, template: str, **kw: Any) -> str:
+    lang = _lang(request)
+    return state.env.get_template(template).render(
+        banner=BANNER, t=TEXT[lang], lang=lang, user=sess.user if sess else None,
+        csrf=kw.pop("csrf", sess.csrf if sess else ""), now=_now_text(), **kw)  # fmt: skip
+
+
+def _session(state: _State, request: Request, page: bool) -> Session:
+    sess = state.accounts.session(request.cookies.get(COOKIE))
+    if sess is None:
+        raise Refused(302 if page else 401, "log in first")
+    return sess
+
+
+def _csrf(sess: Session, token: str) -> None:
+    if not same(token, sess.csrf):
+        raise Refused(403, "CSRF token missing or wrong")
+
+
+def _named(sess: Session) -> None:
+    if not sess.user.sees_named:
+        raise Refused(403, "named lists are for bureau staff (and data scientists granted them)")
+
+
+def _admin(sess: Session) -> None:
+    if sess.user.role != "admin":
+        raise Refused(403, "for administrators only")
+
+
+def _month(state: _State, month: str | None) -> str:
+    sealed = seal.months(state.settings.outputs)
+    if not sealed:
+        raise Refused(503, "no month has been sealed yet (riskclass seal --as-of MONTH)")
+    m = month or sealed[-1]
+    if m not in sealed:
+        raise Refused(404, f"month {m} is not sealed")
+    problems = seal.check(state.settings.outputs, m, state.hashes)
+    if problems:
+        kinds: dict[str, int] = {}
+        for p in problems:
+            kind = p.rsplit(": ", 1)[-1]
+            kinds[kind] = kinds.get(kind, 0) + 1
+        summary = "; ".join(f"{n} × {k}" for k, n in kinds.items())
+        raise Refused(503, f"month {m} does not match its seal ({summary}); it is not served "
+                           "until an administrator runs `riskclass audit verify` and resolves it")  # fmt: skip
+    return m
+
+
+def _registry(state: _State) -> pd.DataFrame:
+    if state.registry is None:
+        cols = ["uscc", "name", "division_code", "industry_code"]
+        state.registry = pq.read_table(state.settings.interim / "enterprises.parquet",
+                                       columns=cols).to_pandas().set_index("uscc")  # fmt: skip
+    return state.registry
+
+
+def _classes(state: _State, month: str) -> pd.DataFrame:
+    key = f"classes:{month}"
+    if key not in state.months:
+        cols = ["uscc", "class_final", "score", "override_rule"]
+        state.months[key] = pq.read_table(state.settings.outputs / month / "classes.parquet",
+                                          columns=cols).to_pandas()  # fmt: skip
+    return state.months[key]
+
+
+def _scoped(state: _State, user: User, month: str) -> pd.DataFrame:
+    """The month's classes joined to the registry, within the user's jurisdiction."""
+    reg = _registry(state)
+    frame = _classes(state, month).join(reg, on="uscc")
+    code = frame["division_code"].astype(str)
+    mask = pd.Series(False, index=frame.index)
+    for d in user.divisions:
+        mask |= code.str.startswith(d)
+    return frame[mask.to_numpy() & user.sees_named]
+
+
+def _filtered(
+    state: _State, user: User, month: str, cls: str, division: str, industry: str
+) -> pd.DataFrame:
+    frame = _scoped(state, user, month)
+    if cls:
+        frame = frame[frame["class_final"] == cls]
+    if division:
+        frame = frame[frame["division_code"].astype(str).str.startswith(division)]
+    if industry:
+        frame = frame[frame["industry_code"].astype(str).str.startswith(industry)]
+    return frame.sort_values(["score", "uscc"], ascending=[False, True])
+
+
+def _filters(cls: str, division: str, industry: str) -> str:
+    return f"class={cls};division={division};industry={industry}"
+
+
+def _plan(path: Path, user: User) -> pd.DataFrame:
+    plan = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    return plan[plan["division_code"].map(user.may_see).astype(bool)]
+
+
+def _csv(frame: pd.DataFrame, user: User, filename: str) -> Response:
+    """Every export carries the internal-use mark and who exported it, when."""
+    buf = io.StringIO()
+    buf.write(f"# {BANNER}\n# 导出人 exported by: {user.username}, {_now_text()} (UTC+8)\n")
+    frame.to_csv(buf, index=False)
+    resp = Response(
+        ("\ufeff" + buf.getvalue()).encode("utf-8"), media_type="text/csv; charset=utf-8"
+    )
+    resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return _secure(resp)
+
+
+def _json(path: Path) -> dict[str, Any] | None:
+    import json
+
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def _verification(state: _State, month: str) -> dict[str, Any] | None:
+    return _json(state.settings.outputs / month / "verification" / "metrics.json")
+
+
+def _report_html(state: _State, month: str, uscc: str, lang: str) -> str:
+    from pipelines import report
+
+    key = f"report:{month}"
+    if key not in state.months:
+        s = state.settings
+        rcfg = load_config(s.report_config, report.ReportConfig)
+        state.months[key] = report.Month.load(month, state.cfg, rcfg, state.scheme, s.features,
+                                              s.interim, s.outputs)  # fmt: skip
+    ctx = state.months[key]
+    if uscc not in ctx.classes.index:
+        raise Refused(404, f"not classified in {month}")
+    built = report.build(ctx, [uscc], lang)  # type: ignore[arg-type]
+    return report.render(ctx, built[0], lang)  # type: ignore[arg-type]
