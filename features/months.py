@@ -44,3 +44,10 @@ def previous_month(month: str) -> str:
     """The month before ``month`` (labels of month M use the features of M's previous month end)."""
     y, m = parse_month(month)
     return f"{y - 1:04d}-12" if m == 1 else f"{y:04d}-{m - 1:02d}"
+
+
+def add_months(month: str, k: int) -> str:
+    """``month`` moved by ``k`` months (negative: back)."""
+    y, m = parse_month(month)
+    idx = y * 12 + (m - 1) + k
+    return f"{idx // 12:04d}-{idx % 12 + 1:02d}"

@@ -100,3 +100,10 @@ def warnings(
         "reasons": [";".join(r) for r in reasons],
     })  # fmt: skip
     return out[warned].reset_index(drop=True)
+
+
+def reason_texts(cfg: WarningConfig) -> dict[str, str]:
+    """Each reason code's Chinese text, rises first, then the rules in config order."""
+    return {"class_rise": "风险分类较上月上升",
+            "score_rise": f"风险分较上月上升{cfg.rise_score:.0f}分以上",
+            **{r.name: r.zh for r in cfg.rules}}  # fmt: skip

@@ -29,6 +29,7 @@ console = Console()
 FeaturesOpt = Annotated[Path, typer.Option("--features", help="feature files (one per month)")]
 OutputsOpt = Annotated[Path, typer.Option(help="where classify wrote outputs/<month>/")]
 InterimOpt = Annotated[Path, typer.Option(help="ingested tables (the registry, inspections)")]
+AUDIT_LOG = Path("outputs/audit.jsonl")  # the service's audit trail (service.audit)
 
 
 def _progress() -> Progress:
@@ -746,16 +747,22 @@ def simulate_loop(
 def summary(
     as_of: Annotated[str, typer.Option(help="data month YYYY-MM (classified)")],
     outputs: OutputsOpt = Path("outputs"),
+    config: Annotated[Path, typer.Option(help="model configuration (YAML)")] = Path(
+        "configs/model.yaml"
+    ),
 ) -> None:
     """The closing table of a month's run: shares, hit rates, lift, verdict, where to look.
 
     Example: [bold]riskclass summary --as-of 2026-10[/]
     """
+    from models.classes import ClassScheme, class_order
+    from models.config import ModelConfig
     from pipelines.summary import SummaryError, collect
 
     try:
-        s = collect(outputs, as_of)
-    except SummaryError as exc:
+        cfg = load_config(config, ModelConfig)
+        s = collect(outputs, as_of, class_order(load_config(cfg.class_scheme, ClassScheme)))
+    except (SummaryError, ConfigError) as exc:
         _fail(str(exc))
     c, v = s["classes"], s["verification"]
     title = f"{as_of}: {c['enterprises']:,} enterprises, model version {c['model_version']}"
@@ -763,7 +770,8 @@ def summary(
     for col in ("class", "share", "", "hit rate (1/p)", "95% CI", "inspections", "lift"):
         t.add_column(col, justify="left" if col in ("class", "") else "right", no_wrap=True)
     rates = v["class_final"]["hit_rates"] if v else {}
-    for k, share in c["class_shares"].items():
+    for k in s["order"]:
+        share = c["class_shares"][k]
         r = rates.get(k, {})
         bar = "█" * round(12 * share)
         t.add_row(k, f"{share:.1%}", bar, _pct1(r.get("hit_rate")),
@@ -781,6 +789,11 @@ def summary(
         )
     else:
         console.print("verification: none for this month (riskclass verify)")
+    if s["versions_differ"]:
+        console.print(
+            f"[yellow]note:[/] the month was classified by model version {c['model_version']}, "
+            f"verified with version {v['model']['version']}"
+        )
     loop = s["loop"]
     if loop:
         p = loop["policies"]
@@ -823,8 +836,7 @@ def verify(
         "configs/model.yaml"
     ),
     warning: Annotated[
-        Path | None,
-        typer.Option(help="warning rules (YAML) for early-warning precision; none: skipped"),
+        Path, typer.Option(help="warning rules (YAML) for early-warning precision")
     ] = Path("configs/warning.yaml"),
     names: Annotated[Path, typer.Option(help="report configuration: division names")] = Path(
         "configs/report.yaml"
@@ -849,7 +861,7 @@ def verify(
         from models.warning import WarningConfig
         from pipelines.report import Names, ReportConfig
 
-        warn_cfg = load_config(warning, WarningConfig) if warning is not None else None
+        warn_cfg = load_config(warning, WarningConfig)
         names_cfg = Names.load(load_config(names, ReportConfig))
         result = run_verify(cfg, sch, features_dir, interim, as_of, out, first, alias,
                             warning=warn_cfg, names=names_cfg)  # fmt: skip
@@ -960,6 +972,10 @@ def promote(
                                verification)  # fmt: skip
     except (ConfigError, PromoteError) as exc:
         _fail(str(exc))
+    from service import audit
+
+    audit.record(AUDIT_LOG, decision.entry["user"], "promote", f"{cfg.mlflow.registered_model} v{decision.to_version}",
+                 outcome=decision.entry["decision"], log_seq=decision.entry["seq"])  # fmt: skip
     for name, c in decision.checks.items():
         mark = "[green]pass[/]" if c["passed"] else "[red]fail[/]"
         value = c["value"]
@@ -971,6 +987,155 @@ def promote(
     console.print(
         f"version [bold]{decision.to_version}[/] is now @champion (was {decision.from_version}); logged in {log}"
     )
+
+
+# ---------------------------------------------------------------------- the staff service
+users_app = typer.Typer(help="accounts of the staff service (no default account exists)")
+audit_app = typer.Typer(help="the audit trail and the monthly seals")
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+AccountsOpt = Annotated[Path, typer.Option(help="accounts database (SQLite)")]
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Option(help="lower-case name, e.g. zhang.san")],
+    role: Annotated[str, typer.Option(help="county, city, province, data_scientist or admin")],
+    divisions: Annotated[
+        str, typer.Option(help="jurisdiction: division code prefixes, comma-separated")
+    ] = "",
+    named_lists: Annotated[
+        bool, typer.Option("--named-lists", help="data scientist: may see named lists")
+    ] = False,
+    password_file: Annotated[
+        Path | None, typer.Option(help="read the password from this file (else prompted)")
+    ] = None,
+    accounts: AccountsOpt = Path("outputs/service/accounts.sqlite"),
+    by: Annotated[str, typer.Option(help="who adds the account (audit)")] = "cli",
+) -> None:
+    """Add an account; the first admin is made this way (there is no default password).
+
+    Example: [bold]riskclass users add --username admin --role admin[/]
+    """
+    from service import audit
+    from service.accounts import AccountError, Accounts
+
+    if password_file is not None:
+        password = password_file.read_text(encoding="utf-8").strip()
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    try:
+        Accounts(accounts).add(username, password, role, tuple(divisions.split(",")), named_lists)
+    except AccountError as exc:
+        _fail(f"users add: {exc}")
+    audit.record(AUDIT_LOG, by, "add_user", username, role=role, divisions=divisions)
+    console.print(f"account {username} ({role}) added to {accounts}")
+
+
+@users_app.command("list")
+def users_list(accounts: AccountsOpt = Path("outputs/service/accounts.sqlite")) -> None:
+    """List the accounts (no passwords)."""
+    from service.accounts import Accounts
+
+    t = Table("user", "role", "divisions", "named lists", "active")
+    for u, active in Accounts(accounts).users():
+        t.add_row(u.username, u.role, ",".join(u.divisions), str(u.named_lists), str(active))
+    console.print(t)
+
+
+@users_app.command("deactivate")
+def users_deactivate(
+    username: Annotated[str, typer.Option()],
+    accounts: AccountsOpt = Path("outputs/service/accounts.sqlite"),
+    by: Annotated[str, typer.Option(help="who (audit)")] = "cli",
+) -> None:
+    """Deactivate an account and end its sessions."""
+    from service import audit
+    from service.accounts import AccountError, Accounts
+
+    try:
+        Accounts(accounts).deactivate(username)
+    except AccountError as exc:
+        _fail(f"users deactivate: {exc}")
+    audit.record(AUDIT_LOG, by, "deactivate_user", username)
+    console.print(f"account {username} deactivated")
+
+
+@app.command()
+def seal(
+    as_of: Annotated[str, typer.Option(help="classified month YYYY-MM")],
+    outputs: OutputsOpt = Path("outputs"),
+    user: Annotated[str | None, typer.Option(help="who seals (default: the login name)")] = None,
+) -> None:
+    """Seal a month's outputs: a manifest of file hashes, chained to the previous seal.
+
+    Example: [bold]riskclass seal --as-of 2026-10[/]
+    """
+    import getpass
+
+    from service import audit
+    from service.seal import SealError
+    from service.seal import seal as do_seal
+
+    who = user or getpass.getuser()
+    try:
+        entry = do_seal(outputs, as_of, who, AUDIT_LOG)
+    except (SealError, ValueError) as exc:
+        _fail(str(exc))
+    audit.record(AUDIT_LOG, who, "seal", as_of, files=len(entry["files"]), seal_seq=entry["seq"])
+    console.print(f"{as_of} sealed: {len(entry['files']):,} files, seal {entry['sha256'][:16]}…")
+
+
+@audit_app.command("verify")
+def audit_verify(outputs: OutputsOpt = Path("outputs")) -> None:
+    """Check the audit log, the promotion log, the seal chain and every sealed month's files.
+
+    Exit 1 when anything was edited, deleted, reordered, inserted or changed after its seal.
+    """
+    from service.audit import verify as do_verify
+
+    found = do_verify(outputs, AUDIT_LOG, outputs / "promotions.jsonl")
+    bad = 0
+    for where, problems in found.items():
+        console.print(
+            f"{'[green]ok[/]' if not problems else '[red]FAIL[/]'} {where}", soft_wrap=True
+        )
+        for p in problems:
+            console.print(f"    {p}", soft_wrap=True)
+        bad += len(problems)
+    if bad:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+    outputs: OutputsOpt = Path("outputs"),
+    interim: InterimOpt = Path("data/interim"),
+    features_dir: FeaturesOpt = Path("data/processed/features"),
+    accounts: AccountsOpt = Path("outputs/service/accounts.sqlite"),
+    secure_cookies: Annotated[
+        bool, typer.Option("--secure-cookies", help="behind HTTPS: cookies only over TLS")
+    ] = False,
+) -> None:
+    """Start the staff service (log in with an account made by `riskclass users add`).
+
+    Example: [bold]riskclass serve --port 8000[/]
+    """
+    import uvicorn
+
+    from service.accounts import Accounts
+    from service.app import Settings, create_app
+
+    if Accounts(accounts).count() == 0:
+        _fail(
+            f"no account in {accounts}; create the first admin: riskclass users add --username admin --role admin"
+        )
+    settings = Settings(outputs=outputs, interim=interim, features=features_dir, accounts=accounts,
+                        audit_log=AUDIT_LOG, secure_cookies=secure_cookies)  # fmt: skip
+    console.print(f"serving on http://{host}:{port} (internal: bureau staff only)")
+    uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ import pandas as pd
 from features.contract import TABLES
 from pipelines.ingest import IngestReport, run_ingest
 from pipelines.ingest_config import IngestConfig
-from pipelines.io import write_json
+from pipelines.io import atomic_write, write_json
 from pipelines.readers import StructuralError, header_map, normalise_header
 
 #: what the platform returns; the plan supplies the rest of the contract's columns
@@ -43,8 +43,9 @@ REASONS = {
     "not_drawn": ("该企业未被本计划抽中", "the enterprise was not drawn by this plan"),
     "item_not_drawn": ("检查事项不在本计划对该企业的抽查事项内",
                        "an item the plan did not draw the enterprise for"),
-    "second_result": ("同一抽中企业的第二条结果(检查记录编号不同)",
-                      "a second result for one drawn enterprise (another inspection_id)"),
+    "second_result": ("同一抽中企业的第二条结果(检查记录编号不同;含此前已归集的结果)",
+                      "a second result for one drawn enterprise (another inspection_id, "
+                      "in this delivery or an earlier one)"),
 }  # fmt: skip
 
 
@@ -124,9 +125,13 @@ def read_results(path: Path) -> pd.DataFrame:
     return raw.assign(_source_row=range(2, len(raw) + 2))
 
 
-def link(plan: pd.DataFrame, results: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def link(
+    plan: pd.DataFrame, results: pd.DataFrame, received: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Results joined to the plan that drew them: contract ``inspections`` rows, and the
-    results that do not link, each with its rule and reason. Pure."""
+    results that do not link, each with its rule and reason. ``received``: the plan's results
+    already ingested (``uscc``, ``inspection_id``), so that a later delivery cannot add a
+    second result for one enterprise. One result per enterprise (all its items). Pure."""
     plan_id = plan["plan_id"].iloc[0]
     per_firm = plan.groupby("uscc", sort=False).agg(
         items=("item", ";".join), stratum=("stratum", ";".join), klass=("class", "first"),
@@ -143,8 +148,12 @@ def link(plan: pd.DataFrame, results: pd.DataFrame) -> tuple[pd.DataFrame, pd.Da
     rule[(rule == "") & pd.Series(extra, index=results.index)] = "item_not_drawn"
     ok = rule == ""
     # one result per drawn enterprise: a second one with another inspection_id is refused
-    # (the same inspection_id again is a correction, which ingestion merges)
+    # (the same inspection_id again is a correction, which ingestion merges), whether in
+    # this delivery or an earlier one
     first_id = results[ok].groupby("uscc")["inspection_id"].transform("first")
+    if received is not None and len(received):
+        earlier = dict(zip(received["uscc"], received["inspection_id"], strict=False))
+        first_id = results.loc[ok, "uscc"].map(earlier).fillna(first_id)
     rule[ok & (results["inspection_id"] != first_id.reindex(results.index))] = "second_result"
     ok = rule == ""
     good = results[ok]
@@ -168,6 +177,18 @@ def link(plan: pd.DataFrame, results: pd.DataFrame) -> tuple[pd.DataFrame, pd.Da
     return linked[[c.name for c in TABLES["inspections"].columns]], bad
 
 
+def _received(interim: Path, plan_id: str) -> pd.DataFrame:
+    """The plan's results already in the inspections table (uscc, inspection_id)."""
+    path = interim / "inspections.parquet"
+    if not path.is_file():
+        return pd.DataFrame(columns=["uscc", "inspection_id"])
+    import pyarrow.parquet as pq
+
+    got = pq.read_table(path, columns=["uscc", "inspection_id", "plan_id"],
+                        filters=[("plan_id", "=", plan_id)]).to_pandas()  # fmt: skip
+    return got[["uscc", "inspection_id"]]
+
+
 def run_feedback(
     plan_folder: Path,
     results: Path,
@@ -178,13 +199,15 @@ def run_feedback(
 ) -> FeedbackRun:
     plan, plan_info = read_plan(plan_folder)
     raw = read_results(results)
-    linked, rejected = link(plan, raw)
+    linked, rejected = link(plan, raw, _received(Path(interim), plan_info["plan_id"]))
     digest = hashlib.sha256(Path(results).read_bytes()).hexdigest()[:10]
     folder = Path(out) / plan_info["plan_id"] / f"{Path(results).stem}-{digest}"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "delivery").mkdir(exist_ok=True)  # what ingestion reads: this table only
-    linked.to_csv(folder / "delivery" / "inspections.csv", index=False, encoding="utf-8")
-    rejected.to_csv(folder / "rejected.csv", index=False, encoding="utf-8-sig")
+    atomic_write(folder / "delivery" / "inspections.csv",
+                 lambda p: linked.to_csv(p, index=False, encoding="utf-8"))  # fmt: skip
+    atomic_write(folder / "rejected.csv",
+                 lambda p: rejected.to_csv(p, index=False, encoding="utf-8-sig"))  # fmt: skip
     report = None
     table: dict[str, Any] = {}
     if len(linked):
@@ -194,7 +217,7 @@ def run_feedback(
             raise FeedbackError(f"feedback: {exc}") from None
         tables: Any = report.to_dict()["tables"]
         table = tables["inspections"]
-    returned = set(linked["uscc"])
+    returned = set(_received(Path(interim), plan_info["plan_id"])["uscc"])
     summary = {
         "plan_id": plan_info["plan_id"], "results_file": str(results),
         "rows_read": len(raw), "linked": len(linked), "rejected": len(rejected),
@@ -202,9 +225,14 @@ def run_feedback(
         "ingest": {k: table.get(k) for k in ("accepted", "quarantined", "quarantined_by_rule",
                                               "merge", "rows_in_interim")},
         "plan_enterprises": int(plan["uscc"].nunique()),
+        # over every delivery ingested so far, not only this one
         "without_result": int(plan["uscc"].nunique() - len(returned & set(plan["uscc"]))),
     }  # fmt: skip
-    if summary["rows_read"] != summary["linked"] + summary["rejected"]:
-        raise FeedbackError("feedback: rows read != linked + rejected; nothing is lost, fix link()")
+    if table and (table["rows_read"] != len(linked)
+                  or table["accepted"] + table["quarantined"] != len(linked)):  # fmt: skip
+        raise FeedbackError(
+            f"feedback: {len(linked)} linked results, but ingestion read {table['rows_read']} "
+            f"and accounted for {table['accepted'] + table['quarantined']}"
+        )
     write_json(summary, folder / "feedback.json")
     return FeedbackRun(linked, rejected, folder, summary, report)

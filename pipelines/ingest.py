@@ -29,6 +29,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 from stdnum.cn import uscc as stdnum_uscc
 
 from features.contract import TABLES, Table
@@ -239,6 +240,9 @@ class _Ingest:
         if path is None:
             if previous.exists():
                 shutil.copy2(previous, self.work / previous.name)
+                rejected = self.out / "quarantine" / previous.name
+                if rejected.exists():  # the earlier deliveries' rejected rows stay
+                    shutil.copy2(rejected, self.work / "quarantine" / previous.name)
                 # fetchall: a half-read result would block the connection's next register()
                 n = self.con.execute(
                     f"SELECT count(*) FROM read_parquet({literal(str(previous))})"
@@ -580,10 +584,25 @@ class _Ingest:
                 "SELECT rule, count(*) FROM quarantine GROUP BY rule ORDER BY rule"
             ).fetchall()
         )
-        if report.quarantined:
-            path = self.work / "quarantine" / f"{spec.name}.parquet"
+        # Earlier deliveries' rejected rows stay (nothing is lost): each row says which
+        # delivery it came from; rerunning a delivery replaces only its own rows.
+        path = self.work / "quarantine" / f"{spec.name}.parquet"
+        before = self.out / "quarantine" / f"{spec.name}.parquet"
+        parts = [f"SELECT *, {literal(self.run_name)} AS delivery FROM quarantine"]
+        if before.exists():
+            if "delivery" in pq.read_schema(before).names:
+                parts.append(
+                    f"SELECT * FROM read_parquet({literal(str(before))}) "
+                    f"WHERE delivery IS DISTINCT FROM {literal(self.run_name)}"
+                )
+            else:  # written before deliveries were recorded
+                parts.append(
+                    f"SELECT *, NULL::VARCHAR AS delivery FROM read_parquet({literal(str(before))})"
+                )
+        if report.quarantined or before.exists():
+            union = " UNION ALL BY NAME ".join(f"({q})" for q in reversed(parts))
             con.execute(
-                f"COPY quarantine TO {literal(str(path))} (FORMAT parquet, COMPRESSION zstd)"
+                f"COPY ({union}) TO {literal(str(path))} (FORMAT parquet, COMPRESSION zstd)"
             )
 
     def _merge_accepted(self, spec: Table, report: TableReport, previous: Path) -> None:

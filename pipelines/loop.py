@@ -48,7 +48,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from features.definitions import CATALOG
-from features.months import months_between, parse_month, previous_month
+from features.months import add_months, month_end, months_between, parse_month, previous_month
 from models import calibration, gbm
 from models.baselines import IndicatorWeights, indicator_score
 from models.classes import ClassScheme, assign, class_order
@@ -58,7 +58,8 @@ from models.sampling import Campaign, rates_for
 from models.verification import rate
 from pipelines.config import load_config
 from pipelines.feedback import link
-from pipelines.io import write_json
+from pipelines.io import atomic_write, write_json
+from pipelines.train import TrainError, load_training_frame
 
 POLICIES = ("uniform", "rules", "model")
 
@@ -128,9 +129,13 @@ def _truth(truth_dir: Path, month: str) -> pd.DataFrame:
     return t.drop(["month"]).to_pandas()
 
 
-def _labels(frame: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
-    """Label rows with the features of their feature month."""
-    return frame.merge(features, on="uscc", how="inner")
+def _labelled(features_dir: Path, labels: pd.DataFrame) -> pd.DataFrame:
+    """Labels with the features of their feature month (training's own join and checks)."""
+    try:
+        frame, _counts, _catalog = load_training_frame(features_dir, labels)
+    except TrainError as exc:
+        raise LoopError(f"simulate-loop: {exc}") from None
+    return frame
 
 
 def _stratified(classes: np.ndarray, rates: dict[str, float], rng: np.random.Generator
@@ -181,33 +186,34 @@ def run_loop(
     say = progress or (lambda _m: None)
     if not scheme.chunkable:
         raise LoopError(f"simulate-loop: class scheme {scheme.name} ranks by shares; use bands")
+    if len(class_order(scheme, include_outside=True)) != len(class_order(scheme)):
+        raise LoopError(
+            f"simulate-loop: class scheme {scheme.name} has classes outside its ladder (e.g. "
+            "dormant), which the policies would not inspect alike; use a ladder-only scheme"
+        )
+    if seed < 0:
+        raise LoopError(f"simulate-loop: --seed must be 0 or more, got {seed}")
     if months < 1 or retrain_every < 1:
         raise LoopError("simulate-loop: --months and --retrain-every must be at least 1")
     parse_month(to)
-    loop_months = months_between(_shift(to, -(months - 1)), to)
+    loop_months = months_between(add_months(to, -(months - 1)), to)
     start = loop_months[0]
     first_label = max(cfg.first_label_month, _first_feature_month(features_dir, start))
     initial_last = previous_month(start)
     inspections = pq.read_table(Path(interim) / "inspections.parquet").to_pandas()
-    random, _targeted = label_frames(inspections, first_label, initial_last)
+    # only results the bureau had received when the loop starts
+    cutoff = pd.Timestamp(month_end(*parse_month(initial_last)))
+    late = pd.to_datetime(inspections["received_date"]) > cutoff
+    random, _targeted = label_frames(inspections[~late.to_numpy()], first_label, initial_last)
+    not_yet, _ = label_frames(inspections[late.to_numpy()], first_label, initial_last)
     if random.empty:
         raise LoopError(
             f"simulate-loop: no double-random inspection in {first_label}..{initial_last} "
             "to learn the first model from"
         )
-    feats_cache: dict[str, pd.DataFrame] = {}
-
-    def features(month: str) -> pd.DataFrame:
-        if month not in feats_cache:
-            feats_cache.clear()  # one month at a time (memory)
-            feats_cache[month] = _features(features_dir, month)
-        return feats_cache[month]
 
     say(f"labels {first_label}..{initial_last}")
-    labelled = pd.concat(
-        [_labels(g, _features(features_dir, fm)) for fm, g in random.groupby("feature_month")],
-        ignore_index=True,
-    )
+    labelled = _labelled(features_dir, random)
     model = fit(cfg, labelled)
     minimum = {c.code: c.min_sampling_rate for c in scheme.classes}
     rates = rates_for(campaign, minimum)
@@ -222,7 +228,7 @@ def run_loop(
             versions.append(model.trained_on)
         say(f"{month}: classify, draw, inspect")
         fm = previous_month(month)
-        pop = features(fm).merge(_truth(truth_dir, month), on="uscc", how="inner")
+        pop = _features(features_dir, fm).merge(_truth(truth_dir, month), on="uscc", how="inner")
         pop = pop.sort_values("uscc", ignore_index=True)
         p_model = model.probability(pop)
         scored = pop.assign(score=calibration.to_score(p_model, cfg.score_scale),
@@ -268,7 +274,7 @@ def run_loop(
         linked = linked.assign(inspection_date=pd.to_datetime(linked["inspection_date"]),
                                inclusion_probability=linked["inclusion_probability"].astype(float))  # fmt: skip
         new, _ = label_frames(linked, month, month)
-        labelled = pd.concat([labelled, _labels(new, features(fm))], ignore_index=True)
+        labelled = pd.concat([labelled, _labelled(features_dir, new)], ignore_index=True)
         # verify: the population's problem share, estimated with and without 1/p
         y, w = new["y"].to_numpy(dtype=float), new["weight"].to_numpy(dtype=float)
         weighted = rate(y, w)
@@ -286,12 +292,12 @@ def run_loop(
     table = pd.DataFrame(rows)
     est = pd.DataFrame(estimates)
     summary = _summary(table, est, loop_months, retrain_every, versions, rates, seed, order)
+    summary["first_model_labels"] = {"used": len(random), "not_yet_received": len(not_yet)}
     folder = Path(out) / "loop" / to
     folder.mkdir(parents=True, exist_ok=True)
-    table.to_csv(folder / "policies_by_month.csv", index=False)
-    est.drop(columns=["shares", "class_truth", "class_hit_rate"]).to_csv(
-        folder / "estimates_by_month.csv", index=False
-    )
+    atomic_write(folder / "policies_by_month.csv", lambda p: table.to_csv(p, index=False))
+    flat = est.drop(columns=["shares", "class_truth", "class_hit_rate"])
+    atomic_write(folder / "estimates_by_month.csv", lambda p: flat.to_csv(p, index=False))
     write_json({**summary, "months_detail": estimates}, folder / "loop.json")
     return LoopResult(table, est, summary, folder)
 
@@ -324,12 +330,6 @@ def _summary(table: pd.DataFrame, est: pd.DataFrame, loop_months: list[str], ret
     }  # fmt: skip
 
 
-def _shift(month: str, k: int) -> str:
-    y, m = parse_month(month)
-    idx = y * 12 + (m - 1) + k
-    return f"{idx // 12:04d}-{idx % 12 + 1:02d}"
-
-
 def _first_feature_month(features_dir: Path, start: str) -> str:
     """The first label month whose feature month exists (labels need the month before)."""
     have = sorted(p.stem for p in Path(features_dir).glob("*.parquet"))
@@ -339,7 +339,7 @@ def _first_feature_month(features_dir: Path, start: str) -> str:
             f"{have[0] if have else 'nothing'}; the loop starting {start} needs earlier months "
             "to learn its first model from"
         )
-    return _shift(have[0], 1)
+    return add_months(have[0], 1)
 
 
 def load_inputs(model_config: Path, campaign: Path) -> tuple[ModelConfig, ClassScheme, Campaign, IndicatorWeights]:  # fmt: skip

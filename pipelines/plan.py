@@ -15,7 +15,6 @@ scheme, model version and the counts per stratum. Internal to the bureau, like t
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ import pyarrow.parquet as pq
 from features.months import month_end, parse_month
 from models.classes import ClassScheme
 from models.sampling import Campaign, PlanError, assign_inspectors, draw, rates_for, rng_for
-from pipelines.io import write_json
+from pipelines.io import atomic_write, write_json
 
 COLUMNS = ["plan_id", "item", "item_zh", "uscc", "name", "division_code", "class", "stratum",
            "stratum_size", "drawn", "inclusion_probability", "enterprise_probability", "batch",
@@ -109,8 +108,8 @@ def run_plan(
     )[COLUMNS]
     folder = Path(outputs) / month / "plans" / campaign.name
     folder.mkdir(parents=True, exist_ok=True)
-    _atomic(folder / "plan.csv", lambda p: plan.to_csv(p, index=False, encoding="utf-8-sig"))
-    _atomic(folder / "plan.xlsx", lambda p: plan.to_excel(p, index=False, sheet_name="plan"))
+    atomic_write(folder / "plan.csv", lambda p: plan.to_csv(p, index=False, encoding="utf-8-sig"))
+    atomic_write(folder / "plan.xlsx", lambda p: plan.to_excel(p, index=False, sheet_name="plan"))
     strata = plan.drop_duplicates("stratum").set_index("stratum")
     summary = {
         "plan_id": plan_id, "month": month, "campaign": campaign.name, "seed": seed,
@@ -139,9 +138,3 @@ def read_roster(path: Path) -> pd.DataFrame:
         raise PlanError(f"plan: roster {path}, column inspector_id: {dup} appears twice")
     conflicts = r["conflicts"] if "conflicts" in r.columns else pd.Series("", index=r.index)
     return r.assign(conflicts=conflicts.map(lambda s: tuple(u for u in s.split(";") if u)))
-
-
-def _atomic(path: Path, write: Any) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    write(tmp)
-    os.replace(tmp, path)

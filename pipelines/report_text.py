@@ -180,12 +180,24 @@ SECTIONS: tuple[tuple[int, int, str, str], ...] = (
 )
 
 
-def section_name(division2: str, lang: str) -> str | None:
-    """The GB/T 4754-2017 section of a 2-digit industry division, or None."""
+def _section(division2: str) -> int | None:
+    """Index in `SECTIONS` of a 2-digit industry division, or None."""
     if not division2.isdigit():
         return None
     d = int(division2)
-    for lo, hi, zh, en in SECTIONS:
-        if lo <= d <= hi:
-            return zh if lang == "zh" else en
-    return None
+    return next((i for i, (lo, hi, _zh, _en) in enumerate(SECTIONS) if lo <= d <= hi), None)
+
+
+def section_name(division2: str, lang: str) -> str | None:
+    """The GB/T 4754-2017 section of a 2-digit industry division, or None."""
+    i = _section(division2)
+    if i is None:
+        return None
+    _lo, _hi, zh, en = SECTIONS[i]
+    return str(zh if lang == "zh" else en)
+
+
+def section_letter(division2: str) -> str | None:
+    """The section's letter (A, B, ... in the order of `SECTIONS`), or None."""
+    i = _section(division2)
+    return None if i is None else chr(ord("A") + i)

@@ -39,10 +39,10 @@ from models import calibration, explain, gbm, metrics, verification
 from models.classes import ClassScheme, assign, class_order
 from models.config import ModelConfig
 from models.data import label_frames, split_by_month
-from models.warning import WarningConfig, warnings
+from models.warning import WarningConfig, reason_texts, warnings
 from pipelines.classify import Bundle, load_bundle
 from pipelines.io import write_json
-from pipelines.report_text import SECTIONS
+from pipelines.report_text import SECTIONS, section_letter
 from pipelines.train import TrainError, load_training_frame
 
 if TYPE_CHECKING:
@@ -337,13 +337,7 @@ def read_month(
 def industry_section(division2: pd.Series) -> pd.Series:
     """The GB/T 4754-2017 section letter (A-S, in the order of `SECTIONS`) of 2-digit
     industry divisions: the coarsest level that still tells trades apart; "" when unknown."""
-    letters = {}
-    for value in division2.dropna().unique():
-        d = int(value) if str(value).isdigit() else -1
-        letters[value] = next(
-            (chr(ord("A") + i) for i, (lo, hi, _z, _e) in enumerate(SECTIONS) if lo <= d <= hi),
-            "",
-        )
+    letters = {v: section_letter(str(v)) or "" for v in division2.dropna().unique()}
     return division2.map(letters).fillna("").astype(str)
 
 
@@ -446,9 +440,7 @@ def early_warning(
         reasons[cur.index] = (
             cur["uscc"].map(dict(zip(warned["uscc"], warned["reasons"], strict=True))).fillna("")
         )
-    texts = {"class_rise": "风险分类较上月上升",
-             "score_rise": f"风险分较上月上升{cfg.rise_score:.0f}分以上",
-             **{r.name: r.zh for r in cfg.rules}}  # fmt: skip
+    texts = reason_texts(cfg)
     out = verification.warning_precision(now["y"], now["weight"], reasons.tolist(), list(texts))
     return {"computed": True, **out, "not_judged": int((~keep).sum()), "labels_zh": texts,
             "rise_classes": cfg.rise_classes, "rise_score": cfg.rise_score}  # fmt: skip

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from features.months import parse_month, previous_month
 from models.classes import ClassScheme, class_order
-from models.warning import WarningConfig, warnings
+from models.warning import WarningConfig, reason_texts, warnings
 
 
 class WarnError(ValueError):
@@ -68,8 +68,7 @@ def run_warn(
     table = warnings(current, previous, class_order(scheme), cfg)
     reg = pq.read_table(Path(interim) / "enterprises.parquet",
                         columns=["uscc", "name", "division_code"]).to_pandas()  # fmt: skip
-    texts = {"class_rise": "风险分类较上月上升", "score_rise": f"风险分较上月上升{cfg.rise_score:.0f}分以上",
-             **{r.name: r.zh for r in cfg.rules}}  # fmt: skip
+    texts = reason_texts(cfg)
     table = table.merge(reg, on="uscc", how="left")
     table["reasons_zh"] = table["reasons"].map(lambda s: "；".join(texts[r] for r in s.split(";")))
     out = Path(outputs) / month / "warnings.parquet"

@@ -59,7 +59,7 @@ def test_results_link_to_their_plan_and_are_ingested(report_month, small_interim
     # is quarantined with its rule, the rest merged
     assert s["ingest"]["quarantined_by_rule"] == {"row_check": 1}
     assert s["linked"] == n == s["ingest"]["accepted"] + s["ingest"]["quarantined"]
-    assert s["without_result"] == 0
+    assert s["without_result"] == 1  # the result ingestion refused is still owed
     rejected = pd.read_csv(fb.folder / "rejected.csv", encoding="utf-8-sig")
     assert set(rejected["rule"]) == {"not_drawn", "other_plan", "second_result"}
     assert rejected["reason_zh"].str.len().gt(0).all()
@@ -85,6 +85,18 @@ def test_results_link_to_their_plan_and_are_ingested(report_month, small_interim
     )
     assert again.summary["ingest"]["merge"]["unchanged"] == n - 1  # the same delivery twice
     assert len(pd.read_parquet(interim / "inspections.parquet")) == before + n - 1
+    # a later delivery cannot add a second result for an enterprise already reported on
+    later = results.iloc[[0]].assign(inspection_id="FBLATER")
+    later.to_csv(tmp_path / "later.csv", index=False, encoding="utf-8-sig")
+    third = run_feedback(
+        run.folder, tmp_path / "later.csv", interim, tmp_path / "feedback", ingest_cfg
+    )
+    assert (
+        third.summary["rejected_by_rule"] == {"second_result": 1} and third.summary["linked"] == 0
+    )
+    assert third.summary["without_result"] == 1  # the one the ingestion refused
+    q = pd.read_parquet(interim / "quarantine" / "inspections.parquet")
+    assert len(q) >= 1 and q["delivery"].notna().all()  # earlier deliveries' rejects are kept
 
 
 def test_feedback_errors_name_the_problem(report_month, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -45,6 +45,12 @@ def test_the_loop_compares_policies_at_one_budget(
     s = r.summary
     assert s["models"][0] == "2025-10..2026-05" and len(s["models"]) == 3  # retrained twice
     assert s["models"][-1] == "2025-10..2026-09"  # the loop's own results became labels
+    # the first model learns only from results received before the loop starts
+    insp = pd.read_parquet(small_interim[1] / "inspections.parquet")
+    dr = insp[(insp["draw_mode"] == "double_random")
+              & pd.to_datetime(insp["inspection_date"]).between("2025-10-01", "2026-05-31")]  # fmt: skip
+    late = int((pd.to_datetime(dr["received_date"]) > "2026-05-31").sum())
+    assert late > 0 and s["first_model_labels"]["not_yet_received"] == late
     pol = s["policies"]
     assert pol["model"]["expected_per_100"] > pol["uniform"]["expected_per_100"]
     # unweighted estimates of the problem share are biased upward (high classes are
