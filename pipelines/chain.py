@@ -52,11 +52,7 @@ def append(path: Path, entry: dict[str, Any]) -> dict[str, Any]:
     with path.open("a+", encoding="utf-8") as f:
         fcntl.flock(f, fcntl.LOCK_EX)  # concurrent writers (service workers) queue here
         try:
-            f.seek(0)
-            last = None
-            for ln in f:
-                if ln.strip():
-                    last = ln.rstrip("\n")
+            last = _last_line(path)
             seq = json.loads(last)["seq"] + 1 if last is not None else 0
             out = {**entry, "seq": seq, "previous_sha256": line_hash(last) if last else GENESIS}
             out["sha256"] = entry_hash(out)
@@ -66,6 +62,21 @@ def append(path: Path, entry: dict[str, Any]) -> dict[str, Any]:
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
     return out
+
+
+def _last_line(path: Path) -> str | None:
+    """The file's last non-empty line, read from the end (appends stay cheap as logs grow)."""
+    with Path(path).open("rb") as f:
+        end = f.seek(0, 2)
+        size = 4096
+        while True:
+            start = max(0, end - size)
+            f.seek(start)
+            # a chunk may start inside a character: only its last, complete line is used
+            lines = [ln for ln in f.read().split(b"\n") if ln.strip()]
+            if start == 0 or len(lines) > 1:
+                return lines[-1].decode("utf-8") if lines else None
+            size *= 4
 
 
 def head(path: Path) -> Head:

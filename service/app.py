@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,9 @@ TEMPLATES = Path(__file__).parent / "templates"
 BANNER = "内部参考，不作为对企业的信用评价，不得对外公开"
 COOKIE, LOGIN_COOKIE = "rc_session", "rc_login"
 LIST_LIMIT = 500
+#: a served month's files are checked against its seal at most this often (seconds); a
+#: change is refused from the next check on
+CHECK_SECONDS = 5.0
 
 
 @dataclass
@@ -68,6 +72,16 @@ class _State:
     hashes: seal.HashCache = field(default_factory=seal.HashCache)
     months: dict[str, Any] = field(default_factory=dict)  # report contexts, per month
     registry: pd.DataFrame | None = None
+    checked: dict[str, tuple[float, list[str]]] = field(default_factory=dict)
+    _sealed: tuple[tuple[int, int], list[str]] | None = None
+
+    def sealed_months(self) -> list[str]:
+        """The sealed months, reread only when the seal log changes."""
+        path = seal.seals_path(self.settings.outputs)
+        key = (path.stat().st_size, path.stat().st_mtime_ns) if path.is_file() else (0, 0)
+        if self._sealed is None or self._sealed[0] != key:
+            self._sealed = (key, seal.months(self.settings.outputs))
+        return self._sealed[1]
 
 
 TEXT = {
@@ -126,8 +140,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return resp
 
     @app.post("/login")
-    def login(request: Request, username: str = Form(...), password: str = Form(...),
-              csrf: str = Form(...), next: str = Form("/")) -> Response:  # fmt: skip
+    def login(request: Request, username: str = Form(""), password: str = Form(""),
+              csrf: str = Form(""), next: str = Form("/")) -> Response:  # fmt: skip
         if not same(csrf, request.cookies.get(LOGIN_COOKIE)):
             raise Refused(403, "CSRF token missing or wrong")
         client = request.client.host if request.client else "?"
@@ -150,7 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return resp
 
     @app.post("/logout")
-    def logout(request: Request, csrf: str = Form(...)) -> Response:
+    def logout(request: Request, csrf: str = Form("")) -> Response:
         sess = _session(state, request, page=True)
         _csrf(sess, csrf)
         state.accounts.logout(request.cookies.get(COOKIE))
@@ -163,7 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request) -> Response:
         sess = _session(state, request, page=True)
-        months = seal.months(s.outputs)
+        months = state.sealed_months()
         return _html(_page(state, request, sess, "home.html.j2", months=months))
 
     @app.get("/search", response_class=HTMLResponse)
@@ -307,8 +321,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            roles=ROLES))  # fmt: skip
 
     @app.post("/admin/users", response_class=HTMLResponse)
-    def add_user(request: Request, csrf: str = Form(...), username: str = Form(...),
-                 password: str = Form(...), role: str = Form(...), divisions: str = Form(""),
+    def add_user(request: Request, csrf: str = Form(""), username: str = Form(""),
+                 password: str = Form(""), role: str = Form(""), divisions: str = Form(""),
                  named_lists: str = Form("")) -> Response:  # fmt: skip
         sess = _session(state, request, page=True)
         _admin(sess)
@@ -412,13 +426,17 @@ def _admin(sess: Session) -> None:
 
 
 def _month(state: _State, month: str | None) -> str:
-    sealed = seal.months(state.settings.outputs)
+    sealed = state.sealed_months()
     if not sealed:
         raise Refused(503, "no month has been sealed yet (riskclass seal --as-of MONTH)")
     m = month or sealed[-1]
     if m not in sealed:
         raise Refused(404, f"month {m} is not sealed")
-    problems = seal.check(state.settings.outputs, m, state.hashes)
+    now = time.monotonic()  # when to check again, not a computation on the data
+    last = state.checked.get(m)
+    if last is None or now - last[0] > CHECK_SECONDS:
+        state.checked[m] = (now, seal.check(state.settings.outputs, m, state.hashes))
+    problems = state.checked[m][1]
     if problems:
         kinds: dict[str, int] = {}
         for p in problems:

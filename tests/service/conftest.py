@@ -1,0 +1,82 @@
+"""The staff service on the small province: a sealed month, a plan, one account per role."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from models.classes import ClassScheme
+from models.sampling import Campaign
+from pipelines.config import load_config
+from pipelines.plan import run_plan
+from service import seal
+from service.accounts import Accounts
+from service.app import Settings, create_app
+from tests.conftest import ROOT
+
+PASSWORD = "correct horse battery"
+
+
+class Env:
+    def __init__(
+        self, root: Path, app_settings: Settings, inside: str, outside: str, division: str
+    ):
+        self.root, self.settings = root, app_settings
+        self.inside, self.outside, self.division = inside, outside, division
+        self.app = create_app(app_settings)
+
+    def client(self, user: str | None) -> TestClient:
+        c = TestClient(self.app)
+        if user is not None:
+            page = c.get("/login")
+            token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+            r = c.post("/login", data={"username": user, "password": PASSWORD, "csrf": token},
+                       follow_redirects=False)  # fmt: skip
+            assert r.status_code == 303, r.text
+        return c
+
+
+@pytest.fixture(scope="module")
+def env(report_month, small_model, small_history, small_interim, tmp_path_factory):  # type: ignore[no-untyped-def]
+    root = tmp_path_factory.mktemp("service")
+    outputs = root / "outputs"
+    for m in ("2026-09", "2026-10"):
+        shutil.copytree(
+            report_month.outputs / m, outputs / m, ignore=shutil.ignore_patterns("reports")
+        )
+    scheme = load_config(ROOT / "configs" / "classes" / "henan.yaml", ClassScheme)
+    campaign = load_config(ROOT / "configs" / "campaigns" / "routine.yaml", Campaign)
+    run_plan("2026-10", campaign, scheme, 7, outputs, small_interim[1])
+    cfg, _ = small_model
+    model_yaml = root / "model.yaml"
+    model_yaml.write_text(yaml.safe_dump(cfg.model_dump(mode="json")), encoding="utf-8")
+    audit_log = outputs / "audit.jsonl"
+    for m in ("2026-09", "2026-10"):
+        seal.seal(outputs, m, "admin", audit_log)
+    reg = pd.read_parquet(
+        small_interim[1] / "enterprises.parquet", columns=["uscc", "division_code"]
+    )
+    classed = set(
+        pd.read_parquet(outputs / "2026-10" / "classes.parquet", columns=["uscc"])["uscc"]
+    )
+    reg = reg[reg["uscc"].isin(classed)].sort_values("uscc")
+    inside = reg["uscc"].iloc[0]
+    division = str(reg["division_code"].iloc[0])
+    out_rows = reg[~reg["division_code"].astype(str).str.startswith(division[:4])]
+    outside = out_rows["uscc"].iloc[0]
+    acc = Accounts(root / "accounts.sqlite")
+    acc.add("county", PASSWORD, "county", (division,))
+    acc.add("city", PASSWORD, "city", (division[:4],))
+    acc.add("province", PASSWORD, "province", (division[:2],))
+    acc.add("analyst", PASSWORD, "data_scientist")
+    acc.add("granted", PASSWORD, "data_scientist", (division[:2],), named_lists=True)
+    acc.add("admin", PASSWORD, "admin")
+    s = Settings(outputs=outputs, interim=small_interim[1], features=small_history,
+                 model_config=model_yaml, accounts=root / "accounts.sqlite", audit_log=audit_log)  # fmt: skip
+    return Env(root, s, inside, outside, division)
