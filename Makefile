@@ -24,7 +24,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: help install browser-deps demo demo-messy test test-fast bench lint format docs repro mlflow-ui clean
+.PHONY: help install browser-deps demo demo-messy serve test test-fast bench lint format docs repro mlflow-ui clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -69,7 +69,13 @@ demo: $(STAMP) ## the whole loop on a 100k-enterprise province: simulate, ingest
 	$(BIN)/riskclass warn --as-of $(DEMO_AS_OF)
 	$(BIN)/riskclass plan --as-of $(DEMO_AS_OF) --campaign configs/campaigns/routine.yaml --seed $(DEMO_SEED)
 	$(BIN)/riskclass simulate-loop --to $(DEMO_AS_OF) --months 12 --retrain-every 3 --seed $(DEMO_SEED)
+	for m in $(DEMO_HISTORY) $(DEMO_AS_OF); do $(BIN)/riskclass seal --as-of $$m --user demo || exit 1; done
 	$(BIN)/riskclass summary --as-of $(DEMO_AS_OF)
+
+# The staff service on the demo's sealed months. No account exists until one is made:
+#   .venv/bin/riskclass users add --username admin --role admin      (asks for a password)
+serve: $(STAMP) ## the staff service on http://127.0.0.1:8000 (after make demo and `riskclass users add`)
+	$(BIN)/riskclass serve --host 127.0.0.1 --port 8000
 
 demo-messy: $(STAMP) ## ingest the corrupted copy (after make demo): quarantine with reasons, counts reconcile
 	$(BIN)/riskclass ingest --source data/raw_messy --out data/interim_messy --as-of $(DEMO_AS_OF)
@@ -80,12 +86,13 @@ test: $(STAMP) browser-deps ## the whole suite CI checks (slow tests included)
 test-fast: $(STAMP) ## quick iteration: everything not marked slow
 	$(BIN)/python -m pytest -n 2 -q -m "not slow"
 
-bench: $(STAMP) ## benchmarks (simulate, ingest, features at 100k and 1M; train, classify and explain at 1M); results in benchmarks/results/
+bench: $(STAMP) ## benchmarks (simulate, ingest, features at 100k and 1M; train, classify and explain at 1M; the service under 50 users, after make demo); results in benchmarks/results/
 	$(BIN)/python benchmarks/bench_simulate.py --sizes 100000 1000000 --months 36
 	$(BIN)/python benchmarks/bench_ingest.py --sizes 100000 1000000 --months 36
 	$(BIN)/python benchmarks/bench_features.py --sizes 100000 1000000
 	$(BIN)/python benchmarks/bench_models.py --train-size 1000000 --classify-sizes 1000000
 	$(BIN)/python benchmarks/bench_explain.py --sizes 1000000
+	$(BIN)/python benchmarks/bench_serve.py --users 50 --seconds 60
 
 lint: $(STAMP) ## ruff, ruff format --check, mypy
 	$(BIN)/ruff check .

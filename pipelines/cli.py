@@ -811,6 +811,11 @@ def summary(
             console.print(f"{label}: [bold]{path}[/]", soft_wrap=True)
     console.print(f"MLflow UI: [bold]{s['mlflow_ui']}[/]")
     console.print(
+        "staff service: [bold]riskclass users add --username admin --role admin[/] "
+        "(once), then [bold]make serve[/]  # http://127.0.0.1:8000",
+        soft_wrap=True,
+    )
+    console.print(
         "[dim]内部参考，不作为对企业的信用评价，不得对外公开 (internal, not for publication)[/]"
     )
 

@@ -243,6 +243,11 @@ class Month:
     _peer_groups: dict[tuple[str, str], Any] = field(default_factory=dict)
     _peer_medians: dict[tuple[str, str], float | None] = field(default_factory=dict)
     _explainer: explain.Explainer | None = None
+    #: keep the month's feature table in memory (a service answering one report at a time);
+    #: batches read only the rows they need
+    cache_features: bool = False
+    _table: pa.Table | None = None
+    _row_of: dict[str, int] = field(default_factory=dict)
 
     def explainer(self) -> explain.Explainer:
         """The explainer of the model version that classified the month (built once)."""
@@ -344,6 +349,11 @@ class Month:
     def feature_rows(self, usccs: Sequence[str]) -> pa.Table:
         if not self.features_path.is_file():
             raise ReportError(f"report: no feature file {self.features_path}")
+        if self.cache_features:
+            if self._table is None:
+                self._table = pq.read_table(self.features_path)
+                self._row_of = {u: i for i, u in enumerate(self._table.column("uscc").to_pylist())}
+            return self._table.take(pa.array([self._row_of[u] for u in usccs], pa.int64()))
         t = pq.read_table(self.features_path, filters=[("uscc", "in", list(usccs))])
         order = pc.index_in(pa.array(list(usccs)), t.column("uscc"))
         return t.take(order)

@@ -26,6 +26,7 @@ import hmac
 import re
 import secrets
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,8 @@ ROLES: tuple[Role, ...] = ("county", "city", "province", "data_scientist", "admi
 CODE_DIGITS = {"county": 6, "city": 4, "province": 2}
 NAME = re.compile(r"^[a-z][a-z0-9._-]{1,39}$")
 Clock = Callable[[], dt.datetime]
+#: password checks at once (each argon2 check holds 64 MiB; a burst of logins queues here)
+_HASHING = threading.BoundedSemaphore(2)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -198,14 +201,15 @@ class Accounts:
                 "WHERE username = ? AND active = 1", (username,),
             ).fetchall()  # fmt: skip
             ok = False
-            if row:
-                try:
-                    ok = self.hasher.verify(row[0][4], password)
-                except (VerificationError, InvalidHashError):
-                    ok = False
-            else:  # same work for an unknown name: no timing hint that it does not exist
-                with contextlib.suppress(VerificationError, InvalidHashError):
-                    self.hasher.verify(self._dummy(), password)
+            with _HASHING:  # argon2 takes 64 MiB per check: a bounded number at a time
+                if row:
+                    try:
+                        ok = self.hasher.verify(row[0][4], password)
+                    except (VerificationError, InvalidHashError):
+                        ok = False
+                else:  # same work for an unknown name: no timing hint that it does not exist
+                    with contextlib.suppress(VerificationError, InvalidHashError):
+                        self.hasher.verify(self._dummy(), password)
             if not ok:
                 at = _iso(self.now())
                 db.executemany("INSERT INTO failures VALUES (?, ?)",

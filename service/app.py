@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,9 +40,6 @@ TEMPLATES = Path(__file__).parent / "templates"
 BANNER = "内部参考，不作为对企业的信用评价，不得对外公开"
 COOKIE, LOGIN_COOKIE = "rc_session", "rc_login"
 LIST_LIMIT = 500
-#: a served month's files are checked against its seal at most this often (seconds); a
-#: change is refused from the next check on
-CHECK_SECONDS = 5.0
 
 
 @dataclass
@@ -54,6 +52,10 @@ class Settings:
     accounts: Path = Path("outputs/service/accounts.sqlite")
     audit_log: Path = Path("outputs/audit.jsonl")
     secure_cookies: bool = False  # true behind HTTPS
+    cache_feature_rows: int = 2_000_000  # a month's features kept in memory up to this size
+    #: a served month's files are checked against its seal at most this often (seconds); a
+    #: change is refused from the next check on
+    seal_check_seconds: float = 5.0
     accounts_obj: Accounts | None = None  # tests pass one with their own clock
 
 
@@ -73,6 +75,7 @@ class _State:
     months: dict[str, Any] = field(default_factory=dict)  # report contexts, per month
     registry: pd.DataFrame | None = None
     checked: dict[str, tuple[float, list[str]]] = field(default_factory=dict)
+    loading: threading.Lock = field(default_factory=threading.Lock)
     _sealed: tuple[tuple[int, int], list[str]] | None = None
 
     def sealed_months(self) -> list[str]:
@@ -434,7 +437,7 @@ def _month(state: _State, month: str | None) -> str:
         raise Refused(404, f"month {m} is not sealed")
     now = time.monotonic()  # when to check again, not a computation on the data
     last = state.checked.get(m)
-    if last is None or now - last[0] > CHECK_SECONDS:
+    if last is None or now - last[0] >= state.settings.seal_check_seconds:
         state.checked[m] = (now, seal.check(state.settings.outputs, m, state.hashes))
     problems = state.checked[m][1]
     if problems:
@@ -466,14 +469,20 @@ def _classes(state: _State, month: str) -> pd.DataFrame:
 
 
 def _scoped(state: _State, user: User, month: str) -> pd.DataFrame:
-    """The month's classes joined to the registry, within the user's jurisdiction."""
-    reg = _registry(state)
-    frame = _classes(state, month).join(reg, on="uscc")
-    code = frame["division_code"].astype(str)
-    mask = pd.Series(False, index=frame.index)
-    for d in user.divisions:
-        mask |= code.str.startswith(d)
-    return frame[mask.to_numpy() & user.sees_named]
+    """The month's classes joined to the registry, within the user's jurisdiction (kept per
+    month and jurisdiction: the same for every user of one county)."""
+    key = f"scoped:{month}:{','.join(user.divisions)}:{user.sees_named}"
+    if key not in state.months:
+        whole = f"joined:{month}"
+        if whole not in state.months:
+            frame = _classes(state, month).join(_registry(state), on="uscc")
+            state.months[whole] = frame.assign(division_code=frame["division_code"].astype(str))
+        frame = state.months[whole]
+        mask = pd.Series(False, index=frame.index)
+        for d in user.divisions:
+            mask |= frame["division_code"].str.startswith(d)
+        state.months[key] = frame[mask.to_numpy() & user.sees_named]
+    return state.months[key]
 
 
 def _filtered(
@@ -524,13 +533,19 @@ def _report_html(state: _State, month: str, uscc: str, lang: str) -> str:
     from pipelines import report
 
     key = f"report:{month}"
-    if key not in state.months:
-        s = state.settings
-        rcfg = load_config(s.report_config, report.ReportConfig)
-        state.months[key] = report.Month.load(month, state.cfg, rcfg, state.scheme, s.features,
-                                              s.interim, s.outputs)  # fmt: skip
+    with state.loading:  # one load per month, however many requests arrive at once
+        if key not in state.months:
+            s = state.settings
+            rcfg = load_config(s.report_config, report.ReportConfig)
+            ctx = report.Month.load(month, state.cfg, rcfg, state.scheme, s.features, s.interim,
+                                    s.outputs)  # fmt: skip
+            rows = pq.ParquetFile(ctx.features_path).metadata.num_rows
+            ctx.cache_features = rows <= s.cache_feature_rows  # in memory up to this size
+            state.months[key] = ctx
     ctx = state.months[key]
     if uscc not in ctx.classes.index:
         raise Refused(404, f"not classified in {month}")
+    if "report_env" not in state.months:  # templates compiled once
+        state.months["report_env"] = report.environment()
     built = report.build(ctx, [uscc], lang)  # type: ignore[arg-type]
-    return report.render(ctx, built[0], lang)  # type: ignore[arg-type]
+    return report.render(ctx, built[0], lang, state.months["report_env"])  # type: ignore[arg-type]

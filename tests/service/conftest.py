@@ -78,5 +78,6 @@ def env(report_month, small_model, small_history, small_interim, tmp_path_factor
     acc.add("granted", PASSWORD, "data_scientist", (division[:2],), named_lists=True)
     acc.add("admin", PASSWORD, "admin")
     s = Settings(outputs=outputs, interim=small_interim[1], features=small_history,
-                 model_config=model_yaml, accounts=root / "accounts.sqlite", audit_log=audit_log)  # fmt: skip
+                 model_config=model_yaml, accounts=root / "accounts.sqlite", audit_log=audit_log,
+        seal_check_seconds=0)  # fmt: skip
     return Env(root, s, inside, outside, division)
