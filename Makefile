@@ -69,7 +69,7 @@ demo: $(STAMP) ## the whole loop on a 100k-enterprise province: simulate, ingest
 	$(BIN)/riskclass warn --as-of $(DEMO_AS_OF)
 	$(BIN)/riskclass plan --as-of $(DEMO_AS_OF) --campaign configs/campaigns/routine.yaml --seed $(DEMO_SEED)
 	$(BIN)/riskclass simulate-loop --to $(DEMO_AS_OF) --months 12 --retrain-every 3 --seed $(DEMO_SEED)
-	for m in $(DEMO_HISTORY) $(DEMO_AS_OF); do $(BIN)/riskclass seal --as-of $$m --user demo || exit 1; done
+	for m in $(DEMO_HISTORY) $(DEMO_AS_OF); do $(BIN)/riskclass seal --as-of $$m --user demo --reseal-reason "make demo built the month" || exit 1; done
 	$(BIN)/riskclass summary --as-of $(DEMO_AS_OF)
 
 # The staff service on the demo's sealed months. No account exists until one is made:

@@ -1016,7 +1016,9 @@ def users_add(
         Path | None, typer.Option(help="read the password from this file (else prompted)")
     ] = None,
     accounts: AccountsOpt = Path("outputs/service/accounts.sqlite"),
-    by: Annotated[str, typer.Option(help="who adds the account (audit)")] = "cli",
+    by: Annotated[
+        str | None, typer.Option(help="who adds the account (default: login name)")
+    ] = None,
 ) -> None:
     """Add an account; the first admin is made this way (there is no default password).
 
@@ -1033,7 +1035,10 @@ def users_add(
         Accounts(accounts).add(username, password, role, tuple(divisions.split(",")), named_lists)
     except AccountError as exc:
         _fail(f"users add: {exc}")
-    audit.record(AUDIT_LOG, by, "add_user", username, role=role, divisions=divisions)
+    import getpass
+
+    audit.record(AUDIT_LOG, by or getpass.getuser(), "add_user", username, role=role,
+                 divisions=divisions)  # fmt: skip
     console.print(f"account {username} ({role}) added to {accounts}")
 
 
@@ -1052,7 +1057,7 @@ def users_list(accounts: AccountsOpt = Path("outputs/service/accounts.sqlite")) 
 def users_deactivate(
     username: Annotated[str, typer.Option()],
     accounts: AccountsOpt = Path("outputs/service/accounts.sqlite"),
-    by: Annotated[str, typer.Option(help="who (audit)")] = "cli",
+    by: Annotated[str | None, typer.Option(help="who (default: the login name)")] = None,
 ) -> None:
     """Deactivate an account and end its sessions."""
     from service import audit
@@ -1062,7 +1067,9 @@ def users_deactivate(
         Accounts(accounts).deactivate(username)
     except AccountError as exc:
         _fail(f"users deactivate: {exc}")
-    audit.record(AUDIT_LOG, by, "deactivate_user", username)
+    import getpass
+
+    audit.record(AUDIT_LOG, by or getpass.getuser(), "deactivate_user", username)
     console.print(f"account {username} deactivated")
 
 
@@ -1071,8 +1078,12 @@ def seal(
     as_of: Annotated[str, typer.Option(help="classified month YYYY-MM")],
     outputs: OutputsOpt = Path("outputs"),
     user: Annotated[str | None, typer.Option(help="who seals (default: the login name)")] = None,
+    features_dir: FeaturesOpt = Path("data/processed/features"),
+    reseal_reason: Annotated[
+        str | None, typer.Option(help="sealing a month again: why (recorded in the seal)")
+    ] = None,
 ) -> None:
-    """Seal a month's outputs: a manifest of file hashes, chained to the previous seal.
+    """Seal a month's outputs and its feature file: file hashes, chained to the previous seal.
 
     Example: [bold]riskclass seal --as-of 2026-10[/]
     """
@@ -1084,11 +1095,17 @@ def seal(
 
     who = user or getpass.getuser()
     try:
-        entry = do_seal(outputs, as_of, who, AUDIT_LOG)
+        entry = do_seal(outputs, as_of, who, AUDIT_LOG, features_dir / f"{as_of}.parquet",
+                        reseal_reason)  # fmt: skip
     except (SealError, ValueError) as exc:
         _fail(str(exc))
-    audit.record(AUDIT_LOG, who, "seal", as_of, files=len(entry["files"]), seal_seq=entry["seq"])
-    console.print(f"{as_of} sealed: {len(entry['files']):,} files, seal {entry['sha256'][:16]}…")
+    audit.record(AUDIT_LOG, who, "seal", as_of, files=len(entry["files"]), seal_seq=entry["seq"],
+                 reseal_reason=reseal_reason)  # fmt: skip
+    console.print(
+        f"{as_of} sealed: {len(entry['files']):,} files and its features; the seal chain's head "
+        f"is now seq {entry['seq']}, {entry['sha256']} (keep it outside this machine)",
+        soft_wrap=True,
+    )
 
 
 @audit_app.command("verify")
@@ -1097,16 +1114,19 @@ def audit_verify(outputs: OutputsOpt = Path("outputs")) -> None:
 
     Exit 1 when anything was edited, deleted, reordered, inserted or changed after its seal.
     """
+    import re
+
     from service.audit import verify as do_verify
 
     found = do_verify(outputs, AUDIT_LOG, outputs / "promotions.jsonl")
     bad = 0
+    uscc = re.compile(r"\b[0-9A-Z]{18}\b")  # report file names would say who is class D
     for where, problems in found.items():
         console.print(
             f"{'[green]ok[/]' if not problems else '[red]FAIL[/]'} {where}", soft_wrap=True
         )
         for p in problems:
-            console.print(f"    {p}", soft_wrap=True)
+            console.print(f"    {uscc.sub('<USCC>', p)}", soft_wrap=True)
         bad += len(problems)
     if bad:
         raise typer.Exit(code=1)

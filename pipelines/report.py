@@ -350,9 +350,10 @@ class Month:
         if not self.features_path.is_file():
             raise ReportError(f"report: no feature file {self.features_path}")
         if self.cache_features:
-            if self._table is None:
-                self._table = pq.read_table(self.features_path)
-                self._row_of = {u: i for i, u in enumerate(self._table.column("uscc").to_pylist())}
+            if self._table is None:  # built whole before it is published (threads)
+                table = pq.read_table(self.features_path)
+                self._row_of = {u: i for i, u in enumerate(table.column("uscc").to_pylist())}
+                self._table = table
             return self._table.take(pa.array([self._row_of[u] for u in usccs], pa.int64()))
         t = pq.read_table(self.features_path, filters=[("uscc", "in", list(usccs))])
         order = pc.index_in(pa.array(list(usccs)), t.column("uscc"))

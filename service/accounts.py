@@ -60,6 +60,10 @@ class AccountError(ValueError):
     """A bad account request (unknown role, bad code, weak password, name taken ...)."""
 
 
+class RateLimited(Exception):
+    """Too many failed logins for this user name or address within the window."""
+
+
 @dataclass(frozen=True)
 class User:
     username: str
@@ -193,9 +197,22 @@ class Accounts:
             )  # fmt: skip
 
     def login(self, username: str, password: str, client: str) -> tuple[str, Session] | None:
-        """A new session (token, session) for the right password, else None (and the failure
-        counted). Callers check `limited` first."""
+        """A new session (token, session) for the right password, else None (the failure
+        counted). Raises `RateLimited` past the limit. The attempt is counted as a failure
+        before the password is checked (in one transaction with the count), so a burst of
+        parallel attempts cannot all pass the limit; a success takes it back."""
+        keys = (f"user:{username}", f"client:{client}")
+        since, at = _iso(self.now() - self.policy.window), _iso(self.now())
         with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")
+            counts = [db.execute("SELECT count(*) FROM failures WHERE key = ? AND at >= ?",
+                                 (k, since)).fetchall()[0][0] for k in keys]  # fmt: skip
+            if max(counts) >= self.policy.max_failures:
+                db.execute("COMMIT")
+                raise RateLimited(username)
+            pending = [db.execute("INSERT INTO failures VALUES (?, ?)", (k, at)).lastrowid
+                       for k in keys]  # fmt: skip
+            db.execute("COMMIT")
             row = db.execute(
                 "SELECT username, role, divisions, named_lists, password FROM users "
                 "WHERE username = ? AND active = 1", (username,),
@@ -211,10 +228,8 @@ class Accounts:
                     with contextlib.suppress(VerificationError, InvalidHashError):
                         self.hasher.verify(self._dummy(), password)
             if not ok:
-                at = _iso(self.now())
-                db.executemany("INSERT INTO failures VALUES (?, ?)",
-                               [(f"user:{username}", at), (f"client:{client}", at)])  # fmt: skip
-                return None
+                return None  # the failure stays counted
+            db.executemany("DELETE FROM failures WHERE rowid = ?", [(r,) for r in pending])
             token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
             t = _iso(self.now())
             db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?)",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,10 +33,12 @@ from markupsafe import Markup
 
 from models.classes import ClassScheme, class_order
 from models.config import ModelConfig
+from pipelines import chain
 from pipelines.config import load_config
 from service import audit, seal
-from service.accounts import ROLES, AccountError, Accounts, Session, User, same
+from service.accounts import ROLES, AccountError, Accounts, RateLimited, Session, User, same
 
+log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).parent / "templates"
 BANNER = "内部参考，不作为对企业的信用评价，不得对外公开"
 COOKIE, LOGIN_COOKIE = "rc_session", "rc_login"
@@ -76,15 +79,26 @@ class _State:
     registry: pd.DataFrame | None = None
     checked: dict[str, tuple[float, list[str]]] = field(default_factory=dict)
     loading: threading.Lock = field(default_factory=threading.Lock)
-    _sealed: tuple[tuple[int, int], list[str]] | None = None
+    cached_seal: dict[str, str | None] = field(default_factory=dict)
+    _sealed: tuple[tuple[int, int], dict[str, dict[str, Any]]] | None = None
 
-    def sealed_months(self) -> list[str]:
-        """The sealed months, reread only when the seal log changes."""
+    def _seals(self) -> dict[str, dict[str, Any]]:
+        """The latest seal of each month, reread only when the seal log changes."""
         path = seal.seals_path(self.settings.outputs)
         key = (path.stat().st_size, path.stat().st_mtime_ns) if path.is_file() else (0, 0)
         if self._sealed is None or self._sealed[0] != key:
-            self._sealed = (key, seal.months(self.settings.outputs))
+            latest = {e["month"]: e for e in chain.read(path) if "month" in e}
+            self._sealed = (key, latest)
         return self._sealed[1]
+
+    def sealed_months(self) -> list[str]:
+        return sorted(self._seals())
+
+    def seal_ids(self) -> dict[str, str]:
+        return {m: e["sha256"] for m, e in self._seals().items()}
+
+    def sealed_files(self, month: str) -> set[str]:
+        return set(self._seals().get(month, {}).get("files", {}))
 
 
 TEXT = {
@@ -120,17 +134,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def _refused(request: Request, exc: Refused) -> Response:
         if exc.status == 302:
             return RedirectResponse(f"/login?next={request.url.path}", status_code=302)
+        sess = state.accounts.session(request.cookies.get(COOKIE))
+        if sess is not None:  # every refusal of a logged-in user is on record
+            audit.record(s.audit_log, sess.user.username, "refused", request.url.path,
+                         outcome=str(exc.status))  # fmt: skip
         page = state.env.get_template("error.html.j2").render(
             banner=BANNER, status=exc.status, message=exc.message, t=TEXT[_lang(request)]
         )
         return _secure(HTMLResponse(page, status_code=exc.status))
 
-    @app.exception_handler(Exception)
-    async def _error(request: Request, exc: Exception) -> Response:  # nothing of the data leaks
-        page = state.env.get_template("error.html.j2").render(
-            banner=BANNER, status=500, message="internal error", t=TEXT[_lang(request)]
-        )
-        return _secure(HTMLResponse(page, status_code=500))
+    @app.middleware("http")
+    async def _contain(request: Request, call_next: Any) -> Response:
+        """An unexpected error answers a bare 500 page; only its type is logged (an error's
+        text may name an enterprise), never the traceback."""
+        try:
+            return await call_next(request)
+        except Exception as exc:  # the last line of defence
+            log.error("request failed: %s", type(exc).__name__)
+            page = state.env.get_template("error.html.j2").render(
+                banner=BANNER, status=500, message="internal error", t=TEXT["zh"]
+            )
+            return _secure(HTMLResponse(page, status_code=500))
 
     # ------------------------------------------------------------------ login
     @app.get("/login", response_class=HTMLResponse)
@@ -148,12 +172,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not same(csrf, request.cookies.get(LOGIN_COOKIE)):
             raise Refused(403, "CSRF token missing or wrong")
         client = request.client.host if request.client else "?"
-        if state.accounts.limited(f"user:{username}", f"client:{client}"):
+        try:
+            made = state.accounts.login(username, password, client)
+        except RateLimited:
             audit.record(s.audit_log, username, "login", outcome="rate_limited", client=client)
             page = _page(state, request, None, "login.html.j2", csrf=csrf, next=_local(next),
                          error="too many failed attempts; wait and try again")  # fmt: skip
             return _secure(HTMLResponse(page, status_code=429))
-        made = state.accounts.login(username, password, client)
         if made is None:
             audit.record(s.audit_log, username, "login", outcome="failed", client=client)
             page = _page(state, request, None, "login.html.j2", csrf=csrf, next=_local(next),
@@ -195,9 +220,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 q.strip(), regex=False, na=False
             )
             rows = frame[hit].head(100)
-        audit.record(
-            s.audit_log, sess.user.username, "search", q.strip(), month=m, results=len(rows)
-        )
+        audit.record(s.audit_log, sess.user.username, "search", q.strip(), month=m)
         return _html(_page(state, request, sess, "search.html.j2", q=q, month=m,
                            rows=rows.to_dict("records")))  # fmt: skip
 
@@ -219,8 +242,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 s.audit_log, sess.user.username, "view_report", uscc, outcome="refused", month=m
             )
             raise Refused(403, "this enterprise is outside your jurisdiction")
-        html = _report_html(state, m, uscc, "en" if lang == "en" else "zh")
+        # on record before rendering: a failed render is on record too
         audit.record(s.audit_log, sess.user.username, "view_report", uscc, month=m)
+        html = _report_html(state, m, uscc, "en" if lang == "en" else "zh")
         mark = Markup(state.env.get_template("_watermark.html.j2").render(
             banner=BANNER, user=sess.user.username, when=_now_text()))  # fmt: skip
         return _html(html.replace("</body>", f"{mark}</body>", 1))
@@ -232,8 +256,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _named(sess)
         m = _month(state, month)
         frame = _filtered(state, sess.user, m, cls, division, industry)
+        # what was asked for, not how many it found (a count per class is a result)
         audit.record(s.audit_log, sess.user.username, "view_list", _filters(cls, division, industry),
-                     month=m, rows=len(frame))  # fmt: skip
+                     month=m)  # fmt: skip
         return _html(_page(state, request, sess, "lists.html.j2", month=m, cls=cls,
                            division=division, industry=industry, total=len(frame),
                            rows=frame.head(LIST_LIMIT).to_dict("records"),
@@ -247,7 +272,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         m = _month(state, month)
         frame = _filtered(state, sess.user, m, cls, division, industry)
         audit.record(s.audit_log, sess.user.username, "export_list", _filters(cls, division, industry),
-                     month=m, rows=len(frame))  # fmt: skip
+                     month=m)  # fmt: skip
         return _csv(frame, sess.user, f"list-{m}.csv")
 
     @app.get("/warnings", response_class=HTMLResponse)
@@ -260,7 +285,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         rows = (
             rows[rows["division_code"].map(sess.user.may_see).astype(bool)] if len(rows) else rows
         )
-        audit.record(s.audit_log, sess.user.username, "view_warnings", m, rows=len(rows))
+        audit.record(s.audit_log, sess.user.username, "view_warnings", m)
         return _html(_page(state, request, sess, "warnings.html.j2", month=m, total=len(rows),
                            rows=rows.head(LIST_LIMIT).to_dict("records")))  # fmt: skip
 
@@ -271,9 +296,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise Refused(403, "administrators see accounts and the audit log only")
         m = _month(state, month)
         metrics = _verification(state, m)
+        hot = dict((metrics or {}).get("hot_spots") or {})
+        if hot and sess.user.role in ("county", "city"):  # cells of their own city only
+            cities = {d[:4] for d in sess.user.divisions}
+            hot["rows"] = [r for r in hot.get("rows", []) if str(r.get("division")) in cities]
         audit.record(s.audit_log, sess.user.username, "view_hotspots", m)
         return _html(_page(state, request, sess, "hotspots.html.j2", month=m,
-                           hot=(metrics or {}).get("hot_spots"),
+                           hot=hot,
                            warning=(metrics or {}).get("early_warning")))  # fmt: skip
 
     @app.get("/plans", response_class=HTMLResponse)
@@ -282,9 +311,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _named(sess)
         m = _month(state, month)
         found = []
-        for p in sorted((s.outputs / m / "plans").glob("*/plan.csv")):
-            plan = _plan(p, sess.user)
-            found.append({"campaign": p.parent.name, "enterprises": plan["uscc"].nunique(),
+        for campaign in _sealed_plans(state, m):
+            plan = _plan(s.outputs / m / "plans" / campaign / "plan.csv", sess.user)
+            found.append({"campaign": campaign, "enterprises": plan["uscc"].nunique(),
                           "rows": len(plan)})  # fmt: skip
         audit.record(s.audit_log, sess.user.username, "view_plans", m)
         return _html(_page(state, request, sess, "plans.html.j2", month=m, plans=found))
@@ -294,13 +323,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sess = _session(state, request, page=False)
         _named(sess)
         m = _month(state, month)
-        path = s.outputs / m / "plans" / campaign / "plan.csv"
-        if not campaign.replace("_", "").replace("-", "").isalnum() or not path.is_file():
+        if campaign not in _sealed_plans(state, m):  # only what the month's seal covers
             raise Refused(404, "no such plan")
-        plan = _plan(path, sess.user)
-        audit.record(
-            s.audit_log, sess.user.username, "export_plan", f"{m}/{campaign}", rows=len(plan)
-        )
+        plan = _plan(s.outputs / m / "plans" / campaign / "plan.csv", sess.user)
+        audit.record(s.audit_log, sess.user.username, "export_plan", f"{m}/{campaign}")
         return _csv(plan, sess.user, f"plan-{campaign}-{m}.csv")
 
     @app.get("/models", response_class=HTMLResponse)
@@ -347,9 +373,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def audit_page(request: Request) -> Response:
         sess = _session(state, request, page=True)
         _admin(sess)
-        from pipelines import chain
-
-        problems = audit.verify(s.outputs, s.audit_log, s.outputs / "promotions.jsonl")
+        problems = audit.verify(
+            s.outputs, s.audit_log, s.outputs / "promotions.jsonl", state.hashes
+        )
         entries = chain.read(s.audit_log)[-200:][::-1]
         audit.record(s.audit_log, sess.user.username, "view_audit")
         return _html(
@@ -376,7 +402,8 @@ def _now_text() -> str:
 
 def _local(target: str) -> str:
     """Only paths of this site (no open redirect)."""
-    return target if target.startswith("/") and not target.startswith("//") else "/"
+    ok = target.startswith("/") and not target.startswith("//")
+    return target if ok and not any(c == "\\" or ord(c) < 32 for c in target) else "/"
 
 
 def _lang(request: Request) -> str:
@@ -440,6 +467,11 @@ def _month(state: _State, month: str | None) -> str:
     if last is None or now - last[0] >= state.settings.seal_check_seconds:
         state.checked[m] = (now, seal.check(state.settings.outputs, m, state.hashes))
     problems = state.checked[m][1]
+    seal_id = state.seal_ids().get(m)
+    if problems or state.cached_seal.get(m) != seal_id:  # cached data read under another seal
+        for key in [k for k in list(state.months) if k.split(":")[1:2] == [m]]:
+            state.months.pop(key, None)
+        state.cached_seal[m] = None if problems else seal_id
     if problems:
         kinds: dict[str, int] = {}
         for p in problems:
@@ -502,6 +534,12 @@ def _filters(cls: str, division: str, industry: str) -> str:
     return f"class={cls};division={division};industry={industry}"
 
 
+def _sealed_plans(state: _State, month: str) -> list[str]:
+    files = state.sealed_files(month)
+    return sorted(f.split("/")[1] for f in files
+                  if f.startswith("plans/") and f.endswith("/plan.csv") and f.count("/") == 2)  # fmt: skip
+
+
 def _plan(path: Path, user: User) -> pd.DataFrame:
     plan = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     return plan[plan["division_code"].map(user.may_see).astype(bool)]
@@ -541,6 +579,8 @@ def _report_html(state: _State, month: str, uscc: str, lang: str) -> str:
                                     s.outputs)  # fmt: skip
             rows = pq.ParquetFile(ctx.features_path).metadata.num_rows
             ctx.cache_features = rows <= s.cache_feature_rows  # in memory up to this size
+            ctx.feature_rows([])  # built here, under the lock, not by the first requests at once
+            ctx.explainer()
             state.months[key] = ctx
     ctx = state.months[key]
     if uscc not in ctx.classes.index:

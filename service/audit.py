@@ -24,7 +24,8 @@ def record(log: Path, user: str, action: str, obj: str = "", outcome: str = "ok"
     return chain.append(log, entry)
 
 
-def verify(outputs: Path, audit_log: Path, promotions: Path | None = None) -> dict[str, list[str]]:
+def verify(outputs: Path, audit_log: Path, promotions: Path | None = None,
+           cache: seal.HashCache | None = None) -> dict[str, list[str]]:  # fmt: skip
     """Problems per log and per sealed month (all lists empty: everything holds)."""
     out = {
         str(audit_log): chain.verify(audit_log, seal.anchors(outputs)),
@@ -34,6 +35,8 @@ def verify(outputs: Path, audit_log: Path, promotions: Path | None = None) -> di
         out[str(promotions)] = chain.verify(promotions)
     for month in seal.months(outputs):
         out[f"sealed month {month}"] = [
-            p for p in seal.check(outputs, month) if not p.startswith(str(seal.seals_path(outputs)))
+            p
+            for p in seal.check(outputs, month, cache)
+            if not p.startswith(str(seal.seals_path(outputs)))
         ]
     return out

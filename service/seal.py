@@ -8,6 +8,12 @@ rewriting the audit log before a seal is detected. `check` recomputes a month's 
 its latest seal and names every file changed, missing or added; the service refuses to serve
 a month that does not check, and says why.
 
+The month's feature file, from which reports are rendered, is sealed with it. The registry
+is not: it changes with every delivery, and jurisdiction follows an enterprise's current
+division. Links and hidden folders under a month are refused (a manifest cannot cover them).
+Sealing a month again needs a reason, recorded in the new seal; the service serves the
+latest seal of each month.
+
 Hashing is cached per file by (size, modification time, inode): a file rewritten in place
 with its size and times restored would need a full check (`check(..., cache=None)`, which
 `riskclass audit verify` runs).
@@ -57,25 +63,57 @@ def manifest(folder: Path, hasher: Any = _sha256) -> dict[str, str]:
     return {
         p.relative_to(folder).as_posix(): hasher(p)
         for p in sorted(folder.rglob("*"))
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    }
+        if p.is_file() and not p.is_symlink()
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    }  # fmt: skip
+
+
+def _unsealable(folder: Path) -> list[str]:
+    """Entries a manifest does not cover but a reader could follow: links, hidden folders."""
+    out = []
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder)
+        if p.is_symlink():
+            out.append(f"{folder.name}/{rel.as_posix()}: a link, which a seal cannot cover")
+        elif p.is_dir() and rel.name.startswith("."):
+            out.append(
+                f"{folder.name}/{rel.as_posix()}: a hidden folder, which a seal does not cover"
+            )
+    return out
 
 
 def seals_path(outputs: Path) -> Path:
     return Path(outputs) / "seals.jsonl"
 
 
-def seal(outputs: Path, month: str, user: str, audit_log: Path) -> dict[str, Any]:
+def seal(outputs: Path, month: str, user: str, audit_log: Path, features: Path | None = None,
+         reseal_reason: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """Seal ``month``; ``features``: the month's feature file (reports are rendered from it,
+    so it is sealed too). Sealing a month again needs a reason, which the seal records."""
     parse_month(month)
     folder = Path(outputs) / month
     if not (folder / "classes.parquet").is_file():
         raise SealError(f"seal: {month} is not classified ({folder / 'classes.parquet'})")
+    if latest(outputs, month) is not None and not reseal_reason:
+        raise SealError(
+            f"seal: {month} is already sealed; sealing it again replaces what the service "
+            "serves: give the reason (--reseal-reason), which the new seal records"
+        )
+    odd = _unsealable(folder)
+    if odd:
+        raise SealError(f"seal: {odd[0]}")
     files = manifest(folder)
+    inputs = {}
+    if features is not None:
+        if not Path(features).is_file():
+            raise SealError(f"seal: no feature file {features}")
+        inputs["features"] = {"path": str(features), "sha256": _sha256(Path(features))}
     h = chain.head(audit_log)
     entry = {
         "kind": "seal", "month": month, "files": files,
         "manifest_sha256": hashlib.sha256(repr(sorted(files.items())).encode()).hexdigest(),
         "audit_head": {"seq": h.seq, "line_sha256": h.line_sha256},
+        "inputs": inputs, "reseal_reason": reseal_reason,
         "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),  # a record: real time
         "user": user,
     }  # fmt: skip
@@ -93,8 +131,16 @@ def check(outputs: Path, month: str, cache: HashCache | None = None) -> list[str
     entry = latest(outputs, month)
     if entry is None:
         return [*problems, f"{month} has not been sealed (riskclass seal --as-of {month})"]
-    now = manifest(Path(outputs) / month, cache or _sha256)
+    hasher = cache or _sha256
+    problems += _unsealable(Path(outputs) / month)
+    now = manifest(Path(outputs) / month, hasher)
     sealed = entry["files"]
+    for name, rec in (entry.get("inputs") or {}).items():
+        path = Path(rec["path"])
+        if not path.is_file():
+            problems.append(f"{month} {name} input: sealed, now missing")
+        elif hasher(path) != rec["sha256"]:
+            problems.append(f"{month} {name} input: changed after the seal")
     for rel in sorted(set(sealed) | set(now)):
         if rel not in now:
             problems.append(f"{month}/{rel}: sealed, now missing")

@@ -54,11 +54,14 @@ def env(report_month, small_model, small_history, small_interim, tmp_path_factor
     campaign = load_config(ROOT / "configs" / "campaigns" / "routine.yaml", Campaign)
     run_plan("2026-10", campaign, scheme, 7, outputs, small_interim[1])
     cfg, _ = small_model
+    from pipelines.verify import run_verify  # the hot-spot and model pages read its figures
+
+    run_verify(cfg, scheme, small_history, small_interim[1], "2026-10", outputs, hot_spot_min=5)
     model_yaml = root / "model.yaml"
     model_yaml.write_text(yaml.safe_dump(cfg.model_dump(mode="json")), encoding="utf-8")
     audit_log = outputs / "audit.jsonl"
     for m in ("2026-09", "2026-10"):
-        seal.seal(outputs, m, "admin", audit_log)
+        seal.seal(outputs, m, "admin", audit_log, small_history / f"{m}.parquet")
     reg = pd.read_parquet(
         small_interim[1] / "enterprises.parquet", columns=["uscc", "division_code"]
     )

@@ -63,6 +63,13 @@ def test_access_matrix(env: Env, role: str | None) -> None:
             assert r.status_code == _expected(path, role, where), (role, url, r.status_code)
             if r.status_code == 302:
                 assert r.headers["location"].startswith("/login")
+    # the one form that changes something: adding an account (with this session's CSRF token)
+    home = c.get("/", follow_redirects=False)
+    found = re.search(r'name="csrf" value="([^"]+)"', home.text)
+    form = {"csrf": found.group(1) if found else "", "username": f"made.by.{role or 'nobody'}",
+            "password": "another long password", "role": "admin"}  # fmt: skip
+    r = c.post("/admin/users", data=form, follow_redirects=False)
+    assert r.status_code == {"admin": 200, None: 302}.get(role, 403), (role, r.status_code)
 
 
 def test_named_lists_stay_within_the_jurisdiction(env: Env) -> None:
@@ -127,9 +134,9 @@ def test_views_are_audited_and_nothing_leaks_into_logs(
     entries = chain.read(env.settings.audit_log)
     mine = [(e["action"], e["object"]) for e in entries if e["user"] == "province"]
     assert ("view_report", env.inside) in mine and any(a == "export_list" for a, _ in mine)
-    assert not any(
-        "class_final" in e or "score" in e for e in entries
-    )  # what was shown is not copied
+    # what was shown is not copied: no class, score or count of a result, in keys or values
+    assert not any(k in e for e in entries for k in ("class_final", "score", "rows", "results"))
+    assert not any(str(v) in {"A", "B", "C", "D"} for e in entries for v in e.values())
     server = [
         r.getMessage() for r in caplog.records if not r.name.startswith("httpx")
     ]  # not the test's client
@@ -152,3 +159,41 @@ def test_a_month_that_fails_its_seal_is_refused_and_says_why(env: Env) -> None:
     finally:
         path.write_bytes(original)
     assert c.get("/lists?month=2026-09").status_code == 200
+
+
+def test_a_burst_of_guesses_is_limited_too(env: Env) -> None:
+    """Parallel wrong passwords from one address: no more than the limit get through."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    c = TestClient(env.app, client=("10.8.8.8", 50000))
+    token = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text).group(1)  # type: ignore[union-attr]
+
+    def guess(i: int) -> int:
+        return c.post("/login", data={"username": "province", "password": f"guess {i:04d} wrong",
+                                      "csrf": token}, follow_redirects=False).status_code  # fmt: skip
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(guess, range(16)))
+    assert codes.count(401) <= 5 and codes.count(429) >= 11 and set(codes) <= {401, 429}
+
+
+def test_first_reports_at_once_all_render(env: Env) -> None:
+    """A fresh service answering several first reports at the same time (one month load)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from service.app import create_app
+
+    fresh = Env(env.root, env.settings, env.inside, env.outside, env.division)
+    fresh.app = create_app(env.settings)
+    c = fresh.client("province")
+    with ThreadPoolExecutor(4) as pool:
+        codes = list(pool.map(lambda _i: c.get(f"/enterprise/{env.inside}").status_code, range(4)))
+    assert codes == [200] * 4
+
+
+def test_hot_spots_of_a_county_are_its_own_city(env: Env) -> None:
+    page = env.client("county").get("/hotspots").text
+    whole = env.client("province").get("/hotspots").text
+    everywhere = set(re.findall(r"<td>(\d{4})</td>", whole))
+    assert len(everywhere) > 1  # the province sees every city's cells
+    assert set(re.findall(r"<td>(\d{4})</td>", page)) <= {env.division[:4]}

@@ -201,3 +201,24 @@ def test_sessions_expire_and_failures_are_limited(tmp_path) -> None:  # type: ig
     acc.deactivate("zhang.san")
     assert acc.session(token) is None
     assert acc.login("zhang.san", "long enough password", "127.0.0.1") is None
+
+
+def test_resealing_needs_a_reason_and_links_are_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    outputs = tmp_path / "outputs"
+    log = outputs / "audit.jsonl"
+    folder = _month(outputs)
+    features = tmp_path / "2026-10.parquet"
+    features.write_bytes(b"features")
+    seal.seal(outputs, "2026-10", "admin", log, features)
+    with pytest.raises(seal.SealError, match="already sealed"):
+        seal.seal(outputs, "2026-10", "admin", log, features)
+    again = seal.seal(outputs, "2026-10", "admin", log, features, reseal_reason="reclassified")
+    assert again["reseal_reason"] == "reclassified" and seal.latest(outputs, "2026-10") == again
+    features.write_bytes(b"FEATURES")  # reports are rendered from it: it is sealed too
+    assert seal.check(outputs, "2026-10") == ["2026-10 features input: changed after the seal"]
+    features.write_bytes(b"features")
+    (folder / "plans").mkdir()
+    (folder / "plans" / "x").symlink_to(tmp_path)
+    assert any("a link" in p for p in seal.check(outputs, "2026-10"))
+    with pytest.raises(seal.SealError, match="a link"):
+        seal.seal(outputs, "2026-10", "admin", log, features, reseal_reason="again")
