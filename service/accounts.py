@@ -198,9 +198,11 @@ class Accounts:
 
     def login(self, username: str, password: str, client: str) -> tuple[str, Session] | None:
         """A new session (token, session) for the right password, else None (the failure
-        counted). Raises `RateLimited` past the limit. The attempt is counted as a failure
-        before the password is checked (in one transaction with the count), so a burst of
-        parallel attempts cannot all pass the limit; a success takes it back."""
+        counted). Raises `RateLimited` past the limit. Against the user name, the attempt is
+        counted as a failure before the password is checked (in one transaction with the
+        count), so a burst of parallel guesses cannot all pass the limit; a success takes it
+        back. Against the address only real failures count, so colleagues behind one address
+        logging in at once are not held up."""
         keys = (f"user:{username}", f"client:{client}")
         since, at = _iso(self.now() - self.policy.window), _iso(self.now())
         with self._db() as db:
@@ -210,8 +212,7 @@ class Accounts:
             if max(counts) >= self.policy.max_failures:
                 db.execute("COMMIT")
                 raise RateLimited(username)
-            pending = [db.execute("INSERT INTO failures VALUES (?, ?)", (k, at)).lastrowid
-                       for k in keys]  # fmt: skip
+            pending = db.execute("INSERT INTO failures VALUES (?, ?)", (keys[0], at)).lastrowid
             db.execute("COMMIT")
             row = db.execute(
                 "SELECT username, role, divisions, named_lists, password FROM users "
@@ -227,9 +228,10 @@ class Accounts:
                 else:  # same work for an unknown name: no timing hint that it does not exist
                     with contextlib.suppress(VerificationError, InvalidHashError):
                         self.hasher.verify(self._dummy(), password)
-            if not ok:
-                return None  # the failure stays counted
-            db.executemany("DELETE FROM failures WHERE rowid = ?", [(r,) for r in pending])
+            if not ok:  # the user name's failure stays counted; the address's is added
+                db.execute("INSERT INTO failures VALUES (?, ?)", (keys[1], at))
+                return None
+            db.execute("DELETE FROM failures WHERE rowid = ?", (pending,))
             token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
             t = _iso(self.now())
             db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?)",

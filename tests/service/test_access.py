@@ -165,11 +165,14 @@ def test_a_burst_of_guesses_is_limited_too(env: Env) -> None:
     """Parallel wrong passwords from one address: no more than the limit get through."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from service.accounts import Accounts
+
+    Accounts(env.settings.accounts).add("burst.target", PASSWORD, "province", ("44",))
     c = TestClient(env.app, client=("10.8.8.8", 50000))
     token = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text).group(1)  # type: ignore[union-attr]
 
     def guess(i: int) -> int:
-        return c.post("/login", data={"username": "province", "password": f"guess {i:04d} wrong",
+        return c.post("/login", data={"username": "burst.target", "password": f"guess {i:04d} wrong",
                                       "csrf": token}, follow_redirects=False).status_code  # fmt: skip
 
     with ThreadPoolExecutor(8) as pool:
