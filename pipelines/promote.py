@@ -79,13 +79,14 @@ def checks_for(
 
 
 def verification_check(
-    cfg: ModelConfig, scheme: ClassScheme, report: dict[str, Any], model: str, version: str
-) -> dict[str, Any]:
+    cfg: ModelConfig, scheme: ClassScheme, report: dict[str, Any], model: str, version: str,
+    params: dict[str, str] | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """Is the report evidence for this version? It must be about this model and version,
     classed with this scheme, on months the model never learned from, with the verdict PASS;
     and its checks are recomputed from its figures with this config's thresholds (a report
     made under laxer ones, or edited, does not pass on its own word)."""
-    from pipelines.verify import checks, first_held_out_month
+    from pipelines.verify import as_trained, checks, first_held_out_month
 
     if not report:
         return {"value": "missing: run riskclass verify, then --verification", "threshold": "PASS",
@@ -98,7 +99,7 @@ def verification_check(
         )
     if report.get("scheme") != scheme.name:
         problems.append(f"classed with scheme {report.get('scheme')}, not {scheme.name}")
-    held = first_held_out_month(cfg)
+    held = first_held_out_month(as_trained(cfg, params or {}))  # the version's own split
     start = (report.get("window") or [""])[0]
     if start < held:
         problems.append(f"its window starts {start}, before the held-out months ({held} on)")
@@ -150,7 +151,8 @@ def run_promote(
                 f"promote: no verification report {verification}; run `riskclass verify`"
             )
         report = json.loads(Path(verification).read_text(encoding="utf-8"))
-    checks["verification"] = verification_check(cfg, scheme, report, name, str(mv.version))
+    params = dict(client.get_run(str(mv.run_id)).data.params)
+    checks["verification"] = verification_check(cfg, scheme, report, name, str(mv.version), params)
     evidence = json.dumps(
         {"run_id": mv.run_id, "metrics": metrics, "checks": checks, "verification": report},
         sort_keys=True, default=str,

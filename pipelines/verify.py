@@ -72,6 +72,27 @@ def first_held_out_month(cfg: ModelConfig) -> str:
     return min(m for m, part in split.items() if part == "test")
 
 
+def as_trained(cfg: ModelConfig, params: dict[str, str]) -> ModelConfig:
+    """``cfg`` with the label months and split a version was trained with (its MLflow run's
+    logged parameters), so that its held-out window and reference population do not move
+    when ``configs/model.yaml`` changes after training; the config's own where none logged."""
+    update: dict[str, Any] = {}
+    label = params.get("label_months", "")
+    if ".." in label:
+        update["first_label_month"], update["last_label_month"] = label.split("..", 1)
+    for key in ("valid_months", "test_months"):
+        if key in params:
+            update[key] = int(params[key])
+    return cfg.model_copy(update=update)
+
+
+def run_params(cfg: ModelConfig, run_id: str) -> dict[str, str]:
+    """The parameters a version's training run logged."""
+    from mlflow import MlflowClient
+
+    return dict(MlflowClient(tracking_uri=cfg.mlflow.tracking_uri).get_run(run_id).data.params)
+
+
 def run_verify(
     cfg: ModelConfig,
     scheme: ClassScheme,
@@ -101,11 +122,12 @@ def run_verify(
             "threshold scheme"
         )
     bundle = load_bundle(cfg, alias=None if version else alias, version=version)
-    first = first or first_held_out_month(cfg)
+    trained = as_trained(cfg, run_params(cfg, bundle.run_id))  # the version's own split
+    first = first or first_held_out_month(trained)
     if first > as_of:
         raise VerifyError(
             f"verify: the window {first}..{as_of} is empty: the model's label months end "
-            f"{cfg.last_label_month}; give --from for a held-out window"
+            f"{trained.last_label_month}; give --from for a held-out window"
         )
     months_between(first, as_of)  # checks both months
     inspections = pq.read_table(Path(interim) / "inspections.parquet").to_pandas()
@@ -157,7 +179,7 @@ def run_verify(
             "shares_of_inspections": pd.Series(cls).value_counts(normalize=True).to_dict(),
         }
     out["main_risk_points"] = _risk_points(cfg, bundle, x, flags, frame, w)
-    ref_month, before = reference_month(cfg), previous_month(as_of)
+    ref_month, before = reference_month(trained), previous_month(as_of)
     months = score_months(bundle, scheme, features_dir, {ref_month: (True, False),
                           as_of: (True, True), before: (False, True)}, batch_rows)  # fmt: skip
     out["stability"] = stability(months[ref_month], months[as_of])

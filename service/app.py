@@ -369,6 +369,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                      roles=ROLES, error=error)  # fmt: skip
         return _secure(HTMLResponse(page, status_code=400 if error else 200))
 
+    @app.post("/admin/users/deactivate", response_class=HTMLResponse)
+    def deactivate_user(
+        request: Request, csrf: str = Form(""), username: str = Form("")
+    ) -> Response:
+        sess = _session(state, request, page=True)
+        _admin(sess)
+        _csrf(sess, csrf)
+        error = None
+        if username == sess.user.username:
+            error = "an administrator cannot deactivate their own account"
+        else:
+            try:
+                state.accounts.deactivate(username)
+            except AccountError as exc:
+                error = str(exc)
+        audit.record(s.audit_log, sess.user.username, "deactivate_user", username,
+                     outcome="refused" if error else "ok")  # fmt: skip
+        page = _page(state, request, sess, "users.html.j2", users=state.accounts.users(),
+                     roles=ROLES, error=error)  # fmt: skip
+        return _secure(HTMLResponse(page, status_code=400 if error else 200))
+
     @app.get("/audit", response_class=HTMLResponse)
     def audit_page(request: Request) -> Response:
         sess = _session(state, request, page=True)

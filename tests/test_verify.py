@@ -60,6 +60,27 @@ def test_verify_on_the_held_out_months_agrees_with_training(
         strict, scheme, small_history, small_interim[1], "2026-10", tmp_path, "2026-08"
     )
     assert not failed.passed and not failed.metrics["checks"]["auc"]["passed"]
+    # the window and the reference population follow the split the version was trained with,
+    # not a config edited since (here: one test month instead of three)
+    edited = cfg.model_copy(update={"valid_months": 1, "test_months": 1})
+    later = run_verify(edited, scheme, small_history, small_interim[1], "2026-10", tmp_path)
+    assert later.metrics["window"] == ["2026-08", "2026-10"]
+    assert later.metrics["stability"]["reference_month"] == stab["reference_month"]
+    from pipelines.promote import verification_check
+    from pipelines.verify import run_params
+
+    params = run_params(cfg, load_bundle_run(cfg))
+    early = {**m, "window": ["2026-07", "2026-10"]}  # starts inside the version's own training
+    found = verification_check(
+        edited, scheme, early, m["model"]["name"], m["model"]["version"], params
+    )
+    assert not found["passed"] and "before the held-out months (2026-08 on)" in found["value"]
+
+
+def load_bundle_run(cfg) -> str:  # type: ignore[no-untyped-def]
+    from pipelines.classify import load_bundle
+
+    return load_bundle(cfg, "challenger").run_id
 
 
 def cfg_features(small_model) -> tuple[str, ...]:  # type: ignore[no-untyped-def]

@@ -100,6 +100,14 @@ def test_forms_need_their_csrf_token(env: Env) -> None:
     ok = c.post("/admin/users", data={"csrf": token, "username": "new.user", "password": PASSWORD,
                                       "role": "admin"})  # fmt: skip
     assert ok.status_code == 200 and "new.user" in ok.text
+    # and deactivates it (its sessions end); not without the token, and never itself
+    victim = env.client("new.user")
+    assert victim.get("/", follow_redirects=False).status_code == 200
+    assert c.post("/admin/users/deactivate", data={"username": "new.user"}).status_code == 403
+    gone = c.post("/admin/users/deactivate", data={"csrf": token, "username": "new.user"})
+    assert gone.status_code == 200 and victim.get("/", follow_redirects=False).status_code == 302
+    own = c.post("/admin/users/deactivate", data={"csrf": token, "username": "admin"})
+    assert own.status_code == 400 and "own account" in own.text
     assert c.post("/logout", data={}).status_code == 403
     anon = TestClient(env.app)
     anon.get("/login")
