@@ -249,16 +249,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             banner=BANNER, user=sess.user.username, when=_now_text()))  # fmt: skip
         return _html(html.replace("</body>", f"{mark}</body>", 1))
 
-    @app.get("/lists", response_class=HTMLResponse)
-    def lists(request: Request, month: str | None = None, cls: str = "", division: str = "",
-              industry: str = "") -> Response:  # fmt: skip
-        sess = _session(state, request, page=True)
+    def _list(request: Request, page: bool, action: str, month: str | None, cls: str,
+              division: str, industry: str) -> tuple[Session, str, pd.DataFrame]:  # fmt: skip
+        """A list or its export: the user's enterprises that match, the request audited
+        (what was asked for, not how many it found: a count per class is a result)."""
+        sess = _session(state, request, page=page)
         _named(sess)
         m = _month(state, month)
         frame = _filtered(state, sess.user, m, cls, division, industry)
-        # what was asked for, not how many it found (a count per class is a result)
-        audit.record(s.audit_log, sess.user.username, "view_list", _filters(cls, division, industry),
+        audit.record(s.audit_log, sess.user.username, action, _filters(cls, division, industry),
                      month=m)  # fmt: skip
+        return sess, m, frame
+
+    @app.get("/lists", response_class=HTMLResponse)
+    def lists(request: Request, month: str | None = None, cls: str = "", division: str = "",
+              industry: str = "") -> Response:  # fmt: skip
+        sess, m, frame = _list(request, True, "view_list", month, cls, division, industry)
         return _html(_page(state, request, sess, "lists.html.j2", month=m, cls=cls,
                            division=division, industry=industry, total=len(frame),
                            rows=frame.head(LIST_LIMIT).to_dict("records"),
@@ -267,12 +273,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/lists.csv")
     def lists_csv(request: Request, month: str | None = None, cls: str = "", division: str = "",
                   industry: str = "") -> Response:  # fmt: skip
-        sess = _session(state, request, page=False)
-        _named(sess)
-        m = _month(state, month)
-        frame = _filtered(state, sess.user, m, cls, division, industry)
-        audit.record(s.audit_log, sess.user.username, "export_list", _filters(cls, division, industry),
-                     month=m)  # fmt: skip
+        sess, m, frame = _list(request, False, "export_list", month, cls, division, industry)
         return _csv(frame, sess.user, f"list-{m}.csv")
 
     @app.get("/warnings", response_class=HTMLResponse)
