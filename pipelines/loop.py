@@ -58,7 +58,7 @@ from models.sampling import Campaign, rates_for
 from models.verification import rate
 from pipelines.config import load_config
 from pipelines.feedback import link
-from pipelines.io import atomic_write, write_json
+from pipelines.io import write_csv, write_json
 from pipelines.train import TrainError, load_training_frame
 
 POLICIES = ("uniform", "rules", "model")
@@ -295,9 +295,10 @@ def run_loop(
     summary["first_model_labels"] = {"used": len(random), "not_yet_received": len(not_yet)}
     folder = Path(out) / "loop" / to
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(folder / "policies_by_month.csv", lambda p: table.to_csv(p, index=False))
+    # formula-safe like every table for people; UTF-8 without a BOM as before (a DVC output)
+    write_csv(table, folder / "policies_by_month.csv", encoding="utf-8")
     flat = est.drop(columns=["shares", "class_truth", "class_hit_rate"])
-    atomic_write(folder / "estimates_by_month.csv", lambda p: flat.to_csv(p, index=False))
+    write_csv(flat, folder / "estimates_by_month.csv", encoding="utf-8")
     write_json({**summary, "months_detail": estimates}, folder / "loop.json")
     return LoopResult(table, est, summary, folder)
 

@@ -45,7 +45,7 @@ def _write_file(mf: MessyFile, folder: Path) -> None:
     buf = io.StringIO()
     for line in mf.title_rows:
         buf.write(line + "\n")
-    mf.frame.to_csv(buf, index=False)
+    mf.frame.to_csv(buf, index=False)  # raw on purpose: corrupted test input, not an export
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(buf.getvalue().encode(mf.encoding))
     os.replace(tmp, path)

@@ -7,10 +7,12 @@ unless their class is in ``always_draw``. The draw (`models.sampling`) is seeded
 published seed, the month and the campaign name only.
 
 Writes ``outputs/<month>/plans/<campaign>/``: ``plan.csv`` (UTF-8 with BOM, which Excel and
-the platforms' importers read) and ``plan.xlsx`` with one row per (item, enterprise):
-plan id, item code and name, USCC, name, division, class at draw, stratum, stratum size,
-drawn, inclusion probability, the enterprise's probability over all its items, batch, inspectors; and ``plan.json`` with the seed, campaign,
-scheme, model version and the counts per stratum. Internal to the bureau, like the classes.
+the platforms' importers read) and ``plan.xlsx``, both formula-safe (`pipelines.io`: text a
+spreadsheet would run, such as a name starting with ``=``, gets a leading apostrophe), with
+one row per (item, enterprise): plan id, item code and name, USCC, name, division, class at
+draw, stratum, stratum size, drawn, inclusion probability, the enterprise's probability over
+all its items, batch, inspectors; and ``plan.json`` with the seed, campaign, scheme, model
+version and the counts per stratum. Internal to the bureau, like the classes.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import pyarrow.parquet as pq
 from features.months import month_end, parse_month
 from models.classes import ClassScheme
 from models.sampling import Campaign, PlanError, assign_inspectors, draw, rates_for, rng_for
-from pipelines.io import atomic_write, write_json
+from pipelines.io import write_csv, write_json, write_xlsx
 
 COLUMNS = ["plan_id", "item", "item_zh", "uscc", "name", "division_code", "class", "stratum",
            "stratum_size", "drawn", "inclusion_probability", "enterprise_probability", "batch",
@@ -108,8 +110,11 @@ def run_plan(
     )[COLUMNS]
     folder = Path(outputs) / month / "plans" / campaign.name
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(folder / "plan.csv", lambda p: plan.to_csv(p, index=False, encoding="utf-8-sig"))
-    atomic_write(folder / "plan.xlsx", lambda p: plan.to_excel(p, index=False, sheet_name="plan"))
+    # formula-safe: an enterprise named "=HYPERLINK(...)" must not run in Excel. Feedback
+    # reads plan.csv back and links by plan_id, uscc, item and class codes, never by name;
+    # only plan_id (from the campaign's name) could carry the apostrophe, read_plan undoes it
+    write_csv(plan, folder / "plan.csv", encoding="utf-8-sig")
+    write_xlsx(plan, folder / "plan.xlsx", sheet_name="plan")
     strata = plan.drop_duplicates("stratum").set_index("stratum")
     summary = {
         "plan_id": plan_id, "month": month, "campaign": campaign.name, "seed": seed,

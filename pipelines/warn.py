@@ -3,9 +3,9 @@
 Reads the month's classes, the previous month's (for rises: a class rise only within one
 scheme, a score rise only within one model version; without them only the monitoring rules
 apply) and the month's features (the rules' columns); writes
-``outputs/<month>/warnings.parquet`` and ``warnings.csv`` (UTF-8 with BOM): uscc, name,
-division, class and score now and before, reasons (codes) and their Chinese text. Internal
-to the bureau, like the classes.
+``outputs/<month>/warnings.parquet`` and ``warnings.csv`` (UTF-8 with BOM, formula-safe:
+`pipelines.io`): uscc, name, division, class and score now and before, reasons (codes) and
+their Chinese text. Internal to the bureau, like the classes.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from features.months import parse_month, previous_month
 from models.classes import ClassScheme, class_order
 from models.warning import WarningConfig, reason_texts, warnings
+from pipelines.io import write_csv
 
 
 class WarnError(ValueError):
@@ -75,9 +76,7 @@ def run_warn(
     tmp = out.with_name(".warnings.parquet.tmp")
     table.to_parquet(tmp, index=False)
     os.replace(tmp, out)
-    csv_tmp = out.with_name(".warnings.csv.tmp")
-    table.to_csv(csv_tmp, index=False, encoding="utf-8-sig")
-    os.replace(csv_tmp, out.with_suffix(".csv"))
+    write_csv(table, out.with_suffix(".csv"), encoding="utf-8-sig")  # formula-safe, for people
     counts = table["reasons"].str.split(";").explode().value_counts().to_dict()
     return WarnRun(table, out, {"enterprises": len(table), "rises_judged": previous is not None,
                                 **{k: int(v) for k, v in counts.items()}})  # fmt: skip
