@@ -153,54 +153,63 @@ class _Clock:
 
 
 def test_accounts_roles_jurisdictions_passwords(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    acc = Accounts(tmp_path / "a.sqlite")
-    u = acc.add("zhang.san", "long enough password", "county", ("440106",))
+    acc = Accounts(tmp_path / "a.sqlite", policy=Policy(four_eyes=False))
+    u = acc.add("zhang.san", "long enough password", "county", ("440106",), by="admin").user
     assert u.may_see("440106") and not u.may_see("440105") and not u.may_see(None)
-    city = acc.add("li.si", "long enough password", "city", ("4401",))
+    city = acc.add("li.si", "long enough password", "city", ("4401",), by="admin").user
     assert city.may_see("440105") and not city.may_see("440305")
-    ds = acc.add("wang.wu", "long enough password", "data_scientist")
+    ds = acc.add("wang.wu", "long enough password", "data_scientist", by="admin").user
     assert not ds.sees_named and not ds.may_see("440106")
     for args, msg in [
         (("a", "long enough password", "county", ("440106",)), "user name"),
+        (("x.y\n", "long enough password", "county", ("440106",)), "user name"),
         (("x.y", "short", "county", ("440106",)), "at least 12"),
         (("x.y", "long enough password", "county", ("4401",)), "6 digits"),
+        (("x.y", "long enough password", "county", ("４４０１０６",)), "6 digits"),
         (("x.y", "long enough password", "county", ()), "needs division codes"),
         (("x.y", "long enough password", "admin", ("44",)), "no jurisdiction"),
         (("x.y", "long enough password", "root", ()), "role 'root'"),
         (("zhang.san", "long enough password", "county", ("440106",)), "exists"),
     ]:
         with pytest.raises(AccountError, match=msg):
-            acc.add(*args)  # type: ignore[arg-type]
+            acc.add(*args, by="admin")  # type: ignore[arg-type]
+    assert [(u.username, status) for u, status in acc.users()] == [
+        ("li.si", "active"), ("wang.wu", "active"), ("zhang.san", "active")
+    ]  # fmt: skip
     import sqlite3
 
-    stored = sqlite3.connect(tmp_path / "a.sqlite").execute("SELECT password FROM users").fetchall()
+    db = sqlite3.connect(tmp_path / "a.sqlite")
+    stored = db.execute("SELECT password FROM users").fetchall()
+    db.close()
     assert all(p.startswith("$argon2id$") and "long enough" not in p for (p,) in stored)
 
 
 def test_sessions_expire_and_failures_are_limited(tmp_path) -> None:  # type: ignore[no-untyped-def]
     clock = _Clock()
-    acc = Accounts(tmp_path / "a.sqlite", now=clock, policy=Policy())
-    acc.add("zhang.san", "long enough password", "county", ("440106",))
-    token, sess = acc.login("zhang.san", "long enough password", "127.0.0.1")  # type: ignore[misc]
-    assert acc.session(token) is not None and sess.csrf
+    acc = Accounts(tmp_path / "a.sqlite", now=clock, policy=Policy(four_eyes=False))
+    acc.add("zhang.san", "long enough password", "county", ("440106",), by="admin")
+    made = acc.login("zhang.san", "long enough password", "127.0.0.1")
+    assert made.outcome == "ok" and made.session is not None and made.session.csrf
+    assert acc.session(made.token) is not None
     clock.t += dt.timedelta(minutes=29)
-    assert acc.session(token) is not None  # activity renews the idle time
+    assert acc.session(made.token) is not None  # activity renews the idle time
     clock.t += dt.timedelta(minutes=31)
-    assert acc.session(token) is None  # idle too long
-    token, _ = acc.login("zhang.san", "long enough password", "127.0.0.1")  # type: ignore[misc]
+    assert acc.session(made.token) is None  # idle too long
+    token = acc.login("zhang.san", "long enough password", "127.0.0.1").token
     for _ in range(17):  # active every 29 minutes, but 8 hours is the limit
         clock.t += dt.timedelta(minutes=29)
         acc.session(token)
     assert acc.session(token) is None
     for _ in range(5):
-        assert acc.login("zhang.san", "wrong password!", "10.0.0.1") is None
-    assert acc.limited("user:zhang.san", "client:10.0.0.2")
-    clock.t += dt.timedelta(minutes=16)
-    assert not acc.limited("user:zhang.san", "client:10.0.0.1")
-    token, _ = acc.login("zhang.san", "long enough password", "127.0.0.1")  # type: ignore[misc]
+        assert acc.login("zhang.san", "wrong password!", "10.0.0.1").outcome == "failed"
+    assert acc.login("zhang.san", "long enough password", "10.0.0.1").outcome == "throttled"
+    assert acc.login("zhang.san", "long enough password", "10.0.0.2").outcome == "ok"
+    clock.t += dt.timedelta(seconds=31)  # the first block is 30 seconds
+    token = acc.login("zhang.san", "long enough password", "10.0.0.1").token
+    assert token is not None
     acc.deactivate("zhang.san")
     assert acc.session(token) is None
-    assert acc.login("zhang.san", "long enough password", "127.0.0.1") is None
+    assert acc.login("zhang.san", "long enough password", "127.0.0.1").outcome == "failed"
 
 
 def test_resealing_needs_a_reason_and_links_are_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
