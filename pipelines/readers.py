@@ -66,6 +66,7 @@ def discover(source: Path) -> tuple[dict[str, Path], list[str]]:
     for path in sorted(source.iterdir()):
         if path.name.startswith(".") or path.name in ("manifest.json",):
             continue
+        _inside(source, path)
         name = path.stem if path.is_file() else path.name
         if name in TABLES and (path.is_dir() or path.suffix.lower() in FORMATS):
             if name in found:
@@ -77,6 +78,20 @@ def discover(source: Path) -> tuple[dict[str, Path], list[str]]:
         else:
             unknown.append(path.name)
     return found, unknown
+
+
+def _inside(source: Path, path: Path) -> None:
+    """Refuse a link that leads out of the delivery folder (a file of another system read as
+    if the department had delivered it), for the entry and, for a table folder, its files."""
+    root = source.resolve()
+    entries = [path, *(sorted(path.rglob("*")) if path.is_dir() and not path.is_symlink() else [])]
+    for p in entries:
+        if p.is_symlink() and not p.resolve().is_relative_to(root):
+            raise StructuralError(
+                f"{source}: {p.relative_to(source).as_posix()} is a link to a file outside the "
+                "delivery folder; copy the file into the delivery instead [rule: no links out of "
+                "the delivery]"
+            )
 
 
 def header_map(spec: Table, aliases: dict[str, str]) -> dict[str, str]:
