@@ -239,7 +239,9 @@ class Month:
     top_k: int
     engine: str
     outputs: Path
-    _peer_values: dict[str, pd.Series] = field(default_factory=dict)
+    _peer_done: set[str] = field(default_factory=set)  # features whose typical values are known
+    _peer_industry: pd.Series | None = None
+    _history: dict[str, pd.Series] = field(default_factory=dict)  # month -> class, by uscc
     _peer_groups: dict[tuple[str, str], Any] = field(default_factory=dict)
     _peer_medians: dict[tuple[str, str], float | None] = field(default_factory=dict)
     _explainer: explain.Explainer | None = None
@@ -248,6 +250,15 @@ class Month:
     cache_features: bool = False
     _table: pa.Table | None = None
     _row_of: dict[str, int] = field(default_factory=dict)
+
+    def warm(self) -> None:
+        """Build what every report of the month shares (the feature table when it is cached,
+        the explainer, the industry and county peer groups) now, once: a service then does
+        not build them under its first requests, and holds them from its start."""
+        self.feature_rows([])
+        self.explainer()
+        for key in ("industry_code", "division_code"):
+            _peers(self, key, "")
 
     def explainer(self) -> explain.Explainer:
         """The explainer of the model version that classified the month (built once)."""
@@ -359,27 +370,30 @@ class Month:
         order = pc.index_in(pa.array(list(usccs)), t.column("uscc"))
         return t.take(order)
 
-    def peer_values(self, feature: str) -> pd.Series:
-        """One feature over the whole month, indexed by uscc (cached)."""
-        if feature not in self._peer_values:
-            t = pq.read_table(self.features_path, columns=["uscc", feature])
-            self._peer_values[feature] = pd.Series(
-                t.column(feature).to_numpy(zero_copy_only=False),
-                index=t.column("uscc").to_pandas(), name=feature,
-            )  # fmt: skip
-        return self._peer_values[feature]
-
-    def typical(self, f: Feature, industry2: str, members: pd.Index) -> float | None:
-        """The industry's typical value of a feature: the share of 1s for a flag, else the
-        median (cached per feature and industry); None when no member has a value."""
-        key = (f.name, industry2)
-        if key not in self._peer_medians:
-            vals = pd.to_numeric(self.peer_values(f.name).reindex(members), errors="coerce")
-            vals = vals.dropna()
-            value = None if not len(vals) else float((vals == 1).mean() if f.kind == "flag"
-                                                     else vals.median())  # fmt: skip
-            self._peer_medians[key] = value
-        return self._peer_medians[key]
+    def typical(self, f: Feature, industry2: str) -> float | None:
+        """The industry's typical value of a feature among the enterprises classified this
+        month: the share of 1s for a flag, else the median; None when no member has a value.
+        Computed for every industry division at once, the first time a feature is asked for
+        (one column read, one group-by), and kept as one number per industry: a service
+        answering reports for hours holds a few numbers per feature, not the column."""
+        if f.name not in self._peer_done:
+            t = pq.read_table(self.features_path, columns=["uscc", f.name])
+            column = pd.Series(t.column(f.name).to_numpy(zero_copy_only=False),
+                               index=t.column("uscc").to_pandas())  # fmt: skip
+            if self._peer_industry is None:  # the classified enterprises' industry divisions
+                scored = self.classes.index[self.classes["score"].notna().to_numpy()]
+                code = self.registry["industry_code"].reindex(scored).str[:2]
+                self._peer_industry = code[code.notna().to_numpy()]  # not in the registry: out
+            industry = self._peer_industry
+            vals = pd.to_numeric(column.reindex(industry.index), errors="coerce")
+            has = vals.notna().to_numpy()
+            vals, industry = vals[has], industry[has]
+            by = (vals == 1).groupby(industry.to_numpy()).mean() if f.kind == "flag" \
+                else vals.groupby(industry.to_numpy()).median()  # fmt: skip
+            for code, value in by.items():
+                self._peer_medians[(f.name, str(code))] = float(value)
+            self._peer_done.add(f.name)
+        return self._peer_medians.get((f.name, industry2))
 
     def history(self, usccs: Sequence[str]) -> dict[str, dict[str, str]]:
         """uscc -> {month: class} over the last ``history_months`` months present."""
@@ -390,6 +404,19 @@ class Month:
         for m in months:
             p = self.outputs / m / "classes.parquet"
             if not p.is_file():
+                continue
+            if self.cache_features:  # a service: each month's classes read once, then looked up
+                if m not in self._history:
+                    t = pq.read_table(p, columns=["uscc", "class_final"])
+                    self._history[m] = pd.Series(
+                        t.column("class_final").to_pandas().astype("category").to_numpy(),
+                        index=pd.Index(t.column("uscc").to_pylist(), dtype=object),
+                    )
+                known = self._history[m]
+                for u in usccs:
+                    if u in known.index:
+                        c = known[u]
+                        out[u][m] = None if pd.isna(c) else str(c)  # type: ignore[assignment]
                 continue
             t = pq.read_table(
                 p, columns=["uscc", "class_final"], filters=[("uscc", "in", list(usccs))]
@@ -419,19 +446,24 @@ class _Peers:
 
 def _peers(ctx: Month, key: str, value: str) -> _Peers:
     """Enterprises of the same industry division (2 digits) or county, classified this
-    month (cached per group)."""
+    month. Every group of ``key`` is built at once, the first time one is asked for (one
+    pass over the month), and cached."""
     cache = ctx._peer_groups
-    if (key, value) not in cache:
+    if (key, "") not in cache:
         reg = ctx.registry
-        col = reg[key].str[: len(value)] if key == "industry_code" else reg[key]
-        members = reg.index[(col == value).to_numpy()]
-        cls = ctx.classes.reindex(members).dropna(subset=["score"])
-        counts = cls["class_final"].value_counts()
-        shares = [
-            (c, f"{counts.get(c, 0) / max(len(cls), 1):.1%}") for c in class_order(ctx.scheme)
-        ]
-        cache[(key, value)] = _Peers(cls.index, np.sort(cls["score"].to_numpy()), shares)
-    return cache[(key, value)]
+        code = reg[key].str[:2] if key == "industry_code" else reg[key]
+        scored = ctx.classes[ctx.classes["score"].notna().to_numpy()]
+        group = code.reindex(scored.index)  # not in the registry: no group
+        frame = pd.DataFrame({"group": group.to_numpy(), "score": scored["score"].to_numpy(),
+                              "cls": scored["class_final"].to_numpy()}, index=scored.index)  # fmt: skip
+        frame = frame[frame["group"].notna().to_numpy()]
+        for g, part in frame.groupby("group", sort=False):
+            counts = part["cls"].value_counts()
+            shares = [(c, f"{counts.get(c, 0) / len(part):.1%}") for c in class_order(ctx.scheme)]
+            cache[(key, str(g))] = _Peers(part.index, np.sort(part["score"].to_numpy()), shares)
+        cache[(key, "")] = _Peers(pd.Index([]), np.array([]),
+                                  [(c, f"{0:.1%}") for c in class_order(ctx.scheme)])  # fmt: skip
+    return cache.get((key, value), cache[(key, "")])
 
 
 def _peer_block(ctx: Month, u: str, key: str, value: str, lang: Lang, label: str) -> dict[str, Any]:
@@ -640,7 +672,7 @@ def _peer_sections(
         f = BY_NAME[ctx.bundle.design.features[j]]
         if f.kind not in ("number", "flag"):
             continue
-        typical = ctx.typical(f, industry2, members)
+        typical = ctx.typical(f, industry2)
         if typical is None:
             continue
         shown = (t["share_yes"].format(share=f"{typical:.0%}") if f.kind == "flag"
