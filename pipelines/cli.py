@@ -16,6 +16,7 @@ from pipelines.config import ConfigError, load_config
 
 if TYPE_CHECKING:
     from pipelines.train import TrainResult
+    from service.config import ServiceConfig
 
 app = typer.Typer(
     help="Enterprise credit-risk classification for market-regulation bureaus (企业信用风险分类).",
@@ -1000,6 +1001,19 @@ audit_app = typer.Typer(help="the audit trail and the monthly seals")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 AccountsOpt = Annotated[Path, typer.Option(help="accounts database (SQLite)")]
+ServiceConfigOpt = Annotated[
+    Path, typer.Option(help="the staff service's settings: proxies, logins, four eyes, anchors")
+]
+
+
+ByOpt = Annotated[str | None, typer.Option(help="who does it (default: the login name)")]
+DeciderOpt = Annotated[str, typer.Option(help="the deciding administrator's account name")]
+
+
+def _who(by: str | None) -> str:
+    import getpass
+
+    return by or getpass.getuser()
 
 
 @users_app.command("add")
@@ -1022,6 +1036,9 @@ def users_add(
 ) -> None:
     """Add an account; the first admin is made this way (there is no default password).
 
+    An account that sees named data, or another admin, waits for a second administrator
+    (riskclass users approve).
+
     Example: [bold]riskclass users add --username admin --role admin[/]
     """
     from service import audit
@@ -1031,25 +1048,155 @@ def users_add(
         password = password_file.read_text(encoding="utf-8").strip()
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    who = _who(by)
     try:
-        Accounts(accounts).add(username, password, role, tuple(divisions.split(",")), named_lists)
+        grant = Accounts(accounts).add(
+            username, password, role, tuple(divisions.split(",")), named_lists, by=who
+        )
     except AccountError as exc:
         _fail(f"users add: {exc}")
-    import getpass
+    waits = grant.request_id is not None
+    audit.record(AUDIT_LOG, who, "add_user", username, outcome="pending" if waits else "ok",
+                 role=role, divisions=divisions, named_lists=named_lists,
+                 request=grant.request_id)  # fmt: skip
+    if waits:
+        console.print(f"account {username} ({role}) pending approval by a second administrator "
+                      f"(request {grant.request_id})")  # fmt: skip
+    else:
+        console.print(f"account {username} ({role}) added to {accounts}")
 
-    audit.record(AUDIT_LOG, by or getpass.getuser(), "add_user", username, role=role,
-                 divisions=divisions)  # fmt: skip
-    console.print(f"account {username} ({role}) added to {accounts}")
+
+@users_app.command("change")
+def users_change(
+    username: Annotated[str, typer.Option(help="the account to change")],
+    by: DeciderOpt,
+    role: Annotated[str | None, typer.Option(help="new role (default: unchanged)")] = None,
+    divisions: Annotated[
+        str | None, typer.Option(help="new division code prefixes, comma-separated")
+    ] = None,
+    named_lists: Annotated[
+        bool | None,
+        typer.Option("--named-lists/--no-named-lists", help="data scientist: named lists"),
+    ] = None,
+    accounts: AccountsOpt = Path("outputs/service/accounts.sqlite"),
+) -> None:
+    """Change an account's role, division codes or named lists.
+
+    Narrowing applies at once; widening waits for a second administrator (riskclass users
+    approve).
+
+    Example: [bold]riskclass users change --username li.si --divisions 4401 --by admin[/]
+    """
+    from service import audit
+    from service.accounts import AccountError, Accounts
+
+    codes = None if divisions is None else tuple(divisions.split(","))
+    try:
+        grant = Accounts(accounts).change(
+            username, role=role, divisions=codes, named_lists=named_lists, by=by
+        )
+    except AccountError as exc:
+        _fail(f"users change: {exc}")
+    waits = grant.request_id is not None
+    u = grant.user
+    audit.record(AUDIT_LOG, by, "change_user", username, outcome="pending" if waits else "ok",
+                 role=u.role, divisions=",".join(u.divisions), named_lists=u.named_lists,
+                 request=grant.request_id)  # fmt: skip
+    if waits:
+        console.print(f"change of {username} pending approval by a second administrator "
+                      f"(request {grant.request_id})")  # fmt: skip
+    else:
+        console.print(f"account {username} now {u.role} {','.join(u.divisions)}".rstrip())
+
+
+@users_app.command("pending")
+def users_pending(accounts: AccountsOpt = Path("outputs/service/accounts.sqlite")) -> None:
+    """List the requests waiting for a second administrator."""
+    from service.accounts import Accounts
+
+    t = Table("request", "kind", "user", "role", "divisions", "named lists", "requested by",
+              "requested at")  # fmt: skip
+    for r in Accounts(accounts).pending():
+        t.add_row(str(r.id), r.kind, r.username, r.role, ",".join(r.divisions),
+                  str(r.named_lists), r.requested_by,
+                  r.requested_at.isoformat(timespec="seconds"))  # fmt: skip
+    console.print(t)
+
+
+def _decide(request: int, by: str, accounts: Path, approve: bool) -> None:
+    from service import audit
+    from service.accounts import AccountError, Accounts
+
+    action = "approve_request" if approve else "reject_request"
+    acc = Accounts(accounts)
+    concerned = next((r.username for r in acc.pending() if r.id == request), "")
+    try:
+        if approve:
+            acc.approve(request, by=by)
+        else:
+            acc.reject(request, by=by)
+    except AccountError as exc:
+        audit.record(AUDIT_LOG, by, action, concerned, outcome="refused", request=request)
+        _fail(f"users {'approve' if approve else 'reject'}: {exc}")
+    audit.record(AUDIT_LOG, by, action, concerned, request=request)
+    console.print(f"request {request} ({concerned}) {'approved' if approve else 'rejected'}")
+
+
+@users_app.command("approve")
+def users_approve(
+    request: Annotated[int, typer.Option(help="request number (riskclass users pending)")],
+    by: DeciderOpt,
+    accounts: AccountsOpt = Path("outputs/service/accounts.sqlite"),
+) -> None:
+    """Approve a request: an administrator other than the one who asked, not its account.
+
+    Example: [bold]riskclass users approve --request 3 --by wang.admin[/]
+    """
+    _decide(request, by, accounts, approve=True)
+
+
+@users_app.command("reject")
+def users_reject(
+    request: Annotated[int, typer.Option(help="request number (riskclass users pending)")],
+    by: DeciderOpt,
+    accounts: AccountsOpt = Path("outputs/service/accounts.sqlite"),
+) -> None:
+    """Reject a request (a rejected new account is removed).
+
+    Example: [bold]riskclass users reject --request 3 --by wang.admin[/]
+    """
+    _decide(request, by, accounts, approve=False)
+
+
+@users_app.command("unlock")
+def users_unlock(
+    username: Annotated[str, typer.Option(help="the user name whose failed logins to forget")],
+    client: Annotated[
+        str | None, typer.Option(help="only from this address (default: every address)")
+    ] = None,
+    accounts: AccountsOpt = Path("outputs/service/accounts.sqlite"),
+    by: ByOpt = None,
+) -> None:
+    """Forget a user name's failed logins, so a blocked address may try again at once.
+
+    Example: [bold]riskclass users unlock --username zhang.san --client 10.0.0.7[/]
+    """
+    from service import audit
+    from service.accounts import Accounts
+
+    cleared = Accounts(accounts).unlock(username, client)
+    audit.record(AUDIT_LOG, _who(by), "unlock_user", username, client=client, cleared=cleared)
+    console.print(f"{username}: {cleared} throttle record(s) cleared")
 
 
 @users_app.command("list")
 def users_list(accounts: AccountsOpt = Path("outputs/service/accounts.sqlite")) -> None:
-    """List the accounts (no passwords)."""
+    """List the accounts (no passwords) with their status: active, inactive or pending."""
     from service.accounts import Accounts
 
-    t = Table("user", "role", "divisions", "named lists", "active")
-    for u, active in Accounts(accounts).users():
-        t.add_row(u.username, u.role, ",".join(u.divisions), str(u.named_lists), str(active))
+    t = Table("user", "role", "divisions", "named lists", "status")
+    for u, status in Accounts(accounts).users():
+        t.add_row(u.username, u.role, ",".join(u.divisions), str(u.named_lists), status)
     console.print(t)
 
 
@@ -1057,9 +1204,9 @@ def users_list(accounts: AccountsOpt = Path("outputs/service/accounts.sqlite")) 
 def users_deactivate(
     username: Annotated[str, typer.Option()],
     accounts: AccountsOpt = Path("outputs/service/accounts.sqlite"),
-    by: Annotated[str | None, typer.Option(help="who (default: the login name)")] = None,
+    by: ByOpt = None,
 ) -> None:
-    """Deactivate an account and end its sessions."""
+    """Deactivate an account, end its sessions and close its open requests."""
     from service import audit
     from service.accounts import AccountError, Accounts
 
@@ -1067,9 +1214,7 @@ def users_deactivate(
         Accounts(accounts).deactivate(username)
     except AccountError as exc:
         _fail(f"users deactivate: {exc}")
-    import getpass
-
-    audit.record(AUDIT_LOG, by or getpass.getuser(), "deactivate_user", username)
+    audit.record(AUDIT_LOG, _who(by), "deactivate_user", username)
     console.print(f"account {username} deactivated")
 
 
@@ -1082,8 +1227,10 @@ def seal(
     reseal_reason: Annotated[
         str | None, typer.Option(help="sealing a month again: why (recorded in the seal)")
     ] = None,
+    service_config: ServiceConfigOpt = Path("configs/service.yaml"),
 ) -> None:
-    """Seal a month's outputs and its feature file: file hashes, chained to the previous seal.
+    """Seal a month's outputs and its feature file: file hashes, chained to the previous seal;
+    then sign the chains' heads into the anchor file (when this account holds the key).
 
     Example: [bold]riskclass seal --as-of 2026-10[/]
     """
@@ -1103,22 +1250,83 @@ def seal(
                  reseal_reason=reseal_reason)  # fmt: skip
     console.print(
         f"{as_of} sealed: {len(entry['files']):,} files and its features; the seal chain's head "
-        f"is now seq {entry['seq']}, {entry['sha256']} (keep it outside this machine)",
+        f"is now seq {entry['seq']}, {entry['sha256']}",
         soft_wrap=True,
     )
+    _anchor(_service_config(service_config), outputs, f"seal {as_of}")
+
+
+def _service_config(path: Path) -> ServiceConfig:
+    from service.config import ServiceConfig
+
+    try:
+        return load_config(path, ServiceConfig)
+    except ConfigError as exc:
+        _fail(str(exc))
+        raise  # unreachable: _fail exits
+
+
+def _anchor(cfg: ServiceConfig, outputs: Path, reason: str, required: bool = False) -> None:
+    """Sign the chains' heads into the anchor file (`service.anchor`), when this account holds
+    the private key; else say what is not protected."""
+    from service import anchor
+
+    a = cfg.anchors
+    if a is None or a.private_key is None or not a.private_key.is_file():
+        message = ("no anchor made: configs/service.yaml names no readable anchors.private_key; "
+                   "the chains' heads are not signed (riskclass audit keygen)")  # fmt: skip
+        if required:
+            _fail(message)
+        console.print(f"[yellow]{message}[/]", soft_wrap=True)
+        return
+    try:
+        entry = anchor.make(a.file, a.private_key, outputs, AUDIT_LOG, reason)
+    except anchor.AnchorError as exc:
+        _fail(str(exc))
+    heads = ", ".join(f"{k} seq {v['seq']}" for k, v in entry["heads"].items())
+    console.print(f"anchored ({reason}): {heads} -> {a.file}", soft_wrap=True)
 
 
 @audit_app.command("verify")
-def audit_verify(outputs: OutputsOpt = Path("outputs")) -> None:
-    """Check the audit log, the promotion log, the seal chain and every sealed month's files.
+def audit_verify(
+    outputs: OutputsOpt = Path("outputs"),
+    service_config: ServiceConfigOpt = Path("configs/service.yaml"),
+    anchors: Annotated[
+        Path | None, typer.Option(help="the anchor file (default: configs/service.yaml)")
+    ] = None,
+    public_key: Annotated[
+        Path | None, typer.Option(help="the anchors' public key (default: configs/service.yaml)")
+    ] = None,
+) -> None:
+    """Check the audit log, the promotion log, the seal chain and every sealed month's files
+    (every file hashed in full), against the signed anchors.
 
-    Exit 1 when anything was edited, deleted, reordered, inserted or changed after its seal.
+    Exit 1 when anything was edited, deleted, reordered, inserted, cut off, rewritten with
+    recomputed hashes or changed after its seal, or when the newest anchor is too old.
+
+    Example: [bold]riskclass audit verify --anchors /mnt/worm/anchors.jsonl[/]
     """
+    import datetime as dt
     import re
 
+    from service import anchor
     from service.audit import verify as do_verify
 
-    found = do_verify(outputs, AUDIT_LOG, outputs / "promotions.jsonl")
+    cfg = _service_config(service_config)
+    anchors = anchors or (cfg.anchors.file if cfg.anchors else None)
+    public_key = public_key or (cfg.anchors.public_key if cfg.anchors else None)
+    anchored = None
+    if anchors is None or public_key is None:
+        console.print("[yellow]no anchors configured: a log cut short or rewritten with "
+                      "recomputed hashes after the last seal cannot be detected[/]")  # fmt: skip
+    else:
+        max_age = dt.timedelta(minutes=cfg.anchors.max_age_minutes if cfg.anchors else 180)
+        try:  # an audit check: how old the newest anchor is, by the real clock
+            anchored = anchor.read(anchors, anchor.load_public(public_key),
+                                   dt.datetime.now(dt.UTC), max_age)  # fmt: skip
+        except anchor.AnchorError as exc:
+            _fail(str(exc))
+    found = do_verify(outputs, AUDIT_LOG, outputs / "promotions.jsonl", anchored=anchored)
     bad = 0
     uscc = re.compile(r"\b[0-9A-Z]{18}\b")  # report file names would say who is class D
     for where, problems in found.items():
@@ -1132,6 +1340,41 @@ def audit_verify(outputs: OutputsOpt = Path("outputs")) -> None:
         raise typer.Exit(code=1)
 
 
+@audit_app.command("anchor")
+def audit_anchor(
+    outputs: OutputsOpt = Path("outputs"),
+    service_config: ServiceConfigOpt = Path("configs/service.yaml"),
+    reason: Annotated[str, typer.Option(help="recorded with the anchor")] = "scheduled",
+) -> None:
+    """Sign the current heads of the audit, promotion and seal chains into the anchor file.
+
+    Run it from the account that holds the private key (not the service's), on a timer:
+    e.g. hourly, [bold]riskclass audit anchor --reason hourly[/]
+    """
+    _anchor(_service_config(service_config), outputs, reason, required=True)
+
+
+@audit_app.command("keygen")
+def audit_keygen(
+    service_config: ServiceConfigOpt = Path("configs/service.yaml"),
+) -> None:
+    """Make the anchors' Ed25519 key pair at the paths configs/service.yaml names.
+
+    Keep the private key with the operator's account only; the service needs the public key.
+    """
+    from service import anchor
+
+    a = _service_config(service_config).anchors
+    if a is None or a.private_key is None:
+        _fail("audit keygen: configs/service.yaml names no anchors.private_key")
+        return
+    try:
+        kid = anchor.keygen(a.private_key, a.public_key)
+    except anchor.AnchorError as exc:
+        _fail(f"audit keygen: {exc}")
+    console.print(f"key {kid}: private {a.private_key} (owner only), public {a.public_key}")
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
@@ -1143,24 +1386,25 @@ def serve(
     secure_cookies: Annotated[
         bool, typer.Option("--secure-cookies", help="behind HTTPS: cookies only over TLS")
     ] = False,
+    service_config: ServiceConfigOpt = Path("configs/service.yaml"),
 ) -> None:
     """Start the staff service (log in with an account made by `riskclass users add`).
 
     Example: [bold]riskclass serve --port 8000[/]
     """
-    import uvicorn
-
     from service.accounts import Accounts
-    from service.app import Settings, create_app
+    from service.app import Settings, run
 
     if Accounts(accounts).count() == 0:
         _fail(
             f"no account in {accounts}; create the first admin: riskclass users add --username admin --role admin"
         )
-    settings = Settings(outputs=outputs, interim=interim, features=features_dir, accounts=accounts,
-                        audit_log=AUDIT_LOG, secure_cookies=secure_cookies)  # fmt: skip
-    console.print(f"serving on http://{host}:{port} (internal: bureau staff only)")
-    uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_level="warning")
+    cfg = _service_config(service_config)
+    settings = Settings(config=cfg, outputs=outputs, interim=interim, features=features_dir,
+                        accounts=accounts, audit_log=AUDIT_LOG, secure_cookies=secure_cookies)  # fmt: skip
+    console.print(f"serving on http://{host}:{port} with {cfg.workers} process(es) "
+                  "(internal: bureau staff only)")  # fmt: skip
+    run(settings, host, port)
 
 
 if __name__ == "__main__":

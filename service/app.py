@@ -15,15 +15,20 @@ names would say which enterprises have class-D reports).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import ctypes
 import datetime as dt
-import io
 import logging
 import threading
 import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import pandas as pd
 import pyarrow.parquet as pq
 from fastapi import FastAPI, Form, Request
@@ -35,18 +40,23 @@ from models.classes import ClassScheme, class_order
 from models.config import ModelConfig
 from pipelines import chain
 from pipelines.config import load_config
-from service import audit, seal
-from service.accounts import ROLES, AccountError, Accounts, RateLimited, Session, User, same
+from pipelines.io import csv_text
+from service import audit
+from service.accounts import ROLES, AccountError, Accounts, Grant, Session, User, same
+from service.config import ServiceConfig
+from service.guard import Guard, read_anchors
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).parent / "templates"
 BANNER = "内部参考，不作为对企业的信用评价，不得对外公开"
 COOKIE, LOGIN_COOKIE = "rc_session", "rc_login"
 LIST_LIMIT = 500
+MAX_NAME = 64  # a user name is at most 40 characters; longer input is cut before any use
 
 
 @dataclass
 class Settings:
+    config: ServiceConfig = field(default_factory=ServiceConfig)  # configs/service.yaml
     outputs: Path = Path("outputs")
     interim: Path = Path("data/interim")
     features: Path = Path("data/processed/features")
@@ -56,9 +66,6 @@ class Settings:
     audit_log: Path = Path("outputs/audit.jsonl")
     secure_cookies: bool = False  # true behind HTTPS
     cache_feature_rows: int = 2_000_000  # a month's features kept in memory up to this size
-    #: a served month's files are checked against its seal at most this often (seconds); a
-    #: change is refused from the next check on
-    seal_check_seconds: float = 5.0
     accounts_obj: Accounts | None = None  # tests pass one with their own clock
 
 
@@ -74,31 +81,20 @@ class _State:
     cfg: ModelConfig
     scheme: ClassScheme
     env: Environment
-    hashes: seal.HashCache = field(default_factory=seal.HashCache)
+    guard: Guard
     months: dict[str, Any] = field(default_factory=dict)  # report contexts, per month
     registry: pd.DataFrame | None = None
-    checked: dict[str, tuple[float, list[str]]] = field(default_factory=dict)
     loading: threading.Lock = field(default_factory=threading.Lock)
     cached_seal: dict[str, str | None] = field(default_factory=dict)
-    _sealed: tuple[tuple[int, int], dict[str, dict[str, Any]]] | None = None
-
-    def _seals(self) -> dict[str, dict[str, Any]]:
-        """The latest seal of each month, reread only when the seal log changes."""
-        path = seal.seals_path(self.settings.outputs)
-        key = (path.stat().st_size, path.stat().st_mtime_ns) if path.is_file() else (0, 0)
-        if self._sealed is None or self._sealed[0] != key:
-            latest = {e["month"]: e for e in chain.read(path) if "month" in e}
-            self._sealed = (key, latest)
-        return self._sealed[1]
 
     def sealed_months(self) -> list[str]:
-        return sorted(self._seals())
+        return sorted(self.guard.seals())
 
     def seal_ids(self) -> dict[str, str]:
-        return {m: e["sha256"] for m, e in self._seals().items()}
+        return {m: e["sha256"] for m, e in self.guard.seals().items()}
 
     def sealed_files(self, month: str) -> set[str]:
-        return set(self._seals().get(month, {}).get("files", {}))
+        return set(self.guard.seals().get(month, {}).get("files", {}))
 
 
 TEXT = {
@@ -120,15 +116,84 @@ TEXT = {
 }  # fmt: skip
 
 
+#: hands the settings to `run`'s worker processes (each builds its own app from them)
+SETTINGS_ENV = "RISKCLASS_SERVICE_SETTINGS"
+
+
+def run(settings: Settings, host: str, port: int) -> None:
+    """Serve with uvicorn, in ``settings.config.workers`` processes (each with its own app,
+    its own caches and its own guard; accounts, sessions and the audit log are shared files
+    with their own locks). The access log is off (the audit log is the record) and proxy
+    headers are not applied by uvicorn: the app decides whose X-Forwarded-For to believe."""
+    import json
+    import os
+
+    import uvicorn
+
+    kw: dict[str, Any] = {"host": host, "port": port, "access_log": False,
+                          "log_level": "warning", "proxy_headers": False}  # fmt: skip
+    workers = settings.config.workers
+    if workers <= 1:
+        uvicorn.run(create_app(settings), **kw)
+        return
+    fields = {k: str(v) if isinstance(v, Path) else v for k, v in vars(settings).items()
+              if k not in ("config", "accounts_obj")}  # fmt: skip
+    fields["config"] = settings.config.model_dump_json()
+    os.environ[SETTINGS_ENV] = json.dumps(fields)  # read by the workers, not at import
+    uvicorn.run("service.app:from_environment", factory=True, workers=workers, **kw)
+
+
+def from_environment() -> FastAPI:
+    """The app of one of `run`'s worker processes, from the settings its parent handed over."""
+    import json
+    import os
+
+    f = json.loads(os.environ[SETTINGS_ENV])
+    return create_app(Settings(
+        config=ServiceConfig.model_validate_json(f["config"]), outputs=Path(f["outputs"]),
+        interim=Path(f["interim"]), features=Path(f["features"]),
+        model_config=Path(f["model_config"]), report_config=Path(f["report_config"]),
+        accounts=Path(f["accounts"]), audit_log=Path(f["audit_log"]),
+        secure_cookies=bool(f["secure_cookies"]), cache_feature_rows=int(f["cache_feature_rows"]),
+    ))  # fmt: skip
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     s = settings or Settings()
     cfg = load_config(s.model_config, ModelConfig)
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["j2"]),
                       trim_blocks=True, lstrip_blocks=True)  # fmt: skip
-    state = _State(s, s.accounts_obj or Accounts(s.accounts), cfg,
-                   load_config(cfg.class_scheme, ClassScheme), env)  # fmt: skip
-    app = FastAPI(title="riskclass", docs_url=None, redoc_url=None, openapi_url=None)
+    sc = s.config
+    anchored = None
+    if sc.anchors is not None and sc.anchors.public_key.is_file():
+        anchored = read_anchors(sc.anchors.file, sc.anchors.public_key,
+                                dt.timedelta(minutes=sc.anchors.max_age_minutes))  # fmt: skip
+    guard = Guard(s.outputs, s.audit_log, sc.seal_check_seconds,
+                  sc.rehash_mib_per_second * 2**20, anchored, sc.full_check_minutes * 60)  # fmt: skip
+    accounts = s.accounts_obj or Accounts(s.accounts, policy=sc.policy())
+    state = _State(s, accounts, cfg, load_config(cfg.class_scheme, ClassScheme), env, guard)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Pages are rendered by a pool of threads that share one interpreter lock: more
+        # threads than a few only add contention, and each brings its own malloc arena, whose
+        # freed memory glibc keeps (the process stayed at its peak after a burst).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = sc.worker_threads
+        _limit_malloc_arenas(2)
+        guard.start()  # background re-hashing while the service runs
+        try:
+            yield
+        finally:
+            guard.stop()
+            hashing.shutdown(wait=False)
+
+    # as many as service.accounts lets hash at once (a pool, not an event loop's limiter:
+    # the test client runs each request in a loop of its own)
+    hashing = ThreadPoolExecutor(2, thread_name_prefix="login")
+    app = FastAPI(title="riskclass", docs_url=None, redoc_url=None, openapi_url=None,
+                  lifespan=lifespan)  # fmt: skip
     app.state.rc = state
+    app.add_middleware(_BodyLimit, limit=sc.max_body_kib * 1024)
 
     @app.exception_handler(Refused)
     async def _refused(request: Request, exc: Refused) -> Response:
@@ -143,18 +208,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         return _secure(HTMLResponse(page, status_code=exc.status))
 
-    @app.middleware("http")
-    async def _contain(request: Request, call_next: Any) -> Response:
-        """An unexpected error answers a bare 500 page; only its type is logged (an error's
-        text may name an enterprise), never the traceback."""
-        try:
-            return await call_next(request)
-        except Exception as exc:  # the last line of defence
-            log.error("request failed: %s", type(exc).__name__)
-            page = state.env.get_template("error.html.j2").render(
-                banner=BANNER, status=500, message="internal error", t=TEXT["zh"]
-            )
-            return _secure(HTMLResponse(page, status_code=500))
+    def _error_page() -> bytes:
+        return (
+            state.env.get_template("error.html.j2")
+            .render(banner=BANNER, status=500, message="internal error", t=TEXT["zh"])
+            .encode("utf-8")
+        )
+
+    app.add_middleware(_Contain, guard=guard, error_page=_error_page)
 
     # ------------------------------------------------------------------ login
     @app.get("/login", response_class=HTMLResponse)
@@ -167,24 +228,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return resp
 
     @app.post("/login")
-    def login(request: Request, username: str = Form(""), password: str = Form(""),
-              csrf: str = Form(""), next: str = Form("/")) -> Response:  # fmt: skip
+    async def login(request: Request, username: str = Form(""), password: str = Form(""),
+                    csrf: str = Form(""), next: str = Form("/")) -> Response:  # fmt: skip
         if not same(csrf, request.cookies.get(LOGIN_COOKIE)):
             raise Refused(403, "CSRF token missing or wrong")
-        client = request.client.host if request.client else "?"
-        try:
-            made = state.accounts.login(username, password, client)
-        except RateLimited:
-            audit.record(s.audit_log, username, "login", outcome="rate_limited", client=client)
+        client = _client(request, s.config)
+        username = username[:MAX_NAME]  # capped before anything is stored or logged
+        # password checks (argon2, 64 MiB and tens of milliseconds each) in threads of their
+        # own: a burst of logins does not hold up the pages of those already logged in
+        attempt = await asyncio.wrap_future(
+            hashing.submit(state.accounts.login, username, password, client)
+        )
+        if attempt.spraying:  # many names failing from one address: an alert, not a lock
+            audit.record(s.audit_log, "-", "login_spraying", client, outcome="alert")
+        if attempt.outcome != "ok":
+            # a repeat within the window is counted by the throttle, not logged again
+            if attempt.first_in_window:
+                audit.record(s.audit_log, username, "login", outcome=attempt.outcome,
+                             client=client)  # fmt: skip
+            throttled = attempt.outcome == "throttled"
+            error = ("too many failed attempts from this address; wait and try again"
+                     if throttled else "wrong user name or password")  # fmt: skip
             page = _page(state, request, None, "login.html.j2", csrf=csrf, next=_local(next),
-                         error="too many failed attempts; wait and try again")  # fmt: skip
-            return _secure(HTMLResponse(page, status_code=429))
-        if made is None:
-            audit.record(s.audit_log, username, "login", outcome="failed", client=client)
-            page = _page(state, request, None, "login.html.j2", csrf=csrf, next=_local(next),
-                         error="wrong user name or password")  # fmt: skip
-            return _secure(HTMLResponse(page, status_code=401))
-        token, _session = made
+                         error=error)  # fmt: skip
+            refusal = HTMLResponse(page, status_code=429 if throttled else 401)
+            if throttled:
+                refusal.headers["Retry-After"] = str(attempt.retry_after)
+            return _secure(refusal)
+        token = str(attempt.token)
         audit.record(s.audit_log, username, "login", client=client)
         resp = RedirectResponse(_local(next), status_code=303)
         resp.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=s.secure_cookies)
@@ -232,16 +303,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _named(sess)
         m = _month(state, month)
         reg = _registry(state)
-        if uscc not in reg.index:
-            audit.record(
-                s.audit_log, sess.user.username, "view_report", uscc, outcome="not_found", month=m
-            )
-            raise Refused(404, "no such enterprise")
-        if not sess.user.may_see(reg.at[uscc, "division_code"]):
-            audit.record(
-                s.audit_log, sess.user.username, "view_report", uscc, outcome="refused", month=m
-            )
-            raise Refused(403, "this enterprise is outside your jurisdiction")
+        known = uscc in reg.index
+        if not known or not sess.user.may_see(reg.at[uscc, "division_code"]):
+            # one answer for "does not exist" and "not yours": a county cannot probe others'
+            audit.record(s.audit_log, sess.user.username, "view_report", uscc,
+                         outcome="refused" if known else "not_found", month=m)  # fmt: skip
+            raise Refused(404, "no such enterprise in your jurisdiction")
         # on record before rendering: a failed render is on record too
         audit.record(s.audit_log, sess.user.username, "view_report", uscc, month=m)
         html = _report_html(state, m, uscc, "en" if lang == "en" else "zh")
@@ -342,67 +409,119 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return _html(_page(state, request, sess, "models.html.j2", month=m, v=metrics,
                            summary=summary, classes=class_order(state.scheme)))  # fmt: skip
 
+    # ------------------------------------------------------------------ accounts (admins)
+    def _users(request: Request, sess: Session, error: str | None = None,
+               notice: str | None = None) -> Response:  # fmt: skip
+        page = _page(state, request, sess, "users.html.j2", users=state.accounts.users(),
+                     roles=ROLES, pending=state.accounts.pending(),
+                     throttled=state.accounts.throttled(), error=error, notice=notice)  # fmt: skip
+        return _secure(HTMLResponse(page, status_code=400 if error else 200))
+
+    def _admin_action(request: Request, csrf: str, action: str, obj: str,
+                      do: Callable[[str], str | None], **detail: Any) -> Response:  # fmt: skip
+        """An account change by an administrator: CSRF-checked, done as ``do(admin)`` (which
+        returns a notice, "pending ..." when a second administrator must approve), audited
+        whatever the outcome."""
+        sess = _session(state, request, page=True)
+        _admin(sess)
+        _csrf(sess, csrf)
+        error = notice = None
+        try:
+            notice = do(sess.user.username)
+        except AccountError as exc:
+            error = str(exc)
+        outcome = (
+            "refused" if error else "pending" if (notice or "").startswith("pending") else "ok"
+        )
+        audit.record(s.audit_log, sess.user.username, action, obj, outcome=outcome, **detail)
+        return _users(request, sess, error, notice)
+
     @app.get("/admin/users", response_class=HTMLResponse)
     def users_page(request: Request) -> Response:
         sess = _session(state, request, page=True)
         _admin(sess)
         audit.record(s.audit_log, sess.user.username, "view_users")
-        return _html(_page(state, request, sess, "users.html.j2", users=state.accounts.users(),
-                           roles=ROLES))  # fmt: skip
+        return _users(request, sess)
+
+    def _codes(divisions: str) -> tuple[str, ...]:
+        return tuple(divisions.replace("，", ",").split(","))
+
+    def _granted(grant: Grant) -> str:
+        if grant.request_id is None:
+            return f"{grant.user.username}: in force"
+        return (f"pending: {grant.user.username} needs a second administrator's approval "
+                f"(request {grant.request_id})")  # fmt: skip
 
     @app.post("/admin/users", response_class=HTMLResponse)
     def add_user(request: Request, csrf: str = Form(""), username: str = Form(""),
                  password: str = Form(""), role: str = Form(""), divisions: str = Form(""),
                  named_lists: str = Form("")) -> Response:  # fmt: skip
-        sess = _session(state, request, page=True)
-        _admin(sess)
-        _csrf(sess, csrf)
-        error = None
-        try:
-            state.accounts.add(username, password, role, tuple(divisions.replace("，", ",").split(",")),
-                               named_lists == "on")  # fmt: skip
-            audit.record(s.audit_log, sess.user.username, "add_user", username, role=role,
-                         divisions=divisions)  # fmt: skip
-        except AccountError as exc:
-            error = str(exc)
-            audit.record(s.audit_log, sess.user.username, "add_user", username, outcome="refused")
-        page = _page(state, request, sess, "users.html.j2", users=state.accounts.users(),
-                     roles=ROLES, error=error)  # fmt: skip
-        return _secure(HTMLResponse(page, status_code=400 if error else 200))
+        return _admin_action(
+            request, csrf, "add_user", username,
+            lambda by: _granted(state.accounts.add(username, password, role, _codes(divisions),
+                                                   named_lists == "on", by=by)),
+            role=role, divisions=divisions, named_lists=named_lists == "on",
+        )  # fmt: skip
+
+    @app.post("/admin/users/change", response_class=HTMLResponse)
+    def change_user(request: Request, csrf: str = Form(""), username: str = Form(""),
+                    role: str = Form(""), divisions: str = Form(""),
+                    named_lists: str = Form("")) -> Response:  # fmt: skip
+        return _admin_action(
+            request, csrf, "change_user", username,
+            lambda by: _granted(state.accounts.change(
+                username, role=role or None, divisions=_codes(divisions) if divisions else None,
+                named_lists={"on": True, "off": False}.get(named_lists), by=by)),
+            role=role, divisions=divisions, named_lists=named_lists,
+        )  # fmt: skip
+
+    @app.post("/admin/users/approve", response_class=HTMLResponse)
+    def approve_user(request: Request, csrf: str = Form(""), request_id: int = Form(0)) -> Response:
+        return _admin_action(
+            request, csrf, "approve_user", str(request_id),
+            lambda by: f"{state.accounts.approve(request_id, by=by).username}: approved, in force",
+        )  # fmt: skip
+
+    @app.post("/admin/users/reject", response_class=HTMLResponse)
+    def reject_user(request: Request, csrf: str = Form(""), request_id: int = Form(0)) -> Response:
+        def reject(by: str) -> str:
+            state.accounts.reject(request_id, by=by)
+            return f"request {request_id} rejected"
+
+        return _admin_action(request, csrf, "reject_user", str(request_id), reject)
+
+    @app.post("/admin/users/unlock", response_class=HTMLResponse)
+    def unlock_user(request: Request, csrf: str = Form(""), username: str = Form(""),
+                    client: str = Form("")) -> Response:  # fmt: skip
+        return _admin_action(
+            request, csrf, "unlock_user", username,
+            lambda _by: f"{username}: {state.accounts.unlock(username, client or None)} "
+                        "blocked address(es) cleared",
+            client=client,
+        )  # fmt: skip
 
     @app.post("/admin/users/deactivate", response_class=HTMLResponse)
     def deactivate_user(
         request: Request, csrf: str = Form(""), username: str = Form("")
     ) -> Response:
-        sess = _session(state, request, page=True)
-        _admin(sess)
-        _csrf(sess, csrf)
-        error = None
-        if username == sess.user.username:
-            error = "an administrator cannot deactivate their own account"
-        else:
-            try:
-                state.accounts.deactivate(username)
-            except AccountError as exc:
-                error = str(exc)
-        audit.record(s.audit_log, sess.user.username, "deactivate_user", username,
-                     outcome="refused" if error else "ok")  # fmt: skip
-        page = _page(state, request, sess, "users.html.j2", users=state.accounts.users(),
-                     roles=ROLES, error=error)  # fmt: skip
-        return _secure(HTMLResponse(page, status_code=400 if error else 200))
+        def deactivate(by: str) -> str:
+            if username == by:
+                raise AccountError("an administrator cannot deactivate their own account")
+            state.accounts.deactivate(username)
+            return f"{username}: deactivated"
+
+        return _admin_action(request, csrf, "deactivate_user", username, deactivate)
 
     @app.get("/audit", response_class=HTMLResponse)
     def audit_page(request: Request) -> Response:
         sess = _session(state, request, page=True)
         _admin(sess)
-        problems = audit.verify(
-            s.outputs, s.audit_log, s.outputs / "promotions.jsonl", state.hashes
-        )
+        problems = audit.verify(s.outputs, s.audit_log, s.outputs / "promotions.jsonl",
+                                state.guard.hashes, state.guard.anchored())  # fmt: skip
         entries = chain.read(s.audit_log)[-200:][::-1]
         audit.record(s.audit_log, sess.user.username, "view_audit")
-        return _html(
-            _page(state, request, sess, "audit.html.j2", problems=problems, entries=entries)
-        )
+        return _html(_page(state, request, sess, "audit.html.j2", problems=problems,
+                           entries=entries, unanchored="anchors" not in problems))  # fmt: skip
 
     return app
 
@@ -433,15 +552,57 @@ def _lang(request: Request) -> str:
     return "en" if lang == "en" else "zh"
 
 
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "form-action 'self'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+_RAW_HEADERS = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+
+
 def _secure(resp: Response) -> Response:
-    resp.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'"
-    )
-    resp.headers["X-Frame-Options"] = "DENY"
-    resp.headers["X-Content-Type-Options"] = "nosniff"
-    resp.headers["Referrer-Policy"] = "no-referrer"
-    resp.headers["Cache-Control"] = "no-store"
+    for k, v in SECURITY_HEADERS.items():
+        resp.headers[k] = v
     return resp
+
+
+class _Contain:
+    """Every response carries the security headers: pages, refusals, unknown routes and the
+    framework's own errors alike. An unexpected error answers a bare 500 page; only its type
+    is logged (an error's text may name an enterprise), never the traceback. (A plain ASGI
+    middleware: Starlette's ``@app.middleware`` costs a task and a stream per request.)"""
+
+    def __init__(self, app: Any, guard: Guard, error_page: Callable[[], bytes]) -> None:
+        self.app, self.guard, self.error_page = app, guard, error_page
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self.guard.last_request = time.monotonic()  # the guard trims memory only when idle
+        started = False
+
+        async def secured(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                own = {k for k, _ in _RAW_HEADERS}
+                headers = [h for h in message.get("headers", []) if h[0].lower() not in own]
+                message = {**message, "headers": headers + _RAW_HEADERS}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, secured)
+        except Exception as exc:  # the last line of defence
+            log.error("request failed: %s", type(exc).__name__)
+            if started:  # the answer is under way: nothing else can be sent
+                return
+            await send({"type": "http.response.start", "status": 500, "headers": [
+                (b"content-type", b"text/html; charset=utf-8"), *_RAW_HEADERS]})  # fmt: skip
+            await send({"type": "http.response.body", "body": self.error_page()})
 
 
 def _html(page: str) -> Response:
@@ -478,22 +639,26 @@ def _admin(sess: Session) -> None:
 
 
 def _month(state: _State, month: str | None) -> str:
+    """The month asked for (default: the latest sealed), if it may be served: its files match
+    its seal and the chains verify against their anchors (`service.guard`: one check at a
+    time, at most every ``seal_check_seconds``)."""
     sealed = state.sealed_months()
     if not sealed:
         raise Refused(503, "no month has been sealed yet (riskclass seal --as-of MONTH)")
     m = month or sealed[-1]
     if m not in sealed:
         raise Refused(404, f"month {m} is not sealed")
-    now = time.monotonic()  # when to check again, not a computation on the data
-    last = state.checked.get(m)
-    if last is None or now - last[0] >= state.settings.seal_check_seconds:
-        state.checked[m] = (now, seal.check(state.settings.outputs, m, state.hashes))
-    problems = state.checked[m][1]
+    chains = state.guard.chains()
+    problems = chains + state.guard.month(m)
     seal_id = state.seal_ids().get(m)
     if problems or state.cached_seal.get(m) != seal_id:  # cached data read under another seal
         for key in [k for k in list(state.months) if k.split(":")[1:2] == [m]]:
             state.months.pop(key, None)
         state.cached_seal[m] = None if problems else seal_id
+    if chains:
+        raise Refused(503, f"the audit trail does not verify ({len(chains)} problems); nothing "
+                           "is served until an administrator runs `riskclass audit verify` and "
+                           "resolves it")  # fmt: skip
     if problems:
         kinds: dict[str, int] = {}
         for p in problems:
@@ -527,16 +692,22 @@ def _scoped(state: _State, user: User, month: str) -> pd.DataFrame:
     month and jurisdiction: the same for every user of one county)."""
     key = f"scoped:{month}:{','.join(user.divisions)}:{user.sees_named}"
     if key not in state.months:
-        whole = f"joined:{month}"
-        if whole not in state.months:
-            frame = _classes(state, month).join(_registry(state), on="uscc")
-            state.months[whole] = frame.assign(division_code=frame["division_code"].astype(str))
-        frame = state.months[whole]
+        frame = _joined(state, month)
         mask = pd.Series(False, index=frame.index)
         for d in user.divisions:
             mask |= frame["division_code"].str.startswith(d)
         state.months[key] = frame[mask.to_numpy() & user.sees_named]
     return state.months[key]
+
+
+def _joined(state: _State, month: str) -> pd.DataFrame:
+    """The month's classes joined to the registry (built once per month)."""
+    key = f"joined:{month}"
+    if key not in state.months:
+        joined = _classes(state, month).join(_registry(state), on="uscc")
+        state.months[key] = joined.assign(division_code=joined["division_code"].astype(str))
+    frame: pd.DataFrame = state.months[key]
+    return frame
 
 
 def _filtered(
@@ -567,14 +738,75 @@ def _plan(path: Path, user: User) -> pd.DataFrame:
     return plan[plan["division_code"].map(user.may_see).astype(bool)]
 
 
+def _limit_malloc_arenas(n: int) -> None:
+    """glibc's mallopt(M_ARENA_MAX, n) for the threads started from now on (no-op elsewhere)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").mallopt(-8, n)  # M_ARENA_MAX is -8 in glibc's malloc.h
+
+
+def _client(request: Request, config: ServiceConfig) -> str:
+    """The client's address: the TCP peer, unless the peer is a configured proxy; then the
+    nearest address in X-Forwarded-For that is not itself a trusted proxy. A forged header
+    from anyone else changes nothing (uvicorn must not rewrite the peer: `riskclass serve`
+    starts it with proxy headers off)."""
+    peer = request.client.host if request.client else "?"
+    if not config.trusts(peer):
+        return peer
+    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not config.trusts(hop):
+            return hop[:64]
+    return peer
+
+
+class _BodyLimit:
+    """Refuse a request body over ``limit`` bytes (413) before it is parsed: the forms are
+    small, and a 500 KB user name must cost nothing but the refusal."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await _too_large(send)
+            return
+        seen = 0
+
+        async def limited() -> Any:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await _too_large(send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Any) -> None:
+    resp = _secure(Response("request too large", status_code=413, media_type="text/plain"))
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(k.encode(), v.encode()) for k, v in resp.headers.items()]})  # fmt: skip
+    await send({"type": "http.response.body", "body": resp.body})
+
+
 def _csv(frame: pd.DataFrame, user: User, filename: str) -> Response:
-    """Every export carries the internal-use mark and who exported it, when."""
-    buf = io.StringIO()
-    buf.write(f"# {BANNER}\n# 导出人 exported by: {user.username}, {_now_text()} (UTC+8)\n")
-    frame.to_csv(buf, index=False)
-    resp = Response(
-        ("\ufeff" + buf.getvalue()).encode("utf-8"), media_type="text/csv; charset=utf-8"
-    )
+    """Every export carries the internal-use mark and who exported it, when; cells that a
+    spreadsheet would run as formulas are neutralised."""
+    head = f"# {BANNER}\n# 导出人 exported by: {user.username}, {_now_text()} (UTC+8)\n"
+    body = csv_text(frame)  # formula-safe: a name such as =HYPERLINK(...) stays text
+    resp = Response(("\ufeff" + head + body).encode("utf-8"), media_type="text/csv; charset=utf-8")
     resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return _secure(resp)
 
@@ -601,9 +833,9 @@ def _report_html(state: _State, month: str, uscc: str, lang: str) -> str:
                                     s.outputs)  # fmt: skip
             rows = pq.ParquetFile(ctx.features_path).metadata.num_rows
             ctx.cache_features = rows <= s.cache_feature_rows  # in memory up to this size
-            ctx.feature_rows([])  # built here, under the lock, not by the first requests at once
-            ctx.explainer()
+            ctx.warm()  # built here, under the lock, not by the first requests at once
             state.months[key] = ctx
+            _joined(state, month)  # and the month's named list, for lists and search
     ctx = state.months[key]
     if uscc not in ctx.classes.index:
         raise Refused(404, f"not classified in {month}")

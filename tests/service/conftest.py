@@ -16,8 +16,9 @@ from models.sampling import Campaign
 from pipelines.config import load_config
 from pipelines.plan import run_plan
 from service import seal
-from service.accounts import Accounts
+from service.accounts import Accounts, Policy
 from service.app import Settings, create_app
+from service.config import ServiceConfig
 from tests.conftest import ROOT
 
 PASSWORD = "correct horse battery"
@@ -73,14 +74,15 @@ def env(report_month, small_model, small_history, small_interim, tmp_path_factor
     division = str(reg["division_code"].iloc[0])
     out_rows = reg[~reg["division_code"].astype(str).str.startswith(division[:4])]
     outside = out_rows["uscc"].iloc[0]
-    acc = Accounts(root / "accounts.sqlite")
-    acc.add("county", PASSWORD, "county", (division,))
-    acc.add("city", PASSWORD, "city", (division[:4],))
-    acc.add("province", PASSWORD, "province", (division[:2],))
-    acc.add("analyst", PASSWORD, "data_scientist")
-    acc.add("granted", PASSWORD, "data_scientist", (division[:2],), named_lists=True)
-    acc.add("admin", PASSWORD, "admin")
-    s = Settings(outputs=outputs, interim=small_interim[1], features=small_history,
-                 model_config=model_yaml, accounts=root / "accounts.sqlite", audit_log=audit_log,
-        seal_check_seconds=0)  # fmt: skip
+    # one account per role, in force at once (four eyes are tested in tests/security)
+    acc = Accounts(root / "accounts.sqlite", policy=Policy(four_eyes=False))
+    acc.add("county", PASSWORD, "county", (division,), by="setup")
+    acc.add("city", PASSWORD, "city", (division[:4],), by="setup")
+    acc.add("province", PASSWORD, "province", (division[:2],), by="setup")
+    acc.add("analyst", PASSWORD, "data_scientist", by="setup")
+    acc.add("granted", PASSWORD, "data_scientist", (division[:2],), named_lists=True, by="setup")
+    acc.add("admin", PASSWORD, "admin", by="setup")
+    s = Settings(config=ServiceConfig(seal_check_seconds=0, four_eyes=False), outputs=outputs,
+                 interim=small_interim[1], features=small_history, model_config=model_yaml,
+                 accounts=root / "accounts.sqlite", audit_log=audit_log)  # fmt: skip
     return Env(root, s, inside, outside, division)
