@@ -100,10 +100,16 @@ def test_history_shows_the_months_classified(month) -> None:  # type: ignore[no-
     assert cells[:-2] == ["—"] * 10  # never classified: said so, not guessed
 
 
+def _fresh_caches() -> dict[str, object]:
+    """A copied month context must not share the peer caches of the one it was copied from."""
+    return {"_peer_done": set(), "_peer_groups": {}, "_peer_medians": {},
+            "_peer_industry": None, "_history": {}}  # fmt: skip
+
+
 def test_when_nothing_stands_out_the_report_says_so(month, tmp_path) -> None:  # type: ignore[no-untyped-def]
     ctx = month
     strict = Month(**{**ctx.__dict__, "rcfg": ctx.rcfg.model_copy(update={"min_contribution": 50.0}),
-                      "_peer_values": {}, "_peer_groups": {}, "_peer_medians": {}})  # fmt: skip
+                      **_fresh_caches()})  # fmt: skip
     u = ctx.select(klass="A", limit=1)
     run = write_reports(strict, u, out_dir=tmp_path)
     text = _text(run.paths[0].read_text(encoding="utf-8"))
@@ -175,7 +181,7 @@ def test_a_stale_explanation_is_refused(month, tmp_path) -> None:  # type: ignor
     margin = t.column("margin").to_numpy() + 0.5  # as if another model had classified
     tampered = t.set_column(t.schema.get_field_index("margin"), "margin", pa.array(margin))
     stale = Month(**{**ctx.__dict__, "classes": tampered.to_pandas().set_index("uscc"),
-                     "_peer_values": {}, "_peer_groups": {}, "_peer_medians": {}})  # fmt: skip
+                     **_fresh_caches()})  # fmt: skip
     with pytest.raises(ReportError, match="differs from the one classify stored"):
         write_reports(stale, ctx.select(limit=1), out_dir=tmp_path)
 
