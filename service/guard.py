@@ -89,6 +89,7 @@ class Guard:
         self._audit_full: list[str] = []
         self._follower = chain.Follower(self.audit_log)
         self._seals: tuple[Stat | None, dict[str, dict[str, Any]], list[str]] | None = None
+        self._seal_heads: list[chain.Head] = []  # the audit heads the seals recorded
         self._logs: dict[str, tuple[Any, list[str]]] = {}
         self._anchored: tuple[Any, anchors_mod.Anchored] | None = None
         self._stop = threading.Event()
@@ -143,10 +144,15 @@ class Guard:
 
     # ------------------------------------------------------------------ checks
     def _seal_state(self) -> tuple[Stat | None, dict[str, dict[str, Any]], list[str]]:
+        """The latest seal of each month and the seal chain's problems, reread only when the
+        seal log changes (it holds every manifest: megabytes, not for every check)."""
         path = seal.seals_path(self.outputs)
         st = _stat(path) if path.is_file() else None
         if self._seals is None or self._seals[0] != st:
-            latest = {e["month"]: e for e in chain.read(path) if "month" in e}
+            entries = chain.read(path)
+            self._seal_heads = [chain.Head(int(e["audit_head"]["seq"]), e["audit_head"]["line_sha256"])
+                                for e in entries if "audit_head" in e]  # fmt: skip
+            latest = {e["month"]: e for e in entries if "month" in e}
             self._seals = (st, latest, chain.verify(path))
         return self._seals
 
@@ -170,7 +176,7 @@ class Guard:
         signed = anchored.heads if anchored is not None else {}
         problems = list(anchored.problems) if anchored is not None else []
         _, _, seal_chain = self._seal_state()
-        audit_anchors = seal.anchors(self.outputs) + signed.get("audit", [])
+        audit_anchors = self._seal_heads + signed.get("audit", [])
         problems += self._follower.update(audit_anchors)
         problems += self._audit_full
         problems += [p for p in seal_chain if p not in problems]
