@@ -95,7 +95,8 @@ def _lines(path: Path) -> list[str]:
         return []
     # "\n" only: str.splitlines would also split inside an entry at U+2028, U+0085 ..., which
     # JSON leaves unescaped (a user name holding one would otherwise break the chain)
-    text = Path(path).read_text(encoding="utf-8")
+    # a byte that is not UTF-8 is an edit: it shows as a hash mismatch, not as a crash
+    text = Path(path).read_bytes().decode("utf-8", errors="replace")
     return [ln for ln in text.split("\n") if ln.strip()]
 
 

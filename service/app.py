@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import ctypes
 import datetime as dt
+import ipaddress
 import logging
 import threading
 import time
@@ -43,6 +44,7 @@ from pipelines.config import load_config
 from pipelines.io import csv_text
 from service import audit
 from service.accounts import ROLES, AccountError, Accounts, Grant, Session, User, same
+from service.anchor import AnchorError
 from service.config import ServiceConfig
 from service.guard import Guard, read_anchors
 
@@ -165,7 +167,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                       trim_blocks=True, lstrip_blocks=True)  # fmt: skip
     sc = s.config
     anchored = None
-    if sc.anchors is not None and sc.anchors.public_key.is_file():
+    if sc.anchors is not None:  # configured: the key must be there (no silent fall-back)
+        if not sc.anchors.public_key.is_file():
+            raise AnchorError(f"anchors are configured but the public key "
+                              f"{sc.anchors.public_key} is missing (riskclass audit keygen)")  # fmt: skip
         anchored = read_anchors(sc.anchors.file, sc.anchors.public_key,
                                 dt.timedelta(minutes=sc.anchors.max_age_minutes))  # fmt: skip
     guard = Guard(s.outputs, s.audit_log, sc.seal_check_seconds,
@@ -752,16 +757,24 @@ def _client(request: Request, config: ServiceConfig) -> str:
     peer = request.client.host if request.client else "?"
     if not config.trusts(peer):
         return peer
-    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    # every X-Forwarded-For line (a proxy may add its own line after the client's forged one)
+    joined = ",".join(request.headers.getlist("x-forwarded-for"))
+    hops = [h.strip() for h in joined.split(",") if h.strip()]
     for hop in reversed(hops):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:  # not an address: the chain cannot be trusted past it
+            return peer
         if not config.trusts(hop):
-            return hop[:64]
+            return hop
     return peer
 
 
 class _BodyLimit:
-    """Refuse a request body over ``limit`` bytes (413) before it is parsed: the forms are
-    small, and a 500 KB user name must cost nothing but the refusal."""
+    """Refuse a request body over ``limit`` bytes before it is parsed: the forms are small,
+    and a 500 KB user name must cost nothing but the refusal. A declared length over the
+    limit answers 413 at once; a chunked body is cut off at the limit (the form parser then
+    answers 400)."""
 
     def __init__(self, app: Any, limit: int) -> None:
         self.app, self.limit = app, limit

@@ -225,19 +225,25 @@ class Guard:
 
     def _rehash_loop(self) -> None:
         while not self._stop.is_set():
-            try:
-                self.verify_audit_in_full()
-                for month in sorted(self.seals()):
+            self.verify_audit_in_full()
+            for month in sorted(self.seals()):
+                try:
                     self.rehash(month)
-            except Exception as exc:  # keep guarding; the next round tries again
-                log.error("background re-hash failed: %s", type(exc).__name__)
+                except Exception as exc:  # fail closed for this month; the others go on
+                    entry = self.seals().get(month) or {}
+                    self._tampered[(month, str(entry.get("sha256")))] = [
+                        f"{month}: cannot be re-hashed ({type(exc).__name__})"]  # fmt: skip
+                    self._results.pop(f"month:{month}", None)
             self._stop.wait(self.full_verify_seconds)
 
     def verify_audit_in_full(self) -> list[str]:
         """The whole audit log (an edit inside the part already followed)."""
         anchored = self.anchored()
         signed = anchored.heads.get("audit", []) if anchored is not None else []
-        self._audit_full = chain.verify(self.audit_log, seal.anchors(self.outputs) + signed)
+        try:
+            self._audit_full = chain.verify(self.audit_log, seal.anchors(self.outputs) + signed)
+        except (OSError, ValueError, KeyError) as exc:  # fail closed: unreadable is not intact
+            self._audit_full = [f"{self.audit_log}: cannot be verified ({type(exc).__name__})"]
         return self._audit_full
 
     def rehash(self, month: str) -> list[str]:

@@ -80,10 +80,17 @@ def _scan(folder: Path) -> tuple[dict[str, os.stat_result], list[str]]:
     files: dict[str, os.stat_result] = {}
     odd: list[str] = []
     name = Path(folder).name
+    if not Path(folder).is_dir():  # a month folder deleted: every sealed file is missing
+        return {}, []
     stack = [(str(folder), "")]
     while stack:
         top, base = stack.pop()
-        with os.scandir(top) as entries:
+        try:
+            entries = os.scandir(top)
+        except OSError as exc:
+            odd.append(f"{name}/{base or '.'}: cannot be read ({type(exc).__name__})")
+            continue
+        with entries:
             for e in entries:
                 rel = base + e.name
                 if e.is_symlink():

@@ -243,3 +243,20 @@ def test_one_check_of_a_month_at_a_time(site: Site) -> None:
     for th in threads:
         th.join()
     assert len(runs) == 2 and results == [[]] * 30
+
+
+def test_a_byte_that_is_not_utf8_is_an_edit_not_a_crash(site: Site) -> None:
+    data = bytearray(site.log.read_bytes())
+    at = data.index(b'"object":"9144') + 12
+    data[at] = 0xFF  # same length, same last line
+    site.log.write_bytes(bytes(data))
+    assert any("edited" in p for p in chain.verify(site.log))
+    guard = site.guard()
+    assert guard.verify_audit_in_full() and guard.chains()
+
+
+def test_a_deleted_month_folder_is_reported_missing(site: Site) -> None:
+    import shutil
+
+    shutil.rmtree(site.outputs / "2026-10")
+    assert "2026-10/classes.parquet: sealed, now missing" in site.guard().month("2026-10")
