@@ -72,6 +72,24 @@ def test_a_configured_proxy_is_believed_and_only_it(env: Env) -> None:
     assert {"198.51.100.7", "198.51.100.8"} <= clients and "10.1.1.5" not in clients
 
 
+def test_a_forged_line_before_the_proxy_line_is_not_believed(env: Env) -> None:
+    """A proxy that adds its own X-Forwarded-For line after the client's forged one: every
+    line is read, so the client is the address the proxy saw, not the one it was told."""
+    cfg = ServiceConfig(seal_check_seconds=0, four_eyes=False, trusted_proxies=["10.5.5.0/24"])
+    proxy = TestClient(create_app(replace(env.settings, config=cfg)), client=("10.5.5.5", 50006))
+    token = _token(proxy)
+    codes = [_login(proxy, token, "city", "wrong password!!",
+                    headers=[("X-Forwarded-For", f"198.51.100.{i}"),
+                             ("X-Forwarded-For", "192.0.2.44")]) for i in range(6)]  # fmt: skip
+    assert codes == [401] * 5 + [429]  # one client, 192.0.2.44, however the first line rotates
+    junk = [("X-Forwarded-For", "192.0.2.45, not-an-address")]
+    assert _login(proxy, token, "city", "wrong password!!", headers=junk) == 401
+    clients = [e.get("client") for e in chain.read(env.settings.audit_log)
+               if e["action"] == "login" and e["user"] == "city"]  # fmt: skip
+    assert "192.0.2.44" in clients and "10.5.5.5" in clients  # junk: the proxy itself
+    assert not any(str(c).startswith("198.51.100.") for c in clients)
+
+
 def test_nobody_can_lock_out_someone_else(env: Env) -> None:
     attacker = TestClient(env.app, client=("10.2.2.2", 50003))
     token = _token(attacker)
