@@ -3,14 +3,17 @@
 Every page needs a login; every page and export is limited to the user's role and
 jurisdiction (`service.accounts`); every login, view, search, export and account change is
 appended to the audit log (`service.audit`); a month is served only while its files match
-its seal (`service.seal`). Pages and exports carry the internal-use banner and the user's
-name. Error pages name no enterprise and no class; uvicorn's access log is off (the audit
-log is the record, and holds no class).
+its seal and the chains verify against their signed anchors (`service.guard`). Pages and
+exports carry the internal-use banner and the user's name; exports are formula-safe. Error
+pages name no enterprise and no class; uvicorn's access log is off (the audit log is the
+record, and holds no class). Settings: `configs/service.yaml` (`service.config`).
 
 Status codes: a page without a session redirects to the login (302); a download without one
-is 401; a role that may not use a page, or an enterprise outside the user's jurisdiction, is
-403; a month whose seal does not check is 503, with the reasons counted, not listed (file
-names would say which enterprises have class-D reports).
+is 401; a role that may not use a page is 403; an enterprise outside the user's jurisdiction
+is 404, the same answer as one that does not exist; a login held back is 429 with
+Retry-After; a body over the limit 413; a month whose seal does not check, or any month while
+the chains do not verify, is 503, with the reasons counted, not listed (file names would say
+which enterprises have class-D reports). Every response carries the security headers.
 """
 
 from __future__ import annotations
