@@ -109,12 +109,6 @@ class Guard:
         """Why nothing may be served: the chains do not verify against their anchors."""
         return self._once("chains", self._check_chains)
 
-    def stale(self) -> str | None:
-        """The anchors are older than allowed (the anchoring timer stopped, or anchors were cut):
-        shown to administrators, and a problem for `riskclass audit verify`."""
-        a = self.anchored()
-        return a.stale if a is not None else None
-
     def _once(
         self, key: str, check: Callable[[], list[str]], fresh: float | None = None
     ) -> list[str]:
