@@ -43,7 +43,7 @@ def interim_for(n: int) -> Path:
 def features_for(n: int, first: str, last: str) -> Path:
     """Feature files of ``first .. last`` for the province of ``n`` (cached)."""
     out = WORK / f"features-{n}"
-    from features.months import months_between
+    from contract.months import months_between
 
     wanted = months_between(first, last)
     if all((out / f"{m}.parquet").is_file() for m in wanted):

@@ -6,7 +6,7 @@ Only pandas and numpy compute here (no DuckDB, no polars). Every rule follows th
 mirrors, NULL semantics included:
 
 * point in time: an event record counts only if its event date
-  (``features.contract.TABLES[name].event_date``) and its ``received_date`` are on or before
+  (``contract.tables.TABLES[name].event_date``) and its ``received_date`` are on or before
   the month end;
 * population: established by the month end and not deregistered by then, with the address
   and registered capital as known at the month end, rebuilt from ``changes`` exactly like
@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from features.config import FeaturesConfig
-from features.contract import TABLES
+from contract.tables import TABLES
 
 #: The catalog features this baseline computes, in catalog order.
 FEATURES: tuple[str, ...] = (

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-from features.contract import GROUPS, Group
+from contract.tables import GROUPS, Group
 
 Kind = Literal["number", "flag", "category", "date"]
 Role = Literal["model", "context"]

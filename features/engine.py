@@ -35,8 +35,8 @@ import pyarrow as pa
 
 from features.catalog import Feature
 from features.config import FeaturesConfig
-from features.contract import TABLES
-from features.months import month_end, parse_month
+from contract.tables import TABLES
+from contract.months import month_end, parse_month
 
 SQL_TYPES = {"number": "DOUBLE", "flag": "DOUBLE", "category": "VARCHAR", "date": "DATE"}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from features.months import months_between, previous_month
+from contract.months import months_between, previous_month
 
 
 def label_frames(

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from features.contract import VOCABULARIES
+from contract.tables import VOCABULARIES
 
 Mode = Literal["all_classes", "one_class", "batches"]
 

@@ -34,7 +34,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from features.contract import GROUPS
+from contract.tables import GROUPS
 from features.definitions import BY_NAME
 from models import calibration, explain, gbm
 from models.classes import OUTPUT_COLUMNS, ClassScheme, assign, class_order

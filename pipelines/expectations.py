@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import pyarrow as pa
 
-from features.contract import VOCABULARIES, Table
+from contract.tables import VOCABULARIES, Table
 from pipelines import rules
-from simulator import reference
+from contract import reference
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # never phone home
 
@@ -44,7 +44,7 @@ def flag_rules(flags: list[rules.Flag]) -> list[str]:
 
 
 def build_suite(
-    spec: Table, flag_names: list[str]
+    spec: Table, flag_names: list[str], province: str
 ) -> Any:  # a gx.ExpectationSuite; GE is imported lazily
     import great_expectations as gx
 
@@ -73,7 +73,7 @@ def build_suite(
                 VOCABULARIES[col.vocabulary]
                 if col.vocabulary in VOCABULARIES
                 else (
-                    reference.division_codes()
+                    reference.division_codes(province)
                     if col.vocabulary == "division"
                     else reference.industry_codes()
                 )
@@ -117,7 +117,10 @@ def build_suite(
 class Validation:
     """One GE file project per ingest output folder; Data Docs accumulate across runs."""
 
-    def __init__(self, root: Path, run_name: str, run_time: dt.datetime) -> None:
+    def __init__(
+        self, root: Path, run_name: str, run_time: dt.datetime, province: str
+    ) -> None:
+        self.province = province
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -137,7 +140,7 @@ class Validation:
         from great_expectations.core.run_identifier import RunIdentifier
 
         gx = self.gx
-        suite = self.ctx.suites.add_or_update(build_suite(spec, flag_names))
+        suite = self.ctx.suites.add_or_update(build_suite(spec, flag_names, self.province))
         try:
             asset = self.source.get_asset(spec.name)
         except LookupError:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from features.catalog import UNITS, Feature
 from features.config import FeaturesConfig
-from features.contract import GROUPS, TABLES
+from contract.tables import GROUPS, TABLES
 from features.definitions import BLOCKS, CATALOG, MODEL_FEATURES
 from features.engine import Window, block_aliases, feature_sql
 from pipelines.config import load_config

@@ -26,14 +26,14 @@ import pyarrow.parquet as pq
 
 from features.base import population
 from features.config import FeaturesConfig
-from features.contract import TABLES
+from contract.tables import TABLES
 from features.definitions import BLOCKS, CATALOG, month_batches
 from features.engine import (
     FeatureError,
     Window,
     define_macros,
 )
-from features.months import months_between, parse_month
+from contract.months import months_between, parse_month
 from pipelines.io import PARQUET_OPTIONS
 
 log = logging.getLogger(__name__)

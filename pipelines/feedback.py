@@ -30,7 +30,7 @@ from typing import Any
 
 import pandas as pd
 
-from features.contract import TABLES
+from contract.tables import TABLES
 from pipelines.ingest import IngestReport, run_ingest
 from pipelines.ingest_config import IngestConfig
 from pipelines.io import atomic_write, formula_safe_text, write_csv, write_json

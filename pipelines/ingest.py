@@ -32,8 +32,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from stdnum.cn import uscc as stdnum_uscc
 
-from features.contract import TABLES, Table
-from features.months import month_end, parse_month
+from contract.tables import TABLES, Table
+from contract.months import month_end, parse_month
 from pipelines import rules
 from pipelines.expectations import run_table_validation
 from pipelines.ingest_config import IngestConfig
@@ -47,7 +47,7 @@ from pipelines.readers import (
     read_text_table,
 )
 from pipelines.rules import RULE_NAMES, Flag, literal, quote, raw
-from simulator import reference
+from contract import reference
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ def run_ingest(
             con.execute(f"SET threads = {cfg.duckdb_threads}")
             con.execute("SET preserve_insertion_order = true")
             con.execute(f"SET temp_directory = {literal(str(work / '.spill'))}")
-            _load_vocabularies(con)
+            _load_vocabularies(con, cfg.province)
             con.execute("CREATE TABLE checked_uscc (code VARCHAR PRIMARY KEY, valid BOOLEAN)")
             ingest = _Ingest(cfg, con, out, work, as_of, run_name)
             for table in ORDER:
@@ -186,8 +186,8 @@ def run_ingest(
     return report
 
 
-def _load_vocabularies(con: duckdb.DuckDBPyConnection) -> None:
-    divisions = pa.table({"code": sorted(reference.division_codes())})
+def _load_vocabularies(con: duckdb.DuckDBPyConnection, province: str) -> None:
+    divisions = pa.table({"code": sorted(reference.division_codes(province))})
     industries = pa.table({"code": sorted(reference.industry_codes())})
     con.register("_divisions", divisions)
     con.register("_industries", industries)
@@ -231,7 +231,7 @@ class _Ingest:
         # GE stamps its runs with this time: the data month, not the clock, so reruns match
         stamp = self.as_of_end or dt.date(1970, 1, 1)
         run_time = dt.datetime(stamp.year, stamp.month, stamp.day, tzinfo=dt.UTC)
-        self.validation = Validation(work / "validation", run_name, run_time)
+        self.validation = Validation(work / "validation", run_name, run_time, cfg.province)
 
     # ------------------------------------------------------------------ one table
     def table(self, name: str, path: Path | None) -> TableReport:

@@ -11,6 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 class IngestConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    #: The province the bureau covers (two-digit GB/T 2260 code); divisions outside it are
+    #: rejected. The reference lists shipped in contract/data cover 44 (Guangdong).
+    province: Annotated[str, Field(pattern=r"^\d{2}$")] = "44"
     ge_batch_rows: Annotated[int, Field(ge=1_000)]
     duckdb_memory_limit: str
     duckdb_threads: Annotated[int, Field(ge=1, le=64)]

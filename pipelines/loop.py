@@ -48,7 +48,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from features.definitions import CATALOG
-from features.months import add_months, month_end, months_between, parse_month, previous_month
+from contract.months import add_months, month_end, months_between, parse_month, previous_month
 from models import calibration, gbm
 from models.baselines import IndicatorWeights, indicator_score
 from models.classes import ClassScheme, assign, class_order

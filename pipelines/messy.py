@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.contract import TABLES
+from contract.tables import TABLES
 from pipelines.io import atomic_directory, write_json
 from simulator.config import SimulatorConfig
 from simulator.messy import REPAIRABLE, MessyFile, corrupt_table

@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
-from features.months import month_end, parse_month
+from contract.months import month_end, parse_month
 from models.classes import ClassScheme
 from models.sampling import Campaign, PlanError, assign_inspectors, draw, rates_for, rng_for
 from pipelines.io import write_csv, write_json, write_xlsx

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from features.contract import TABLES, Table
+from contract.tables import TABLES, Table
 from pipelines.rules import FULL_WIDTH, HALF_WIDTH
 
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".xlsx": "xlsx"}

@@ -39,9 +39,9 @@ from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field
 
 from features.catalog import Feature
-from features.contract import GROUPS, VOCABULARIES
+from contract.tables import GROUPS, VOCABULARIES
 from features.definitions import BY_NAME
-from features.months import months_between, parse_month, previous_month
+from contract.months import months_between, parse_month, previous_month
 from models import calibration, explain, gbm
 from models.classes import ClassScheme, class_order
 from models.config import ModelConfig

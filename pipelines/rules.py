@@ -3,7 +3,7 @@
 One catalogue (`RULES`) names every reason a row can be quarantined, in the order that
 decides which rule a row is filed under when it breaks several; each has a Chinese and an
 English reason. The SQL that parses raw text into typed columns and the predicates that
-flag failing rows are built here from `features.contract`, never written per table.
+flag failing rows are built here from `contract.tables`, never written per table.
 Pure: strings in, strings out.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from features.contract import TABLES, VOCABULARIES, Column, Table
+from contract.tables import TABLES, VOCABULARIES, Column, Table
 
 # Full-width forms departments type, and their half-width equivalents (NFKC for the
 # characters that occur in codes, numbers, dates and names).

@@ -20,7 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from features.contract import TABLES
+from contract.tables import TABLES
 from pipelines.io import atomic_directory, write_json, write_parquet
 from simulator.config import SimulatorConfig
 from simulator.engine import ChunkStats, chunk_sizes, simulate_chunk

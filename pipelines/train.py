@@ -26,7 +26,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from features.definitions import BY_NAME, CATALOG
-from features.months import months_between
+from contract.months import months_between
 from models import calibration, gbm
 from models.baselines import IndicatorWeights, indicator_score, logistic
 from models.classes import ClassScheme, assign, check_features, class_order

@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from features.definitions import BY_NAME
-from features.months import month_end, months_between, parse_month, previous_month
+from contract.months import month_end, months_between, parse_month, previous_month
 from models import calibration, explain, gbm, metrics, verification
 from models.classes import ClassScheme, assign, class_order
 from models.config import ModelConfig

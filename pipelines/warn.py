@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from features.months import parse_month, previous_month
+from contract.months import parse_month, previous_month
 from models.classes import ClassScheme, class_order
 from models.warning import WarningConfig, reason_texts, warnings
 from pipelines.io import write_csv

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from features.months import parse_month
+from contract.months import parse_month
 from pipelines import chain
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from features.months import parse_month
+from contract.months import parse_month
 
 NULL_DAY = np.iinfo(np.int32).min  # marks a missing date in int32 day arrays
 

@@ -173,6 +173,8 @@ class MessyConfig(_Strict):
 
 class SimulatorConfig(_Strict):
     end_month: str
+    #: The province simulated (two-digit GB/T 2260 code; contract/data ships 44).
+    province: Annotated[str, Field(pattern=r"^\d{2}$")] = "44"
     burn_in_months: Annotated[int, Field(ge=0, le=60)]
     chunk_size: Annotated[int, Field(ge=1000, le=2_000_000)]
     population: PopulationConfig

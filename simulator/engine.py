@@ -16,8 +16,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from features.contract import TABLES
-from simulator import codes, reference
+from contract.tables import TABLES
+from simulator import codes, mix
 from simulator.calendar import NULL_DAY, Calendar
 from simulator.config import RISK_CLASSES, SimulatorConfig
 from simulator.eventlog import EventLog
@@ -218,7 +218,7 @@ class _Chunk:
         # across chunks (a chunk numbers fewer than 10^9 records and 10^10 persons).
         self.id_base = int(pop.global_index[0] // cfg.chunk_size) * 10**9
         self.nominee_pool = np.unique(pop.nominee[pop.nominee >= 0])
-        inds = reference.industries()
+        inds = mix.industries()
         self.ind_div = np.array(inds.division)[pop.industry_idx]
         self.consumer = np.isin(self.ind_div, list(CONSUMER_DIVISIONS))
         self.tag_sets = [frozenset(t.split(";")) if t else frozenset() for t in pop.tags]
@@ -1260,7 +1260,7 @@ class _Chunk:
             "reg_no": reg_no,
             "entity_type": np.array(ENTITY_TYPES)[pop.entity],
             "legal_form": pop.legal_form,
-            "industry_code": np.array(reference.industries().code)[pop.industry_idx],
+            "industry_code": np.array(mix.industries().code)[pop.industry_idx],
             "division_code": pop.division.astype(str),
             "established_date": pop.established,
             "deregistered_date": np.where(self.dereg_day <= self.end_day, self.dereg_day, NULL_DAY),

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from features.contract import TABLES, Table
+from contract.tables import TABLES, Table
 from simulator import codes
 from simulator.config import MessyConfig
 

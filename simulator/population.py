@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from simulator import reference
+from simulator import mix
 from simulator.calendar import Calendar
 from simulator.config import SimulatorConfig
 
@@ -69,7 +69,7 @@ class Population:
     legal_form: npt.NDArray[np.str_]
     division: npt.NDArray[np.int64]  # 6-digit code
     division_idx: npt.NDArray[np.int64]
-    industry_idx: npt.NDArray[np.int64]  # index into reference.industries()
+    industry_idx: npt.NDArray[np.int64]  # index into mix.industries()
     established: npt.NDArray[np.int64]  # day number
     capital: npt.NDArray[np.float64]  # 万元, NaN when not registered
     paid_in: npt.NDArray[np.float64]
@@ -119,7 +119,7 @@ def build_population(
     rng: np.random.Generator,
 ) -> Population:
     pc, rc = cfg.population, cfg.risk
-    divs, inds = reference.divisions(), reference.industries()
+    divs, inds = mix.divisions(cfg.province), mix.industries()
     global_index = np.arange(n, dtype=np.int64) + chunk_index * cfg.chunk_size
 
     entity = rng.choice(3, size=n, p=np.array(list(pc.entity_type_shares.values())))
@@ -281,7 +281,9 @@ def build_population(
         rc.parent_effect_weight * z_base[parent[has_parent]]
     )
 
-    names = _names(global_index, entity, legal_form, industry_idx, division_idx, branch_of)
+    names = _names(
+        cfg.province, global_index, entity, legal_form, industry_idx, division_idx, branch_of
+    )
     return Population(
         global_index=global_index,
         entity=entity,
@@ -309,6 +311,7 @@ def build_population(
 
 
 def _names(
+    province: str,
     global_index: npt.NDArray[np.int64],
     entity: npt.NDArray[np.int64],
     legal_form: npt.NDArray[np.str_],
@@ -317,7 +320,7 @@ def _names(
     branch_of: npt.NDArray[np.int64],
 ) -> list[str]:
     """Names as registries form them: 行政区划 + 字号 + 行业 + 组织形式."""
-    divs, inds = reference.divisions(), reference.industries()
+    divs, inds = mix.divisions(province), mix.industries()
     n = len(entity)
     trade = trade_names(global_index)
     section_of = {d: _section(d) for d in set(inds.division)}

@@ -84,7 +84,7 @@ def small_features(small_interim, tmp_path_factory: pytest.TempPathFactory):  # 
 def small_history(small_interim, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """Features of the small province for 2025-09 .. 2026-10 (training history + one month)."""
     from features.config import FeaturesConfig
-    from features.months import months_between
+    from contract.months import months_between
     from pipelines.features import run_features
 
     cfg = load_config(ROOT / "configs" / "features.yaml", FeaturesConfig)

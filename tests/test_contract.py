@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from features.contract import EXTERNAL_VOCABULARIES, GROUPS, TABLES, VOCABULARIES, table, vocabulary
+from contract.tables import EXTERNAL_VOCABULARIES, GROUPS, TABLES, VOCABULARIES, table, vocabulary
 from pipelines.contract_docs import render_contract
 from tests.conftest import ROOT
 

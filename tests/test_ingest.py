@@ -12,7 +12,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from features.contract import TABLES
+from contract.tables import TABLES
 from pipelines.config import load_config
 from pipelines.ingest import run_ingest
 from pipelines.ingest_config import IngestConfig

@@ -111,7 +111,7 @@ def test_verify_population_hot_spots_and_warnings_add_up(
     import pandas as pd
     import pyarrow.parquet as pq
 
-    from features.months import previous_month
+    from contract.months import previous_month
     from models.classes import class_order
     from models.data import label_frames
     from models.warning import WarningConfig

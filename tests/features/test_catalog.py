@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from features.catalog import UNITS, CatalogError, Feature, check_catalog
-from features.contract import GROUPS, TABLES
+from contract.tables import GROUPS, TABLES
 from features.definitions import BLOCKS, BY_NAME, CATALOG, KEY_COLUMNS, MODEL_FEATURES
 from features.engine import Window, block_aliases, feature_sql
 from pipelines.feature_docs import render

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from features.contract import TABLES
+from contract.tables import TABLES
 from features.definitions import BLOCKS, CATALOG
 from features.engine import FeatureError, Window, block_aliases, feature_sql
 from pipelines.features import connect, register_sources, source_tables

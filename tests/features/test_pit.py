@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from features.contract import TABLES
+from contract.tables import TABLES
 from tests.features.tiny import build
 
 MONTH = "2025-06"

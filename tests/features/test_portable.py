@@ -7,7 +7,7 @@ import re
 import pytest
 
 from features.base import population
-from features.contract import TABLES
+from contract.tables import TABLES
 from features.definitions import BLOCKS, CATALOG
 from features.engine import Window, feature_sql
 from tests.features.tiny import config

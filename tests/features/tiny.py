@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from features.config import FeaturesConfig
-from features.contract import TABLES
+from contract.tables import TABLES
 from features.definitions import build_month
 from pipelines.config import load_config
 from pipelines.features import connect, register_sources, source_tables

@@ -9,8 +9,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from features.contract import GROUPS
-from features.months import previous_month
+from contract.tables import GROUPS
+from contract.months import previous_month
 from models import explain, gbm
 from models.classes import ClassScheme
 from models.data import label_frames, split_by_month

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from stdnum.cn import uscc as stdnum_uscc
 
-from features.contract import TABLES
+from contract.tables import TABLES
 from pipelines.messy import read_table
 
 

@@ -315,7 +315,7 @@ VOCABULARIES: Mapping[str, _V] = MappingProxyType(
 )
 
 #: Vocabularies whose codes come from national standards, shipped as code lists
-#: (see `simulator/data/`), not enumerated here.
+#: (see `contract/data/`), not enumerated here.
 EXTERNAL_VOCABULARIES: Mapping[str, tuple[str, str]] = MappingProxyType(
     {
         "division": ("GB/T 2260 县级行政区划代码(6位)", "GB/T 2260 county-level division code"),

@@ -1,0 +1,178 @@
+"""Every path under ``data/``, ``outputs/`` and ``configs/``: the one place that knows the layout.
+
+Stages, the CLI and the service ask this module for a file instead of spelling it out, so the
+layout can change in one place. Paths are relative to the working directory (the repository
+root in the Makefile, DVC and the CLI's defaults); a caller that works elsewhere builds its own
+:class:`Outputs` or :class:`Data` on another root.
+
+>>> Outputs().classes("2026-10").as_posix()
+'outputs/2026-10/classes.parquet'
+>>> Outputs(Path("/srv/rc")).plan_csv("2026-10", "routine").as_posix()
+'/srv/rc/2026-10/plans/routine/plan.csv'
+>>> Data().table("inspections").as_posix()
+'data/interim/inspections.parquet'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+#: The configuration folder and the files in it.
+CONFIGS = Path("configs")
+SIMULATOR_CONFIG = CONFIGS / "simulator.yaml"
+INGEST_CONFIG = CONFIGS / "ingest.yaml"
+FEATURES_CONFIG = CONFIGS / "features.yaml"
+MODEL_CONFIG = CONFIGS / "model.yaml"
+REPORT_CONFIG = CONFIGS / "report.yaml"
+WARNING_CONFIG = CONFIGS / "warning.yaml"
+SERVICE_CONFIG = CONFIGS / "service.yaml"
+INDICATOR_WEIGHTS = CONFIGS / "indicator_weights.yaml"
+CAMPAIGNS = CONFIGS / "campaigns"
+CLASS_SCHEMES = CONFIGS / "classes"
+
+
+@dataclass(frozen=True)
+class Data:
+    """``data/``: deliveries as received, the validated tables, features and the demo's keys."""
+
+    root: Path = Path("data")
+
+    @property
+    def raw(self) -> Path:
+        """Deliveries as a bureau hands them over (never edited)."""
+        return self.root / "raw"
+
+    @property
+    def raw_messy(self) -> Path:
+        """The simulator's messy copy of ``raw`` (exports as departments really send them)."""
+        return self.root / "raw_messy"
+
+    @property
+    def truth(self) -> Path:
+        """The simulator's hidden ground truth (evaluation only)."""
+        return self.root / "truth"
+
+    @property
+    def interim(self) -> Path:
+        """Validated, typed tables (``riskclass ingest``), with quarantine and validation."""
+        return self.root / "interim"
+
+    def table(self, name: str) -> Path:
+        """One validated contract table, ``interim/<name>.parquet``."""
+        return table(self.interim, name)
+
+    @property
+    def features(self) -> Path:
+        """Point-in-time features, one ``<month>.parquet`` per month end."""
+        return self.root / "processed" / "features"
+
+    @property
+    def keys(self) -> Path:
+        return self.root / "keys"
+
+
+def table(interim: Path, name: str) -> Path:
+    """A validated contract table in an interim folder given by the caller."""
+    return Path(interim) / f"{name}.parquet"
+
+
+def features_file(features: Path, month: str) -> Path:
+    """The feature file of one month in a features folder."""
+    return Path(features) / f"{month}.parquet"
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """``outputs/``: what a month's run produces, and the records kept across months."""
+
+    root: Path = Path("outputs")
+
+    def month(self, month: str) -> Path:
+        return self.root / month
+
+    def classes(self, month: str) -> Path:
+        """Every enterprise's class, score and reasons for ``month`` (internal)."""
+        return self.month(month) / "classes.parquet"
+
+    def classes_summary(self, month: str) -> Path:
+        return self.month(month) / "classes_summary.json"
+
+    def warnings(self, month: str) -> Path:
+        return self.month(month) / "warnings.parquet"
+
+    def warnings_csv(self, month: str) -> Path:
+        return self.month(month) / "warnings.csv"
+
+    def verification(self, month: str) -> Path:
+        """The folder of a month's verification (metrics.json, verification.html, plots)."""
+        return self.month(month) / "verification"
+
+    def verification_metrics(self, month: str) -> Path:
+        return self.verification(month) / "metrics.json"
+
+    def verification_html(self, month: str) -> Path:
+        return self.verification(month) / "verification.html"
+
+    def reports(self, month: str) -> Path:
+        """Enterprise reports, ``<uscc>.html`` (and ``.pdf``)."""
+        return self.month(month) / "reports"
+
+    def report(self, month: str, uscc: str) -> Path:
+        return self.reports(month) / f"{uscc}.html"
+
+    def plans(self, month: str) -> Path:
+        return self.month(month) / "plans"
+
+    def plan(self, month: str, campaign: str) -> Path:
+        """The folder of one campaign's inspection plan."""
+        return self.plans(month) / campaign
+
+    def plan_csv(self, month: str, campaign: str) -> Path:
+        return self.plan(month, campaign) / "plan.csv"
+
+    def plan_xlsx(self, month: str, campaign: str) -> Path:
+        return self.plan(month, campaign) / "plan.xlsx"
+
+    def plan_json(self, month: str, campaign: str) -> Path:
+        return self.plan(month, campaign) / "plan.json"
+
+    def loop(self, to: str) -> Path:
+        """The simulated monthly loop that ends in ``to``."""
+        return self.root / "loop" / to
+
+    @property
+    def audit_log(self) -> Path:
+        return self.root / "audit.jsonl"
+
+    @property
+    def promotions(self) -> Path:
+        return self.root / "promotions.jsonl"
+
+    @property
+    def seals(self) -> Path:
+        return self.root / "seals.jsonl"
+
+    @property
+    def service(self) -> Path:
+        return self.root / "service"
+
+    @property
+    def accounts(self) -> Path:
+        return self.service / "accounts.sqlite"
+
+    @property
+    def ingest_reconciliation(self) -> Path:
+        return self.root / "ingest_reconciliation.json"
+
+    @property
+    def features_summary(self) -> Path:
+        return self.root / "features_summary.json"
+
+    @property
+    def train_metrics(self) -> Path:
+        return self.root / "train_metrics.json"
+
+
+DATA = Data()
+OUTPUTS = Outputs()
