@@ -1,5 +1,15 @@
 """Months as the project writes them (``YYYY-MM``) and their last days.
 
+``as_of`` means one thing everywhere: the month a run is for, a :class:`Month`. The SQL date of
+its last day is ``Month.end``; feature windows call it ``Window.end``.
+
+>>> m = Month("2026-10")
+>>> m, m.end, m.previous, m + 3
+('2026-10', datetime.date(2026, 10, 31), '2026-09', '2027-01')
+>>> Month("2026-13")
+Traceback (most recent call last):
+ValueError: a month is written YYYY-MM, got '2026-13'
+
 >>> month_end(*parse_month("2024-02"))
 datetime.date(2024, 2, 29)
 >>> previous_month("2026-01")
@@ -12,6 +22,44 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
+
+
+class Month(str):
+    """A calendar month, ``YYYY-MM``: a ``str`` (so it is written, compared and sorted as the
+    project always wrote months) that is checked when made."""
+
+    __slots__ = ()
+
+    def __new__(cls, text: str) -> Month:
+        parse_month(text)
+        return super().__new__(cls, text)
+
+    @property
+    def year(self) -> int:
+        return parse_month(self)[0]
+
+    @property
+    def number(self) -> int:
+        """The month of the year, 1-12."""
+        return parse_month(self)[1]
+
+    @property
+    def end(self) -> dt.date:
+        """The month's last day (features are computed as of its end)."""
+        return month_end(*parse_month(self))
+
+    @property
+    def previous(self) -> Month:
+        return Month(previous_month(self))
+
+    def __add__(self, k: object) -> Any:  # an int moves the month; a str concatenates as str does
+        if isinstance(k, int):
+            return Month(add_months(self, k))
+        return str.__add__(self, k)  # type: ignore[operator]
+
+    def __sub__(self, k: int) -> Month:
+        return Month(add_months(self, -k))
 
 
 def parse_month(text: str) -> tuple[int, int]:
