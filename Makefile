@@ -96,10 +96,11 @@ bench: $(STAMP) ## benchmarks (simulate, ingest, features at 100k and 1M; train,
 	$(BIN)/python benchmarks/bench_serve.py --users 30 --think 0 --seconds 60
 	$(BIN)/python benchmarks/bench_serve.py --users 200 --think 1 --seconds 60
 
-lint: $(STAMP) ## ruff, ruff format --check, mypy
+lint: $(STAMP) ## ruff, ruff format --check, mypy --strict, import-linter (the layer contracts in pyproject.toml)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 format: $(STAMP) ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
