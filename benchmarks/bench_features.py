@@ -49,6 +49,15 @@ RTOL = 1e-9
 
 
 # ------------------------------------------------------------------ the province (cached)
+def _flags(**flags: object) -> list[str]:
+    """Command-line options, ``--name value`` (``truth_out`` -> ``--truth-out``).
+
+    >>> _flags(as_of="2026-10", threads=4)
+    ['--as-of', '2026-10', '--threads', '4']
+    """
+    return [word for k, v in flags.items() for word in (f"--{k.replace('_', '-')}", str(v))]
+
+
 def province(n: int, months: int, seed: int, as_of: str, work: Path) -> Path:
     """The ingested tables of a simulated province of ``n`` enterprises (cached)."""
     folder = work / f"province-{n}x{months}-seed{seed}-{as_of}"
@@ -60,12 +69,12 @@ def province(n: int, months: int, seed: int, as_of: str, work: Path) -> Path:
     folder.mkdir(parents=True)
     py = sys.executable
     print(f"{n:>10,} enterprises: simulating and ingesting (not timed, cached in {folder})")
-    run_sampled([py, "-m", "pipelines.cli", "simulate", "--enterprises", str(n), "--months", str(months),
-                 "--seed", str(seed), "--out", str(folder / "raw"), "--truth-out", str(folder / "truth"),
-                 "--summary-out", str(folder / "simulation.json")])  # fmt: skip
-    run_sampled([py, "-m", "pipelines.cli", "ingest", "--source", str(folder / "raw"),
-                 "--out", str(interim), "--as-of", as_of,
-                 "--report-out", str(folder / "reconciliation.json")])  # fmt: skip
+    cli = [py, "-m", "pipelines.cli"]
+    raw, truth = folder / "raw", folder / "truth"
+    simulate = _flags(enterprises=n, months=months, seed=seed, out=raw, truth_out=truth)
+    run_sampled([*cli, "simulate", *simulate, *_flags(summary_out=folder / "simulation.json")])
+    ingest = _flags(source=raw, out=interim, as_of=as_of)
+    run_sampled([*cli, "ingest", *ingest, *_flags(report_out=folder / "reconciliation.json")])
     shutil.rmtree(folder / "raw", ignore_errors=True)  # only ingestion reads them
     shutil.rmtree(folder / "truth", ignore_errors=True)
     ready.write_text(json.dumps({"enterprises": n, "months": months, "seed": seed}) + "\n")
@@ -155,9 +164,9 @@ def step(kind: str, source: Path, month: str, threads: int, config: Path, out: P
 
 def measure(kind: str, source: Path, args: argparse.Namespace, out: Path) -> dict[str, object]:
     shutil.rmtree(out, ignore_errors=True)
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--step", kind, "--source", str(source),
-           "--as-of", args.as_of, "--threads", str(args.threads), "--config", str(args.config),
-           "--step-out", str(out)]  # fmt: skip
+    flags = _flags(source=source, as_of=args.as_of, threads=args.threads, config=args.config)
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--step", kind, *flags]
+    cmd += _flags(step_out=out)
     wall, peak = run_sampled(cmd)
     inner = json.loads((out / "step.json").read_text(encoding="utf-8"))
     return {
@@ -301,7 +310,8 @@ def main() -> None:
 
         print(f"{n:>10,} enterprises, {args.as_of}: {rec['rows']:,} rows, {args.threads} threads")
         n_sub = result["duckdb_subset"]["features"]
-        print(_line(f"duckdb, full catalog ({result['duckdb_full']['features']} features)", result["duckdb_full"]))  # fmt: skip
+        n_full = result["duckdb_full"]["features"]
+        print(_line(f"duckdb, full catalog ({n_full} features)", result["duckdb_full"]))
         print(_line(f"duckdb, subset ({n_sub} features)", result["duckdb_subset"]))
         print(_line("duckdb, subset, its blocks only", result["duckdb_subset_pruned"]))
         if "pandas_subset" in result:

@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.config import FeaturesConfig
 from contract.tables import TABLES
+from features.config import FeaturesConfig
 
 #: The catalog features this baseline computes, in catalog order.
 FEATURES: tuple[str, ...] = (

@@ -1,7 +1,8 @@
 """Months as the project writes them (``YYYY-MM``) and their last days.
 
-``as_of`` means one thing everywhere: the month a run is for, a :class:`Month`. The SQL date of
-its last day is ``Month.end``; feature windows call it ``Window.end``.
+``as_of`` means one thing everywhere: the month a run is for, a :class:`Month`. Its last day is
+``Month.end`` (a date); feature definitions read it as a SQL date literal, ``Window.end``
+(`features.engine`).
 
 >>> m = Month("2026-10")
 >>> m, m.end, m.previous, m + 3

@@ -41,7 +41,7 @@ def _as_known(w: Window) -> str:
                                 ORDER BY change_date, received_date, after_value) AS rn_first
       FROM (
         SELECT uscc, change_kind, before_value, after_value, change_date, received_date,
-               CASE WHEN change_date <= {w.as_of} AND received_date <= {w.as_of}
+               CASE WHEN change_date <= {w.end} AND received_date <= {w.end}
                     THEN 1 ELSE 0 END AS known
         FROM raw_changes WHERE change_kind IN ('address', 'registered_capital')
       ) c
@@ -53,7 +53,7 @@ def population(w: Window) -> str:
     return f"""
     SELECT e.uscc, e.entity_type, e.legal_form, e.industry_code, e.division_code,
            e.established_date, e.paid_in_capital, e.sector_tags,
-           CASE WHEN e.revoked_date IS NOT NULL AND e.revoked_date <= {w.as_of}
+           CASE WHEN e.revoked_date IS NOT NULL AND e.revoked_date <= {w.end}
                 THEN 1 ELSE 0 END AS revoked,
            COALESCE(k.address_known, k.address_before, e.address_id) AS address_id,
            COALESCE(TRY_CAST(k.capital_known AS DOUBLE), TRY_CAST(k.capital_before AS DOUBLE),
@@ -61,8 +61,8 @@ def population(w: Window) -> str:
            ';' || COALESCE(e.sector_tags, '') || ';' AS tags
     FROM raw_enterprises e
     LEFT JOIN ({_as_known(w)}) k ON k.uscc = e.uscc
-    WHERE e.established_date <= {w.as_of}
-      AND (e.deregistered_date IS NULL OR e.deregistered_date > {w.as_of})"""
+    WHERE e.established_date <= {w.end}
+      AND (e.deregistered_date IS NULL OR e.deregistered_date > {w.end})"""
 
 
 def _context(w: Window) -> str:
@@ -130,7 +130,7 @@ FEATURES = (
         "自成立日期至统计月末的年数",
         "years from establishment to the month end",
         "years",
-        "days_between(p.established_date, {w.as_of}) / 365.25",
+        "days_between(p.established_date, {w.end}) / 365.25",
         REGISTRY,
         direction=-1,
         template_zh="企业成立{value:.1f}年（成立于{established_date}）",
@@ -144,7 +144,7 @@ FEATURES = (
         "成立不满3年(适用包容审慎监管)",
         "established less than 3 years ago (tolerant treatment applies)",
         "flag",
-        "CASE WHEN days_between(p.established_date, {w.as_of}) < 3 * 365.25 THEN 1 ELSE 0 END",
+        "CASE WHEN days_between(p.established_date, {w.end}) < 3 * 365.25 THEN 1 ELSE 0 END",
         REGISTRY,
         kind="flag",
         template_zh="企业成立不满三年",

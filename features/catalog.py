@@ -92,7 +92,17 @@ class Feature:
     role: Role = "model"
 
     def placeholders(self) -> set[str]:
-        """Catalog names the templates refer to (``value`` is this feature itself)."""
+        """Catalog names the templates refer to (``value`` is this feature itself).
+
+        >>> f = Feature(
+        ...     "pen_n_12m", "supervision", "处罚次数", "penalties", "近12个月", "last 12 months",
+        ...     "count", "pen.n_12m", ("penalties",),
+        ...     template_zh="近12个月受到{value}次行政处罚，最近一次在{pen_last_date}",
+        ...     template_en="{value} penalties in 12 months, the latest on {pen_last_date}",
+        ... )
+        >>> sorted(f.placeholders())
+        ['pen_last_date', 'pen_n_12m']
+        """
         found = set(_PLACEHOLDER.findall(self.template_zh + self.template_en))
         return {self.name if n == "value" else n for n in found}
 

@@ -69,8 +69,8 @@ def _changes(w: Window) -> str:
 def _licences(w: Window) -> str:
     """Licences known at ``as_of``: valid, lapsed without renewal, revoked, expiring."""
     valid = (
-        f"(valid_until >= {w.as_of} AND (revoked_date IS NULL OR revoked_date > {w.as_of})"
-        f" AND (cancelled_date IS NULL OR cancelled_date > {w.as_of}))"
+        f"(valid_until >= {w.end} AND (revoked_date IS NULL OR revoked_date > {w.end})"
+        f" AND (cancelled_date IS NULL OR cancelled_date > {w.end}))"
     )
     covered = " OR ".join(
         f"(p.tags LIKE '%;{tag};%' AND k.kind IN ({', '.join(repr(x) for x in kinds)}))"
@@ -81,11 +81,11 @@ def _licences(w: Window) -> str:
     WITH k AS (
       SELECT uscc, licence_kind AS kind,
         MAX(CASE WHEN {valid} THEN 1 ELSE 0 END) AS valid,
-        MAX(CASE WHEN valid_until < {w.as_of} AND valid_until > {w.ago(12)}
+        MAX(CASE WHEN valid_until < {w.end} AND valid_until > {w.ago(12)}
                   AND (revoked_date IS NULL OR revoked_date > valid_until)
                   AND (cancelled_date IS NULL OR cancelled_date > valid_until)
                  THEN 1 ELSE 0 END) AS expired_12m,
-        SUM(CASE WHEN revoked_date > {w.ago(36)} AND revoked_date <= {w.as_of} THEN 1 ELSE 0 END)
+        SUM(CASE WHEN revoked_date > {w.ago(36)} AND revoked_date <= {w.end} THEN 1 ELSE 0 END)
           AS revoked_36m,
         MAX(CASE WHEN {valid} AND valid_until <= {w.ago(-3)} THEN 1 ELSE 0 END) AS expiring
       FROM pit_licences GROUP BY uscc, licence_kind
@@ -102,7 +102,7 @@ def _licences(w: Window) -> str:
 
 
 def _pledges(w: Window) -> str:
-    active = f"(released_date IS NULL OR released_date > {w.as_of})"
+    active = f"(released_date IS NULL OR released_date > {w.end})"
     return f"""
     SELECT uscc,
       SUM(CASE WHEN {active} THEN 1 ELSE 0 END) AS active,
@@ -477,7 +477,7 @@ FEATURES = (
         "距最近一次变更登记的天数；从未变更时缺失",
         "days since the latest registration change; missing if never",
         "days",
-        "days_between(chg.last_date, {w.as_of})",
+        "days_between(chg.last_date, {w.end})",
         CHG,
         template_zh="最近一次变更登记在{value:.0f}天前",
         template_en="last registration change {value:.0f} days ago",
@@ -637,7 +637,7 @@ FEATURES = (
         "months since the latest annual report, registration change or establishment",
         "months",
         "days_between(greatest(p.established_date, COALESCE(ar.submitted, p.established_date), "
-        "COALESCE(chg.last_date, p.established_date)), {w.as_of}) / 30.4375",
+        "COALESCE(chg.last_date, p.established_date)), {w.end}) / 30.4375",
         DORMANT,
         direction=1,
         template_zh="已有{value:.0f}个月无年报报送或变更登记等活动",
@@ -652,7 +652,7 @@ FEATURES = (
         "over a year old, the latest due annual report missing or all zero, and no registration "
         "change in 24 months (see config)",
         "flag",
-        "CASE WHEN days_between(p.established_date, {w.as_of}) >= 365 "
+        "CASE WHEN days_between(p.established_date, {w.end}) >= 365 "
         "AND (("
         + _OWES
         + " AND COALESCE(ar.max_due_year, 0) < {w.last_due_year}) OR "

@@ -33,37 +33,48 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 
+from contract.months import month_end, parse_month
+from contract.tables import TABLES
 from features.catalog import Feature
 from features.config import FeaturesConfig
-from contract.tables import TABLES
-from contract.months import month_end, parse_month
 
 SQL_TYPES = {"number": "DOUBLE", "flag": "DOUBLE", "category": "VARCHAR", "date": "DATE"}
 
 
 def sql_date(d: dt.date) -> str:
+    """A date as a portable SQL literal.
+
+    >>> sql_date(dt.date(2026, 10, 31))
+    "DATE '2026-10-31'"
+    """
     return f"DATE '{d.isoformat()}'"
 
 
 @dataclass(frozen=True)
 class Window:
-    """The month a feature set is computed for, and the dates its definitions need."""
+    """The month a feature set is computed for, and the dates its definitions need.
+
+    >>> w = Window("2026-10", FeaturesConfig.model_construct(dormancy_months=12))
+    >>> w.end, w.ago(3), w.dormancy_since
+    ("DATE '2026-10-31'", "DATE '2026-07-31'", "DATE '2025-10-31'")
+    """
 
     month: str
     cfg: FeaturesConfig
     tables: frozenset[str] = frozenset()
 
     @property
-    def end(self) -> dt.date:
+    def end_date(self) -> dt.date:
+        """The month's last day."""
         return month_end(*parse_month(self.month))
 
     @property
-    def as_of(self) -> str:
-        """The month end as a SQL DATE literal."""
-        return sql_date(self.end)
+    def end(self) -> str:
+        """The month end as a SQL DATE literal (what definitions compare dates with)."""
+        return sql_date(self.end_date)
 
     def ago(self, months: int) -> str:
-        """The month end ``months`` months before ``as_of`` (a window (ago, as_of] is exact)."""
+        """The month end ``months`` months before ``end`` (a window (ago, end] is exact)."""
         y, m = parse_month(self.month)
         k = y * 12 + (m - 1) - months
         return sql_date(month_end(k // 12, k % 12 + 1))
@@ -77,12 +88,13 @@ class Window:
 
     @property
     def last_due_year(self) -> int:
-        """The latest report year whose annual report is past its deadline at ``as_of``."""
+        """The latest report year whose annual report is past its deadline at ``end``."""
         cfg = self.cfg
+        end = self.end_date
         deadline = dt.date(
-            self.end.year, cfg.annual_report_deadline_month, cfg.annual_report_deadline_day
+            end.year, cfg.annual_report_deadline_month, cfg.annual_report_deadline_day
         )
-        return self.end.year - 1 if self.end > deadline else self.end.year - 2
+        return end.year - 1 if end > deadline else end.year - 2
 
     def report_deadline(self, report_year: int) -> str:
         cfg = self.cfg
@@ -135,7 +147,12 @@ def _order(blocks: Iterable[Block]) -> list[Block]:
 
 
 def block_aliases(expr: str) -> set[str]:
-    """The block aliases an expression reads (``pen.n_12m`` -> ``pen``)."""
+    """The block aliases an expression reads (``pen.n_12m`` -> ``pen``); ``p`` is the
+    population row, not a block.
+
+    >>> sorted(block_aliases("COALESCE(pen.n_12m, 0) + abn.listed * p.revoked"))
+    ['abn', 'pen']
+    """
     return set(re.findall(r"\b([a-z][a-z0-9_]*)\.[a-z_]", expr)) - {"p"}
 
 
@@ -153,12 +170,12 @@ def _pit_views(con: duckdb.DuckDBPyConnection, w: Window) -> None:
             continue
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW pit_{name} AS SELECT * FROM raw_{name} "
-            f"WHERE {spec.event_date} <= {w.as_of} AND received_date <= {w.as_of}"
+            f"WHERE {spec.event_date} <= {w.end} AND received_date <= {w.end}"
         )
 
 
 def feature_sql(f: Feature, w: Window) -> str:
-    """A feature's expression for one month (``{w.as_of}``, ``{w.cfg.<setting>}`` filled in)."""
+    """A feature's expression for one month (``{w.end}``, ``{w.cfg.<setting>}`` filled in)."""
     return f.sql.format(w=w)
 
 

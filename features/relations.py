@@ -26,7 +26,7 @@ def _persons_active(w: Window) -> str:
       MAX(CASE WHEN x.role = 'shareholder' THEN 1 ELSE 0 END) AS shareholder,
       MAX(CASE WHEN x.role = 'legal_representative' THEN x.from_date END) AS legal_rep_since
     FROM pit_persons x JOIN pop p ON p.uscc = x.uscc
-    WHERE x.to_date IS NULL OR x.to_date > {w.as_of}
+    WHERE x.to_date IS NULL OR x.to_date > {w.end}
     GROUP BY x.person_id, x.uscc"""
 
 
@@ -45,7 +45,7 @@ def _persons(w: Window) -> str:
 
 
 def _active_links(w: Window) -> str:
-    return f"SELECT * FROM pit_enterprise_links WHERE to_date IS NULL OR to_date > {w.as_of}"
+    return f"SELECT * FROM pit_enterprise_links WHERE to_date IS NULL OR to_date > {w.end}"
 
 
 def _related(w: Window) -> str:
@@ -206,7 +206,7 @@ FEATURES = (
         "现任法定代表人任职至统计月末的年数；未登记时缺失",
         "years the current legal representative has served; missing without one",
         "years",
-        "days_between(per.legal_rep_since, {w.as_of}) / 365.25",
+        "days_between(per.legal_rep_since, {w.end}) / 365.25",
         PER,
         direction=-1,
         template_zh="现任法定代表人任职{value:.1f}年",

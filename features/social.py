@@ -19,7 +19,7 @@ def _judicial(w: Window) -> str:
       SUM(CASE WHEN filed_date > {w.ago(36)} THEN 1 ELSE 0 END) AS n_36m,
       MAX(filed_date) AS last_date
     FROM (
-      SELECT *, CASE WHEN closed_date IS NULL OR closed_date > {w.as_of} THEN 1 ELSE 0 END AS open
+      SELECT *, CASE WHEN closed_date IS NULL OR closed_date > {w.end} THEN 1 ELSE 0 END AS open
       FROM pit_judicial
     ) j
     GROUP BY uscc"""
@@ -159,7 +159,7 @@ FEATURES = (
         "距最近一条司法协助记录的天数；无记录时缺失",
         "days since the latest court record; missing if none",
         "days",
-        "days_between(jud.last_date, {w.as_of})",
+        "days_between(jud.last_date, {w.end})",
         JUD,
         direction=-1,
         template_zh="最近一条司法记录在{value:.0f}天前",

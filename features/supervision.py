@@ -19,7 +19,7 @@ def effective_penalties(w: Window) -> str:
     cfg = w.cfg
     return f"""
     SELECT * FROM pit_penalties
-    WHERE (repaired_date IS NULL OR repaired_date > {w.as_of})
+    WHERE (repaired_date IS NULL OR repaired_date > {w.end})
       AND decision_date > CASE WHEN minor THEN {w.ago(cfg.minor_penalty_publication_months)}
                                ELSE {w.ago(cfg.penalty_publication_months)} END"""
 
@@ -27,8 +27,8 @@ def effective_penalties(w: Window) -> str:
 def _listed(table: str, w: Window) -> str:
     """Listings known at ``as_of`` with a flag for whether they are still in force."""
     return f"""
-    SELECT *, CASE WHEN removed_date IS NOT NULL AND removed_date <= {w.as_of}
-                        AND removal_received_date <= {w.as_of} THEN 0 ELSE 1 END AS current
+    SELECT *, CASE WHEN removed_date IS NOT NULL AND removed_date <= {w.end}
+                        AND removal_received_date <= {w.end} THEN 0 ELSE 1 END AS current
     FROM pit_{table}"""
 
 
@@ -338,7 +338,7 @@ FEATURES = (
         "距最近一次有效行政处罚的天数；无处罚时缺失",
         "days since the latest effective penalty; missing without one",
         "days",
-        "days_between(pen.last_date, {w.as_of})",
+        "days_between(pen.last_date, {w.end})",
         PEN,
         direction=-1,
         template_zh="最近一次行政处罚在{pen_last_date}（{value:.0f}天前）",
@@ -455,7 +455,7 @@ FEATURES = (
         "本次列入经营异常名录已持续的月数；未列入时缺失",
         "months on the abnormal list so far; missing when not listed",
         "months",
-        "days_between(abn.listed_since, {w.as_of}) / 30.4375",
+        "days_between(abn.listed_since, {w.end}) / 30.4375",
         ABN,
         direction=1,
         template_zh="已在经营异常名录中{value:.0f}个月",
@@ -632,7 +632,7 @@ FEATURES = (
         "距最近一次检查的天数；近36个月未被检查时缺失",
         "days since the latest inspection; missing if none in 36 months",
         "days",
-        "days_between(insp.last_date, {w.as_of})",
+        "days_between(insp.last_date, {w.end})",
         INSP,
         template_zh="最近一次检查在{value:.0f}天前",
         template_en="last inspected {value:.0f} days ago",

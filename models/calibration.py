@@ -33,7 +33,8 @@ class Calibrator:
     def __call__(self, p: npt.ArrayLike) -> npt.NDArray[np.float64]:
         p = np.asarray(p, dtype=float)
         if self.method == "isotonic":
-            return np.interp(p, self.x, self.y)
+            out: npt.NDArray[np.float64] = np.interp(p, self.x, self.y)
+            return out
         return 1.0 / (1.0 + np.exp(-(self.a * logit(p) + self.b)))
 
     def to_dict(self) -> dict[str, Any]:

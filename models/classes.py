@@ -51,6 +51,7 @@ from itertools import pairwise
 from typing import Annotated, Any, Literal, Self
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -334,7 +335,7 @@ def assign(frame: pd.DataFrame, scheme: ClassScheme) -> pd.DataFrame:
 def _checked_values(frame: pd.DataFrame, column: str, lo: float, hi: float) -> np.ndarray:
     if column not in frame.columns:
         raise ValueError(f"class assignment needs the column {column!r}")
-    values = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
+    values: npt.NDArray[np.float64] = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
     bad = ~((values >= lo) & (values <= hi))  # NaN fails both comparisons
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
@@ -374,9 +375,14 @@ def _largest_remainder(shares: np.ndarray, n: int) -> np.ndarray:
 
     Leftover units go to the largest fractional parts; equal parts favour the riskier
     class (inspecting one more firm is the safer error).
+
+    >>> _largest_remainder(np.array([0.5, 0.3, 0.2]), 7).tolist()
+    [4, 2, 1]
+    >>> _largest_remainder(np.array([0.25, 0.25, 0.25, 0.25]), 6).tolist()
+    [1, 1, 2, 2]
     """
     quota = shares / shares.sum() * n
-    counts = np.floor(quota).astype(np.int64)
+    counts: npt.NDArray[np.int64] = np.floor(quota).astype(np.int64)
     frac = quota - counts
     left = n - int(counts.sum())
     # largest fractional part first, the riskier class first on equal parts
@@ -409,4 +415,5 @@ def holds(column: pd.Series, cond: Condition, where: str) -> np.ndarray:
     except TypeError as exc:
         raise SchemeError(f"{where}: cannot evaluate {cond.op} {cond.value!r}: {exc}") from exc
     present = column.notna().to_numpy(dtype=bool)
-    return np.asarray(result.to_numpy(dtype=bool, na_value=False)) & present
+    hit: npt.NDArray[np.bool_] = np.asarray(result.to_numpy(dtype=bool, na_value=False)) & present
+    return hit

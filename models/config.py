@@ -65,16 +65,18 @@ class VerifyThresholds(_Strict):
     #: Which information groups' records would reveal each problem category inspectors
     #: record (contract vocabulary problem_category): the main-risk-point check counts a
     #: problem as found by the reasons when the enterprise's top risk point is in one of them.
-    problem_groups: dict[str, tuple[str, ...]] = Field(default_factory=lambda: {
-        "address_unreachable": ("base", "supervision"),
-        "false_disclosure": ("dynamic", "supervision"),
-        "licence": ("dynamic",),
-        "product_quality": ("supervision",),
-        "food_safety": ("supervision",),
-        "drug_device_safety": ("supervision",),
-        "special_equipment": ("supervision",),
-        "advertising_pricing": ("supervision", "social"),
-    })  # fmt: skip
+    problem_groups: dict[str, tuple[str, ...]] = Field(
+        default_factory=lambda: {
+            "address_unreachable": ("base", "supervision"),
+            "false_disclosure": ("dynamic", "supervision"),
+            "licence": ("dynamic",),
+            "product_quality": ("supervision",),
+            "food_safety": ("supervision",),
+            "drug_device_safety": ("supervision",),
+            "special_equipment": ("supervision",),
+            "advertising_pricing": ("supervision", "social"),
+        }
+    )
 
 
 class MlflowConfig(_Strict):
@@ -118,8 +120,10 @@ class ModelConfig(_Strict):
         if self.explain.engine != "tables":
             return self
         budget = EXPLAIN_MAX_DEPTH
-        depths = {"lightgbm.max_depth": self.lightgbm.max_depth,
-                  "tuning.max_depth (upper bound)": self.tuning.max_depth[1]}  # fmt: skip
+        depths = {
+            "lightgbm.max_depth": self.lightgbm.max_depth,
+            "tuning.max_depth (upper bound)": self.tuning.max_depth[1],
+        }
         for where, depth in depths.items():
             if depth < 1 or depth > budget:
                 raise ValueError(

@@ -173,7 +173,8 @@ def predict_margin(booster: lgb.Booster, x: pd.DataFrame | npt.NDArray[np.float6
 
 
 def sigmoid(z: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))
+    p: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))
+    return p
 
 
 def predict_raw(booster: lgb.Booster, x: pd.DataFrame | npt.NDArray[np.float64]) -> np.ndarray:

@@ -142,8 +142,11 @@ def draw(
     certain = np.zeros(len(pop), dtype=bool)
     position = []
     for item in campaign.items:
-        applies = (pop["tags"].map(lambda t, want=set(item.tags): bool(want & set(t)))
-                   if item.tags else pd.Series(True, index=pop.index))  # fmt: skip
+        applies = (
+            pop["tags"].map(lambda t, want=set(item.tags): bool(want & set(t)))
+            if item.tags
+            else pd.Series(True, index=pop.index)
+        )
         for klass, rate in rates.items():
             members = np.flatnonzero(applies.to_numpy() & (pop["class"] == klass).to_numpy())
             size = len(members)
@@ -156,10 +159,16 @@ def draw(
                 log_miss[members] += math.log1p(-n / size)
             chosen = members[np.sort(rng.choice(size, size=n, replace=False))]
             position.append(chosen)
-            rows.append(pd.DataFrame({
-                "item": item.code, "uscc": usccs[chosen], "class": klass,
-                "rate": rate, "stratum_size": size, "drawn": n, "inclusion_probability": n / size,
-            }))  # fmt: skip
+            stratum = {
+                "item": item.code,
+                "uscc": usccs[chosen],
+                "class": klass,
+                "rate": rate,
+                "stratum_size": size,
+                "drawn": n,
+                "inclusion_probability": n / size,
+            }
+            rows.append(pd.DataFrame(stratum))
     if not rows:
         raise PlanError("plan: no enterprise is eligible for any item of the campaign")
     plan = pd.concat(rows, ignore_index=True)

@@ -265,12 +265,27 @@ def _fill_tables(m: Ints, z: F, v: F, start: Ints, table: F) -> None:  # pragma:
 
 @numba.njit(parallel=True, cache=True)
 def _kernel(  # pragma: no cover (jit)
-    x: F, out: F, node_start: Ints, node_feature: Ints, node_threshold: F,
-    node_default_left: npt.NDArray[np.uint8], node_missing: npt.NDArray[np.uint8], node_cat: Ints,
-    cat_sets: npt.NDArray[np.uint8], leaf_start: Ints, path_start: Ints, path_node: Ints,
-    path_dir: npt.NDArray[np.uint8], path_slot: Ints, leaf_m: Ints, leaf_feature: Ints, table_start: Ints,
-    table: F, max_nodes: int, zero: float,
-) -> None:  # fmt: skip
+    x: F,
+    out: F,
+    node_start: Ints,
+    node_feature: Ints,
+    node_threshold: F,
+    node_default_left: npt.NDArray[np.uint8],
+    node_missing: npt.NDArray[np.uint8],
+    node_cat: Ints,
+    cat_sets: npt.NDArray[np.uint8],
+    leaf_start: Ints,
+    path_start: Ints,
+    path_node: Ints,
+    path_dir: npt.NDArray[np.uint8],
+    path_slot: Ints,
+    leaf_m: Ints,
+    leaf_feature: Ints,
+    table_start: Ints,
+    table: F,
+    max_nodes: int,
+    zero: float,
+) -> None:
     """Rows in blocks, trees in the middle loop, rows innermost: one tree's tables (tens of
     kB) stay in cache while a block of rows uses them, instead of every row streaming the
     whole model's tables (megabytes) through the cache."""
@@ -335,10 +350,26 @@ def contributions(tables: Tables, x: F) -> F:
     if len(x):
         t = tables
         _kernel(
-            x, out, t.node_start, t.node_feature, t.node_threshold, t.node_default_left,
-            t.node_missing, t.node_cat, t.cat_sets, t.leaf_start, t.path_start, t.path_node,
-            t.path_dir, t.path_slot, t.leaf_m, t.leaf_feature, t.table_start, t.table,
-            t.max_nodes, _ZERO,
-        )  # fmt: skip
+            x,
+            out,
+            t.node_start,
+            t.node_feature,
+            t.node_threshold,
+            t.node_default_left,
+            t.node_missing,
+            t.node_cat,
+            t.cat_sets,
+            t.leaf_start,
+            t.path_start,
+            t.path_node,
+            t.path_dir,
+            t.path_slot,
+            t.leaf_m,
+            t.leaf_feature,
+            t.table_start,
+            t.table,
+            t.max_nodes,
+            _ZERO,
+        )
         out[:, -1] = t.expected_value
     return out

@@ -94,16 +94,23 @@ def warnings(
         for i in np.flatnonzero(hit):
             reasons[i].append(rule.name)
     warned = np.array([bool(r) for r in reasons], dtype=bool)
-    out = pd.DataFrame({
-        "uscc": cur["uscc"], "class_final": cur["class_final"], "score": cur["score"],
-        "class_before": before.get("class_before"), "score_before": before.get("score_before"),
-        "reasons": [";".join(r) for r in reasons],
-    })  # fmt: skip
+    out = pd.DataFrame(
+        {
+            "uscc": cur["uscc"],
+            "class_final": cur["class_final"],
+            "score": cur["score"],
+            "class_before": before.get("class_before"),
+            "score_before": before.get("score_before"),
+            "reasons": [";".join(r) for r in reasons],
+        }
+    )
     return out[warned].reset_index(drop=True)
 
 
 def reason_texts(cfg: WarningConfig) -> dict[str, str]:
     """Each reason code's Chinese text, rises first, then the rules in config order."""
-    return {"class_rise": "风险分类较上月上升",
-            "score_rise": f"风险分较上月上升{cfg.rise_score:.0f}分以上",
-            **{r.name: r.zh for r in cfg.rules}}  # fmt: skip
+    return {
+        "class_rise": "风险分类较上月上升",
+        "score_rise": f"风险分较上月上升{cfg.rise_score:.0f}分以上",
+        **{r.name: r.zh for r in cfg.rules},
+    }

@@ -12,38 +12,51 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from features.base import population
-from features.config import FeaturesConfig
+from contract.months import months_between, parse_month
 from contract.tables import TABLES
+from features.base import population
+from features.catalog import Feature
+from features.config import FeaturesConfig
 from features.definitions import BLOCKS, CATALOG, month_batches
 from features.engine import (
     FeatureError,
     Window,
     define_macros,
 )
-from contract.months import months_between, parse_month
-from pipelines.io import PARQUET_OPTIONS
+from pipelines import paths
+from pipelines.io import PARQUET_OPTIONS, atomic_write
 
 log = logging.getLogger(__name__)
+
+
+def _fingerprint_sql(f: Feature) -> str:
+    """A feature's SQL template as the fingerprint reads it.
+
+    Templates named the month end ``{w.as_of}`` until `Window` called it ``end``; the
+    fingerprint hashes the old spelling, so that the renaming (which changes no SQL)
+    leaves the fingerprint, and so the feature files and the models trained on them, as
+    they were.
+    """
+    return f.sql.replace("{w.end}", "{w.as_of}")
 
 
 def catalog_fingerprint(cfg: FeaturesConfig) -> str:
     """A hash of every feature's and block's definition: changes when any of them does."""
     w = Window("2000-01", cfg, frozenset(TABLES))
     text = json.dumps(
-        [[f.name, f.kind, f.role, f.fill, f.sql, f.sources] for f in CATALOG]
+        [[f.name, f.kind, f.role, f.fill, _fingerprint_sql(f), f.sources] for f in CATALOG]
         + [[b.alias, b.sql(w)] for b in BLOCKS]
         + [population(w)]
     )
@@ -66,7 +79,7 @@ class FeaturesReport:
     catalog: str
     months: list[MonthReport] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         last = self.months[-1] if self.months else None
         return {
             "source": self.source,
@@ -89,7 +102,7 @@ def source_tables(source: Path) -> dict[str, Path]:
     """The contract tables present in an ingested folder (``<table>.parquet``)."""
     found = {}
     for name in TABLES:
-        path = Path(source) / f"{name}.parquet"
+        path = paths.table(source, name)
         if path.is_file():
             found[name] = path
     return found
@@ -141,21 +154,24 @@ def _write_month(
     metadata: dict[str, str],
 ) -> tuple[int, dict[str, float]]:
     """Stream the month into ``path`` (atomically); return rows and missing share per column."""
-    tmp = path.with_name(f".{path.name}.tmp")
     rows = 0
     missing = dict.fromkeys((f.name for f in CATALOG), 0)
     with month_batches(con, month, cfg, tables) as reader:
         schema = reader.schema.with_metadata(metadata)
-        with pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS) as writer:
-            for batch in reader:
-                writer.write_batch(batch)
-                rows += batch.num_rows
-                for f in CATALOG:
-                    col = batch.column(f.name)
-                    missing[f.name] += col.null_count
-                    if pa.types.is_floating(col.type):
-                        missing[f.name] += pc.sum(pc.is_nan(col)).as_py() or 0
-    os.replace(tmp, path)
+
+        def write(tmp: Path) -> None:
+            nonlocal rows
+            with pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS) as writer:
+                for batch in reader:
+                    writer.write_batch(batch)
+                    rows += batch.num_rows
+                    for f in CATALOG:
+                        col = batch.column(f.name)
+                        missing[f.name] += col.null_count
+                        if pa.types.is_floating(col.type):
+                            missing[f.name] += pc.sum(pc.is_nan(col)).as_py() or 0
+
+        atomic_write(path, write)
     return rows, {k: v / max(rows, 1) for k, v in missing.items()}
 
 
@@ -185,7 +201,7 @@ def run_features(
             if progress is not None:
                 progress(month)
             t0 = time.perf_counter()
-            path = out / f"{month}.parquet"
+            path = paths.features_file(out, month)
             rows, missing = _write_month(
                 con, month, cfg, tables, path, {**metadata, "riskclass.month": month}
             )

@@ -13,6 +13,11 @@ NULL_DAY = np.iinfo(np.int32).min  # marks a missing date in int32 day arrays
 
 
 def month_start(year: int, month: int) -> int:
+    """The month's first day as a day number (days since 1970-01-01).
+
+    >>> month_start(1970, 2)
+    31
+    """
     return int(
         np.datetime64(f"{year:04d}-{month:02d}", "M").astype("datetime64[D]").astype(np.int64)
     )
@@ -25,7 +30,12 @@ def month_label(year: int, month: int) -> str:
 @dataclass(frozen=True)
 class Calendar:
     """The simulated months: ``burn_in`` months before the window, then ``window`` months
-    ending with ``end_month``."""
+    ending with ``end_month``.
+
+    >>> cal = Calendar.ending("2026-10", window=3, burn_in=1)
+    >>> cal.label(0), cal.window_labels()
+    ('2026-07', ['2026-08', '2026-09', '2026-10'])
+    """
 
     year: npt.NDArray[np.int64]
     month: npt.NDArray[np.int64]  # 1..12
@@ -66,4 +76,5 @@ class Calendar:
 
     def days_in(self, k: int, u: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
         """A day within month ``k`` for each uniform draw in ``u``."""
-        return self.start[k] + (u * self.ndays[k]).astype(np.int64)
+        days: npt.NDArray[np.int64] = self.start[k] + (u * self.ndays[k]).astype(np.int64)
+        return days

@@ -8,17 +8,23 @@ to Arrow until the chunk is finished.
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+#: One column of records: day numbers, amounts, flags or strings (object arrays).
+Column = npt.NDArray[Any]
+
 
 class EventLog:
+    """The records of one chunk, table by table, as numpy column parts."""
+
     def __init__(self) -> None:
-        self._parts: dict[str, list[dict[str, npt.NDArray]]] = defaultdict(list)
+        self._parts: dict[str, list[dict[str, Column]]] = defaultdict(list)
         self._count: dict[str, int] = defaultdict(int)
-        self._updates: dict[str, list[tuple[str, npt.NDArray[np.int64], npt.NDArray]]] = (
-            defaultdict(list)
+        self._updates: dict[str, list[tuple[str, npt.NDArray[np.int64], Column]]] = defaultdict(
+            list
         )
 
     def add(self, table: str, **columns: object) -> npt.NDArray[np.int64]:
@@ -44,7 +50,7 @@ class EventLog:
         vals = values if isinstance(values, np.ndarray) else np.full(len(rows), values)
         self._updates[table].append((column, rows.copy(), np.asarray(vals).copy()))
 
-    def columns(self, table: str) -> dict[str, npt.NDArray]:
+    def columns(self, table: str) -> dict[str, Column]:
         parts = self._parts.get(table, [])
         if not parts:
             return {}

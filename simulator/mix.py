@@ -45,7 +45,10 @@ def divisions(province: str) -> Divisions:
     weights = _weights("division_weights.csv")
     weight = np.array([weights[str(c)] for c in ref.code])
     return Divisions(
-        code=ref.code, name_zh=ref.name_zh, prefecture_zh=ref.prefecture_zh, weight=weight / weight.sum()
+        code=ref.code,
+        name_zh=ref.name_zh,
+        prefecture_zh=ref.prefecture_zh,
+        weight=weight / weight.sum(),
     )
 
 

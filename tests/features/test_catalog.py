@@ -9,8 +9,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from features.catalog import UNITS, CatalogError, Feature, check_catalog
 from contract.tables import GROUPS, TABLES
+from features.catalog import UNITS, CatalogError, Feature, check_catalog
 from features.definitions import BLOCKS, BY_NAME, CATALOG, KEY_COLUMNS, MODEL_FEATURES
 from features.engine import Window, block_aliases, feature_sql
 from pipelines.feature_docs import render

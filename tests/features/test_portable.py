@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from features.base import population
 from contract.tables import TABLES
+from features.base import population
 from features.definitions import BLOCKS, CATALOG
 from features.engine import Window, feature_sql
 from tests.features.tiny import config

@@ -16,8 +16,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from features.config import FeaturesConfig
 from contract.tables import TABLES
+from features.config import FeaturesConfig
 from features.definitions import build_month
 from pipelines.config import load_config
 from pipelines.features import connect, register_sources, source_tables

@@ -17,7 +17,7 @@ from models.sampling import (
     loads,
     rates_for,
     rng_for,
-)  # fmt: skip
+)
 
 MINIMUM = {"A": 0.01, "B": 0.03, "C": 0.10, "D": 0.20}
 
@@ -25,17 +25,26 @@ MINIMUM = {"A": 0.01, "B": 0.03, "C": 0.10, "D": 0.20}
 def _population(n: int = 4000, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     classes = rng.choice(list("ABCD"), size=n, p=[0.6, 0.28, 0.07, 0.05])
-    tags = [("catering",) if r < 0.2 else ("catering", "drugs") if r < 0.25 else ()
-            for r in rng.random(n)]  # fmt: skip
-    return pd.DataFrame({
-        "uscc": [f"E{i:05d}" for i in range(n)], "class": classes, "tags": tags,
-        "excluded": rng.random(n) < 0.1, "division": rng.choice(["440103", "440104", "440105"], n),
-    })  # fmt: skip
+    tags = [
+        ("catering",) if r < 0.2 else ("catering", "drugs") if r < 0.25 else ()
+        for r in rng.random(n)
+    ]
+    return pd.DataFrame(
+        {
+            "uscc": [f"E{i:05d}" for i in range(n)],
+            "class": classes,
+            "tags": tags,
+            "excluded": rng.random(n) < 0.1,
+            "division": rng.choice(["440103", "440104", "440105"], n),
+        }
+    )
 
 
 def _campaign(**kw: object) -> Campaign:
-    items = (Item(code="disclosure", zh="企业公示信息情况"),
-             Item(code="food_safety", zh="食品安全", tags=("catering",)))  # fmt: skip
+    items = (
+        Item(code="disclosure", zh="企业公示信息情况"),
+        Item(code="food_safety", zh="食品安全", tags=("catering",)),
+    )
     return Campaign(name="t", zh="测试", items=items, **kw)  # type: ignore[arg-type]
 
 
@@ -119,11 +128,13 @@ def test_inspectors_two_per_firm_no_conflict_not_own_unit_balanced() -> None:
     plan = draw(pop, camp, rates_for(camp, MINIMUM), rng_for(3, "2026-11", "t"))
     division_of = dict(zip(pop["uscc"], pop["division"], strict=True))
     firm = next(u for u in plan["uscc"] if division_of[u] != "440103")  # I00 may inspect it ...
-    roster = pd.DataFrame({
-        "inspector_id": [f"I{i:02d}" for i in range(12)],
-        "unit": ["440103"] * 4 + ["440104"] * 4 + ["440105"] * 4,
-        "conflicts": [(firm,)] + [()] * 11,  # ... but declared a conflict with it
-    })  # fmt: skip
+    roster = pd.DataFrame(
+        {
+            "inspector_id": [f"I{i:02d}" for i in range(12)],
+            "unit": ["440103"] * 4 + ["440104"] * 4 + ["440105"] * 4,
+            "conflicts": [(firm,)] + [()] * 11,  # ... but declared a conflict with it
+        }
+    )
     out = assign_inspectors(plan, division_of, roster, camp, rng_for(3, "2026-11", "t"))
     unit_of = dict(zip(roster["inspector_id"], roster["unit"], strict=True))
     for u, ids in out.drop_duplicates("uscc")[["uscc", "inspectors"]].itertuples(index=False):
@@ -136,8 +147,13 @@ def test_inspectors_two_per_firm_no_conflict_not_own_unit_balanced() -> None:
     assert load.sum() == 2 * out["uscc"].nunique() and load.max() - load.min() <= 2
     with pytest.raises(PlanError, match="only 0 inspector"):
         tiny = roster[roster["unit"] == "440103"]
-        assign_inspectors(plan[plan["uscc"].map(division_of) == "440103"], division_of, tiny,
-                          camp, rng_for(3, "2026-11", "t"))  # fmt: skip
+        assign_inspectors(
+            plan[plan["uscc"].map(division_of) == "440103"],
+            division_of,
+            tiny,
+            camp,
+            rng_for(3, "2026-11", "t"),
+        )
 
 
 def test_an_enterprise_s_chance_is_the_union_of_its_items() -> None:

@@ -10,25 +10,38 @@ from models.warning import MonitoringRule, WarningConfig, warnings
 
 ORDER = ["A", "B", "C", "D"]
 CFG = WarningConfig(
-    rise_classes=1, rise_score=200,
-    rules=(MonitoringRule(name="burst", zh="频繁变更", en="burst",
-                          when=(Condition(feature="chg", op=">=", value=5),)),),
-)  # fmt: skip
+    rise_classes=1,
+    rise_score=200,
+    rules=(
+        MonitoringRule(
+            name="burst",
+            zh="频繁变更",
+            en="burst",
+            when=(Condition(feature="chg", op=">=", value=5),),
+        ),
+    ),
+)
 
 
 def _now() -> pd.DataFrame:
-    return pd.DataFrame({
-        "uscc": ["E1", "E2", "E3", "E4", "E5"],
-        "class_final": ["B", "D", "A", "C", "B"],
-        "score": [150.0, 950.0, 20.0, 600.0, 450.0],
-        "chg": [0.0, 1.0, 7.0, float("nan"), 0.0],
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "uscc": ["E1", "E2", "E3", "E4", "E5"],
+            "class_final": ["B", "D", "A", "C", "B"],
+            "score": [150.0, 950.0, 20.0, 600.0, 450.0],
+            "chg": [0.0, 1.0, 7.0, float("nan"), 0.0],
+        }
+    )
 
 
 def test_rises_and_rules_each_with_their_reason() -> None:
-    before = pd.DataFrame({"uscc": ["E1", "E2", "E3", "E4", "E5"],
-                           "class_final": ["A", "D", "A", "D", "B"],
-                           "score": [90.0, 900.0, 10.0, 950.0, 200.0]})  # fmt: skip
+    before = pd.DataFrame(
+        {
+            "uscc": ["E1", "E2", "E3", "E4", "E5"],
+            "class_final": ["A", "D", "A", "D", "B"],
+            "score": [90.0, 900.0, 10.0, 950.0, 200.0],
+        }
+    )
     out = warnings(_now(), before, ORDER, CFG).set_index("uscc")
     assert out.loc["E1", "reasons"] == "class_rise"  # A -> B
     assert "E2" not in out.index  # D stayed D, +50 points: no warning
@@ -49,7 +62,8 @@ def test_a_rule_on_a_missing_column_is_named() -> None:
 
 
 def test_rule_names_are_distinct_reasons() -> None:
-    rule = MonitoringRule(name="class_rise", zh="x", en="x",
-                          when=(Condition(feature="chg", op=">=", value=1),))  # fmt: skip
+    rule = MonitoringRule(
+        name="class_rise", zh="x", en="x", when=(Condition(feature="chg", op=">=", value=1),)
+    )
     with pytest.raises(ValueError, match="not class_rise/score_rise"):
         WarningConfig(rules=(rule,))

@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 from stdnum.cn import uscc as stdnum_uscc
 
-from contract.tables import TABLES, VOCABULARIES
 from contract import reference
+from contract.tables import TABLES, VOCABULARIES
 from simulator.calendar import Calendar
 
 _ARROW = {

@@ -12,7 +12,7 @@ import pytest
 from stdnum.cn import uscc as stdnum_uscc
 
 from contract.tables import TABLES
-from pipelines.messy import read_table
+from pipelines.simulate.messy import read_table
 
 
 def _normalise(code: str) -> str:

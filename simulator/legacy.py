@@ -1,0 +1,218 @@
+"""The bureau's legacy classification scheme and the inspections it drives.
+
+`_legacy_classes` is the rule-based scheme (加权评定) the bureau used before a model;
+its classes set each firm's draw rate in the double-random rounds. `_inspections` draws
+those rounds and the targeted inspections (complaints, campaigns, referrals), and
+`_inspect` records each inspection, decides from the hidden problem probability what it
+finds, and applies the consequences (listing, a correction of the latent risk, a penalty
+later). `_Legacy` is a mixin of `simulator.engine._Chunk`; its draws happen in the order
+`_Chunk.step` calls them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from simulator.config import RISK_CLASSES
+from simulator.events import _Events
+from simulator.state import F64, I64, B
+
+_CAUSE_FOR_PROBLEM = {
+    "address_unreachable": "registration",
+    "false_disclosure": "registration",
+    "licence": "unlicensed",
+    "product_quality": "product_quality",
+    "food_safety": "food_safety",
+    "drug_device_safety": "drug_device_safety",
+    "special_equipment": "special_equipment",
+    "advertising_pricing": "false_advertising",
+}
+_ITEM_FOR_TAG = {
+    "food_production": "food_safety",
+    "food_distribution": "food_safety",
+    "catering": "food_safety",
+    "drugs": "drug_quality",
+    "medical_devices": "drug_quality",
+    "special_equipment": "special_equipment",
+    "cosmetics": "cosmetics",
+    "industrial_products": "product_quality",
+}
+
+
+class _Legacy(_Events):
+    """The legacy scheme, the inspection draws it weights, and what inspections find.
+
+    It builds on `_Events`: a finding lists a firm or schedules a penalty."""
+
+    def _legacy_classes(self, k: int, end: int) -> I64:
+        """The rule-based scheme (加权评定) the bureau used before a model: points for
+        what it could see at the month end, cut at configured thresholds."""
+        pts = self.cfg.legacy_scheme.points
+        th = self.cfg.legacy_scheme.thresholds
+        c = self.counts
+        k1 = k + 1
+
+        def window(key: str, months: int) -> npt.NDArray[np.int32]:
+            return c[key][:, k1] - c[key][:, max(0, k1 - months)]
+
+        pop = self.pop
+        score = (
+            pts["serious_list"] * self.serious
+            + pts["abnormal_list"] * (self.abn_reason >= 0)
+            + pts["dishonest_debtor"] * (self.dishonest_until > end)
+            + pts["penalty_12m"] * np.minimum(window("penalty", 12), 2)
+            + pts["minor_penalty_12m"] * np.minimum(window("minor_penalty", 12), 2)
+            + pts["penalty_36m"] * np.minimum(window("penalty", 36) - window("penalty", 12), 2)
+            + pts["problem_24m"] * (window("problem", 24) > 0)
+            + pts["complaints_12m"] * np.minimum(window("complaint", 12), 2)
+            + pts["shared_address"] * (self.pop.address_size >= 5)
+            + pts["enforcement"] * (self.enforced_until > end)
+            + pts["licence_lapsed"] * self.licence_lapsed
+            + pts["legal_rep_changes_12m"] * (window("rep_change", 12) >= 2)
+            + pts["young_2y"] * (end - pop.established < 730)
+            + pts["no_annual_report_history"]
+            * (~self.ever_reported & (end - pop.established > 540))
+        )
+        cls = np.zeros(self.n, dtype=np.int64)
+        cls[score >= th["B"]] = 1
+        cls[score >= th["C"]] = 2
+        cls[score >= th["D"]] = 3
+        return cls
+
+    def _inspections(self, k: int, month: int, alive: B) -> None:
+        cfg, rng, pop = self.cfg, self.rng, self.pop
+        ic = cfg.inspections
+        eligible = alive & (pop.established < self.cal.start[k])
+        parts: list[tuple[I64, str, F64]] = []
+        if k >= self.cal.burn_in:
+            period = 12 // ic.rounds_per_year
+            in_round = (month - 1 + self.division_offset[pop.division_idx]) % period == 0
+            rate = np.array([ic.class_rates[c] for c in RISK_CLASSES])[self.legacy]
+            drawn = np.flatnonzero(eligible & in_round & (rng.random(self.n) < rate))
+            parts.append((drawn, "double_random", rate[drawn]))
+        targeted = np.flatnonzero(eligible & (self.pending_targeted == k))
+        self.pending_targeted[self.pending_targeted == k] = -1
+        campaign = self._bern(
+            ic.campaign_monthly * np.exp(0.5 * self.z()), eligible & (self.product_tag != "")
+        )
+        referral = self._bern(ic.referral_monthly * np.exp(self.z()), eligible)
+        for firms, trig in (
+            (targeted, "complaint"),
+            (campaign, "campaign"),
+            (referral, "referral"),
+        ):
+            parts.append((firms, trig, np.full(len(firms), np.nan)))
+        for firms, mode, prob in parts:
+            if len(firms) == 0:
+                continue
+            self._inspect(k, firms, mode, prob)
+
+    def _inspect(self, k: int, firms: I64, mode: str, prob: F64) -> None:
+        cfg, rng, pop = self.cfg, self.rng, self.pop
+        m = len(firms)
+        double = mode == "double_random"
+        bonus = 0.0 if double else cfg.inspections.targeted_problem_bonus
+        p = self.p_problem(bonus)[firms]
+        found = rng.random(m) < p
+        days = self._day(k, firms)
+        category = np.array([self._problem_category(j) for j in firms], dtype=object)
+        category = np.where(self.dormant[firms], "address_unreachable", category)
+        category = np.where(found, category, None)  # type: ignore[call-overload]
+        result = np.where(
+            found,
+            np.where(
+                category == "address_unreachable",
+                "unreachable",
+                np.where(rng.random(m) < 0.7, "corrected", "case_filed"),
+            ),
+            np.where(
+                rng.random(m) < cfg.inspections.no_activity_share,
+                "no_relevant_activity",
+                "no_problem",
+            ),
+        )
+        items = np.array([self._items(j) for j in firms], dtype=object)
+        cls = np.array(RISK_CLASSES)[self.legacy[firms]]
+        div = pop.division[firms].astype(str)
+        ym = f"{self.cal.year[k]}{self.cal.month[k]:02d}"
+        ids = self._next_ids(m)
+        rows = self._add(
+            "inspections",
+            firm=firms,
+            inspection_id=np.array([f"JC{ym}{i:010d}" for i in ids + self.id_base]),
+            draw_mode=np.full(m, "double_random" if double else "targeted"),
+            plan_id=np.array([f"SJ{d}{ym}" for d in div], dtype=object)
+            if double
+            else np.full(m, None, dtype=object),
+            stratum=np.char.add(np.char.add(div, ":"), cls).astype(object)
+            if double
+            else np.full(m, None, dtype=object),
+            risk_class_at_draw=cls.astype(object) if double else np.full(m, None, dtype=object),
+            inclusion_probability=prob,
+            trigger=np.full(m, None, dtype=object) if double else np.full(m, mode, dtype=object),
+            items=items,
+            inspection_day=days,
+            result=result,
+            problem_found=found,
+            problem_category=category,
+        )
+        self.insp_truth_rows.append(rows)
+        self.insp_truth_p.append(p)
+        self.insp_truth_z.append(self.z()[firms])
+        if double and k >= self.cal.burn_in:
+            c = self.legacy[firms]
+            self.dr_n += np.bincount(c, minlength=4)
+            self.dr_hits += np.bincount(c[found], minlength=4)
+            self.inspected_years.setdefault(int(self.cal.year[k]), set()).update(firms.tolist())
+        # consequences
+        hit = firms[found]
+        hit_days = days[found]
+        cat = category[found]
+        self.counts["problem"][hit, k] += 1
+        unreachable = cat == "address_unreachable"
+        self._list_abnormal(
+            hit[unreachable],
+            hit_days[unreachable] + rng.integers(1, 20, int(unreachable.sum())),
+            "unreachable",
+        )
+        false = cat == "false_disclosure"
+        self._list_abnormal(
+            hit[false], hit_days[false] + rng.integers(1, 20, int(false.sum())), "concealment"
+        )
+        corrected = hit[~unreachable]
+        self.a[corrected] += cfg.risk.correction_effect
+        pen = corrected[
+            (self.pending_penalty[corrected] < 0)
+            & (rng.random(len(corrected)) < cfg.events.penalty_after_problem)
+        ]
+        self.pending_penalty[pen] = k + rng.integers(1, 4, len(pen))
+        cat_of = dict(zip(hit.tolist(), cat.tolist(), strict=True))
+        self.pending_penalty_cause[pen] = [_CAUSE_FOR_PROBLEM[cat_of[j]] for j in pen]
+
+    def _problem_category(self, j: int) -> str:
+        """What an inspector finds at a firm with a problem follows from what the firm is."""
+        tags = self.tag_sets[j]
+        w = {
+            "false_disclosure": 1.5 + 2.0 * self.zero_report[j] + 1.5 * (self.owed_year[j] >= 0),
+            "licence": 0.5 + 4.0 * self.licence_lapsed[j],
+            "product_quality": 0.4 + 1.5 * bool(tags & {"industrial_products", "cosmetics"}),
+            "food_safety": 3.0 * bool(tags & {"food_production", "food_distribution", "catering"}),
+            "drug_device_safety": 3.0 * bool(tags & {"drugs", "medical_devices"}),
+            "special_equipment": 3.0 * ("special_equipment" in tags),
+            "advertising_pricing": 0.8 + 1.2 * bool(self.consumer[j]),
+            "address_unreachable": 0.3 + 1.0 * self.pop.cluster_address[j],
+        }
+        keys = list(w)
+        p = np.array([w[c] for c in keys], dtype=float)
+        return keys[int(np.searchsorted(np.cumsum(p), self.rng.random() * p.sum()))]
+
+    def _items(self, j: int) -> str:
+        items = ["disclosure", "registration"]
+        for tag in sorted(self.tag_sets[j]):
+            item = _ITEM_FOR_TAG.get(tag)
+            if item and item not in items:
+                items.append(item)
+        if self.consumer[j]:
+            items.append("advertising_pricing")
+        return ";".join(items)
