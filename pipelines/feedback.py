@@ -18,6 +18,10 @@ quarantined by ingestion. Writes ``<out>/<plan_id>/<delivery>/``: ``delivery/ins
 (what ingestion reads, raw), ``rejected.csv`` (for people, formula-safe: `pipelines.io`) and
 ``feedback.json`` (counts, ingestion's reconciliation of the table, the enterprises of the
 plan still without a result).
+
+Linking is `pipelines.intake.findings.link` (shared with `simulate-loop`); ingestion is the
+engine of the `ingest` stage, `pipelines.intake.engine.run_ingest` (stages never import each
+other).
 """
 
 from __future__ import annotations
@@ -25,29 +29,21 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from contract.tables import TABLES
-from pipelines.ingest import IngestReport, run_ingest
-from pipelines.ingest_config import IngestConfig
+from pipelines.intake.config import IngestConfig
+from pipelines.intake.engine import run_ingest
+from pipelines.intake.findings import RESULT_COLUMNS, link
+from pipelines.intake.readers import StructuralError, header_map, normalise_header
+from pipelines.intake.reconciliation import IngestReport
 from pipelines.io import atomic_write, formula_safe_text, write_csv, write_json
-from pipelines.readers import StructuralError, header_map, normalise_header
-
-#: what the platform returns; the plan supplies the rest of the contract's columns
-RESULT_COLUMNS = ("plan_id", "uscc", "inspection_id", "inspection_date", "result",
-                  "problem_found", "problem_category", "received_date")  # fmt: skip
-REASONS = {
-    "other_plan": ("计划编号与本计划不符", "plan_id is not this plan's"),
-    "not_drawn": ("该企业未被本计划抽中", "the enterprise was not drawn by this plan"),
-    "item_not_drawn": ("检查事项不在本计划对该企业的抽查事项内",
-                       "an item the plan did not draw the enterprise for"),
-    "second_result": ("同一抽中企业的第二条结果(检查记录编号不同;含此前已归集的结果)",
-                      "a second result for one drawn enterprise (another inspection_id, "
-                      "in this delivery or an earlier one)"),
-}  # fmt: skip
+from pipelines.paths import table as table_file
 
 
 class FeedbackError(ValueError):
@@ -103,8 +99,6 @@ def read_results(path: Path) -> pd.DataFrame:
                 text = data.decode("utf-8-sig")
             except UnicodeDecodeError:
                 text = data.decode("gb18030")
-            from io import StringIO
-
             raw = pd.read_csv(StringIO(text), dtype=str, keep_default_na=False)
         else:
             raise FeedbackError(f"feedback: {path}: results must be .csv or .xlsx")
@@ -115,8 +109,9 @@ def read_results(path: Path) -> pd.DataFrame:
             f"feedback: {path} cannot be read ({exc}) [rule: file format]"
         ) from None
     known = header_map(TABLES["inspections"], {})
-    rename = {c: known[normalise_header(str(c))] for c in raw.columns
-              if normalise_header(str(c)) in known}  # fmt: skip
+    rename = {
+        c: known[normalise_header(str(c))] for c in raw.columns if normalise_header(str(c)) in known
+    }
     raw = raw.rename(columns=rename)
     missing = [c for c in ("plan_id", "uscc", "inspection_id") if c not in raw.columns]
     if missing:
@@ -132,67 +127,14 @@ def read_results(path: Path) -> pd.DataFrame:
     return raw.assign(_source_row=range(2, len(raw) + 2))
 
 
-def link(
-    plan: pd.DataFrame, results: pd.DataFrame, received: pd.DataFrame | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Results joined to the plan that drew them: contract ``inspections`` rows, and the
-    results that do not link, each with its rule and reason. ``received``: the plan's results
-    already ingested (``uscc``, ``inspection_id``), so that a later delivery cannot add a
-    second result for one enterprise. One result per enterprise (all its items). Pure."""
-    plan_id = plan["plan_id"].iloc[0]
-    per_firm = plan.groupby("uscc", sort=False).agg(
-        items=("item", ";".join), stratum=("stratum", ";".join), klass=("class", "first"),
-        probability=("enterprise_probability", "first"),
-    )  # fmt: skip
-    rule = pd.Series("", index=results.index, dtype=object)
-    rule[results["plan_id"] != plan_id] = "other_plan"
-    rule[(rule == "") & ~results["uscc"].isin(per_firm.index)] = "not_drawn"
-    drawn_items = results["uscc"].map(per_firm["items"]).fillna("")
-    given = results["items"].where(results["items"] != "", drawn_items)
-    extra = [
-        bool(set(g.split(";")) - set(d.split(";"))) for g, d in zip(given, drawn_items, strict=True)
-    ]
-    rule[(rule == "") & pd.Series(extra, index=results.index)] = "item_not_drawn"
-    ok = rule == ""
-    # one result per drawn enterprise: a second one with another inspection_id is refused
-    # (the same inspection_id again is a correction, which ingestion merges), whether in
-    # this delivery or an earlier one
-    first_id = results[ok].groupby("uscc")["inspection_id"].transform("first")
-    if received is not None and len(received):
-        earlier = dict(zip(received["uscc"], received["inspection_id"], strict=False))
-        first_id = results.loc[ok, "uscc"].map(earlier).fillna(first_id)
-    rule[ok & (results["inspection_id"] != first_id.reindex(results.index))] = "second_result"
-    ok = rule == ""
-    good = results[ok]
-    firm = per_firm.reindex(good["uscc"])
-    linked = pd.DataFrame({
-        "inspection_id": good["inspection_id"].to_numpy(),
-        "uscc": good["uscc"].to_numpy(),
-        "draw_mode": "double_random",
-        "plan_id": plan_id,
-        "stratum": firm["stratum"].to_numpy(),
-        "risk_class_at_draw": firm["klass"].to_numpy(),
-        "inclusion_probability": firm["probability"].to_numpy(),
-        "trigger": "",
-        "items": given[ok].to_numpy(),
-        **{c: good[c].to_numpy() for c in RESULT_COLUMNS[3:]},
-    })  # fmt: skip
-    bad = results[~ok].assign(
-        rule=rule[~ok], reason_zh=rule[~ok].map(lambda r: REASONS[r][0]),
-        reason_en=rule[~ok].map(lambda r: REASONS[r][1]),
-    )  # fmt: skip
-    return linked[[c.name for c in TABLES["inspections"].columns]], bad
-
-
 def _received(interim: Path, plan_id: str) -> pd.DataFrame:
     """The plan's results already in the inspections table (uscc, inspection_id)."""
-    path = interim / "inspections.parquet"
+    path = table_file(interim, "inspections")
     if not path.is_file():
         return pd.DataFrame(columns=["uscc", "inspection_id"])
-    import pyarrow.parquet as pq
-
-    got = pq.read_table(path, columns=["uscc", "inspection_id", "plan_id"],
-                        filters=[("plan_id", "=", plan_id)]).to_pandas()  # fmt: skip
+    got = pq.read_table(
+        path, columns=["uscc", "inspection_id", "plan_id"], filters=[("plan_id", "=", plan_id)]
+    ).to_pandas()
     return got[["uscc", "inspection_id"]]
 
 
@@ -212,8 +154,10 @@ def run_feedback(
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "delivery").mkdir(exist_ok=True)  # what ingestion reads: this table only
     # raw, not formula-safe: ingestion reads this back as data, an apostrophe would change it
-    atomic_write(folder / "delivery" / "inspections.csv",
-                 lambda p: linked.to_csv(p, index=False, encoding="utf-8"))  # fmt: skip
+    atomic_write(
+        folder / "delivery" / "inspections.csv",
+        lambda p: linked.to_csv(p, index=False, encoding="utf-8"),
+    )
     write_csv(rejected, folder / "rejected.csv", encoding="utf-8-sig")  # for people: formula-safe
     report = None
     table: dict[str, Any] = {}
@@ -226,17 +170,23 @@ def run_feedback(
         table = tables["inspections"]
     returned = set(_received(Path(interim), plan_info["plan_id"])["uscc"])
     summary = {
-        "plan_id": plan_info["plan_id"], "results_file": str(results),
-        "rows_read": len(raw), "linked": len(linked), "rejected": len(rejected),
+        "plan_id": plan_info["plan_id"],
+        "results_file": str(results),
+        "rows_read": len(raw),
+        "linked": len(linked),
+        "rejected": len(rejected),
         "rejected_by_rule": {str(k): int(v) for k, v in rejected["rule"].value_counts().items()},
-        "ingest": {k: table.get(k) for k in ("accepted", "quarantined", "quarantined_by_rule",
-                                              "merge", "rows_in_interim")},
+        "ingest": {
+            k: table.get(k)
+            for k in ("accepted", "quarantined", "quarantined_by_rule", "merge", "rows_in_interim")
+        },
         "plan_enterprises": int(plan["uscc"].nunique()),
         # over every delivery ingested so far, not only this one
         "without_result": int(plan["uscc"].nunique() - len(returned & set(plan["uscc"]))),
-    }  # fmt: skip
-    if table and (table["rows_read"] != len(linked)
-                  or table["accepted"] + table["quarantined"] != len(linked)):  # fmt: skip
+    }
+    if table and (
+        table["rows_read"] != len(linked) or table["accepted"] + table["quarantined"] != len(linked)
+    ):
         raise FeedbackError(
             f"feedback: {len(linked)} linked results, but ingestion read {table['rows_read']} "
             f"and accounted for {table['accepted'] + table['quarantined']}"

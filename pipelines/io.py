@@ -16,6 +16,7 @@ import numbers
 import os
 import re
 import shutil
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from io import StringIO
@@ -185,5 +186,30 @@ def write_xlsx(frame: pd.DataFrame, path: Path, *, sheet_name: str = "Sheet1") -
                     if isinstance(cell.value, str) and cell.value:  # "": a missing value
                         cell.data_type = "s"
                         cell.number_format = "@"
+        reproducible_zip(tmp)
 
     atomic_write(Path(path), write)
+
+
+#: The time stamped into workbooks and their zip entries: a constant, so that the same table
+#: gives the same bytes (openpyxl stamps the wall clock, which no computation may read).
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+_CORE_TIMES = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
+
+
+def reproducible_zip(path: Path) -> None:
+    """Rewrite an Office file (a zip) with fixed entry times and fixed document dates.
+
+    openpyxl writes the time of writing into each zip entry and into ``docProps/core.xml``
+    (created, modified); both are replaced by :data:`FIXED_TIME`, nothing else changes."""
+    stamp = b"%04d-%02d-%02dT%02d:%02d:%02dZ" % FIXED_TIME
+    with zipfile.ZipFile(path) as src:
+        entries = [(info, src.read(info)) for info in src.infolist()]
+    with zipfile.ZipFile(path, "w") as out:
+        for info, data in entries:
+            if info.filename == "docProps/core.xml":
+                data = _CORE_TIMES.sub(rb"\g<1>" + stamp + rb"\g<2>", data)
+            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            out.writestr(fixed, data)

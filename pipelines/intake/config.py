@@ -1,4 +1,4 @@
-"""Configuration of ingestion (`configs/ingest.yaml`)."""
+"""Configuration of ingestion: the schema of `configs/ingest.yaml`."""
 
 from __future__ import annotations
 

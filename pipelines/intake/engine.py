@@ -1,13 +1,14 @@
-"""Stage `ingest`: every record of a delivery validated, typed and accounted for.
+"""The ingestion engine: a delivery validated, typed and accounted for, table by table.
 
-For each contract table the delivery's file is read as text (`pipelines.readers`), staged
-in DuckDB, typed and normalised by SQL generated from the contract (`pipelines.rules`),
-resolved to a USCC (by code, old registration number or name), and checked. Rows that break
-a rule go to ``quarantine/<table>.parquet`` with the rule and a reason in Chinese and
-English; the others are merged by natural key into ``<table>.parquet``. Great Expectations
-validates every staged table with a suite generated from the same contract
-(`pipelines.expectations`) and writes Data Docs. Counts reconcile per table and rule:
-rows read = accepted + quarantined, or the run fails.
+For each contract table the delivery's file is read as text (`pipelines.intake.readers`),
+staged in DuckDB, typed and normalised by SQL generated from the contract
+(`pipelines.intake.rules`), resolved to a USCC (by code, old registration number or name),
+and checked. Rows that break a rule go to ``quarantine/<table>.parquet`` with the rule and a
+reason in Chinese and English; the others are merged by natural key into ``<table>.parquet``.
+Great Expectations validates every staged table with a suite generated from the same
+contract (`pipelines.intake.expectations`) and writes Data Docs. Counts reconcile per table
+and rule (`pipelines.intake.reconciliation`): rows read = accepted + quarantined, or the run
+fails.
 
 Output folder (replaced atomically; a killed run leaves the previous one intact)::
 
@@ -15,6 +16,9 @@ Output folder (replaced atomically; a killed run leaves the previous one intact)
     <out>/quarantine/<table>.parquet   rejected rows: raw text, source row, rule, reasons
     <out>/reconciliation.json          per table and rule; also printed by the CLI
     <out>/validation/                  Great Expectations project and Data Docs (HTML)
+
+Used by the `ingest` stage (`pipelines.ingest`) and by `feedback`, which ingests the results
+it linked to their plan.
 """
 
 from __future__ import annotations
@@ -24,7 +28,6 @@ import hashlib
 import logging
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -32,13 +35,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from stdnum.cn import uscc as stdnum_uscc
 
-from contract.tables import TABLES, Table
+from contract import reference
 from contract.months import month_end, parse_month
-from pipelines import rules
-from pipelines.expectations import run_table_validation
-from pipelines.ingest_config import IngestConfig
-from pipelines.io import atomic_directory, write_json
-from pipelines.readers import (
+from contract.tables import TABLES, Table
+from pipelines.intake import rules
+from pipelines.intake.config import IngestConfig
+from pipelines.intake.expectations import Validation, validate_staged
+from pipelines.intake.readers import (
     FORMATS,
     Source,
     StructuralError,
@@ -46,8 +49,10 @@ from pipelines.readers import (
     parquet_source,
     read_text_table,
 )
-from pipelines.rules import RULE_NAMES, Flag, literal, quote, raw
-from contract import reference
+from pipelines.intake.reconciliation import IngestReport, TableReport
+from pipelines.intake.rules import RULE_NAMES, Flag, literal, quote, raw
+from pipelines.io import atomic_directory, write_json
+from pipelines.paths import table as table_file
 
 log = logging.getLogger(__name__)
 
@@ -58,67 +63,6 @@ Progress = Callable[[str], None]
 
 class IngestError(ValueError):
     """The run stopped: counts did not reconcile, or the input is structurally broken."""
-
-
-@dataclass
-class TableReport:
-    table: str
-    status: str  # ingested | absent | kept (absent now, previous data kept)
-    source: dict[str, object] = field(default_factory=dict)
-    rows_read: int = 0
-    accepted: int = 0
-    quarantined: int = 0
-    by_rule: dict[str, int] = field(default_factory=dict)
-    merged_new: int = 0
-    merged_updated: int = 0
-    merged_unchanged: int = 0
-    rows_total: int = 0
-    expectations: dict[str, object] = field(default_factory=dict)
-
-    @property
-    def unaccounted(self) -> int:
-        return self.rows_read - self.accepted - self.quarantined
-
-
-@dataclass
-class IngestReport:
-    run_name: str
-    as_of: str | None
-    tables: list[TableReport]
-    unknown_files: list[str]
-    data_docs: str
-
-    @property
-    def unaccounted(self) -> int:
-        return sum(t.unaccounted for t in self.tables)
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "run_name": self.run_name,
-            "as_of": self.as_of,
-            "unaccounted_rows": self.unaccounted,
-            "unknown_files": self.unknown_files,
-            "data_docs": self.data_docs,
-            "tables": {
-                t.table: {
-                    "status": t.status,
-                    "source": t.source,
-                    "rows_read": t.rows_read,
-                    "accepted": t.accepted,
-                    "quarantined": t.quarantined,
-                    "unaccounted": t.unaccounted,
-                    "quarantined_by_rule": t.by_rule,
-                    "merge": {
-                        "new": t.merged_new,
-                        "updated": t.merged_updated,
-                        "unchanged": t.merged_unchanged,
-                    },
-                    "rows_in_interim": t.rows_total,
-                    "expectations": t.expectations,
-                }
-                for t in self.tables
-            },
-        }
 
 
 def _run_name(found: dict[str, Path], as_of: str | None) -> str:
@@ -147,7 +91,7 @@ def run_ingest(
     found, unknown = discover(Path(source))
     out = Path(out)
     for name, spec in TABLES.items():
-        if spec.required and name not in found and not (out / f"{name}.parquet").exists():
+        if spec.required and name not in found and not table_file(out, name).exists():
             expected = ", ".join(f"{name}{ext}" for ext in FORMATS) + f" or {name}/"
             raise StructuralError(
                 f"{source}: required table {name} ({spec.zh}) is missing; expected {expected} [rule: required table]"
@@ -208,6 +152,9 @@ EXTERNAL = {"division": "vocab_division", "industry": "vocab_industry"}
 
 
 class _Ingest:
+    """One run's DuckDB session: each table staged, identified, flagged, deduplicated,
+    validated by Great Expectations, quarantined and merged, in `ORDER`."""
+
     def __init__(
         self,
         cfg: IngestConfig,
@@ -217,8 +164,6 @@ class _Ingest:
         as_of: str | None,
         run_name: str,
     ) -> None:
-        from pipelines.expectations import Validation
-
         self.cfg, self.con, self.out, self.work, self.as_of, self.run_name = (
             cfg,
             con,
@@ -236,7 +181,7 @@ class _Ingest:
     # ------------------------------------------------------------------ one table
     def table(self, name: str, path: Path | None) -> TableReport:
         spec = TABLES[name]
-        previous = self.out / f"{name}.parquet"
+        previous = table_file(self.out, name)
         if path is None:
             if previous.exists():
                 shutil.copy2(previous, self.work / previous.name)
@@ -262,7 +207,9 @@ class _Ingest:
         self._flag(spec)
         self._deduplicate(spec)
         report = TableReport(name, "ingested", source=src.describe())
-        run_table_validation(self, spec, report)
+        report.expectations = validate_staged(
+            self.validation, self.con, spec, self.flags, self.cfg.ge_batch_rows
+        )
         self._write_quarantine(spec, report)
         self._merge_accepted(spec, report, previous)
         return report
@@ -586,8 +533,8 @@ class _Ingest:
         )
         # Earlier deliveries' rejected rows stay (nothing is lost): each row says which
         # delivery it came from; rerunning a delivery replaces only its own rows.
-        path = self.work / "quarantine" / f"{spec.name}.parquet"
-        before = self.out / "quarantine" / f"{spec.name}.parquet"
+        path = table_file(self.work / "quarantine", spec.name)
+        before = table_file(self.out / "quarantine", spec.name)
         parts = [f"SELECT *, {literal(self.run_name)} AS delivery FROM quarantine"]
         if before.exists():
             if "delivery" in pq.read_schema(before).names:
@@ -644,7 +591,7 @@ class _Ingest:
             con.execute("CREATE OR REPLACE TEMP TABLE merged AS SELECT * FROM accepted")
         report.merged_new = report.accepted - report.merged_unchanged - report.merged_updated
         report.rows_total = int(con.execute("SELECT count(*) FROM merged").fetchone()[0])  # type: ignore[index]
-        path = self.work / f"{spec.name}.parquet"
+        path = table_file(self.work, spec.name)
         # written in natural-key order (unique after the merge): the same records give the
         # same file, whatever the order or number of deliveries they came in
         con.execute(

@@ -8,28 +8,27 @@ character by python-stdnum, referential integrity, point-in-time dates, establis
 duplicates, name resolution, the contract's row rules): those are computed in the stage
 as boolean columns ``rule__<name>`` and GE expects them false, so every check appears in
 the same report. Nothing here is written per table by hand.
+
+The engine is not imported here: `validate_staged` is handed the DuckDB connection that holds
+the staged table and the table's flags. Telemetry is switched off by the entry points
+(`pipelines.environment.no_telemetry`) and recorded as off in each GE project.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from contract.tables import VOCABULARIES, Table
-from pipelines import rules
 from contract import reference
-
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # never phone home
-
-if TYPE_CHECKING:
-    from pipelines.ingest import TableReport, _Ingest
+from contract.tables import VOCABULARIES, Table
+from pipelines.intake import rules
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +46,25 @@ def build_suite(
     spec: Table, flag_names: list[str], province: str
 ) -> Any:  # a gx.ExpectationSuite; GE is imported lazily
     import great_expectations as gx
+    from great_expectations.expectations.core.expect_column_values_to_be_between import (
+        ExpectColumnValuesToBeBetween,
+    )
+    from great_expectations.expectations.core.expect_column_values_to_be_in_set import (
+        ExpectColumnValuesToBeInSet,
+    )
+    from great_expectations.expectations.core.expect_column_values_to_be_unique import (
+        ExpectColumnValuesToBeUnique,
+    )
+    from great_expectations.expectations.core.expect_column_values_to_match_regex import (
+        ExpectColumnValuesToMatchRegex,
+    )
+    from great_expectations.expectations.core.expect_column_values_to_not_be_null import (
+        ExpectColumnValuesToNotBeNull,
+    )
+    from great_expectations.expectations.core.expect_compound_columns_to_be_unique import (
+        ExpectCompoundColumnsToBeUnique,
+    )
 
-    e = gx.expectations
     suite = gx.ExpectationSuite(name=f"contract-{spec.name}")
 
     def meta(rule: str, column: str = "") -> dict[str, str]:
@@ -58,13 +74,13 @@ def build_suite(
     for col in spec.columns:
         if not col.nullable:
             suite.add_expectation(
-                e.ExpectColumnValuesToNotBeNull(
+                ExpectColumnValuesToNotBeNull(
                     column=col.name, meta=meta("required_missing", col.name)
                 )
             )
         if col.is_uscc:
             suite.add_expectation(
-                e.ExpectColumnValuesToMatchRegex(
+                ExpectColumnValuesToMatchRegex(
                     column=col.name, regex=rules.USCC_PATTERN, meta=meta("uscc_format", col.name)
                 )
             )
@@ -79,13 +95,13 @@ def build_suite(
                 )
             )
             suite.add_expectation(
-                e.ExpectColumnValuesToBeInSet(
+                ExpectColumnValuesToBeInSet(
                     column=col.name, value_set=codes, meta=meta("vocabulary", col.name)
                 )
             )
         if col.minimum is not None or col.maximum is not None:
             suite.add_expectation(
-                e.ExpectColumnValuesToBeBetween(
+                ExpectColumnValuesToBeBetween(
                     column=col.name,
                     min_value=col.minimum,
                     max_value=col.maximum,
@@ -94,17 +110,17 @@ def build_suite(
             )
     if len(spec.natural_key) == 1:
         suite.add_expectation(
-            e.ExpectColumnValuesToBeUnique(column=spec.natural_key[0], meta=meta("duplicate"))
+            ExpectColumnValuesToBeUnique(column=spec.natural_key[0], meta=meta("duplicate"))
         )
     else:
         suite.add_expectation(
-            e.ExpectCompoundColumnsToBeUnique(
+            ExpectCompoundColumnsToBeUnique(
                 column_list=list(spec.natural_key), meta=meta("duplicate")
             )
         )
     for rule in flag_names:
         suite.add_expectation(
-            e.ExpectColumnValuesToBeInSet(
+            ExpectColumnValuesToBeInSet(
                 column=f"rule__{rule}",
                 value_set=[False],
                 meta=meta(rule),
@@ -117,9 +133,7 @@ def build_suite(
 class Validation:
     """One GE file project per ingest output folder; Data Docs accumulate across runs."""
 
-    def __init__(
-        self, root: Path, run_name: str, run_time: dt.datetime, province: str
-    ) -> None:
+    def __init__(self, root: Path, run_name: str, run_time: dt.datetime, province: str) -> None:
         self.province = province
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -200,8 +214,11 @@ class Validation:
         return str(index)
 
 
-def staged_batches(ingest: _Ingest, spec: Table, flag_names: list[str]) -> Iterator[pd.DataFrame]:
-    """The staged table in bounded batches: typed contract columns and rule flags."""
+def staged_batches(
+    con: duckdb.DuckDBPyConnection, spec: Table, flag_names: list[str], batch_rows: int
+) -> Iterator[pd.DataFrame]:
+    """The staged table (DuckDB tables ``stage`` and ``fails`` on ``con``) in batches of
+    ``batch_rows``: typed contract columns and rule flags."""
     cols = [rules.quote(c.name) for c in spec.columns]
     cols += [
         f"coalesce(list_contains(list_transform(_fails, lambda x: x.rule), {rules.literal(r)}), FALSE) "
@@ -209,21 +226,27 @@ def staged_batches(ingest: _Ingest, spec: Table, flag_names: list[str]) -> Itera
         for r in flag_names
     ]
     query = f"SELECT {', '.join(cols)} FROM stage LEFT JOIN fails USING (_row) ORDER BY _row"
-    reader = ingest.con.sql(query).to_arrow_reader(ingest.cfg.ge_batch_rows)
+    reader = con.sql(query).to_arrow_reader(batch_rows)
     pending: list[pa.RecordBatch] = []
     rows = 0
     for batch in reader:  # DuckDB hands out small batches; regroup them to the batch size
         pending.append(batch)
         rows += batch.num_rows
-        if rows >= ingest.cfg.ge_batch_rows:
+        if rows >= batch_rows:
             yield pa.Table.from_batches(pending).to_pandas()
             pending, rows = [], 0
     if pending or rows == 0:
         yield pa.Table.from_batches(pending, schema=reader.schema).to_pandas()
 
 
-def run_table_validation(ingest: _Ingest, spec: Table, report: TableReport) -> None:
-    names = flag_rules(ingest.flags)
-    report.expectations = ingest.validation.validate(
-        spec, names, staged_batches(ingest, spec, names)
-    )
+def validate_staged(
+    validation: Validation,
+    con: duckdb.DuckDBPyConnection,
+    spec: Table,
+    flags: list[rules.Flag],
+    batch_rows: int,
+) -> dict[str, object]:
+    """Validate the table staged on ``con`` (flagged by ``flags``); the summary of results
+    that the reconciliation records under ``expectations``."""
+    names = flag_rules(flags)
+    return validation.validate(spec, names, staged_batches(con, spec, names, batch_rows))

@@ -1,6 +1,6 @@
 """Reading departmental exports: find each contract table's file, decode it, find its
 header under any title rows, and map its columns (English, Chinese or alias names) to
-the contract. Every value is kept as text here; typing happens in SQL (`pipelines.rules`).
+the contract. Every value is kept as text here; typing happens in SQL (`pipelines.intake.rules`).
 
 Structural faults - a required table or column missing, a file that cannot be decoded, two
 files for one table - raise `StructuralError` naming the file, the column and the rule.
@@ -18,7 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from contract.tables import TABLES, Table
-from pipelines.rules import FULL_WIDTH, HALF_WIDTH
+from pipelines.intake.rules import FULL_WIDTH, HALF_WIDTH
 
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".xlsx": "xlsx"}
 IDENTITY_COLUMNS = {

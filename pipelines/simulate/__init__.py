@@ -6,29 +6,44 @@ pandas and Spark all read as one table)::
     <out>/<table>/part-00000.parquet ...        the raw data a bureau would hand over
     <truth_out>/<table>/part-00000.parquet ...  the hidden truth; no pipeline stage reads it
     <summary_out>                               summary.json (figures printed by the CLI)
-    <messy_out>/                                optional corrupted copy (see simulator.messy)
+    <messy_out>/                                optional corrupted copy (`write_messy`)
 
 Folders are replaced atomically: a run that dies leaves the previous output intact.
+
+The simulator is a client of the contract; this package is the pipeline's one door to it:
+`load_simulator_config` reads ``configs/simulator.yaml``, `run_simulate` writes the province,
+`write_messy` (`pipelines.simulate.messy`) its corrupted copy.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from contract.tables import TABLES
+from pipelines.config import load_config
 from pipelines.io import atomic_directory, write_json, write_parquet
+from pipelines.paths import SIMULATOR_CONFIG
+from pipelines.simulate.messy import write_messy
 from simulator.config import SimulatorConfig
 from simulator.engine import ChunkStats, chunk_sizes, simulate_chunk
 from simulator.summary import SimulationSummary, summarise
 
 log = logging.getLogger(__name__)
 
+__all__ = ["load_simulator_config", "run_simulate", "write_messy"]
+
 Progress = Callable[[int, int], None]
+
+
+def load_simulator_config(path: Path = SIMULATOR_CONFIG) -> SimulatorConfig:
+    """The simulator's configuration (``configs/simulator.yaml``), validated; raises
+    `pipelines.config.ConfigError` naming the file and key when it is not valid."""
+    return load_config(path, SimulatorConfig)
 
 
 @dataclass(frozen=True)
@@ -99,7 +114,12 @@ def run_simulate(
     return summary
 
 
-def _collect(results, rows: dict[str, int], total: int, progress: Progress | None) -> ChunkStats:
+def _collect(
+    results: Iterable[tuple[ChunkStats, dict[str, int]]],
+    rows: dict[str, int],
+    total: int,
+    progress: Progress | None,
+) -> ChunkStats:
     merged: ChunkStats | None = None
     for done, (chunk_stats, chunk_rows) in enumerate(results, start=1):
         merged = chunk_stats if merged is None else merged.merge(chunk_stats)

@@ -1,11 +1,13 @@
 """Write the `--messy` copy of a simulated province: CSV in three encodings, spreadsheets,
 title rows, Chinese headers, mixed date formats, and row faults (see `simulator.messy`),
-plus `manifest.json` listing every injected fault by table and row."""
+plus `manifest.json` listing every injected fault by table and row.
+
+The files are raw on purpose (not formula-safe): they are corrupted test input for
+ingestion, read back as data, not exports for people."""
 
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from contract.tables import TABLES
-from pipelines.io import atomic_directory, write_json
+from pipelines.io import atomic_directory, atomic_write, reproducible_zip, write_json
 from simulator.config import SimulatorConfig
 from simulator.messy import REPAIRABLE, MessyFile, corrupt_table
 
@@ -33,22 +35,24 @@ def _write_file(mf: MessyFile, folder: Path) -> None:
             for col in frame.columns:
                 if _is_date_column(mf, col):
                     frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("Int64")
-        tmp = path.with_name(f".{path.name}.tmp.xlsx")
-        with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
-            start = len(mf.title_rows)
-            frame.to_excel(xw, index=False, startrow=start, sheet_name="Sheet1")
-            ws = xw.sheets["Sheet1"]
-            for i, line in enumerate(mf.title_rows, start=1):
-                ws.cell(row=i, column=1, value=line)
-        os.replace(tmp, path)
+
+        def write_xlsx(tmp: Path) -> None:
+            with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
+                start = len(mf.title_rows)
+                frame.to_excel(xw, index=False, startrow=start, sheet_name="Sheet1")
+                ws = xw.sheets["Sheet1"]
+                for i, line in enumerate(mf.title_rows, start=1):
+                    ws.cell(row=i, column=1, value=line)
+            reproducible_zip(tmp)  # no wall-clock times inside: same seed, same bytes
+
+        atomic_write(path, write_xlsx)
         return
     buf = io.StringIO()
     for line in mf.title_rows:
         buf.write(line + "\n")
     mf.frame.to_csv(buf, index=False)  # raw on purpose: corrupted test input, not an export
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(buf.getvalue().encode(mf.encoding))
-    os.replace(tmp, path)
+    data = buf.getvalue().encode(mf.encoding)
+    atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
 def _is_date_column(mf: MessyFile, col: str) -> bool:

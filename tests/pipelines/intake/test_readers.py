@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.readers import StructuralError, discover
+from pipelines.intake.readers import StructuralError, discover
 
 
 def test_a_link_out_of_the_delivery_is_refused(tmp_path: Path) -> None:

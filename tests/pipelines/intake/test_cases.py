@@ -12,11 +12,11 @@ import yaml
 
 from pipelines.config import load_config
 from pipelines.ingest import IngestError, run_ingest
-from pipelines.ingest_config import IngestConfig
-from pipelines.readers import StructuralError
+from pipelines.intake.config import IngestConfig
+from pipelines.intake.readers import StructuralError
 from tests.conftest import ROOT
 
-CASES = ROOT / "tests" / "ingest_cases"
+CASES = Path(__file__).resolve().parent / "ingest_cases"
 CASE_DIRS = sorted(p for p in CASES.iterdir() if p.is_dir() and p.name[:2].isdigit())
 
 

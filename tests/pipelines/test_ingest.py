@@ -15,7 +15,7 @@ import pytest
 from contract.tables import TABLES
 from pipelines.config import load_config
 from pipelines.ingest import run_ingest
-from pipelines.ingest_config import IngestConfig
+from pipelines.intake.config import IngestConfig
 from tests.conftest import ROOT
 
 
@@ -211,7 +211,7 @@ def test_monthly_deliveries_merge_by_natural_key(small_province, cfg, tmp_path) 
 def test_killed_run_leaves_previous_output_and_next_run_completes(
     small_province, cfg, tmp_path, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    from pipelines import ingest as ingest_module
+    from pipelines.intake import engine as ingest_module
 
     out = tmp_path / "interim"
     run_ingest(cfg, small_province["raw"], out, as_of="2026-10")

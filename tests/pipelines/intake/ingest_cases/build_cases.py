@@ -2,8 +2,8 @@
 file(s) that differ from ``baseline/`` and ``expected.yaml`` with the exact outcome.
 
 The files are committed; this script documents how each was made and rebuilds them
-(`python tests/ingest_cases/build_cases.py`). Expected outcomes are written by hand here,
-from the rules, not copied from a run.
+(`python tests/pipelines/intake/ingest_cases/build_cases.py`). Expected outcomes are written
+by hand here, from the rules, not copied from a run.
 """
 
 from __future__ import annotations
@@ -63,8 +63,15 @@ PENALTY_HEADER = (
 )
 
 
-def penalty(uscc: str, no: str = "P1", kind: str = "fine", date: str = "2024-03-05", amount: str = "1.5",
-            minor: str = "false", received: str = "2024-03-12") -> str:  # fmt: skip
+def penalty(
+    uscc: str,
+    no: str = "P1",
+    kind: str = "fine",
+    date: str = "2024-03-05",
+    amount: str = "1.5",
+    minor: str = "false",
+    received: str = "2024-03-12",
+) -> str:
     return f"{uscc},{no},{kind},food_safety,{date},{amount},{minor},,{received}"
 
 
