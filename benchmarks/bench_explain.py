@@ -12,7 +12,7 @@ For every size in ``--sizes`` (month ``--month``):
   as classify reads and explains it: feature matrix, contributions with the per-leaf tables
   engine (`models.treeshap`, via the bundle's `models.explain.Explainer`: its sector models
   and rule, flags read as classify reads them), then the columns classify stores beside each
-  class (`pipelines.classify.risk_point_columns`: the top ``--top-k`` risk points, by default
+  class (`pipelines.bundle.risk_point_columns`: the top ``--top-k`` risk points, by default
   the config's ``explain.top_k``, with their group, value and contribution; the five group
   sums). Building the explainer (tables) and the first kernel call (numba JIT: compiled, or
   loaded from its cache) are timed apart, before the clock starts. Reports seconds, rows/s
@@ -66,7 +66,7 @@ if TYPE_CHECKING:
 
     from models.config import ModelConfig
     from models.gbm import Design
-    from pipelines.classify import Bundle
+    from pipelines.bundle import Bundle
 
 RESULTS = ROOT / "benchmarks" / "results" / "explain.json"
 TARGET_N = 7_500_000
@@ -119,26 +119,9 @@ def flags_of(batch: pa.RecordBatch | pa.Table, bundle: Bundle) -> dict[str, Any]
 
 def margin(bundle: Bundle, x: npt.NDArray[np.float64], flags: dict[str, Any]) -> Any:
     """The margin the contributions add up to: the general model's, with the sector models
-    applied as classify applies them (``average``: the mean of the two margins, see
-    `models.explain`)."""
-    import numpy as np
-
-    from models import gbm
-
-    general = gbm.predict_margin(bundle.general, x)
-    out = general.copy()
-    for _name, flag, booster, _cal in bundle.sectors:  # later sectors win, as in classify
-        m = np.asarray(flags[flag]) == 1
-        if not m.any():
-            continue
-        sector = gbm.predict_margin(booster, x[m])
-        if bundle.sector_rule == "boost":
-            out[m] = general[m] + sector
-        elif bundle.sector_rule == "replace":
-            out[m] = sector
-        else:
-            out[m] = (general[m] + sector) / 2
-    return out
+    applied as classify applies them (`models.sectors`, via `pipelines.bundle.Bundle.margin`;
+    ``average``: the mean of the two margins, see `models.explain`)."""
+    return bundle.margin(x, flags)
 
 
 def sample_table(path: Path, columns: list[str], n: int, seed: int, batch_rows: int) -> pa.Table:
@@ -210,7 +193,7 @@ def compare(tables: Any, plain: Any, k: int) -> dict[str, Any]:
 
 
 def bundle_of(cfg: ModelConfig, alias: str, threads: int) -> Bundle:
-    from pipelines.classify import load_bundle
+    from pipelines.bundle import load_bundle
 
     bundle = load_bundle(cfg, alias)
     boosters_threads(bundle, threads)
@@ -233,19 +216,19 @@ def model_record(bundle: Bundle, alias: str) -> dict[str, Any]:
 # ------------------------------------------------------------------ the measured steps
 def step_stream(args: argparse.Namespace) -> dict[str, Any]:
     """The whole month, batch by batch, as classify explains it: matrix, contributions, and
-    the columns classify stores beside each class (`pipelines.classify.risk_point_columns`:
+    the columns classify stores beside each class (`pipelines.bundle.risk_point_columns`:
     top-k risk points with their group, value and contribution, the five group sums)."""
     import pandas as pd
     import pyarrow.parquet as pq
 
     from models.gbm import matrix_arrow
-    from pipelines.classify import risk_point_columns
+    from pipelines.bundle import risk_point_columns
 
     threads = set_threads(args.threads)
     cfg = _cfg(Path(args.work))
     bundle = bundle_of(cfg, args.alias, args.threads)
     path = features_file(args.size, args.month)
-    flag_cols = sorted({flag for _n, flag, _b, _c in bundle.sectors})
+    flag_cols = bundle.flag_columns()
     columns = [
         "uscc",
         *bundle.design.features,
@@ -319,7 +302,7 @@ def step_sample(args: argparse.Namespace) -> dict[str, Any]:
     cfg = _cfg(Path(args.work))
     bundle = bundle_of(cfg, args.alias, args.threads)
     path = features_file(args.size, args.month)
-    flag_cols = sorted({flag for _n, flag, _b, _c in bundle.sectors})
+    flag_cols = bundle.flag_columns()
     columns = [*bundle.design.features, *[f for f in flag_cols if f not in bundle.design.features]]
     table = sample_table(path, columns, args.sample, cfg.seed, args.batch_rows)
     x = matrix_arrow(table, bundle.design)
@@ -358,20 +341,24 @@ def step_sample(args: argparse.Namespace) -> dict[str, Any]:
 
 def _design_frames(cfg: ModelConfig, n: int) -> dict[str, Any]:
     """Labelled inspections of the province of ``n``, split and weighted as run_train does."""
-    import pyarrow.parquet as pq
-
     from features.definitions import CATALOG
     from models import gbm
-    from pipelines.train import labelled_frames
+    from pipelines.frames import labelled_frames, read_inspections
+    from pipelines.train.data import split
 
     features_dir = WORK / f"features-{n}"
-    inspections = pq.read_table(interim_for(n) / "inspections.parquet").to_pandas()
+    inspections = read_inspections(interim_for(n))
     frame, train, counts, _catalog = labelled_frames(cfg, features_dir, inspections)
     design = gbm.fit_design(train, CATALOG)
     out: dict[str, Any] = {"design": design, "constraints": gbm.monotone(design, CATALOG)}
-    for name, part in (("train", train), ("valid", frame[frame["split"] == "valid"]),
-                       ("test", frame[frame["split"] == "test"])):  # fmt: skip
-        out[name] = (gbm.matrix(part, design), part["y"].to_numpy(), part["weight"].to_numpy())
+    parts = (
+        ("train", train),
+        ("valid", frame[frame["split"] == "valid"]),
+        ("test", frame[frame["split"] == "test"]),
+    )
+    for name, part in parts:
+        s = split(part, design)
+        out[name] = (s.x, s.y, s.w)
     out["labelled"] = {**counts, **{k: len(out[k][1]) for k in ("train", "valid", "test")}}
     return out
 
@@ -405,9 +392,13 @@ def _timings(booster: lgb.Booster, x: npt.NDArray[np.float64], k: int) -> dict[s
         "pred_contrib_rows_per_second": round(len(x) / s_plain),
     }
     if not treeshap.supported(booster):
-        out.update(tables_build_seconds=None, tables_seconds=None, tables_rows_per_second=None,
-                   ratio_tables_over_pred_contrib=None,
-                   tables_note="beyond the depth budget: the Explainer falls back to pred_contrib")  # fmt: skip
+        out.update(
+            tables_build_seconds=None,
+            tables_seconds=None,
+            tables_rows_per_second=None,
+            ratio_tables_over_pred_contrib=None,
+            tables_note="beyond the depth budget: the Explainer falls back to pred_contrib",
+        )
         return out
     t = time.perf_counter()
     tables = treeshap.build(booster)
@@ -434,7 +425,7 @@ def step_depth_budget(args: argparse.Namespace) -> dict[str, Any]:
     from models import calibration, gbm
     from models.gbm import matrix_arrow
     from models.metrics import weighted_auc, weighted_logloss
-    from pipelines.train import HYPER
+    from pipelines.train.tuning import HYPER
 
     threads = set_threads(args.threads)
     cfg = _cfg(Path(args.work))
@@ -506,10 +497,28 @@ def step(args: argparse.Namespace) -> None:
 def measure(kind: str, args: argparse.Namespace, **extra: str) -> dict[str, Any]:
     step_out = Path(args.work) / f"explain-{kind}.json"
     step_out.unlink(missing_ok=True)
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--step", kind, "--work", str(args.work),
-           "--step-out", str(step_out), "--threads", str(args.threads), "--month", args.month,
-           "--alias", args.alias, "--top-k", str(args.top_k), "--batch-rows", str(args.batch_rows),
-           "--sample", str(args.sample)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--step",
+        kind,
+        "--work",
+        str(args.work),
+        "--step-out",
+        str(step_out),
+        "--threads",
+        str(args.threads),
+        "--month",
+        args.month,
+        "--alias",
+        args.alias,
+        "--top-k",
+        str(args.top_k),
+        "--batch-rows",
+        str(args.batch_rows),
+        "--sample",
+        str(args.sample),
+    ]
     for key, v in extra.items():
         cmd += [f"--{key.replace('_', '-')}", v]
     wall, peak = run_sampled(cmd)
@@ -554,36 +563,49 @@ def _contended(busy: float | None, threads: int) -> str:
 def _print_size(size: int, rec: dict[str, Any]) -> None:
     s, sm, g = rec["stream"], rec["sample"], rec["model"]["general"]
     n = int(rec["threads"])
-    print(f"{size:>10,} enterprises, {rec['month']}: {s['rows']:,} rows, {rec['threads']} threads, "
-          f"model {g['trees']} trees x {g['mean_leaves']:.0f} leaves, <= {g['max_path_features']} "
-          f"features on a path; engine {s['engine']}", flush=True)  # fmt: skip
-    print(f"    explainer build {s['explainer_build_seconds']:.2f} s (warm {s['explainer_build_seconds_warm']:.2f} s), "
-          f"JIT warm-up {s['jit_warmup_seconds']:.2f} s (outside the clock)")  # fmt: skip
+    print(
+        f"{size:>10,} enterprises, {rec['month']}: {s['rows']:,} rows, {rec['threads']} threads, "
+        f"model {g['trees']} trees x {g['mean_leaves']:.0f} leaves, <= {g['max_path_features']} "
+        f"features on a path; engine {s['engine']}",
+        flush=True,
+    )
+    print(
+        f"    explainer build {s['explainer_build_seconds']:.2f} s (warm {s['explainer_build_seconds_warm']:.2f} s), "
+        f"JIT warm-up {s['jit_warmup_seconds']:.2f} s (outside the clock)"
+    )
     parts = ", ".join(f"{k} {v:.1f}" for k, v in s["parts_seconds"].items())
-    print(f"    all rows, contributions + the columns classify stores (top-{rec['top_k']}, group sums): "
-          f"{s['seconds']:.1f} s ({parts}), "
-          f"{s['rows_per_second']:,} rows/s ({s['contributions_rows_per_second']:,} contributions only), "
-          f"peak {s['peak_rss_gib']:.2f} GiB, {s['cores_busy']:.2f} cores busy"
-          f"{_contended(s['cores_busy'], n)}")  # fmt: skip
-    print(f"    sample of {sm['rows']:,}: tables {sm['tables_rows_per_second']:,} rows/s"
-          f"{_contended(sm['cores_busy']['tables'], n)}, pred_contrib {sm['pred_contrib_rows_per_second']:,} "
-          f"rows/s{_contended(sm['cores_busy']['pred_contrib'], n)}, ratio {sm['ratio_tables_over_pred_contrib']:.2f}x; "
-          f"max |diff| {sm['max_abs_difference']:.1e}; identical top-{rec['top_k']} "
-          f"{sm['top_k_identical_share']:.4%}; additivity max error {sm['additivity_max_error']['tables']:.1e} "
-          f"(pred_contrib {sm['additivity_max_error']['pred_contrib']:.1e})")  # fmt: skip
+    print(
+        f"    all rows, contributions + the columns classify stores (top-{rec['top_k']}, group sums): "
+        f"{s['seconds']:.1f} s ({parts}), "
+        f"{s['rows_per_second']:,} rows/s ({s['contributions_rows_per_second']:,} contributions only), "
+        f"peak {s['peak_rss_gib']:.2f} GiB, {s['cores_busy']:.2f} cores busy"
+        f"{_contended(s['cores_busy'], n)}"
+    )
+    print(
+        f"    sample of {sm['rows']:,}: tables {sm['tables_rows_per_second']:,} rows/s"
+        f"{_contended(sm['cores_busy']['tables'], n)}, pred_contrib {sm['pred_contrib_rows_per_second']:,} "
+        f"rows/s{_contended(sm['cores_busy']['pred_contrib'], n)}, ratio {sm['ratio_tables_over_pred_contrib']:.2f}x; "
+        f"max |diff| {sm['max_abs_difference']:.1e}; identical top-{rec['top_k']} "
+        f"{sm['top_k_identical_share']:.4%}; additivity max error {sm['additivity_max_error']['tables']:.1e} "
+        f"(pred_contrib {sm['additivity_max_error']['pred_contrib']:.1e})"
+    )
     p = rec.get("projection_7500000")
     if p:
         verdict = "within" if p["within_target"] else "OVER"
-        print(f"    {TARGET_N:,} (EXTRAPOLATED): {p['rows']:,} rows in ~{p['seconds']:,} s "
-              f"({p['seconds'] / 60:.1f} min), {verdict} the {TARGET_SECONDS // 60}-minute target")  # fmt: skip
+        print(
+            f"    {TARGET_N:,} (EXTRAPOLATED): {p['rows']:,} rows in ~{p['seconds']:,} s "
+            f"({p['seconds'] / 60:.1f} min), {verdict} the {TARGET_SECONDS // 60}-minute target"
+        )
     elif size >= TARGET_N:
         verdict = "within" if s["seconds"] <= TARGET_SECONDS else "OVER"
         print(f"    {verdict} the {TARGET_SECONDS // 60}-minute target (measured)")
 
 
 def _print_depth(d: dict[str, Any]) -> None:
-    print(f"depth budget ({d['train_size']:,} province, {d['labelled']['test']:,} test inspections, "
-          f"params from {d['params_source']}):")  # fmt: skip
+    print(
+        f"depth budget ({d['train_size']:,} province, {d['labelled']['test']:,} test inspections, "
+        f"params from {d['params_source']}):"
+    )
     n = int(d["threads"]["lightgbm"])
     for name, m in d["models"].items():
         sm, pr = m["sample"], m["params"]
@@ -593,14 +615,18 @@ def _print_depth(d: dict[str, Any]) -> None:
             if sm["tables_rows_per_second"] is not None
             else "tables: not supported (falls back to pred_contrib)"
         )
-        print(f"    {name:<14} leaves {pr['num_leaves']}, max_depth {pr['max_depth']}: test AUC {m['test_auc']:.4f} "
-              f"(valid {m['valid_auc']:.4f}), depth reached {m['max_depth_reached']}, <= {m['max_path_features']} "
-              f"features on a path; pred_contrib {sm['pred_contrib_rows_per_second']:,} rows/s"
-              f"{_contended(sm['pred_contrib_cores_busy'], n)}, {tables}")  # fmt: skip
+        print(
+            f"    {name:<14} leaves {pr['num_leaves']}, max_depth {pr['max_depth']}: test AUC {m['test_auc']:.4f} "
+            f"(valid {m['valid_auc']:.4f}), depth reached {m['max_depth_reached']}, <= {m['max_path_features']} "
+            f"features on a path; pred_contrib {sm['pred_contrib_rows_per_second']:,} rows/s"
+            f"{_contended(sm['pred_contrib_cores_busy'], n)}, {tables}"
+        )
     rep = d["models"]["budget"].get("reproduces_bundle_general", {})
-    print(f"    test AUC budget - unconstrained: {d['test_auc_difference_budget_minus_unconstrained']:+.4f}; "
-          f"budget model vs registered general model: max |margin diff| "
-          f"{rep.get('max_abs_margin_difference_on_test')}")  # fmt: skip
+    print(
+        f"    test AUC budget - unconstrained: {d['test_auc_difference_budget_minus_unconstrained']:+.4f}; "
+        f"budget model vs registered general model: max |margin diff| "
+        f"{rep.get('max_abs_margin_difference_on_test')}"
+    )
 
 
 def main() -> None:
@@ -659,7 +685,9 @@ def main() -> None:
         _print_size(size, rec)
         _write(records)
     if not args.skip_depth_budget:
-        print(f"depth budget: training two models on the {args.train_size:,} province ...", flush=True)  # fmt: skip
+        print(
+            f"depth budget: training two models on the {args.train_size:,} province ...", flush=True
+        )
         depth = measure("depth_budget", args, train_size=str(args.train_size))
         depth.update(machine=machine(), date_run=time.strftime("%Y-%m-%d"))
         records["depth_budget"] = depth

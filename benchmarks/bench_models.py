@@ -23,6 +23,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from common import ROOT, machine, run_sampled
 
@@ -51,8 +52,22 @@ def features_for(n: int, first: str, last: str) -> Path:
     print(
         f"{n:>10,} enterprises: features {first} .. {last} (not timed, cached in {out})", flush=True
     )
-    run_sampled([sys.executable, "-m", "pipelines.cli", "features", "--source", str(interim_for(n)),
-                 "--out", str(out), "--from", first, "--to", last])  # fmt: skip
+    run_sampled(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.cli",
+            "features",
+            "--source",
+            str(interim_for(n)),
+            "--out",
+            str(out),
+            "--from",
+            first,
+            "--to",
+            last,
+        ]
+    )
     return out
 
 
@@ -86,15 +101,21 @@ def step(kind: str, args: argparse.Namespace) -> None:
         from pipelines.train import run_train
 
         r = run_train(cfg, Path(args.features), Path(args.interim))
-        out = {"seconds": time.perf_counter() - t0, "labelled": r.labelled, "trials": r.trials,
-               "model_version": r.version, "best_params": r.best_params,
-               "test_auc": r.metrics["models"]["lightgbm"]["auc"]}  # fmt: skip
+        out = {
+            "seconds": time.perf_counter() - t0,
+            "labelled": r.labelled,
+            "trials": r.trials,
+            "model_version": r.version,
+            "best_params": r.best_params,
+            "test_auc": r.metrics.models["lightgbm"].auc,
+        }
     elif kind in ("classify", "raw_predict"):
         import pyarrow.parquet as pq
 
         from models.classes import ClassScheme
         from models.gbm import matrix_arrow
-        from pipelines.classify import load_bundle, run_classify
+        from pipelines.bundle import load_bundle
+        from pipelines.classify import run_classify
         from pipelines.config import load_config
 
         path = Path(args.features) / f"{args.month}.parquet"
@@ -109,7 +130,7 @@ def step(kind: str, args: argparse.Namespace) -> None:
                 alias="challenger",
                 explain=False,
             )
-            out = {"seconds": time.perf_counter() - t0, "rows": rep.rows}
+            out = {"seconds": time.perf_counter() - t0, "rows": rep.summary.enterprises}
         else:
             bundle = load_bundle(cfg, "challenger")
             cols = ["uscc", *bundle.design.features]
@@ -122,19 +143,31 @@ def step(kind: str, args: argparse.Namespace) -> None:
                 rows += len(x)
             dump = bundle.general.dump_model()
             leaves = [t["num_leaves"] for t in dump["tree_info"]]
-            out = {"seconds": predicting, "rows": rows, "trees": len(leaves),
-                   "mean_leaves": sum(leaves) / max(len(leaves), 1)}  # fmt: skip
+            out = {
+                "seconds": predicting,
+                "rows": rows,
+                "trees": len(leaves),
+                "mean_leaves": sum(leaves) / max(len(leaves), 1),
+            }
     Path(args.step_out).write_text(json.dumps(out, default=str) + "\n", encoding="utf-8")
 
 
-def measure(kind: str, args: argparse.Namespace, **extra: str) -> dict:
+def measure(kind: str, args: argparse.Namespace, **extra: str) -> dict[str, Any]:
     step_out = Path(args.work) / f"{kind}.json"
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--step", kind, "--work", str(args.work),
-           "--step-out", str(step_out)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--step",
+        kind,
+        "--work",
+        str(args.work),
+        "--step-out",
+        str(step_out),
+    ]
     for k, v in extra.items():
         cmd += [f"--{k.replace('_', '-')}", v]
     wall, peak = run_sampled(cmd)
-    r = json.loads(step_out.read_text(encoding="utf-8"))
+    r: dict[str, Any] = json.loads(step_out.read_text(encoding="utf-8"))
     r.update(wall_seconds=round(wall, 1), peak_rss_gib=round(peak / 2**30, 2))
     return r
 
@@ -167,11 +200,19 @@ def main() -> None:
     )
     tr = measure("train", args, features=str(feats), interim=str(interim_for(n)))
     lab = tr["labelled"]
-    print(f"    train: {lab['used']:,} labelled inspections (train {lab['train']:,} / valid {lab['valid']:,} "
-          f"/ test {lab['test']:,}), {tr['trials']} trials, {tr['wall_seconds']:.0f} s, "
-          f"peak {tr['peak_rss_gib']:.2f} GiB, test AUC {tr['test_auc']:.3f}", flush=True)  # fmt: skip
-    record = {"machine": machine(), "date_run": time.strftime("%Y-%m-%d"), "train_size": n, "train": tr,
-              "classify": {}}  # fmt: skip
+    print(
+        f"    train: {lab['used']:,} labelled inspections (train {lab['train']:,} / valid {lab['valid']:,} "
+        f"/ test {lab['test']:,}), {tr['trials']} trials, {tr['wall_seconds']:.0f} s, "
+        f"peak {tr['peak_rss_gib']:.2f} GiB, test AUC {tr['test_auc']:.3f}",
+        flush=True,
+    )
+    record = {
+        "machine": machine(),
+        "date_run": time.strftime("%Y-%m-%d"),
+        "train_size": n,
+        "train": tr,
+        "classify": {},
+    }
     for size in args.classify_sizes:
         f = feats if size == n else features_for(size, args.month, args.month)
         raw = measure("raw_predict", args, features=str(f), month=args.month)
@@ -179,17 +220,24 @@ def main() -> None:
         raw_rps = raw["rows"] / raw["seconds"]
         cl_rps = cl["rows"] / cl["wall_seconds"]
         cl_inner = cl["rows"] / cl["seconds"]
-        row = {"rows": cl["rows"], "raw_predict": raw, "classify": cl,
-               "raw_predict_rows_per_second": round(raw_rps),
-               "classify_rows_per_second_wall": round(cl_rps),
-               "classify_rows_per_second": round(cl_inner),
-               "ratio_classify_over_raw": round(cl_inner / raw_rps, 3),
-               "ratio_classify_wall_over_raw": round(cl_rps / raw_rps, 3)}  # fmt: skip
+        row = {
+            "rows": cl["rows"],
+            "raw_predict": raw,
+            "classify": cl,
+            "raw_predict_rows_per_second": round(raw_rps),
+            "classify_rows_per_second_wall": round(cl_rps),
+            "classify_rows_per_second": round(cl_inner),
+            "ratio_classify_over_raw": round(cl_inner / raw_rps, 3),
+            "ratio_classify_wall_over_raw": round(cl_rps / raw_rps, 3),
+        }
         record["classify"][str(size)] = row
-        print(f"{size:>10,} enterprises ({cl['rows']:,} in the month), model {raw['trees']} trees x "
-              f"{raw['mean_leaves']:.0f} leaves: raw predict {raw_rps:,.0f} rows/s; classify end to end "
-              f"{cl_inner:,.0f} rows/s ({cl_rps:,.0f} with start-up), peak {cl['peak_rss_gib']:.2f} GiB; "
-              f"ratio {cl_inner / raw_rps:.2f} ({cl_rps / raw_rps:.2f} with start-up)", flush=True)  # fmt: skip
+        print(
+            f"{size:>10,} enterprises ({cl['rows']:,} in the month), model {raw['trees']} trees x "
+            f"{raw['mean_leaves']:.0f} leaves: raw predict {raw_rps:,.0f} rows/s; classify end to end "
+            f"{cl_inner:,.0f} rows/s ({cl_rps:,.0f} with start-up), peak {cl['peak_rss_gib']:.2f} GiB; "
+            f"ratio {cl_inner / raw_rps:.2f} ({cl_rps / raw_rps:.2f} with start-up)",
+            flush=True,
+        )
     records[str(n)] = record
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(

@@ -13,17 +13,17 @@ Never use shap's own tree parser on a LightGBM model with categorical splits (it
 wrong values without an error; ``../shared/design.md``); `shap.TreeExplainer` hands off to
 LightGBM by default, and a test checks that all three agree.
 
-A deployed model can be a general booster plus sector boosters (`pipelines.classify`): with
-the ``boost`` rule the sector trees continue the general margin, so an enterprise of the
-sector is explained by the sum of both models' contributions (exact); with ``replace`` by the
-sector model's alone (exact); with ``average`` (probabilities averaged) by the mean of the two
-models' contributions, which adds up to the mean of the two margins, not to the averaged
-probability's log-odds: an approximation, said so in the report.
+A deployed model can be a general booster plus sector boosters (`pipelines.bundle`), blended
+by `models.sectors`: with the ``boost`` rule the sector trees continue the general margin, so
+an enterprise of the sector is explained by the sum of both models' contributions (exact);
+with ``replace`` by the sector model's alone (exact); with ``average`` (probabilities
+averaged) by the mean of the two models' contributions, which adds up to the mean of the two
+margins, not to the averaged probability's log-odds: an approximation, said so in the report.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import lightgbm as lgb
@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from models import treeshap
+from models.sectors import margin
 
 F = npt.NDArray[np.float64]
 
@@ -102,23 +103,16 @@ class Explainer:
         """False only for the ``average`` rule with sector models (see the module doc)."""
         return not (self.sectors and self.sector_rule == "average")
 
-    def __call__(self, x: F, flags: Mapping[str, npt.NDArray[np.float64]]) -> F:
-        """As `pipelines.classify.Bundle.probability` scores: each sector model works from
-        the general model, and for an enterprise of several sectors the later one wins."""
-        general = self.general(x)
-        c = general.copy()
-        for flag, engine in self.sectors:
-            m = np.asarray(flags[flag]) == 1
-            if not m.any():
-                continue
-            cs = engine(np.ascontiguousarray(x[m]))
-            if self.sector_rule == "boost":
-                c[m] = general[m] + cs
-            elif self.sector_rule == "replace":
-                c[m] = cs
-            else:
-                c[m] = (general[m] + cs) / 2
-        return c
+    def __call__(self, x: F, flags: Mapping[str, npt.ArrayLike]) -> F:
+        """As `pipelines.bundle.Bundle.probability` scores (`models.sectors`): each sector
+        model works from the general model, and for an enterprise of several sectors the
+        later one wins."""
+
+        def of(engine: _Engine) -> Callable[[F], F]:
+            return lambda rows: engine(np.ascontiguousarray(rows))
+
+        sectors = [(flag, of(engine)) for flag, engine in self.sectors]
+        return margin(self.sector_rule, x, flags, self.general(x), sectors)
 
 
 def top_risk_points(contrib: F, k: int = 5) -> tuple[npt.NDArray[np.int64], F]:

@@ -1,4 +1,8 @@
-"""Metrics that respect the sampling design: every estimate is weighted by 1/p."""
+"""Metrics that respect the sampling design: every estimate is weighted by 1/p.
+
+The bottom of the model metrics: `models.verification` (intervals, calibration, drift) builds
+on these, never the other way round.
+"""
 
 from __future__ import annotations
 
@@ -32,15 +36,39 @@ def weighted_brier(y: npt.ArrayLike, p: npt.ArrayLike, w: npt.ArrayLike | None =
     return float(np.sum(ww * (pp - yy) ** 2) / np.sum(ww))
 
 
+def weighted_rate(y: npt.ArrayLike, w: npt.ArrayLike) -> float:
+    """The weighted share of ``y`` = 1 (problems found per inspection, each inspection
+    standing for 1/p enterprises); NaN without rows. With its interval:
+    `models.verification.rate`.
+
+    >>> weighted_rate([1, 0, 0], [1.0, 1.0, 2.0]), weighted_rate([], [])
+    (0.25, nan)
+    """
+    yy: F = np.asarray(y, dtype=float)
+    ww: F = np.asarray(w, dtype=float)
+    if len(yy) == 0:
+        return float("nan")
+    return float(np.sum(ww * yy) / np.sum(ww))
+
+
 def hit_rates(
     y: npt.ArrayLike, classes: npt.ArrayLike, w: npt.ArrayLike, order: list[str]
 ) -> dict[str, dict[str, float]]:
     """Per class: inspections, weighted hit rate (problems found / inspections); with
-    intervals: `models.verification.hit_rates`."""
-    from models import verification
+    intervals: `models.verification.hit_rates`.
 
-    rates = verification.hit_rates(y, classes, w, order)
-    return {c: {"inspections": r.inspections, "hit_rate": r.weighted} for c, r in rates.items()}
+    >>> rates = hit_rates([1, 0, 1], ["A", "A", "B"], [1.0, 3.0, 1.0], ["A", "B", "C"])
+    >>> rates["A"], rates["C"]
+    ({'inspections': 2, 'hit_rate': 0.25}, {'inspections': 0, 'hit_rate': nan})
+    """
+    yy, cc, ww = np.asarray(y, dtype=float), np.asarray(classes), np.asarray(w, dtype=float)
+    return {
+        c: {
+            "inspections": int((cc == c).sum()),
+            "hit_rate": weighted_rate(yy[cc == c], ww[cc == c]),
+        }
+        for c in order
+    }
 
 
 def increasing(rates: dict[str, dict[str, float]], order: list[str]) -> bool:

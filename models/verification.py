@@ -59,9 +59,21 @@ class Rate:
     effective_n: float
 
     def to_dict(self) -> dict[str, float]:
-        return {"inspections": self.inspections, "hit_rate": self.weighted, "low": self.low,
-                "high": self.high, "unweighted": self.unweighted,
-                "effective_n": self.effective_n}  # fmt: skip
+        return {
+            "inspections": self.inspections,
+            "hit_rate": self.weighted,
+            "low": self.low,
+            "high": self.high,
+            "unweighted": self.unweighted,
+            "effective_n": self.effective_n,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Rate:
+        """The rate `to_dict` gave (a metrics file read back)."""
+        return cls(
+            d["inspections"], d["hit_rate"], d["low"], d["high"], d["unweighted"], d["effective_n"]
+        )
 
 
 def rate(y: npt.ArrayLike, w: npt.ArrayLike, level: float = 0.95) -> Rate:
@@ -70,16 +82,19 @@ def rate(y: npt.ArrayLike, w: npt.ArrayLike, level: float = 0.95) -> Rate:
     if len(yy) == 0:
         nan = float("nan")
         return Rate(0, nan, nan, nan, nan, 0.0)
-    p = float(np.sum(ww * yy) / np.sum(ww))
+    p = metrics.weighted_rate(yy, ww)
     n_eff = effective_n(ww)
     low, high = jeffreys(p * n_eff, n_eff, level)
     return Rate(len(yy), p, low, high, float(yy.mean()), n_eff)
 
 
 def hit_rates(
-    y: npt.ArrayLike, classes: npt.ArrayLike, w: npt.ArrayLike, order: Sequence[str],
+    y: npt.ArrayLike,
+    classes: npt.ArrayLike,
+    w: npt.ArrayLike,
+    order: Sequence[str],
     level: float = 0.95,
-) -> dict[str, Rate]:  # fmt: skip
+) -> dict[str, Rate]:
     """Per class, the weighted hit rate (问题发现率) with its Jeffreys interval."""
     yy, cc, ww = np.asarray(y, dtype=float), np.asarray(classes), np.asarray(w, dtype=float)
     return {c: rate(yy[cc == c], ww[cc == c], level) for c in order}
@@ -125,9 +140,21 @@ class Calibration:
     p_value: float  # two-sided Jeffreys test of "the predicted probability is right"
 
     def to_dict(self) -> dict[str, float]:
-        return {"inspections": self.inspections, "expected": self.expected,
-                "observed": self.observed, "low": self.low, "high": self.high,
-                "p_value": self.p_value}  # fmt: skip
+        return {
+            "inspections": self.inspections,
+            "expected": self.expected,
+            "observed": self.observed,
+            "low": self.low,
+            "high": self.high,
+            "p_value": self.p_value,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Calibration:
+        """The figures `to_dict` gave (a metrics file read back)."""
+        return cls(
+            d["inspections"], d["expected"], d["observed"], d["low"], d["high"], d["p_value"]
+        )
 
 
 def jeffreys_test(x: float, n: float, p: float) -> float:
@@ -140,9 +167,13 @@ def jeffreys_test(x: float, n: float, p: float) -> float:
 
 
 def calibration(
-    y: npt.ArrayLike, p: npt.ArrayLike, classes: npt.ArrayLike, w: npt.ArrayLike,
-    order: Sequence[str], level: float = 0.95,
-) -> dict[str, Calibration]:  # fmt: skip
+    y: npt.ArrayLike,
+    p: npt.ArrayLike,
+    classes: npt.ArrayLike,
+    w: npt.ArrayLike,
+    order: Sequence[str],
+    level: float = 0.95,
+) -> dict[str, Calibration]:
     """Per class: the weighted mean predicted probability (expected) against the weighted
     hit rate (observed), its interval, and the Jeffreys test on effective counts."""
     yy, pp = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
@@ -183,10 +214,12 @@ def psi(reference: npt.ArrayLike, current: npt.ArrayLike, bins: int = 10) -> flo
 
 
 def migration(
-    before_uscc: npt.ArrayLike | pa.Array | pa.ChunkedArray, before_class: npt.ArrayLike,
-    after_uscc: npt.ArrayLike | pa.Array | pa.ChunkedArray, after_class: npt.ArrayLike,
+    before_uscc: npt.ArrayLike | pa.Array | pa.ChunkedArray,
+    before_class: npt.ArrayLike,
+    after_uscc: npt.ArrayLike | pa.Array | pa.ChunkedArray,
+    after_class: npt.ArrayLike,
     order: Sequence[str],
-) -> dict[str, dict[str, int]]:  # fmt: skip
+) -> dict[str, dict[str, int]]:
     """Month-over-month class migration: counts from each class of the month before (plus
     "new" for enterprises not classified then) to each class of the month after (plus
     "gone"). Enterprises are matched on uscc by an Arrow hash join, so a province of millions
@@ -218,8 +251,7 @@ def migration(
     cols = pc.fill_null(joined["after"], k).to_numpy()  # not classified after: "gone"
     counts = np.bincount(rows * (k + 1) + cols, minlength=(k + 1) ** 2).reshape(k + 1, k + 1)
     names_r, names_c = [*order, "new"], [*order, "gone"]
-    return {r: {c: int(counts[i, j]) for j, c in enumerate(names_c)}
-            for i, r in enumerate(names_r)}  # fmt: skip
+    return {r: {c: int(counts[i, j]) for j, c in enumerate(names_c)} for i, r in enumerate(names_r)}
 
 
 def _codes(classes: npt.ArrayLike, order: Sequence[str]) -> npt.NDArray[np.int64]:
@@ -227,8 +259,9 @@ def _codes(classes: npt.ArrayLike, order: Sequence[str]) -> npt.NDArray[np.int64
     order, as a province's classes are kept, is taken as it is)."""
     if isinstance(classes, pd.Categorical) and list(classes.categories) == list(order):
         return np.asarray(classes.codes, dtype=np.int64)
-    return np.asarray(pd.Index(list(order)).get_indexer(np.asarray(classes, dtype=object)),
-                      dtype=np.int64)  # fmt: skip
+    return np.asarray(
+        pd.Index(list(order)).get_indexer(np.asarray(classes, dtype=object)), dtype=np.int64
+    )
 
 
 def class_shares(counts: Mapping[str, int], order: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -238,9 +271,13 @@ def class_shares(counts: Mapping[str, int], order: Sequence[str]) -> dict[str, d
     unknown = sorted(set(counts) - set(order))
     if unknown:
         raise ValueError(f"class_shares: classes not in the order: {unknown}")
-    return {c: {"enterprises": int(counts.get(c, 0)),
-                "share": counts.get(c, 0) / total if total else float("nan")}
-            for c in order}  # fmt: skip
+    return {
+        c: {
+            "enterprises": int(counts.get(c, 0)),
+            "share": counts.get(c, 0) / total if total else float("nan"),
+        }
+        for c in order
+    }
 
 
 #: Columns of a hot-spot cell's population aggregate (`hot_spots`).
@@ -248,9 +285,12 @@ CELL_KEYS = ("division", "industry")
 
 
 def hot_spots(
-    population: pd.DataFrame, inspections: pd.DataFrame, min_enterprises: int,
-    top: int | None, level: float = 0.95,
-) -> list[dict[str, Any]]:  # fmt: skip
+    population: pd.DataFrame,
+    inspections: pd.DataFrame,
+    min_enterprises: int,
+    top: int | None,
+    level: float = 0.95,
+) -> list[dict[str, Any]]:
     """Division x industry cells ranked by the share of their enterprises in the highest
     classes (区域性、行业性风险研判), with what the window's double-random inspections found
     there (the weighted hit rate and its Jeffreys interval).
@@ -271,8 +311,9 @@ def hot_spots(
     cells = cells[cells["enterprises"] >= min_enterprises].reset_index()
     cells["high_share"] = cells["high"] / cells["enterprises"]
     cells["mean_score"] = cells["score_sum"] / cells["enterprises"]
-    cells = cells.sort_values(["high_share", "enterprises", *keys],
-                              ascending=[False, False, True, True], kind="stable")  # fmt: skip
+    cells = cells.sort_values(
+        ["high_share", "enterprises", *keys], ascending=[False, False, True, True], kind="stable"
+    )
     if top is not None:
         cells = cells.head(top)
     groups = {
@@ -283,19 +324,29 @@ def hot_spots(
     out = []
     for row in cells.itertuples(index=False):
         r = rate(*groups.get((row.division, row.industry), empty), level)
-        out.append({
-            "division": row.division, "industry": row.industry,
-            "enterprises": int(row.enterprises), "high_share": float(row.high_share),
-            "mean_score": float(row.mean_score), "inspections": r.inspections,
-            "hit_rate": r.weighted, "low": r.low, "high": r.high,
-        })  # fmt: skip
+        out.append(
+            {
+                "division": row.division,
+                "industry": row.industry,
+                "enterprises": int(row.enterprises),
+                "high_share": float(row.high_share),
+                "mean_score": float(row.mean_score),
+                "inspections": r.inspections,
+                "hit_rate": r.weighted,
+                "low": r.low,
+                "high": r.high,
+            }
+        )
     return out
 
 
 def warning_precision(
-    y: npt.ArrayLike, w: npt.ArrayLike, reasons: Sequence[str], names: Sequence[str],
+    y: npt.ArrayLike,
+    w: npt.ArrayLike,
+    reasons: Sequence[str],
+    names: Sequence[str],
     level: float = 0.95,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Did early warnings come before problems? The weighted hit rate of inspections of
     enterprises warned beforehand against those not warned, their ratio, and the rate for
     each reason in ``names`` (an inspection counts under every reason it had). ``reasons``:
@@ -311,15 +362,22 @@ def warning_precision(
     yes, no = rate(yy[warned], ww[warned], level), rate(yy[~warned], ww[~warned], level)
     ratio = yes.weighted / no.weighted if no.weighted > 0 else float("nan")
     by = {n: np.array([n in s for s in sets], dtype=bool) for n in names}
-    return {"inspections": len(yy), "warned": yes.to_dict(), "not_warned": no.to_dict(),
-            "ratio": ratio,
-            "reasons": {n: rate(yy[m], ww[m], level).to_dict() for n, m in by.items()}}  # fmt: skip
+    return {
+        "inspections": len(yy),
+        "warned": yes.to_dict(),
+        "not_warned": no.to_dict(),
+        "ratio": ratio,
+        "reasons": {n: rate(yy[m], ww[m], level).to_dict() for n, m in by.items()},
+    }
 
 
 def risk_point_accuracy(
-    top_group: Sequence[str | None], category: Sequence[str], w: npt.ArrayLike,
-    groups_of: Mapping[str, Sequence[str]], level: float = 0.95,
-) -> dict[str, Any]:  # fmt: skip
+    top_group: Sequence[str | None],
+    category: Sequence[str],
+    w: npt.ArrayLike,
+    groups_of: Mapping[str, Sequence[str]],
+    level: float = 0.95,
+) -> dict[str, Any]:
     """How often the information group of an enterprise's top risk point is one whose records
     reveal the problem inspectors found (``groups_of``: problem category -> groups), over
     inspections that found a problem of a known category; weighted by ``w`` (1/p). The
@@ -341,5 +399,10 @@ def risk_point_accuracy(
     baseline = sum(
         pc * pg for c, pc in p_cat.items() for g, pg in p_group.items() if g in groups_of[c]
     )
-    return {"problems": len(ww), "accuracy": r.weighted, "low": r.low, "high": r.high,
-            "baseline": float(baseline)}  # fmt: skip
+    return {
+        "problems": len(ww),
+        "accuracy": r.weighted,
+        "low": r.low,
+        "high": r.high,
+        "baseline": float(baseline),
+    }

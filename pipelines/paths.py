@@ -71,6 +71,11 @@ class Data:
     def keys(self) -> Path:
         return self.root / "keys"
 
+    @property
+    def feedback(self) -> Path:
+        """Inspection results brought back from the platform (``riskclass feedback``), per plan."""
+        return self.root / "feedback"
+
 
 def table(interim: Path, name: str) -> Path:
     """A validated contract table in an interim folder given by the caller."""
@@ -141,6 +146,16 @@ class Outputs:
         """The simulated monthly loop that ends in ``to``."""
         return self.root / "loop" / to
 
+    def loop_json(self, to: str) -> Path:
+        """The loop's summary and month-by-month detail."""
+        return self.loop(to) / "loop.json"
+
+    def loop_policies_csv(self, to: str) -> Path:
+        return self.loop(to) / "policies_by_month.csv"
+
+    def loop_estimates_csv(self, to: str) -> Path:
+        return self.loop(to) / "estimates_by_month.csv"
+
     @property
     def audit_log(self) -> Path:
         return self.root / "audit.jsonl"
@@ -164,6 +179,11 @@ class Outputs:
     @property
     def ingest_reconciliation(self) -> Path:
         return self.root / "ingest_reconciliation.json"
+
+    @property
+    def simulation_summary(self) -> Path:
+        """The synthetic province's summary figures (``riskclass simulate``)."""
+        return self.root / "simulation_summary.json"
 
     @property
     def features_summary(self) -> Path:

@@ -1,8 +1,9 @@
 """`riskclass promote`: move the `champion` alias, only on evidence, and say so in a log.
 
 The evidence is the version's verification report (`riskclass verify`: its verdict must be
-PASS, and it must be about this version) and its own test-month metrics, checked against the
-thresholds in `configs/model.yaml` (`promote`). Every
+PASS, and it must be about this version; its checks are recomputed by `pipelines.gates`) and
+its own test-month metrics, checked against the thresholds in `configs/model.yaml`
+(`promote`). Every
 promotion, and every refusal, is appended to `outputs/promotions.jsonl`: who, when (the
 real time: an audit record), from which version to which, the checks, and the SHA-256 of
 the evidence; the log is a hash chain (`pipelines.chain`), so an edited, deleted or inserted
@@ -15,7 +16,6 @@ import datetime as dt
 import getpass
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +24,9 @@ from models.classes import ClassScheme, class_order
 from models.config import ModelConfig
 from models.metrics import increasing
 from pipelines import chain
-
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+from pipelines.bundle import Registry
+from pipelines.gates import as_trained, checks, first_held_out_month
+from pipelines.results import Check, VerificationMetrics
 
 
 class PromoteError(ValueError):
@@ -37,29 +38,21 @@ class Decision:
     promoted: bool
     from_version: str | None
     to_version: str
-    checks: dict[str, dict[str, Any]]
+    checks: dict[str, Check]
     entry: dict[str, Any]
 
 
 def checks_for(
     cfg: ModelConfig, scheme: ClassScheme, metrics: dict[str, float]
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, Check]:
     """The promotion checks on a run's logged test metrics."""
     t = cfg.promote
     # the deployed model: the general one with the sector models training kept
     auc = metrics.get("test_deployed_auc", float("nan"))
     loss = metrics.get("test_deployed_logloss", float("nan"))
     out = {
-        "test_auc": {
-            "value": auc,
-            "threshold": f">= {t.min_test_auc}",
-            "passed": auc >= t.min_test_auc,
-        },
-        "test_logloss": {
-            "value": loss,
-            "threshold": f"<= {t.max_test_logloss}",
-            "passed": loss <= t.max_test_logloss,
-        },
+        "test_auc": Check(auc, f">= {t.min_test_auc}", auc >= t.min_test_auc),
+        "test_logloss": Check(loss, f"<= {t.max_test_logloss}", loss <= t.max_test_logloss),
     }
     if t.require_increasing_hit_rates:
         order = class_order(scheme)
@@ -70,47 +63,47 @@ def checks_for(
         }
         ok = len(rates) >= 2 and increasing(rates, [c for c in order if c in rates])
         seq = [v["hit_rate"] for v in rates.values()]
-        out["hit_rates_increasing"] = {
-            "value": seq,
-            "threshold": "strictly increasing",
-            "passed": ok,
-        }
+        out["hit_rates_increasing"] = Check(seq, "strictly increasing", ok)
     return out
 
 
 def verification_check(
-    cfg: ModelConfig, scheme: ClassScheme, report: dict[str, Any], model: str, version: str,
+    cfg: ModelConfig,
+    scheme: ClassScheme,
+    report: VerificationMetrics | None,
+    model: str,
+    version: str,
     params: dict[str, str] | None = None,
-) -> dict[str, Any]:  # fmt: skip
+    unreadable: str | None = None,
+) -> Check:
     """Is the report evidence for this version? It must be about this model and version,
     classed with this scheme, on months the model never learned from, with the verdict PASS;
     and its checks are recomputed from its figures with this config's thresholds (a report
-    made under laxer ones, or edited, does not pass on its own word)."""
-    from pipelines.verify import as_trained, checks, first_held_out_month
-
-    if not report:
-        return {"value": "missing: run riskclass verify, then --verification", "threshold": "PASS",
-                "passed": False}  # fmt: skip
+    made under laxer ones, or edited, does not pass on its own word). ``unreadable``: why a
+    report given could not be read (it then fails)."""
+    if unreadable is not None:
+        return Check(f"FAIL: {unreadable}", "PASS", False)
+    if report is None:
+        return Check("missing: run riskclass verify, then --verification", "PASS", False)
     problems = []
-    about = report.get("model", {})
-    if (about.get("name"), str(about.get("version"))) != (model, version):
-        problems.append(
-            f"about {about.get('name')} version {about.get('version')}, not {model} {version}"
-        )
-    if report.get("scheme") != scheme.name:
-        problems.append(f"classed with scheme {report.get('scheme')}, not {scheme.name}")
+    about = report.model
+    if (about.name, str(about.version)) != (model, version):
+        problems.append(f"about {about.name} version {about.version}, not {model} {version}")
+    if report.scheme != scheme.name:
+        problems.append(f"classed with scheme {report.scheme}, not {scheme.name}")
     held = first_held_out_month(as_trained(cfg, params or {}))  # the version's own split
-    start = (report.get("window") or [""])[0]
+    start = (report.window or [""])[0]
     if start < held:
         problems.append(f"its window starts {start}, before the held-out months ({held} on)")
-    if report.get("verdict") != "PASS":
-        problems.append(f"its verdict is {report.get('verdict')}")
-    failed = (
-        [] if problems else [k for k, c in checks(cfg, report, scheme).items() if not c["passed"]]
+    if report.verdict != "PASS":
+        problems.append(f"its verdict is {report.verdict}")
+    found = (
+        {}
+        if problems
+        else checks(cfg, scheme, report.auc, report.class_final, report.stability.score_psi)
     )
-    problems += [f"check {k} fails" for k in failed]
-    return {"value": "PASS" if not problems else "FAIL: " + "; ".join(problems),
-            "threshold": "PASS", "passed": not problems}  # fmt: skip
+    problems += [f"check {k} fails" for k, c in found.items() if not c.passed]
+    return Check("PASS" if not problems else "FAIL: " + "; ".join(problems), "PASS", not problems)
 
 
 def run_promote(
@@ -122,54 +115,59 @@ def run_promote(
     verification: Path | None = None,
 ) -> Decision:
     import mlflow
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
 
     mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
-    client = MlflowClient()
-    name = cfg.mlflow.registered_model
-    try:
-        mv = (
-            client.get_model_version(name, version)
-            if version
-            else client.get_model_version_by_alias(name, "challenger")
-        )
-    except MlflowException:
+    registry = Registry(cfg)
+    name = registry.name
+    mv = registry.find(version=version) if version else registry.find(alias="challenger")
+    if mv is None:
         raise PromoteError(
             f"promote: {name} has no version {version or '@challenger'}; run `riskclass train`"
-        ) from None
-    try:
-        current: str | None = str(client.get_model_version_by_alias(name, "champion").version)
-    except MlflowException:
-        current = None
-    metrics = client.get_run(str(mv.run_id)).data.metrics
-    checks = checks_for(cfg, scheme, metrics)
-    report: dict[str, Any] = {}
+        )
+    champion = registry.find(alias="champion")
+    current = champion.version if champion is not None else None
+    metrics = registry.run_metrics(mv.run_id)
+    found = checks_for(cfg, scheme, metrics)
+    raw: dict[str, Any] = {}  # the report as its file holds it: the evidence hashed
+    report: VerificationMetrics | None = None
+    unreadable = None
     if verification is not None:
         if not Path(verification).is_file():
             raise PromoteError(
                 f"promote: no verification report {verification}; run `riskclass verify`"
             )
-        report = json.loads(Path(verification).read_text(encoding="utf-8"))
-    params = dict(client.get_run(str(mv.run_id)).data.params)
-    checks["verification"] = verification_check(cfg, scheme, report, name, str(mv.version), params)
+        raw = json.loads(Path(verification).read_text(encoding="utf-8"))
+        try:
+            report = VerificationMetrics.from_dict(raw) if raw else None  # {}: as if missing
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            unreadable = f"the report {verification} is not a verification report ({exc!r})"
+    params = registry.run_params(mv.run_id)
+    found["verification"] = verification_check(
+        cfg, scheme, report, name, mv.version, params, unreadable
+    )
     evidence = json.dumps(
-        {"run_id": mv.run_id, "metrics": metrics, "checks": checks, "verification": report},
-        sort_keys=True, default=str,
-    )  # fmt: skip
-    passed = all(c["passed"] for c in checks.values())
+        {
+            "run_id": mv.run_id,
+            "metrics": metrics,
+            "checks": {k: c.to_dict() for k, c in found.items()},
+            "verification": raw,
+        },
+        sort_keys=True,
+        default=str,
+    )
+    passed = all(c.passed for c in found.values())
     entry = {
         "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),  # audit record: real time
         "user": user or getpass.getuser(),
         "model": name,
         "from_version": current,
-        "to_version": str(mv.version),
+        "to_version": mv.version,
         "decision": "promoted" if passed else "refused",
         "evidence": f"verification report {verification} and training test-month metrics",
         "evidence_sha256": hashlib.sha256(evidence.encode()).hexdigest(),
-        "checks": {k: v["passed"] for k, v in checks.items()},
+        "checks": {k: v.passed for k, v in found.items()},
     }
     entry = chain.append(log, entry)  # append-only, hash-chained (`riskclass audit verify`)
     if passed:
-        client.set_registered_model_alias(name, "champion", str(mv.version))
-    return Decision(passed, current, str(mv.version), checks, entry)
+        registry.set_alias("champion", mv.version)
+    return Decision(passed, current, mv.version, found, entry)

@@ -3,58 +3,81 @@
 Class shares (classify), hit rates per class with intervals, lift and the verdict
 (verify), the policy comparison (simulate-loop, when it ran), and where to look next: the
 verification report, one class-D report, the inspection plan, the MLflow UI. Aggregates
-and paths only; read from ``outputs/``, never recomputed.
+and paths only; read from ``outputs/`` (`pipelines.results`), never recomputed.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pyarrow.parquet as pq
+
+from pipelines.paths import Outputs
+from pipelines.results import ClassesSummary, VerificationMetrics
 
 
 class SummaryError(ValueError):
     """The month has not been classified."""
 
 
-def _read(path: Path) -> dict[str, Any] | None:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+@dataclass(frozen=True)
+class MonthSummary:
+    """What `collect` found for a month."""
+
+    month: str
+    classes: ClassesSummary
+    verification: VerificationMetrics | None  # None: the month was not verified
+    verification_html: str | None
+    order: list[str]  # the scheme's classes the month has, lowest first
+    top_class: str
+    top_class_report: str | None  # one report of the top class, if any was written
+    versions_differ: bool  # classified and verified by different model versions
+    plans: list[str]  # the month's plan.csv files
+    loop: dict[str, Any] | None  # loop.json of the simulated loop ending in the month
+    mlflow_ui: str
 
 
-def collect(outputs: Path, month: str, order: list[str]) -> dict[str, Any]:
+def collect(outputs: Path, as_of: str, order: list[str]) -> MonthSummary:
     """``order``: the scheme's ladder, lowest first (`models.classes.class_order`)."""
-    folder = Path(outputs) / month
-    classes = _read(folder / "classes_summary.json")
-    if classes is None:
+    out = Outputs(Path(outputs))
+    summary_path = out.classes_summary(as_of)
+    if not summary_path.is_file():
         raise SummaryError(
-            f"summary: {month} is not classified ({folder / 'classes_summary.json'}); "
-            f"run `riskclass classify --as-of {month}`"
+            f"summary: {as_of} is not classified ({summary_path}); "
+            f"run `riskclass classify --as-of {as_of}`"
         )
-    verification = _read(folder / "verification" / "metrics.json")
+    classes = ClassesSummary.read(summary_path)
+    metrics_path = out.verification_metrics(as_of)
+    verification = VerificationMetrics.read(metrics_path) if metrics_path.is_file() else None
     top_class = order[-1]
-    import pyarrow.parquet as pq
-
-    classes_file = pq.read_table(folder / "classes.parquet", columns=["uscc", "class_final"])
-    top = sorted(u for u, c in zip(classes_file.column("uscc").to_pylist(),
-                                   classes_file.column("class_final").to_pylist(), strict=True)
-                 if c == top_class)  # fmt: skip
-    report = next((folder / "reports" / f"{u}.html" for u in top
-                   if (folder / "reports" / f"{u}.html").is_file()), None)  # fmt: skip
-    plans = sorted((folder / "plans").glob("*/plan.json"))
-    verified = (verification or {}).get("model", {}).get("version")
-    return {
-        "month": month,
-        "classes": classes,
-        "verification": verification,
-        "verification_html": str(folder / "verification" / "verification.html")
-        if verification
-        else None,
-        "order": [c for c in order if c in classes["class_shares"]],
-        "top_class": top_class,
-        "top_class_report": str(report) if report else None,
+    classes_file = pq.read_table(out.classes(as_of), columns=["uscc", "class_final"])
+    top = sorted(
+        u
+        for u, c in zip(
+            classes_file.column("uscc").to_pylist(),
+            classes_file.column("class_final").to_pylist(),
+            strict=True,
+        )
+        if c == top_class
+    )
+    report = next((out.report(as_of, u) for u in top if out.report(as_of, u).is_file()), None)
+    plans = sorted(out.plans(as_of).glob("*/plan.json"))
+    verified = verification.model.version if verification is not None else None
+    loop = out.loop_json(as_of)
+    return MonthSummary(
+        month=as_of,
+        classes=classes,
+        verification=verification,
+        verification_html=str(out.verification_html(as_of)) if verification else None,
+        order=[c for c in order if c in classes.class_shares],
+        top_class=top_class,
+        top_class_report=str(report) if report else None,
         # the shares come from classify's model, the hit rates from verify's: say if they differ
-        "versions_differ": verified is not None and str(verified) != str(classes["model_version"]),
-        "plans": [str(p.parent / "plan.csv") for p in plans],
-        "loop": _read(Path(outputs) / "loop" / month / "loop.json"),
-        "mlflow_ui": "make mlflow-ui  # http://127.0.0.1:5000",
-    }
+        versions_differ=verified is not None and str(verified) != str(classes.model_version),
+        plans=[str(p.parent / "plan.csv") for p in plans],
+        loop=json.loads(loop.read_text(encoding="utf-8")) if loop.is_file() else None,
+        mlflow_ui="make mlflow-ui  # http://127.0.0.1:5000",
+    )

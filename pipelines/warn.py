@@ -10,7 +10,6 @@ their Chinese text. Internal to the bureau, like the classes.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,8 @@ import pyarrow.parquet as pq
 from contract.months import parse_month, previous_month
 from models.classes import ClassScheme, class_order
 from models.warning import WarningConfig, reason_texts, warnings
-from pipelines.io import write_csv
+from pipelines.io import atomic_write, write_csv
+from pipelines.paths import Outputs, features_file, table
 
 
 class WarnError(ValueError):
@@ -35,17 +35,24 @@ class WarnRun:
 
 
 def run_warn(
-    month: str, cfg: WarningConfig, scheme: ClassScheme, outputs: Path, features_dir: Path,
+    as_of: str,
+    cfg: WarningConfig,
+    scheme: ClassScheme,
+    outputs: Path,
+    features_dir: Path,
     interim: Path,
-) -> WarnRun:  # fmt: skip
-    parse_month(month)
-    path = Path(outputs) / month / "classes.parquet"
+) -> WarnRun:
+    """The warning list of ``as_of`` (see the module doc); ``counts``: enterprises warned,
+    whether rises were judged, and enterprises per reason."""
+    parse_month(as_of)
+    out_root = Outputs(Path(outputs))
+    path = out_root.classes(as_of)
     if not path.is_file():
         raise WarnError(
-            f"warn: no classes for {month} ({path}); run `riskclass classify --as-of {month}`"
+            f"warn: no classes for {as_of} ({path}); run `riskclass classify --as-of {as_of}`"
         )
     current = pq.read_table(path, columns=["uscc", "class_final", "score"]).to_pandas()
-    feats_path = Path(features_dir) / f"{month}.parquet"
+    feats_path = features_file(features_dir, as_of)
     if not feats_path.is_file():
         raise WarnError(f"warn: no feature file {feats_path}")
     missing = sorted(cfg.features - set(pq.read_schema(feats_path).names))
@@ -55,7 +62,7 @@ def run_warn(
         )
     feats = pq.read_table(feats_path, columns=["uscc", *sorted(cfg.features)]).to_pandas()
     current = current.merge(feats, on="uscc", how="left", validate="one_to_one")
-    prev_path = Path(outputs) / previous_month(month) / "classes.parquet"
+    prev_path = out_root.classes(previous_month(as_of))
     previous = None
     if prev_path.is_file():
         cols = ["uscc", "class_final", "score", "scheme", "model_version"]
@@ -66,17 +73,23 @@ def run_warn(
             if set(before["model_version"]) != {now[0]["model_version"]}:
                 before["score"] = float("nan")
             previous = before[["uscc", "class_final", "score"]]
-    table = warnings(current, previous, class_order(scheme), cfg)
-    reg = pq.read_table(Path(interim) / "enterprises.parquet",
-                        columns=["uscc", "name", "division_code"]).to_pandas()  # fmt: skip
+    found = warnings(current, previous, class_order(scheme), cfg)
+    reg = pq.read_table(
+        table(interim, "enterprises"), columns=["uscc", "name", "division_code"]
+    ).to_pandas()
     texts = reason_texts(cfg)
-    table = table.merge(reg, on="uscc", how="left")
-    table["reasons_zh"] = table["reasons"].map(lambda s: "；".join(texts[r] for r in s.split(";")))
-    out = Path(outputs) / month / "warnings.parquet"
-    tmp = out.with_name(".warnings.parquet.tmp")
-    table.to_parquet(tmp, index=False)
-    os.replace(tmp, out)
-    write_csv(table, out.with_suffix(".csv"), encoding="utf-8-sig")  # formula-safe, for people
-    counts = table["reasons"].str.split(";").explode().value_counts().to_dict()
-    return WarnRun(table, out, {"enterprises": len(table), "rises_judged": previous is not None,
-                                **{k: int(v) for k, v in counts.items()}})  # fmt: skip
+    found = found.merge(reg, on="uscc", how="left")
+    found["reasons_zh"] = found["reasons"].map(lambda s: "；".join(texts[r] for r in s.split(";")))
+    out = out_root.warnings(as_of)
+    atomic_write(out, lambda tmp: found.to_parquet(tmp, index=False))
+    write_csv(found, out_root.warnings_csv(as_of), encoding="utf-8-sig")  # formula-safe, for people
+    counts = found["reasons"].str.split(";").explode().value_counts().to_dict()
+    return WarnRun(
+        found,
+        out,
+        {
+            "enterprises": len(found),
+            "rises_judged": previous is not None,
+            **{k: int(v) for k, v in counts.items()},
+        },
+    )

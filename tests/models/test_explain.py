@@ -29,10 +29,19 @@ def _data(seed: int, n: int = 3000) -> tuple[np.ndarray, np.ndarray]:
 
 def _train(x: np.ndarray, y: np.ndarray, init: np.ndarray | None = None, **extra) -> lgb.Booster:  # type: ignore[no-untyped-def]
     params = gbm.lgb_params(
-        {"num_leaves": 15, "max_depth": 5, "learning_rate": 0.1, "min_child_samples": 20,
-         "subsample": 1.0, "colsample_bytree": 1.0, "reg_lambda": 0.0},
-        seed=3, threads=2, constraints=None,
-    )  # fmt: skip
+        {
+            "num_leaves": 15,
+            "max_depth": 5,
+            "learning_rate": 0.1,
+            "min_child_samples": 20,
+            "subsample": 1.0,
+            "colsample_bytree": 1.0,
+            "reg_lambda": 0.0,
+        },
+        seed=3,
+        threads=2,
+        constraints=None,
+    )
     params = {**params, "categorical_feature": [5], **extra}
     return gbm.train(x, y, None, params, 60, init_score=init)
 
@@ -89,13 +98,26 @@ def test_categorical_splits_on_many_levels() -> None:
     logit = x[:, 0] + effect[np.nan_to_num(x[:, 2]).astype(int)] * 2
     y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     params = gbm.lgb_params(
-        {"num_leaves": 15, "max_depth": 5, "learning_rate": 0.1, "min_child_samples": 20,
-         "subsample": 1.0, "colsample_bytree": 1.0, "reg_lambda": 0.0},
-        seed=3, threads=2, constraints=None,
-    )  # fmt: skip
+        {
+            "num_leaves": 15,
+            "max_depth": 5,
+            "learning_rate": 0.1,
+            "min_child_samples": 20,
+            "subsample": 1.0,
+            "colsample_bytree": 1.0,
+            "reg_lambda": 0.0,
+        },
+        seed=3,
+        threads=2,
+        constraints=None,
+    )
     booster = gbm.train(x, y, None, {**params, "categorical_feature": [2]}, 40)
-    sets = [n["threshold"] for t in booster.dump_model()["tree_info"]
-            for n in [t["tree_structure"]] if n.get("decision_type") == "=="]  # fmt: skip
+    sets = [
+        n["threshold"]
+        for t in booster.dump_model()["tree_info"]
+        for n in [t["tree_structure"]]
+        if n.get("decision_type") == "=="
+    ]
     assert any("||" in str(v) and max(map(int, str(v).split("||"))) > 31 for v in sets)
     got = Explainer.build(booster)(x, {})
     assert np.max(np.abs(got - contributions(booster, x))) <= 1e-9
@@ -113,8 +135,7 @@ def test_lightgbm_engine_is_the_reference(model) -> None:  # type: ignore[no-unt
 def test_a_model_beyond_the_depth_budget_falls_back_to_lightgbm() -> None:
     x, y = _data(11, n=4000)
     wide = np.hstack([x, np.random.default_rng(1).normal(size=(len(x), 12))])
-    booster = _train(wide, y, num_leaves=200, max_depth=-1, min_child_samples=2,
-                     min_data_in_bin=1)  # fmt: skip
+    booster = _train(wide, y, num_leaves=200, max_depth=-1, min_child_samples=2, min_data_in_bin=1)
     deep = max(treeshap._path_sizes(booster.dump_model()))
     assert deep > treeshap.MAX_PATH_FEATURES  # the fixture really is beyond the budget
     assert not treeshap.supported(booster)
@@ -156,8 +177,11 @@ def test_an_enterprise_of_two_sectors_is_explained_by_the_later_sector_model() -
     s1 = _train(x[first == 1], y[first == 1], init=margin[first == 1])
     s2 = _train(x[second == 1], y[second == 1], init=margin[second == 1])
     own2 = s2.predict(x, raw_score=True)
-    for rule, expected in (("boost", margin + own2), ("replace", own2),
-                           ("average", (margin + own2) / 2)):  # fmt: skip
+    for rule, expected in (
+        ("boost", margin + own2),
+        ("replace", own2),
+        ("average", (margin + own2) / 2),
+    ):
         e = Explainer.build(general, [("f1", s1), ("f2", s2)], rule)
         c = e(x, {"f1": first, "f2": second})
         if rule == "average":  # the mean of the two models' contributions
@@ -198,8 +222,12 @@ def test_top_points_are_the_largest_positive_contributions() -> None:
 
 def test_group_sums_add_up_per_group() -> None:
     contrib = np.array([[1.0, 2.0, 3.0, 0.5]])
-    sums = group_sums(contrib, ["a", "b", "c"], {"a": "base", "b": "social", "c": "base"},
-                      ["base", "dynamic", "social"])  # fmt: skip
+    sums = group_sums(
+        contrib,
+        ["a", "b", "c"],
+        {"a": "base", "b": "social", "c": "base"},
+        ["base", "dynamic", "social"],
+    )
     assert sums.tolist() == [[4.0, 0.0, 2.0]]
 
 

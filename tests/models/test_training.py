@@ -3,27 +3,37 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from contract.tables import GROUPS
 from contract.months import previous_month
+from contract.tables import GROUPS
 from models import explain, gbm
 from models.classes import ClassScheme
 from models.data import label_frames, split_by_month
-from pipelines.classify import ClassifyError, load_bundle, run_classify
+from pipelines.bundle import load_bundle
+from pipelines.classify import ClassifyError, run_classify
 from pipelines.config import load_config
+from pipelines.frames import load_training_frame
 from pipelines.promote import run_promote
-from pipelines.train import load_training_frame, run_train
+from pipelines.results import TrainFigures
+from pipelines.train import run_train
 from tests.conftest import ROOT, model_config
 
 
 def _insp(**kw: object) -> dict:
-    row = {"inspection_id": "I1", "uscc": "E1", "draw_mode": "double_random", "inclusion_probability": 0.05,
-           "inspection_date": pd.Timestamp("2026-03-10"), "problem_found": True}  # fmt: skip
+    row = {
+        "inspection_id": "I1",
+        "uscc": "E1",
+        "draw_mode": "double_random",
+        "inclusion_probability": 0.05,
+        "inspection_date": pd.Timestamp("2026-03-10"),
+        "problem_found": True,
+    }
     row.update(kw)
     return row
 
@@ -83,11 +93,16 @@ def test_no_feature_comes_from_the_label_month_or_later(small_interim, small_his
 def test_training_reports_models_baselines_and_registers_a_challenger(small_model) -> None:  # type: ignore[no-untyped-def]
     cfg, result = small_model
     m = result.metrics
-    assert set(m["models"]) >= {"lightgbm", "indicator_score", "logistic", "lightgbm_unweighted"}
-    for r in m["models"].values():
-        assert 0.5 < r["auc"] <= 1.0
-        assert 0 < r["auc_fraction_of_oracle"] <= 1.05
-    assert 0.5 < m["oracle_auc"] <= 1
+    assert set(m.models) >= {"lightgbm", "indicator_score", "logistic", "lightgbm_unweighted"}
+    for r in m.models.values():
+        assert 0.5 < r.auc <= 1.0
+        assert r.auc_fraction_of_oracle is not None and 0 < r.auc_fraction_of_oracle <= 1.05
+    assert m.oracle_auc is not None and 0.5 < m.oracle_auc <= 1
+    # train_metrics.json: the flat figures of the typed metrics, read back the same
+    path = Path(cfg.mlflow.artifact_root).parent / "metrics.json"
+    on_disk = json.loads(path.read_text(encoding="utf-8"))
+    assert on_disk == m.figures().to_dict() == TrainFigures.read(path).to_dict()
+    assert on_disk["lightgbm"]["auc"] == m.models["lightgbm"].auc
     assert result.trials == 3
     import mlflow
     from mlflow import MlflowClient
@@ -103,8 +118,14 @@ def test_training_reports_models_baselines_and_registers_a_challenger(small_mode
     )
     assert len(nested) == 3  # every Optuna trial is a nested run
     files = {f.path for f in client.list_artifacts(mv.run_id, "bundle")}
-    assert {"bundle/general.txt", "bundle/meta.json", "bundle/model_card.md", "bundle/roc.png",
-            "bundle/calibration.png", "bundle/hit_rate_by_class.png"} <= files  # fmt: skip
+    assert {
+        "bundle/general.txt",
+        "bundle/meta.json",
+        "bundle/model_card.md",
+        "bundle/roc.png",
+        "bundle/calibration.png",
+        "bundle/hit_rate_by_class.png",
+    } <= files
     model = mlflow.models.Model.load(f"models:/{cfg.mlflow.registered_model}/{mv.version}")
     inputs = model.signature.inputs.to_dict()
     assert {i["type"] for i in inputs} == {"double"}  # nullable columns are float64
@@ -121,7 +142,7 @@ def test_the_same_seed_gives_the_same_model_and_classes(
     scheme = load_config(cfg.class_scheme, ClassScheme)
     a = run_classify(cfg, scheme, small_history, "2026-10", tmp_path / "a", alias="challenger")
     b = run_classify(cfg2, scheme, small_history, "2026-10", tmp_path / "b", alias="challenger")
-    ta, tb = pq.read_table(a.out), pq.read_table(b.out)
+    ta, tb = pq.read_table(a.summary.out), pq.read_table(b.summary.out)
     assert ta.drop(["model_version"]).equals(tb.drop(["model_version"]))
 
 
@@ -133,7 +154,7 @@ def test_classify_records_scores_classes_and_overrides(
     report = run_classify(
         cfg, scheme, small_history, "2026-10", tmp_path, alias="challenger", batch_rows=1000
     )
-    out = pq.read_table(report.out).to_pandas()
+    out = pq.read_table(report.summary.out).to_pandas()
     feats = pq.read_table(small_history / "2026-10.parquet").to_pandas()
     assert out["uscc"].tolist() == feats["uscc"].tolist()  # every enterprise, in order
     assert out["score"].between(0, 1000).all() and out["probability"].between(0, 1).all()
@@ -144,9 +165,9 @@ def test_classify_records_scores_classes_and_overrides(
     assert (out.loc[serious, "override_rule"] == "serious_dishonest_list").all()
     untouched = out["override_rule"].isna()
     assert (out.loc[untouched, "class_final"] == out.loc[untouched, "class_model"]).all()
-    assert sum(report.counts.values()) == len(out)
+    assert sum(report.summary.class_counts.values()) == len(out)
     summary = json.loads((tmp_path / "2026-10" / "classes_summary.json").read_text())
-    assert summary["enterprises"] == len(out)
+    assert summary["enterprises"] == len(out) and summary == report.summary.to_dict()
 
 
 def test_classify_stores_each_enterprises_main_risk_points(
@@ -157,9 +178,10 @@ def test_classify_stores_each_enterprises_main_risk_points(
     probability through the calibrator."""
     cfg, _ = small_model
     scheme = load_config(cfg.class_scheme, ClassScheme)
-    report = run_classify(cfg, scheme, small_history, "2026-10", tmp_path, alias="challenger",
-                          batch_rows=700)  # fmt: skip
-    out = pq.read_table(report.out).to_pandas()
+    report = run_classify(
+        cfg, scheme, small_history, "2026-10", tmp_path, alias="challenger", batch_rows=700
+    )
+    out = pq.read_table(report.summary.out).to_pandas()
     bundle = load_bundle(cfg, "challenger")
     feats = pq.read_table(small_history / "2026-10.parquet")
     x = gbm.matrix_arrow(feats, bundle.design)
@@ -227,31 +249,42 @@ def test_promotion_is_gated_and_logged_in_a_chain(
     cfg, result = small_model
     scheme = load_config(ROOT / "configs" / "classes" / "henan.yaml", ClassScheme)
     log = tmp_path / "promotions.jsonl"
-    lenient = cfg.model_copy(update={
-        "promote": cfg.promote.model_copy(update={"min_test_auc": 0.5, "max_test_logloss": 5.0,
-                                                  "require_increasing_hit_rates": False}),
-        "verify": cfg.verify.model_copy(update={"min_auc": 0.5, "require_increasing": False,
-                                                "min_top_lift": 0.01, "max_score_psi": 100.0}),
-    })  # fmt: skip
+    lenient = cfg.model_copy(
+        update={
+            "promote": cfg.promote.model_copy(
+                update={
+                    "min_test_auc": 0.5,
+                    "max_test_logloss": 5.0,
+                    "require_increasing_hit_rates": False,
+                }
+            ),
+            "verify": cfg.verify.model_copy(
+                update={
+                    "min_auc": 0.5,
+                    "require_increasing": False,
+                    "min_top_lift": 0.01,
+                    "max_score_psi": 100.0,
+                }
+            ),
+        }
+    )
     passed = run_verify(
         lenient, scheme, small_history, small_interim[1], "2026-10", tmp_path / "ok"
     )
     assert passed.passed
     # no verification report: refused, and said why
     missing = run_promote(lenient, scheme, log, user="tester")
-    assert not missing.promoted and not missing.checks["verification"]["passed"]
+    assert not missing.promoted and not missing.checks["verification"].passed
     # a failing verification: refused
     strict = lenient.model_copy(
         update={"verify": lenient.verify.model_copy(update={"min_auc": 0.9999})}
     )
     failed = run_verify(strict, scheme, small_history, small_interim[1], "2026-10", tmp_path / "no")
     refused = run_promote(lenient, scheme, log, user="tester", verification=failed.out)
-    assert not refused.promoted and refused.checks["verification"]["value"].startswith("FAIL")
+    assert not refused.promoted and refused.checks["verification"].value.startswith("FAIL")
     # the verdict is recomputed with this config: a report made under lax thresholds fails
     lax_report = run_promote(strict, scheme, log, user="tester", verification=passed.out)
-    assert (
-        not lax_report.promoted and "check auc fails" in lax_report.checks["verification"]["value"]
-    )
+    assert not lax_report.promoted and "check auc fails" in lax_report.checks["verification"].value
     # training's own checks still apply
     high = lenient.model_copy(
         update={"promote": lenient.promote.model_copy(update={"min_test_auc": 0.9999})}
@@ -267,8 +300,11 @@ def test_promotion_is_gated_and_logged_in_a_chain(
     assert json.loads(lines[4])["user"] == "tester"
     # a report about another version is not evidence
     report = json.loads(passed.out.read_text(encoding="utf-8"))
-    for change, why in ((("model", "version"), "999"), (("scheme",), "guangxi"),
-                        (("window",), ["2025-01", "2026-10"])):  # fmt: skip
+    for change, why in (
+        (("model", "version"), "999"),
+        (("scheme",), "guangxi"),
+        (("window",), ["2025-01", "2026-10"]),
+    ):
         other = json.loads(json.dumps(report))
         target = other
         for key in change[:-1]:
@@ -277,7 +313,7 @@ def test_promotion_is_gated_and_logged_in_a_chain(
         (tmp_path / "other.json").write_text(json.dumps(other), encoding="utf-8")
         d = run_promote(lenient, scheme, log, user="tester", verification=tmp_path / "other.json")
         assert not d.promoted, change  # logged as a refusal, with the reason
-    value = d.checks["verification"]["value"]
+    value = d.checks["verification"].value
     assert "before the held-out months (2026-08 on)" in value
     with pytest.raises(PromoteError, match="no verification report"):
         run_promote(lenient, scheme, log, user="tester", verification=tmp_path / "nope.json")
@@ -287,7 +323,7 @@ def test_classify_with_the_five_level_scheme(small_model, small_history, tmp_pat
     cfg, _ = small_model
     scheme = load_config(ROOT / "configs" / "classes" / "guangxi.yaml", ClassScheme)
     report = run_classify(cfg, scheme, small_history, "2026-10", tmp_path, alias="challenger")
-    out = pq.read_table(report.out).to_pandas()
+    out = pq.read_table(report.summary.out).to_pandas()
     feats = pq.read_table(small_history / "2026-10.parquet").to_pandas()
     assert set(out["class_final"]) <= {"green", "blue", "yellow", "red", "grey"}
     assert (out.loc[feats["sd_listed"].to_numpy() == 1, "class_final"] == "red").all()
@@ -298,7 +334,6 @@ def test_classify_with_the_five_level_scheme(small_model, small_history, tmp_pat
 def test_the_arrow_matrix_equals_the_pandas_one(small_model, small_history) -> None:  # type: ignore[no-untyped-def]
     """classify builds the model input from Arrow; training from pandas: the same numbers."""
     from models.gbm import Design, matrix, matrix_arrow
-    from pipelines.classify import load_bundle
 
     cfg, _ = small_model
     design: Design = load_bundle(cfg, "challenger").design
@@ -316,19 +351,19 @@ def test_sector_models_are_compared_with_the_general_one(
     if it beats the general model on its sector's test months; the comparison is recorded."""
     from models.config import SectorModel
 
-    sector = SectorModel(name="young", zh="新设企业", flag="young_3y", min_inspections=20,
-                         min_holdout_inspections=5)  # fmt: skip
+    sector = SectorModel(
+        name="young", zh="新设企业", flag="young_3y", min_inspections=20, min_holdout_inspections=5
+    )
     cfg = model_config(tmp_path, sectors=(sector,), sector_rounds=20)
     result = run_train(cfg, small_history, small_interim[1], truth=small_province["truth"])
-    row = result.metrics["sectors"]["young"]
-    assert {"general_logloss", "sector_logloss", "general_auc", "sector_auc"} <= set(row)
+    row = result.metrics.sectors["young"]
+    assert row.figures is not None
+    assert {"general_logloss", "sector_logloss", "general_auc", "sector_auc"} <= set(row.to_dict())
     scheme = load_config(cfg.class_scheme, ClassScheme)
     report = run_classify(
         cfg, scheme, small_history, "2026-10", tmp_path / "out", alias="challenger"
     )
-    out = pq.read_table(report.out).to_pandas()
+    out = pq.read_table(report.summary.out).to_pandas()
     assert out["probability"].between(0, 1).all()
-    from pipelines.classify import load_bundle
-
-    assert ("young" in [name for name, *_ in load_bundle(cfg, "challenger").sectors]) == row["used"]
-    assert row["used"] == (row["valid_sector_auc"] > row["valid_general_auc"])
+    assert ("young" in [name for name, *_ in load_bundle(cfg, "challenger").sectors]) == row.used
+    assert row.used == (row.figures.valid_sector_auc > row.figures.valid_general_auc)

@@ -96,14 +96,20 @@ def test_psi() -> None:
 def test_migration_matrix() -> None:
     before = {"e1": "A", "e2": "A", "e3": "B", "e4": "D"}
     after = {"e1": "A", "e2": "B", "e3": "B", "e5": "C"}
-    m = v.migration(list(before), list(before.values()), list(after), list(after.values()),
-                    ["A", "B", "C", "D"])  # fmt: skip
+    m = v.migration(
+        list(before), list(before.values()), list(after), list(after.values()), ["A", "B", "C", "D"]
+    )
     assert m["A"] == {"A": 1, "B": 1, "C": 0, "D": 0, "gone": 0}
     assert m["D"]["gone"] == 1 and m["new"]["C"] == 1
     assert sum(sum(r.values()) for r in m.values()) == len(before.keys() | after.keys())
     # rows add up to the month before, columns (without "gone") to the month after
-    assert {r: sum(row.values()) for r, row in m.items()} == {"A": 2, "B": 1, "C": 0, "D": 1,
-                                                              "new": 1}  # fmt: skip
+    assert {r: sum(row.values()) for r, row in m.items()} == {
+        "A": 2,
+        "B": 1,
+        "C": 0,
+        "D": 1,
+        "new": 1,
+    }
     # Arrow input, in any order, and an outside class named in the order
     ids = pa.chunked_array([["e3", "e1"], ["e2"]])
     grey = v.migration(ids, ["grey", "A", "B"], ["e2", "e1"], ["grey", "A"], ["A", "B", "grey"])
@@ -121,26 +127,34 @@ def test_migration_refuses_what_it_cannot_place() -> None:
 
 def test_class_shares() -> None:
     s = v.class_shares({"B": 1, "A": 3}, ["A", "B", "C"])
-    assert s == {"A": {"enterprises": 3, "share": 0.75}, "B": {"enterprises": 1, "share": 0.25},
-                 "C": {"enterprises": 0, "share": 0.0}}  # fmt: skip
+    assert s == {
+        "A": {"enterprises": 3, "share": 0.75},
+        "B": {"enterprises": 1, "share": 0.25},
+        "C": {"enterprises": 0, "share": 0.0},
+    }
     with pytest.raises(ValueError, match="not in the order"):
         v.class_shares({"X": 1}, ["A"])
 
 
 def test_hot_spots_rank_cells_by_their_high_class_share() -> None:
     # partial sums of two batches: cell (4401, C) 60 + 40 firms, 30 of them high
-    population = pd.DataFrame({
-        "division": ["4401", "4401", "4403", "4401", "4405"],
-        "industry": ["C", "C", "C", "F", "C"],
-        "enterprises": [60, 40, 200, 100, 9],
-        "high": [20, 10, 20, 30, 9],
-        "score_sum": [6000.0, 4000.0, 20000.0, 30000.0, 9000.0],
-    })  # fmt: skip
-    inspections = pd.DataFrame({
-        "division": ["4401", "4401", "4401", "4403", "4405"],
-        "industry": ["C", "C", "C", "C", "C"],
-        "y": [1, 0, 0, 1, 1], "weight": [2.0, 2.0, 6.0, 1.0, 1.0],
-    })  # fmt: skip
+    population = pd.DataFrame(
+        {
+            "division": ["4401", "4401", "4403", "4401", "4405"],
+            "industry": ["C", "C", "C", "F", "C"],
+            "enterprises": [60, 40, 200, 100, 9],
+            "high": [20, 10, 20, 30, 9],
+            "score_sum": [6000.0, 4000.0, 20000.0, 30000.0, 9000.0],
+        }
+    )
+    inspections = pd.DataFrame(
+        {
+            "division": ["4401", "4401", "4401", "4403", "4405"],
+            "industry": ["C", "C", "C", "C", "C"],
+            "y": [1, 0, 0, 1, 1],
+            "weight": [2.0, 2.0, 6.0, 1.0, 1.0],
+        }
+    )
     rows = v.hot_spots(population, inspections, min_enterprises=10, top=None)
     # (4405, C): 9 firms, below the minimum; (4401, C) and (4401, F) tie at 30%: the larger first
     assert [(r["division"], r["industry"]) for r in rows] == [

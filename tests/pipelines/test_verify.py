@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
 from models.classes import ClassScheme
 from pipelines.config import load_config
+from pipelines.results import VerificationMetrics
 from pipelines.verify import VerifyError, run_verify
 
 
@@ -16,40 +18,42 @@ def test_verify_on_the_held_out_months_agrees_with_training(
 ) -> None:  # type: ignore[no-untyped-def]
     cfg, result = small_model
     scheme = load_config(cfg.class_scheme, ClassScheme)
-    models = result.metrics["models"]
-    deployed = models[result.metrics["deployed"]]
+    deployed = result.metrics.models[result.metrics.deployed]
     # the test months are the last `test_months` label months: held out from training and tuning
     v = run_verify(cfg, scheme, small_history, small_interim[1], "2026-10", tmp_path)
     m = v.metrics
-    assert m["window"] == ["2026-08", "2026-10"]  # from the first test month by default
-    assert m["inspections"]["used"] == deployed_count(result)
-    assert m["auc"] == pytest.approx(deployed["auc"], abs=1e-12)
-    for c, r in deployed["hit_rates"].items():  # training evaluates the model's classes
-        assert m["class_model"]["hit_rates"][c]["inspections"] == r["inspections"]
-        if r["inspections"]:
-            assert m["class_model"]["hit_rates"][c]["hit_rate"] == pytest.approx(r["hit_rate"])
-    assert m["verdict"] in ("PASS", "FAIL") and v.passed == (m["verdict"] == "PASS")
-    assert v.passed == all(c["passed"] for c in m["checks"].values())
+    assert m.window == ["2026-08", "2026-10"]  # from the first test month by default
+    assert m.inspections["used"] == deployed_count(result)
+    assert m.auc == pytest.approx(deployed.auc, abs=1e-12)
+    for c, r in deployed.hit_rates.items():  # training evaluates the model's classes
+        assert m.class_model.hit_rates[c].inspections == r.inspections
+        if r.inspections:
+            assert m.class_model.hit_rates[c].weighted == pytest.approx(r.hit_rate)
+    assert m.verdict in ("PASS", "FAIL") and v.passed == (m.verdict == "PASS")
+    assert v.passed == all(c.passed for c in m.checks.values())
     on_disk = json.loads(v.out.read_text(encoding="utf-8"))
-    assert on_disk["verdict"] == m["verdict"] and "uscc" not in v.out.read_text(encoding="utf-8")
-    for r in m["class_final"]["hit_rates"].values():
-        if r["inspections"]:
-            assert r["low"] <= r["hit_rate"] <= r["high"]
+    assert on_disk["verdict"] == m.verdict and "uscc" not in v.out.read_text(encoding="utf-8")
+    text = json.dumps(on_disk, sort_keys=True)  # NaN compares as text
+    assert json.dumps(m.to_dict(), sort_keys=True) == text  # the file is the typed figures
+    assert json.dumps(VerificationMetrics.read(v.out).to_dict(), sort_keys=True) == text
+    for r in m.class_final.hit_rates.values():
+        if r.inspections:
+            assert r.low <= r.weighted <= r.high
     html = v.out.with_name("verification.html").read_text(encoding="utf-8")
-    assert "内部参考，不作为对企业的信用评价，不得对外公开" in html and m["verdict"] in html
+    assert "内部参考，不作为对企业的信用评价，不得对外公开" in html and m.verdict in html
     assert "<script" not in html and "<svg" in html and "各类别问题发现率" in html
-    rp = m["main_risk_points"]
+    rp = m.main_risk_points
     assert (
         rp["problems"] > 0
         and 0 <= rp["baseline"] <= 1
         and rp["low"] <= rp["accuracy"] <= rp["high"]
     )
-    stab = m["stability"]
-    assert stab["reference_month"] < "2026-08" and stab["month"] == "2026-10"
-    psis = [v for _f, v in stab["feature_psi"]]
+    stab = m.stability
+    assert stab.reference_month < "2026-08" and stab.month == "2026-10"
+    psis = [v for _f, v in stab.feature_psi]
     assert len(psis) == len(cfg_features(small_model)) and psis == sorted(psis, reverse=True)
-    assert 0 <= stab["score_psi"] < 10
-    assert m["early_warning"] == {  # no warning rules given: said so, not silently empty
+    assert 0 <= stab.score_psi < 10
+    assert m.early_warning == {  # no warning rules given: said so, not silently empty
         "computed": False,
         "why": "no warning rules given (configs/warning.yaml)",
     }
@@ -59,39 +63,37 @@ def test_verify_on_the_held_out_months_agrees_with_training(
     failed = run_verify(
         strict, scheme, small_history, small_interim[1], "2026-10", tmp_path, "2026-08"
     )
-    assert not failed.passed and not failed.metrics["checks"]["auc"]["passed"]
+    assert not failed.passed and not failed.metrics.checks["auc"].passed
     # the window and the reference population follow the split the version was trained with,
     # not a config edited since (here: one test month instead of three)
     edited = cfg.model_copy(update={"valid_months": 1, "test_months": 1})
     later = run_verify(edited, scheme, small_history, small_interim[1], "2026-10", tmp_path)
-    assert later.metrics["window"] == ["2026-08", "2026-10"]
-    assert later.metrics["stability"]["reference_month"] == stab["reference_month"]
+    assert later.metrics.window == ["2026-08", "2026-10"]
+    assert later.metrics.stability.reference_month == stab.reference_month
+    from pipelines.gates import run_params
     from pipelines.promote import verification_check
-    from pipelines.verify import run_params
 
     params = run_params(cfg, load_bundle_run(cfg))
-    early = {**m, "window": ["2026-07", "2026-10"]}  # starts inside the version's own training
-    found = verification_check(
-        edited, scheme, early, m["model"]["name"], m["model"]["version"], params
-    )
-    assert not found["passed"] and "before the held-out months (2026-08 on)" in found["value"]
+    early = dataclasses.replace(m, window=["2026-07", "2026-10"])  # inside its own training
+    found = verification_check(edited, scheme, early, m.model.name, m.model.version, params)
+    assert not found.passed and "before the held-out months (2026-08 on)" in found.value
 
 
 def load_bundle_run(cfg) -> str:  # type: ignore[no-untyped-def]
-    from pipelines.classify import load_bundle
+    from pipelines.bundle import load_bundle
 
     return load_bundle(cfg, "challenger").run_id
 
 
 def cfg_features(small_model) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
-    from pipelines.classify import load_bundle
+    from pipelines.bundle import load_bundle
 
     return load_bundle(small_model[0], "challenger").design.features
 
 
 def deployed_count(result) -> int:  # type: ignore[no-untyped-def]
     """Double-random inspections of training's test months."""
-    return int(result.metrics["labelled"]["test"])
+    return int(result.metrics.labelled["test"])
 
 
 def test_verify_without_inspections_after_training_says_what_to_do(
@@ -116,16 +118,27 @@ def test_verify_population_hot_spots_and_warnings_add_up(
     from models.data import label_frames
     from models.warning import WarningConfig
     from pipelines.classify import run_classify
-    from pipelines.report import Names, ReportConfig
-    from pipelines.verify import industry_section
+    from pipelines.render.names import Names
+    from pipelines.report.config import ReportConfig
+    from pipelines.verify.monitoring import industry_section
     from tests.conftest import ROOT
 
     cfg, _ = small_model
     scheme = load_config(cfg.class_scheme, ClassScheme)
     warning = load_config(ROOT / "configs" / "warning.yaml", WarningConfig)
     names = Names.load(load_config(ROOT / "configs" / "report.yaml", ReportConfig), ROOT)
-    v = run_verify(cfg, scheme, small_history, small_interim[1], "2026-10", tmp_path / "v",
-                   warning=warning, names=names, hot_spot_min=1, hot_spot_top=10_000)  # fmt: skip
+    v = run_verify(
+        cfg,
+        scheme,
+        small_history,
+        small_interim[1],
+        "2026-10",
+        tmp_path / "v",
+        warning=warning,
+        names=names,
+        hot_spot_min=1,
+        hot_spot_top=10_000,
+    )
     m = v.metrics
     classes = {}
     for month in ("2026-06", "2026-07", "2026-08", "2026-09", "2026-10"):
@@ -134,7 +147,7 @@ def test_verify_population_hot_spots_and_warnings_add_up(
             tmp_path / "c" / month / "classes.parquet", columns=["uscc", "class_final", "score"]
         ).to_pandas()
 
-    pop = m["population"]
+    pop = m.population
     assert (pop["previous_month"], pop["month"]) == ("2026-09", "2026-10")
     for month, shares in pop["shares"].items():
         assert sum(s["share"] for s in shares.values()) == pytest.approx(1.0)
@@ -154,9 +167,10 @@ def test_verify_population_hot_spots_and_warnings_add_up(
     stayed = both["class_final_9"] == both["class_final_10"]
     assert sum(mig[c][c] for c in after) == int(stayed.sum())
 
-    hs = m["hot_spots"]
-    feats = pq.read_table(small_history / "2026-10.parquet",
-                          columns=["uscc", "city", "industry_division"]).to_pandas()  # fmt: skip
+    hs = m.hot_spots
+    feats = pq.read_table(
+        small_history / "2026-10.parquet", columns=["uscc", "city", "industry_division"]
+    ).to_pandas()
     direct = feats.merge(classes["2026-10"], on="uscc", validate="one_to_one")
     direct["industry"] = industry_section(direct["industry_division"])
     direct["high"] = direct["class_final"].isin(hs["high_classes"])
@@ -173,11 +187,11 @@ def test_verify_population_hot_spots_and_warnings_add_up(
         assert r["enterprises"] == want["n"] and r["high_share"] == pytest.approx(want["high"])
         assert r["mean_score"] == pytest.approx(want["score"])
         assert r["division_zh"] != r["division"] and r["industry_zh"] != "未知"
-    assert 0 < sum(r["inspections"] for r in hs["rows"]) <= m["inspections"]["used"]
+    assert 0 < sum(r["inspections"] for r in hs["rows"]) <= m.inspections["used"]
 
-    ew = m["early_warning"]
+    ew = m.early_warning
     assert ew["computed"] and ew["not_judged"] == 0  # m-2 features exist for the whole window
-    assert ew["inspections"] == m["inspections"]["used"]
+    assert ew["inspections"] == m.inspections["used"]
     assert ew["warned"]["inspections"] + ew["not_warned"]["inspections"] == ew["inspections"]
     assert ew["warned"]["inspections"] > 0 and ew["not_warned"]["inspections"] > 0
     counts = {k: r["inspections"] for k, r in ew["reasons"].items()}
@@ -203,7 +217,7 @@ def test_verify_population_hot_spots_and_warnings_add_up(
     on_disk = json.loads(text)
     assert "uscc" not in text
     for key in ("population", "hot_spots", "early_warning"):  # strict JSON: finite or null
-        assert on_disk[key] == json.loads(json.dumps(m[key], allow_nan=False))
+        assert on_disk[key] == json.loads(json.dumps(getattr(m, key), allow_nan=False))
     html = v.out.with_name("verification.html").read_text(encoding="utf-8")
     assert "<script" not in html
     for title in ("月度迁移", "区域性、行业性风险研判", "风险预警前瞻性", "风险分类较上月上升"):

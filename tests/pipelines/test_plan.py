@@ -15,8 +15,14 @@ pytestmark = pytest.mark.xdist_group("report")
 
 
 def _roster(path, n: int = 20):  # type: ignore[no-untyped-def]
-    pd.DataFrame({"inspector_id": [f"I{i:03d}" for i in range(n)], "name": [f"检查员{i}" for i in range(n)],
-                  "unit": [f"U{i % 4}" for i in range(n)], "conflicts": [""] * n}).to_csv(path, index=False)  # fmt: skip
+    pd.DataFrame(
+        {
+            "inspector_id": [f"I{i:03d}" for i in range(n)],
+            "name": [f"检查员{i}" for i in range(n)],
+            "unit": [f"U{i % 4}" for i in range(n)],
+            "conflicts": [""] * n,
+        }
+    ).to_csv(path, index=False)
     return path
 
 
@@ -63,24 +69,6 @@ def test_plan_errors_name_the_problem(report_month, small_interim, tmp_path) -> 
     assert set(run.plan["class"]) <= {"C", "D"} and set(run.plan["batch"]) == {1, 2, 3, 4}
 
 
-def test_warn_on_a_classified_month(report_month, small_interim) -> None:  # type: ignore[no-untyped-def]
-    from models.warning import WarningConfig
-    from pipelines.warn import run_warn
-
-    ctx = report_month
-    scheme = load_config(ROOT / "configs" / "classes" / "henan.yaml", ClassScheme)
-    cfg = load_config(ROOT / "configs" / "warning.yaml", WarningConfig)
-    run = run_warn("2026-10", cfg, scheme, ctx.outputs, ctx.features_path.parent, small_interim[1])
-    t = run.table
-    assert run.counts["rises_judged"] and len(t) == run.counts["enterprises"] > 0
-    assert t["reasons"].str.len().gt(0).all() and t["reasons_zh"].str.len().gt(0).all()
-    rises = t[t["reasons"].str.contains("class_rise")]
-    order = {c: i for i, c in enumerate("ABCD")}
-    assert (rises["class_final"].map(order) > rises["class_before"].map(order)).all()
-    on_disk = pd.read_csv(run.out.with_suffix(".csv"), dtype=str, encoding="utf-8-sig")
-    assert len(on_disk) == len(t)
-
-
 def test_recently_inspected_are_excluded_unless_always_drawn(report_month, small_interim) -> None:  # type: ignore[no-untyped-def]
     """The plan's population: inspected within the window and not class D -> excluded."""
     camp = load_config(ROOT / "configs" / "campaigns" / "routine.yaml", Campaign)
@@ -92,6 +80,10 @@ def test_recently_inspected_are_excluded_unless_always_drawn(report_month, small
     d_recent = pop["recent"] & (pop["class"] == "D")
     assert (pop.loc[d_recent, "excluded"] == ~operating[d_recent]).all()  # D: drawn again
     assert (pop.loc[~operating, "excluded"]).all()  # deregistered: never drawn
-    none = population("2026-10", report_month.outputs, small_interim[1],
-                      camp.model_copy(update={"exclude_inspected_months": 0}))  # fmt: skip
+    none = population(
+        "2026-10",
+        report_month.outputs,
+        small_interim[1],
+        camp.model_copy(update={"exclude_inspected_months": 0}),
+    )
     assert not none["recent"].any()

@@ -10,7 +10,7 @@ from models.baselines import IndicatorWeights
 from models.classes import ClassScheme
 from models.sampling import Campaign
 from pipelines.config import load_config
-from pipelines.loop import LoopError, _rank_classes, _stratified, run_loop
+from pipelines.simulate_loop import LoopError, _rank_classes, _stratified, run_loop
 from tests.conftest import ROOT, model_config
 
 pytestmark = pytest.mark.xdist_group("report")
@@ -18,9 +18,12 @@ pytestmark = pytest.mark.xdist_group("report")
 
 def _inputs(tmp_path):  # type: ignore[no-untyped-def]
     cfg = model_config(tmp_path)
-    return (cfg, load_config(ROOT / "configs" / "classes" / "henan.yaml", ClassScheme),
-            load_config(ROOT / "configs" / "campaigns" / "routine.yaml", Campaign),
-            load_config(ROOT / "configs" / "indicator_weights.yaml", IndicatorWeights))  # fmt: skip
+    return (
+        cfg,
+        load_config(ROOT / "configs" / "classes" / "henan.yaml", ClassScheme),
+        load_config(ROOT / "configs" / "campaigns" / "routine.yaml", Campaign),
+        load_config(ROOT / "configs" / "indicator_weights.yaml", IndicatorWeights),
+    )
 
 
 def test_the_loop_compares_policies_at_one_budget(
@@ -47,8 +50,10 @@ def test_the_loop_compares_policies_at_one_budget(
     assert s["models"][-1] == "2025-10..2026-09"  # the loop's own results became labels
     # the first model learns only from results received before the loop starts
     insp = pd.read_parquet(small_interim[1] / "inspections.parquet")
-    dr = insp[(insp["draw_mode"] == "double_random")
-              & pd.to_datetime(insp["inspection_date"]).between("2025-10-01", "2026-05-31")]  # fmt: skip
+    dr = insp[
+        (insp["draw_mode"] == "double_random")
+        & pd.to_datetime(insp["inspection_date"]).between("2025-10-01", "2026-05-31")
+    ]
     late = int((pd.to_datetime(dr["received_date"]) > "2026-05-31").sum())
     assert late > 0 and s["first_model_labels"]["not_yet_received"] == late
     pol = s["policies"]
@@ -96,11 +101,28 @@ def test_the_loop_cli_prints_the_comparison(
     cfg = model_config(tmp_path)
     path = tmp_path / "model.yaml"
     path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")), encoding="utf-8")
-    r = CliRunner().invoke(app, [
-        "simulate-loop", "--to", "2026-10", "--months", "2", "--seed", "1", "--config", str(path),
-        "--truth", str(small_province["truth"]), "--features", str(small_history),
-        "--interim", str(small_interim[1]), "--out", str(tmp_path / "out"),
-    ])  # fmt: skip
+    r = CliRunner().invoke(
+        app,
+        [
+            "simulate-loop",
+            "--to",
+            "2026-10",
+            "--months",
+            "2",
+            "--seed",
+            "1",
+            "--config",
+            str(path),
+            "--truth",
+            str(small_province["truth"]),
+            "--features",
+            str(small_history),
+            "--interim",
+            str(small_interim[1]),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "problems found per 100 inspections" in r.output and "indicator points" in r.output
     assert "unweighted" in r.output

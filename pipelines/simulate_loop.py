@@ -4,7 +4,7 @@ Month by month over the last ``months`` months of the simulated window: score an
 every enterprise alive that month (features of the month end before), draw the month's
 double-random inspections, let the simulator's hidden truth decide what inspectors find
 (``p_problem`` of that enterprise and month), feed the results back as labels (linked to the
-draw by `pipelines.feedback.link`, weighted 1/p by `models.data.label_frames`, as real
+draw by `pipelines.intake.findings.link`, weighted 1/p by `models.data.label_frames`, as real
 results are), verify, and retrain every ``retrain_every`` months on everything received so
 far. The first model learns from the simulator's own double-random inspections before the
 loop starts.
@@ -47,8 +47,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from features.definitions import CATALOG
 from contract.months import add_months, month_end, months_between, parse_month, previous_month
+from features.definitions import CATALOG
 from models import calibration, gbm
 from models.baselines import IndicatorWeights, indicator_score
 from models.classes import ClassScheme, assign, class_order
@@ -57,9 +57,10 @@ from models.data import label_frames
 from models.sampling import Campaign, rates_for
 from models.verification import rate
 from pipelines.config import load_config
-from pipelines.feedback import link
+from pipelines.frames import FrameError, load_training_frame, read_inspections
+from pipelines.intake.findings import link
 from pipelines.io import write_csv, write_json
-from pipelines.train import TrainError, load_training_frame
+from pipelines.paths import Outputs, features_file
 
 POLICIES = ("uniform", "rules", "model")
 
@@ -100,17 +101,23 @@ def fit(cfg: ModelConfig, labelled: pd.DataFrame, calibration_months: int = 3) -
     train, cal = labelled[labelled["month"] < cut], labelled[labelled["month"] >= cut]
     design = gbm.fit_design(train, CATALOG)
     hyper = cfg.lightgbm.model_dump()
-    params = gbm.lgb_params(hyper, cfg.seed, cfg.lightgbm.threads,
-                            gbm.monotone(design, CATALOG), list(design.levels))  # fmt: skip
-    booster = gbm.train(gbm.matrix(train, design), train["y"].to_numpy(),
-                        train["weight"].to_numpy(), params, hyper["n_estimators"])  # fmt: skip
+    params = gbm.lgb_params(
+        hyper, cfg.seed, cfg.lightgbm.threads, gbm.monotone(design, CATALOG), list(design.levels)
+    )
+    booster = gbm.train(
+        gbm.matrix(train, design),
+        train["y"].to_numpy(),
+        train["weight"].to_numpy(),
+        params,
+        hyper["n_estimators"],
+    )
     raw = gbm.predict_raw(booster, gbm.matrix(cal, design))
     cal_map = calibration.fit(cfg.calibration, raw, cal["y"].to_numpy(), cal["weight"].to_numpy())
     return _Model(booster, design, cal_map, f"{months[0]}..{months[-1]}")
 
 
 def _features(features_dir: Path, month: str) -> pd.DataFrame:
-    path = Path(features_dir) / f"{month}.parquet"
+    path = features_file(features_dir, month)
     if not path.is_file():
         raise LoopError(f"simulate-loop: no feature file {path}; run `riskclass features`")
     return pq.read_table(path).to_pandas()
@@ -133,13 +140,14 @@ def _labelled(features_dir: Path, labels: pd.DataFrame) -> pd.DataFrame:
     """Labels with the features of their feature month (training's own join and checks)."""
     try:
         frame, _counts, _catalog = load_training_frame(features_dir, labels)
-    except TrainError as exc:
+    except FrameError as exc:
         raise LoopError(f"simulate-loop: {exc}") from None
     return frame
 
 
-def _stratified(classes: np.ndarray, rates: dict[str, float], rng: np.random.Generator
-                ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def _stratified(
+    classes: np.ndarray, rates: dict[str, float], rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Positions drawn (n = ceil(rate x N) per class, simple random sampling) and their
     inclusion probabilities."""
     picked, probs = [], []
@@ -153,8 +161,9 @@ def _stratified(classes: np.ndarray, rates: dict[str, float], rng: np.random.Gen
     return np.concatenate(picked), np.concatenate(probs)
 
 
-def _rank_classes(points: np.ndarray, sizes: dict[str, int], order: list[str],
-                  rng: np.random.Generator) -> np.ndarray:  # fmt: skip
+def _rank_classes(
+    points: np.ndarray, sizes: dict[str, int], order: list[str], rng: np.random.Generator
+) -> np.ndarray:
     """Classes by rank of ``points`` (highest first into the highest class) with the given
     class sizes; ties in random order."""
     ranked = np.lexsort((rng.random(len(points)), -points))
@@ -176,13 +185,16 @@ def run_loop(
     features_dir: Path,
     interim: Path,
     truth_dir: Path,
-    out: Path,
+    outputs: Path,
     to: str,
     months: int = 12,
     retrain_every: int = 3,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
 ) -> LoopResult:
+    """The loop over the ``months`` months up to ``to`` (see the module doc), retraining every
+    ``retrain_every`` months; ``seed`` seeds the draws and the outcomes. Writes
+    ``<outputs>/loop/<to>/``: policies_by_month.csv, estimates_by_month.csv, loop.json."""
     say = progress or (lambda _m: None)
     if not scheme.chunkable:
         raise LoopError(f"simulate-loop: class scheme {scheme.name} ranks by shares; use bands")
@@ -200,7 +212,7 @@ def run_loop(
     start = loop_months[0]
     first_label = max(cfg.first_label_month, _first_feature_month(features_dir, start))
     initial_last = previous_month(start)
-    inspections = pq.read_table(Path(interim) / "inspections.parquet").to_pandas()
+    inspections = read_inspections(interim)
     # only results the bureau had received when the loop starts
     cutoff = pd.Timestamp(month_end(*parse_month(initial_last)))
     late = pd.to_datetime(inspections["received_date"]) > cutoff
@@ -231,8 +243,9 @@ def run_loop(
         pop = _features(features_dir, fm).merge(_truth(truth_dir, month), on="uscc", how="inner")
         pop = pop.sort_values("uscc", ignore_index=True)
         p_model = model.probability(pop)
-        scored = pop.assign(score=calibration.to_score(p_model, cfg.score_scale),
-                            probability=p_model)  # fmt: skip
+        scored = pop.assign(
+            score=calibration.to_score(p_model, cfg.score_scale), probability=p_model
+        )
         classes = assign(scored, scheme)["class_final"].to_numpy(dtype=object)
         ss = np.random.SeedSequence([seed, *(int(x) for x in month.split("-"))])
         outcome_rng, draw_rng = (np.random.default_rng(s) for s in ss.spawn(2))
@@ -245,34 +258,61 @@ def run_loop(
             "rules": _stratified(rule_classes, rates, draw_rng),
         }
         budget = len(drawn["model"][0])
-        drawn["uniform"] = (np.sort(draw_rng.choice(len(pop), size=budget, replace=False)),
-                            np.full(budget, budget / len(pop)))  # fmt: skip
+        drawn["uniform"] = (
+            np.sort(draw_rng.choice(len(pop), size=budget, replace=False)),
+            np.full(budget, budget / len(pop)),
+        )
         for policy in POLICIES:
             at, _p = drawn[policy]
             r = rate(found[at], np.ones(len(at)))
-            rows.append({"month": month, "policy": policy, "inspections": len(at),
-                         "problems": int(found[at].sum()), "expected": float(truth_p[at].sum()),
-                         "per_100": 100 * r.weighted, "low": 100 * r.low, "high": 100 * r.high})  # fmt: skip
+            rows.append(
+                {
+                    "month": month,
+                    "policy": policy,
+                    "inspections": len(at),
+                    "problems": int(found[at].sum()),
+                    "expected": float(truth_p[at].sum()),
+                    "per_100": 100 * r.weighted,
+                    "low": 100 * r.low,
+                    "high": 100 * r.high,
+                }
+            )
         # feedback: the model policy's results, linked to its draw, become labels
         at, p_at = drawn["model"]
         plan_id = f"loop-{month}-{seed}"
-        plan = pd.DataFrame({
-            "plan_id": plan_id, "item": "disclosure", "uscc": pop["uscc"].to_numpy()[at],
-            "class": classes[at], "stratum": ["disclosure/" + c for c in classes[at]],
-            "enterprise_probability": p_at,
-        })  # fmt: skip
+        plan = pd.DataFrame(
+            {
+                "plan_id": plan_id,
+                "item": "disclosure",
+                "uscc": pop["uscc"].to_numpy()[at],
+                "class": classes[at],
+                "stratum": ["disclosure/" + c for c in classes[at]],
+                "enterprise_probability": p_at,
+            }
+        )
         day = f"{month}-15"  # the category found is not simulated here (verify's risk points)
-        results = pd.DataFrame({
-            "plan_id": plan_id, "uscc": plan["uscc"], "inspection_id": [f"L{month}-{k:07d}" for k in range(len(at))],
-            "inspection_date": day, "result": np.where(found[at], "corrected", "no_problem"),
-            "problem_found": found[at], "problem_category": pd.Series(found[at]).map({True: "false_disclosure", False: None}).to_numpy(),
-            "received_date": day, "items": "",
-        })  # fmt: skip
+        results = pd.DataFrame(
+            {
+                "plan_id": plan_id,
+                "uscc": plan["uscc"],
+                "inspection_id": [f"L{month}-{k:07d}" for k in range(len(at))],
+                "inspection_date": day,
+                "result": np.where(found[at], "corrected", "no_problem"),
+                "problem_found": found[at],
+                "problem_category": pd.Series(found[at])
+                .map({True: "false_disclosure", False: None})
+                .to_numpy(),
+                "received_date": day,
+                "items": "",
+            }
+        )
         linked, rejected = link(plan, results)
         if len(rejected):
             raise LoopError(f"simulate-loop: {len(rejected)} results of {plan_id} did not link")
-        linked = linked.assign(inspection_date=pd.to_datetime(linked["inspection_date"]),
-                               inclusion_probability=linked["inclusion_probability"].astype(float))  # fmt: skip
+        linked = linked.assign(
+            inspection_date=pd.to_datetime(linked["inspection_date"]),
+            inclusion_probability=linked["inclusion_probability"].astype(float),
+        )
         new, _ = label_frames(linked, month, month)
         labelled = pd.concat([labelled, _labelled(features_dir, new)], ignore_index=True)
         # verify: the population's problem share, estimated with and without 1/p
@@ -280,55 +320,92 @@ def run_loop(
         weighted = rate(y, w)
         truth_share = float(truth_p.mean())
         class_truth = {c: float(truth_p[classes == c].mean()) if sizes[c] else None for c in order}
-        class_seen = {c: float(found[at][classes[at] == c].mean()) if (classes[at] == c).any() else None
-                      for c in order}  # fmt: skip
-        estimates.append({
-            "month": month, "model": model.trained_on, "enterprises": len(pop), "budget": budget,
-            "truth": truth_share, "weighted": weighted.weighted, "weighted_low": weighted.low,
-            "weighted_high": weighted.high, "unweighted": weighted.unweighted,
-            "shares": {c: sizes[c] / len(pop) for c in order},
-            "class_truth": class_truth, "class_hit_rate": class_seen,
-        })  # fmt: skip
+        class_seen = {
+            c: float(found[at][classes[at] == c].mean()) if (classes[at] == c).any() else None
+            for c in order
+        }
+        estimates.append(
+            {
+                "month": month,
+                "model": model.trained_on,
+                "enterprises": len(pop),
+                "budget": budget,
+                "truth": truth_share,
+                "weighted": weighted.weighted,
+                "weighted_low": weighted.low,
+                "weighted_high": weighted.high,
+                "unweighted": weighted.unweighted,
+                "shares": {c: sizes[c] / len(pop) for c in order},
+                "class_truth": class_truth,
+                "class_hit_rate": class_seen,
+            }
+        )
     table = pd.DataFrame(rows)
     est = pd.DataFrame(estimates)
     summary = _summary(table, est, loop_months, retrain_every, versions, rates, seed, order)
     summary["first_model_labels"] = {"used": len(random), "not_yet_received": len(not_yet)}
-    folder = Path(out) / "loop" / to
+    where = Outputs(Path(outputs))
+    folder = where.loop(to)
     folder.mkdir(parents=True, exist_ok=True)
     # formula-safe like every table for people; UTF-8 without a BOM as before (a DVC output)
-    write_csv(table, folder / "policies_by_month.csv", encoding="utf-8")
+    write_csv(table, where.loop_policies_csv(to), encoding="utf-8")
     flat = est.drop(columns=["shares", "class_truth", "class_hit_rate"])
-    write_csv(flat, folder / "estimates_by_month.csv", encoding="utf-8")
-    write_json({**summary, "months_detail": estimates}, folder / "loop.json")
+    write_csv(flat, where.loop_estimates_csv(to), encoding="utf-8")
+    write_json({**summary, "months_detail": estimates}, where.loop_json(to))
     return LoopResult(table, est, summary, folder)
 
 
-def _summary(table: pd.DataFrame, est: pd.DataFrame, loop_months: list[str], retrain_every: int,
-             versions: list[str], rates: dict[str, float], seed: int, order: list[str]
-             ) -> dict[str, Any]:  # fmt: skip
+def _summary(
+    table: pd.DataFrame,
+    est: pd.DataFrame,
+    loop_months: list[str],
+    retrain_every: int,
+    versions: list[str],
+    rates: dict[str, float],
+    seed: int,
+    order: list[str],
+) -> dict[str, Any]:
     pooled = {}
     for policy, g in table.groupby("policy", sort=False):
         n, x = int(g["inspections"].sum()), int(g["problems"].sum())
         r = rate(np.r_[np.ones(x), np.zeros(n - x)], np.ones(n))
-        pooled[policy] = {"inspections": n, "problems": x, "per_100": 100 * r.weighted,
-                          "low": 100 * r.low, "high": 100 * r.high,
-                          "expected_per_100": 100 * float(g["expected"].sum()) / n}  # fmt: skip
+        pooled[policy] = {
+            "inspections": n,
+            "problems": x,
+            "per_100": 100 * r.weighted,
+            "low": 100 * r.low,
+            "high": 100 * r.high,
+            "expected_per_100": 100 * float(g["expected"].sum()) / n,
+        }
     base = pooled["uniform"]["per_100"]
     for v in pooled.values():
         v["lift_over_uniform"] = v["per_100"] / base if base > 0 else float("nan")
     err_w, err_u = est["weighted"] - est["truth"], est["unweighted"] - est["truth"]
     return {
-        "months": [loop_months[0], loop_months[-1]], "retrain_every": retrain_every,
-        "models": versions, "rates": rates, "seed": seed, "policies": pooled,
+        "months": [loop_months[0], loop_months[-1]],
+        "retrain_every": retrain_every,
+        "models": versions,
+        "rates": rates,
+        "seed": seed,
+        "policies": pooled,
         "estimation": {
-            "weighted": {"mean_error": float(err_w.mean()), "rmse": float(np.sqrt((err_w**2).mean()))},
-            "unweighted": {"mean_error": float(err_u.mean()), "rmse": float(np.sqrt((err_u**2).mean()))},
-            "weighted_interval_covers_truth": int(((est["weighted_low"] <= est["truth"])
-                                                   & (est["truth"] <= est["weighted_high"])).sum()),
+            "weighted": {
+                "mean_error": float(err_w.mean()),
+                "rmse": float(np.sqrt((err_w**2).mean())),
+            },
+            "unweighted": {
+                "mean_error": float(err_u.mean()),
+                "rmse": float(np.sqrt((err_u**2).mean())),
+            },
+            "weighted_interval_covers_truth": int(
+                (
+                    (est["weighted_low"] <= est["truth"]) & (est["truth"] <= est["weighted_high"])
+                ).sum()
+            ),
             "months": len(est),
         },
         "classes": order,
-    }  # fmt: skip
+    }
 
 
 def _first_feature_month(features_dir: Path, start: str) -> str:
@@ -343,7 +420,13 @@ def _first_feature_month(features_dir: Path, start: str) -> str:
     return add_months(have[0], 1)
 
 
-def load_inputs(model_config: Path, campaign: Path) -> tuple[ModelConfig, ClassScheme, Campaign, IndicatorWeights]:  # fmt: skip
+def load_inputs(
+    model_config: Path, campaign: Path
+) -> tuple[ModelConfig, ClassScheme, Campaign, IndicatorWeights]:
     cfg = load_config(model_config, ModelConfig)
-    return (cfg, load_config(cfg.class_scheme, ClassScheme), load_config(campaign, Campaign),
-            load_config(cfg.indicator_weights, IndicatorWeights))  # fmt: skip
+    return (
+        cfg,
+        load_config(cfg.class_scheme, ClassScheme),
+        load_config(campaign, Campaign),
+        load_config(cfg.indicator_weights, IndicatorWeights),
+    )

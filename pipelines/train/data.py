@@ -1,0 +1,46 @@
+"""The labelled rows of one training run, split out of time: design matrices, labels,
+weights; and the synthetic province's oracle (evaluation only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from models import gbm
+from models.metrics import weighted_auc
+
+
+class TrainError(ValueError):
+    """Training cannot proceed (missing feature months, too few labels ...)."""
+
+
+@dataclass
+class Split:
+    """One part of the labelled rows (train, valid or test months)."""
+
+    frame: pd.DataFrame  # features + labels
+    x: pd.DataFrame
+    y: np.ndarray
+    w: np.ndarray
+
+
+def split(frame: pd.DataFrame, design: gbm.Design) -> Split:
+    """The rows of ``frame`` as the model sees them: design matrix, outcome, weight 1/p."""
+    return Split(
+        frame, gbm.matrix(frame, design), frame["y"].to_numpy(), frame["weight"].to_numpy()
+    )
+
+
+def oracle(truth: Path, test: Split) -> float:
+    """Weighted AUC of the simulator's true problem probability on the test inspections."""
+    t = pq.read_table(
+        Path(truth) / "inspections", columns=["inspection_id", "p_problem"]
+    ).to_pandas()
+    p = test.frame[["inspection_id"]].merge(t, on="inspection_id", how="left")["p_problem"]
+    if p.isna().any():
+        raise TrainError("train: --truth does not cover every test inspection (another province?)")
+    return weighted_auc(test.y, p.to_numpy(), test.w)
