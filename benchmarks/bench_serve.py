@@ -48,19 +48,20 @@ MIX = (("search", 0.4), ("report", 0.3), ("list", 0.2), ("hotspots", 0.1))
 
 
 def prepare(month: str, users: int) -> tuple[Path, list[tuple[str, list[str]]]]:
-    src = ROOT / "outputs" / month
-    if not (src / "classes.parquet").is_file():
+    from pipelines import paths
+    from service import seal
+    from service.accounts import Accounts, Policy
+
+    demo = paths.Outputs(ROOT / paths.OUTPUTS.root)
+    src = demo.month(month)
+    if not demo.classes(month).is_file():
         raise SystemExit(f"no classified month {src}; run `make demo` first")
     shutil.rmtree(WORK, ignore_errors=True)
     outputs = WORK / "outputs"
     shutil.copytree(src, outputs / month)
-    from service import seal
-    from service.accounts import Accounts, Policy
-
-    seal.seal(outputs, month, "bench", outputs / "audit.jsonl")
-    reg = pd.read_parquet(ROOT / "data" / "interim" / "enterprises.parquet",
-                          columns=["uscc", "division_code"])  # fmt: skip
-    classed = pd.read_parquet(src / "classes.parquet", columns=["uscc"])
+    seal.seal(outputs, month, "bench", paths.Outputs(outputs).audit_log)
+    reg = pd.read_parquet(ROOT / paths.DATA.table("enterprises"), columns=["uscc", "division_code"])
+    classed = pd.read_parquet(demo.classes(month), columns=["uscc"])
     reg = reg[reg["uscc"].isin(set(classed["uscc"]))]
     counties = reg["division_code"].astype(str).value_counts().index
     acc = Accounts(WORK / "accounts.sqlite", policy=Policy(four_eyes=False))  # in force at once
@@ -96,8 +97,15 @@ def start_server(outputs: Path, port: int, workers: int) -> subprocess.Popen[byt
     raise SystemExit("the service did not start")
 
 
-async def user_loop(base: str, name: str, firms: list[str], until: float, think: float,
-                    seed: int, out: list[tuple[str, float, int, float]]) -> None:  # fmt: skip
+async def user_loop(
+    base: str,
+    name: str,
+    firms: list[str],
+    until: float,
+    think: float,
+    seed: int,
+    out: list[tuple[str, float, int, float]],
+) -> None:
     """One user: logs in, then requests and thinks until ``until`` (a coroutine: the load
     generator is one event loop, so that its own cost stays small beside the server's)."""
     import httpx
@@ -109,12 +117,16 @@ async def user_loop(base: str, name: str, firms: list[str], until: float, think:
         t0 = time.perf_counter()
         r = await c.post("/login", data={"username": name, "password": PASSWORD, "csrf": token})
         out.append(("login", time.perf_counter() - t0, r.status_code, t0))
-        kinds, weights = zip(*MIX, strict=True)
+        kinds, weights = [k for k, _ in MIX], [w for _, w in MIX]
         while time.monotonic() < until:
             kind = kinds[rng.choice(len(kinds), p=weights)]
             u = firms[int(rng.integers(len(firms)))]
-            url = {"search": f"/search?q={u}", "report": f"/enterprise/{u}",
-                   "list": "/lists?cls=D", "hotspots": "/hotspots"}[kind]  # fmt: skip
+            url = {
+                "search": f"/search?q={u}",
+                "report": f"/enterprise/{u}",
+                "list": "/lists?cls=D",
+                "hotspots": "/hotspots",
+            }[kind]
             t0 = time.perf_counter()
             try:
                 status = (await c.get(url)).status_code
@@ -133,8 +145,9 @@ def tree_cpu(proc: psutil.Process) -> float:
     return total
 
 
-async def load(base: str, plan: list[tuple[str, list[str]]], seconds: float, think: float,
-               ps: psutil.Process) -> tuple[list[tuple[str, float, int, float]], int]:  # fmt: skip
+async def load(
+    base: str, plan: list[tuple[str, list[str]]], seconds: float, think: float, ps: psutil.Process
+) -> tuple[list[tuple[str, float, int, float]], int]:
     """Every user at once; the samples, and the server's peak memory while they ran."""
     samples: list[tuple[str, float, int, float]] = []
     peak = 0
@@ -147,8 +160,9 @@ async def load(base: str, plan: list[tuple[str, list[str]]], seconds: float, thi
 
     watcher = asyncio.create_task(watch())
     until = time.monotonic() + seconds
-    await asyncio.gather(*(user_loop(base, n, f, until, think, i, samples)
-                           for i, (n, f) in enumerate(plan)))  # fmt: skip
+    await asyncio.gather(
+        *(user_loop(base, n, f, until, think, i, samples) for i, (n, f) in enumerate(plan))
+    )
     watcher.cancel()
     return samples, peak
 
@@ -209,24 +223,44 @@ def main() -> None:
     steady = work[work["start"] >= logged_in]
 
     def stats(g: pd.DataFrame) -> dict[str, float]:
-        return {"requests": len(g), "errors": int((g["status"] != 200).sum()),
-                "p50_ms": round(1000 * float(g["seconds"].quantile(0.5)), 1),
-                "p95_ms": round(1000 * float(g["seconds"].quantile(0.95)), 1),
-                "max_ms": round(1000 * float(g["seconds"].max()), 1)}  # fmt: skip
+        return {
+            "requests": len(g),
+            "errors": int((g["status"] != 200).sum()),
+            "p50_ms": round(1000 * float(g["seconds"].quantile(0.5)), 1),
+            "p95_ms": round(1000 * float(g["seconds"].quantile(0.95)), 1),
+            "max_ms": round(1000 * float(g["seconds"].max()), 1),
+        }
 
     result = {
-        "machine": machine(), "users": args.users, "seconds": args.seconds, "think_seconds": args.think,
-        "month": args.month, "first_report_seconds": round(first_s, 2), "first_report_status": first,
+        "machine": machine(),
+        "users": args.users,
+        "seconds": args.seconds,
+        "think_seconds": args.think,
+        "month": args.month,
+        "first_report_seconds": round(first_s, 2),
+        "first_report_status": first,
         "overall": {**stats(work), "requests_per_second": round(len(work) / args.seconds, 1)},
-        "after_logins": {**stats(steady), "seconds": round(t0 + wall - logged_in, 1),
-                         "requests_per_second": round(len(steady) / max(t0 + wall - logged_in, 1e-9), 1)},
+        "after_logins": {
+            **stats(steady),
+            "seconds": round(t0 + wall - logged_in, 1),
+            "requests_per_second": round(len(steady) / max(t0 + wall - logged_in, 1e-9), 1),
+        },
         "by_endpoint": {k: stats(g) for k, g in work.groupby("kind")},
-        "logins": {**stats(frame[frame["kind"] == "login"].assign(status=lambda f: f["status"].replace(303, 200))),
-               "note": "303 (redirect after login) counts as success"},
+        "logins": {
+            **stats(
+                frame[frame["kind"] == "login"].assign(
+                    status=lambda f: f["status"].replace(303, 200)
+                )
+            ),
+            "note": "303 (redirect after login) counts as success",
+        },
         "server_cpu_cores_used": round(server_cpu, 2),
-        "server_rss_gib": {"after_warm_up": round(warm / 2**30, 3), "peak": round(server_peak / 2**30, 3),
-                           "10s_after_load": round(after / 2**30, 3)},
-    }  # fmt: skip
+        "server_rss_gib": {
+            "after_warm_up": round(warm / 2**30, 3),
+            "peak": round(server_peak / 2**30, 3),
+            "10s_after_load": round(after / 2**30, 3),
+        },
+    }
     result["targets"] = {
         "p95_le_1s_overall": bool(result["overall"]["p95_ms"] <= 1000),
         "p95_le_1s_after_logins": bool(result["after_logins"]["p95_ms"] <= 1000),

@@ -47,7 +47,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, cast
+from typing import Any, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -287,8 +287,16 @@ class Accounts:
             db.execute("COMMIT")
 
     # ------------------------------------------------------------------ accounts
-    def add(self, username: str, password: str, role: str, divisions: tuple[str, ...] = (),
-            named_lists: bool = False, *, by: str) -> Grant:  # fmt: skip
+    def add(
+        self,
+        username: str,
+        password: str,
+        role: str,
+        divisions: tuple[str, ...] = (),
+        named_lists: bool = False,
+        *,
+        by: str,
+    ) -> Grant:
         """Add an account for ``by``. An account that sees named data, or an administrator,
         is made inactive and waits for a second administrator (`approve`), unless four eyes
         are off or it is the first administrator (no active one yet)."""
@@ -309,14 +317,28 @@ class Accounts:
             db.execute(
                 "INSERT INTO users (username, password, role, divisions, named_lists, active, "
                 "created, pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (username, hashed, user.role, ",".join(user.divisions), int(named_lists),
-                 int(not wait), now, int(wait)),
-            )  # fmt: skip
+                (
+                    username,
+                    hashed,
+                    user.role,
+                    ",".join(user.divisions),
+                    int(named_lists),
+                    int(not wait),
+                    now,
+                    int(wait),
+                ),
+            )
             return Grant(user, self._request(db, "create", user, by, now) if wait else None)
 
-    def change(self, username: str, *, role: str | None = None,
-               divisions: tuple[str, ...] | None = None, named_lists: bool | None = None,
-               by: str) -> Grant:  # fmt: skip
+    def change(
+        self,
+        username: str,
+        *,
+        role: str | None = None,
+        divisions: tuple[str, ...] | None = None,
+        named_lists: bool | None = None,
+        by: str,
+    ) -> Grant:
         """Change an active account's role, codes or named lists (what is not given stays;
         codes are dropped when the new role has no jurisdiction). A narrowing applies at once,
         a widening (`widens`) waits for a second administrator; either way the account's
@@ -324,8 +346,9 @@ class Accounts:
         with self._tx() as db:
             row = db.execute(
                 "SELECT username, role, divisions, named_lists, active, pending FROM users "
-                "WHERE username = ?", (username,),
-            ).fetchall()  # fmt: skip
+                "WHERE username = ?",
+                (username,),
+            ).fetchall()
             if not row:
                 raise AccountError(f"no user {username!r}")
             old = self._user(row[0])
@@ -378,9 +401,11 @@ class Accounts:
                     (req.username,),
                 ).rowcount
             else:
-                done = len(db.execute(
-                    "SELECT 1 FROM users WHERE username = ? AND active = 1", (req.username,)
-                ).fetchall())  # fmt: skip
+                done = len(
+                    db.execute(
+                        "SELECT 1 FROM users WHERE username = ? AND active = 1", (req.username,)
+                    ).fetchall()
+                )
                 if done:
                     self._apply(db, req.user)
             if not done:
@@ -424,8 +449,9 @@ class Accounts:
             db.execute("DELETE FROM sessions WHERE username = ?", (username,))
             db.execute(
                 "UPDATE requests SET status = 'rejected', decided_at = ? "
-                "WHERE status = 'pending' AND username = ?", (_iso(self.now()), username),
-            )  # fmt: skip
+                "WHERE status = 'pending' AND username = ?",
+                (_iso(self.now()), username),
+            )
 
     def count(self) -> int:
         with self._db() as db:
@@ -435,7 +461,7 @@ class Accounts:
         if role not in ROLES:
             raise AccountError(f"role {role!r} is not one of {', '.join(ROLES)}")
         self._check_divisions(role, divisions, named)
-        return User(username, cast(Role, role), divisions, named)
+        return User(username, role, divisions, named)  # a Role: checked against ROLES above
 
     @staticmethod
     def _check_divisions(role: str, divisions: tuple[str, ...], named: bool) -> None:
@@ -465,9 +491,16 @@ class Accounts:
         cursor = db.execute(
             "INSERT INTO requests (kind, username, role, divisions, named_lists, requested_by, "
             "requested_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (kind, user.username, user.role, ",".join(user.divisions), int(user.named_lists),
-             by, at),
-        )  # fmt: skip
+            (
+                kind,
+                user.username,
+                user.role,
+                ",".join(user.divisions),
+                int(user.named_lists),
+                by,
+                at,
+            ),
+        )
         return int(cursor.lastrowid or 0)
 
     @staticmethod
@@ -504,16 +537,24 @@ class Accounts:
         )
 
     @staticmethod
-    def _user(row: tuple) -> User:
+    def _user(row: tuple[Any, ...]) -> User:
         return User(row[0], row[1], _split(row[2]), bool(row[3]))
 
     @staticmethod
-    def _req(row: tuple) -> Request:
+    def _req(row: tuple[Any, ...]) -> Request:
         return Request(
-            id=row[0], kind=row[1], username=row[2], role=row[3], divisions=_split(row[4]),
-            named_lists=bool(row[5]), requested_by=row[6], requested_at=_time(row[7]),
-            status=row[8], decided_by=row[9], decided_at=_time(row[10]) if row[10] else None,
-        )  # fmt: skip
+            id=row[0],
+            kind=row[1],
+            username=row[2],
+            role=row[3],
+            divisions=_split(row[4]),
+            named_lists=bool(row[5]),
+            requested_by=row[6],
+            requested_at=_time(row[7]),
+            status=row[8],
+            decided_by=row[9],
+            decided_at=_time(row[10]) if row[10] else None,
+        )
 
     # ------------------------------------------------------------------ login and sessions
     def login(self, username: str, password: str, client: str) -> Attempt:
@@ -530,8 +571,9 @@ class Accounts:
             self._forget(db, now)
             row = db.execute(
                 "SELECT failures, blocked_until, noted FROM throttle "
-                "WHERE username = ? AND client = ?", (name, client),
-            ).fetchall()  # fmt: skip
+                "WHERE username = ? AND client = ?",
+                (name, client),
+            ).fetchall()
             failures, blocked, noted = row[0] if row else (0, None, None)
             # "first": the first of this outcome (failed, or throttled) for the pair within
             # the window, so the caller audits the failure and the block once each
@@ -540,8 +582,10 @@ class Accounts:
             seen, _, at = (noted or "").partition("@")
             first = not row or seen != kind or _time(at) + p.window <= now
             if first and row:
-                db.execute("UPDATE throttle SET noted = ? WHERE username = ? AND client = ?",
-                           (f"{kind}@{_iso(now)}", name, client))  # fmt: skip
+                db.execute(
+                    "UPDATE throttle SET noted = ? WHERE username = ? AND client = ?",
+                    (f"{kind}@{_iso(now)}", name, client),
+                )
             if until_now is not None and kind == "throttled":
                 wait = math.ceil((until_now - now).total_seconds())
                 return Attempt("throttled", retry_after=max(wait, 1), first_in_window=first)
@@ -555,35 +599,46 @@ class Accounts:
                     "UPDATE throttle SET failures = ?, last_failure = ?, blocked_until = ?, "
                     "expires = ? WHERE username = ? AND client = ?",
                     (failures, _iso(now), until and _iso(until), expires, name, client),
-                )  # fmt: skip
+                )
             else:
                 db.execute(
                     "INSERT INTO throttle VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (name, client, failures, _iso(now), _iso(now), until and _iso(until),
-                     f"failed@{_iso(now)}", expires),
-                )  # fmt: skip
+                    (
+                        name,
+                        client,
+                        failures,
+                        _iso(now),
+                        _iso(now),
+                        until and _iso(until),
+                        f"failed@{_iso(now)}",
+                        expires,
+                    ),
+                )
             names = db.execute(
                 "SELECT count(*) FROM throttle WHERE client = ?", (client,)
             ).fetchall()[0][0]
             spraying = not row and names == p.spray_names  # a new name just reached it
             account = db.execute(
                 "SELECT username, role, divisions, named_lists, password FROM users "
-                "WHERE username = ? AND active = 1", (name if real else "",),
-            ).fetchall()  # fmt: skip
+                "WHERE username = ? AND active = 1",
+                (name if real else "",),
+            ).fetchall()
         if not self._verify(account[0][4] if account else None, password):
             return Attempt("failed", first_in_window=first, spraying=spraying)
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         with self._tx() as db:
             db.execute("DELETE FROM throttle WHERE username = ? AND client = ?", (name, client))
             t = _iso(self.now())
-            db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?)",
-                       (_sha(token), name, csrf, t, t))  # fmt: skip
+            db.execute(
+                "INSERT INTO sessions VALUES (?, ?, ?, ?, ?)", (_sha(token), name, csrf, t, t)
+            )
         return Attempt("ok", token=token, session=Session(self._user(account[0][:4]), csrf))
 
     def _backoff(self, failures: int) -> dt.timedelta:
         p = self.policy
         doublings = min(failures - p.max_failures, 32)  # 2**32 * 30 s is far past any cap
-        return min(p.backoff_base * 2**doublings, p.backoff_max)
+        backoff: dt.timedelta = min(p.backoff_base * 2**doublings, p.backoff_max)
+        return backoff
 
     def _verify(self, hashed: str | None, password: str) -> bool:
         with _HASHING:  # argon2 takes 64 MiB per check: a bounded number at a time
@@ -623,8 +678,9 @@ class Accounts:
         with self._db() as db:
             rows = db.execute(
                 "SELECT username, client, failures, blocked_until FROM throttle "
-                "WHERE blocked_until > ? ORDER BY username, client", (_iso(self.now()),),
-            ).fetchall()  # fmt: skip
+                "WHERE blocked_until > ? ORDER BY username, client",
+                (_iso(self.now()),),
+            ).fetchall()
         return [(str(u), str(c), int(f), str(b)) for u, c, f, b in rows]
 
     _dummy_hash: str | None = None
@@ -641,13 +697,12 @@ class Accounts:
         now = self.now()
         reader = getattr(self._readers, "db", None)
         if reader is None:  # every request asks: no new connection per request
-            reader = self._readers.db = sqlite3.connect(self.path, timeout=30,
-                                                        isolation_level=None)  # fmt: skip
+            reader = self._readers.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         row = reader.execute(
             "SELECT s.username, u.role, u.divisions, u.named_lists, s.csrf, s.started, s.last_seen "
             "FROM sessions s JOIN users u USING (username) WHERE s.token_sha256 = ? AND u.active = 1",
             (_sha(token),),
-        ).fetchall()  # fmt: skip
+        ).fetchall()
         if not row:
             return None
         started, seen = _time(row[0][5]), _time(row[0][6])
@@ -657,8 +712,10 @@ class Accounts:
             return None
         if now - seen > SEEN_EVERY:  # renewing the idle time is a write: at most once a minute
             with self._db() as db:
-                db.execute("UPDATE sessions SET last_seen = ? WHERE token_sha256 = ?",
-                           (_iso(now), _sha(token)))  # fmt: skip
+                db.execute(
+                    "UPDATE sessions SET last_seen = ? WHERE token_sha256 = ?",
+                    (_iso(now), _sha(token)),
+                )
         return Session(self._user(row[0][:4]), row[0][4])
 
     def logout(self, token: str | None) -> None:

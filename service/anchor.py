@@ -40,20 +40,17 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from pipelines import chain
+from pipelines import chain, paths
 
 
 class AnchorError(ValueError):
     """An anchor cannot be made (no key, unreadable key) or read."""
 
 
-#: the logs an anchor covers, by the name used in the anchor
 def logs(outputs: Path, audit_log: Path) -> dict[str, Path]:
-    return {
-        "audit": Path(audit_log),
-        "promotions": Path(outputs) / "promotions.jsonl",
-        "seals": Path(outputs) / "seals.jsonl",
-    }
+    """The logs an anchor covers, by the name used in the anchor."""
+    out = paths.Outputs(Path(outputs))
+    return {"audit": Path(audit_log), "promotions": out.promotions, "seals": out.seals}
 
 
 def keygen(private_key: Path, public_key: Path) -> str:
@@ -119,8 +116,14 @@ def make(
         heads[name] = {"seq": h.seq, "line_sha256": h.line_sha256}
     time = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")  # a record: the real time
     signature = key.sign(_signed_bytes(heads, time, reason)).hex()
-    entry = {"kind": "anchor", "time": time, "reason": reason, "heads": heads,
-             "key_id": key_id(key.public_key()), "signature": signature}  # fmt: skip
+    entry = {
+        "kind": "anchor",
+        "time": time,
+        "reason": reason,
+        "heads": heads,
+        "key_id": key_id(key.public_key()),
+        "signature": signature,
+    }
     return chain.append(Path(anchors), entry)
 
 

@@ -4,9 +4,12 @@ Every page needs a login; every page and export is limited to the user's role an
 jurisdiction (`service.accounts`); every login, view, search, export and account change is
 appended to the audit log (`service.audit`); a month is served only while its files match
 its seal and the chains verify against their signed anchors (`service.guard`). Pages and
-exports carry the internal-use banner and the user's name; exports are formula-safe. Error
-pages name no enterprise and no class; uvicorn's access log is off (the audit log is the
-record, and holds no class). Settings: `configs/service.yaml` (`service.config`).
+exports carry the internal-use banner (`pipelines.render.wording`) and the user's name; exports
+are formula-safe. Error pages name no enterprise and no class; uvicorn's access log is off (the
+audit log is the record, and holds no class). Settings: `configs/service.yaml`
+(`service.config`). Files are found through `pipelines.paths`; enterprise reports are the
+`report` stage's (`pipelines.report`), rendered on request. Start-up (`run`,
+`from_environment`) turns library telemetry off (`pipelines.environment.no_telemetry`).
 
 Status codes: a page without a session redirects to the login (302); a download without one
 is 401; a role that may not use a page is 403; an enterprise outside the user's jurisdiction
@@ -42,9 +45,12 @@ from markupsafe import Markup
 
 from models.classes import ClassScheme, class_order
 from models.config import ModelConfig
-from pipelines import chain
+from pipelines import chain, paths
 from pipelines.config import load_config
+from pipelines.environment import no_telemetry
 from pipelines.io import csv_text
+from pipelines.results import ClassesSummary, VerificationMetrics
+from pipelines.render.wording import BANNER_ZH as BANNER
 from service import audit
 from service.accounts import ROLES, AccountError, Accounts, Grant, Session, User, same
 from service.anchor import AnchorError
@@ -53,7 +59,6 @@ from service.guard import Guard, read_anchors
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).parent / "templates"
-BANNER = "内部参考，不作为对企业的信用评价，不得对外公开"
 COOKIE, LOGIN_COOKIE = "rc_session", "rc_login"
 LIST_LIMIT = 500
 MAX_NAME = 64  # a user name is at most 40 characters; longer input is cut before any use
@@ -61,14 +66,16 @@ MAX_NAME = 64  # a user name is at most 40 characters; longer input is cut befor
 
 @dataclass
 class Settings:
+    """Where the service reads and writes (defaults: the layout of `pipelines.paths`)."""
+
     config: ServiceConfig = field(default_factory=ServiceConfig)  # configs/service.yaml
-    outputs: Path = Path("outputs")
-    interim: Path = Path("data/interim")
-    features: Path = Path("data/processed/features")
-    model_config: Path = Path("configs/model.yaml")
-    report_config: Path = Path("configs/report.yaml")
-    accounts: Path = Path("outputs/service/accounts.sqlite")
-    audit_log: Path = Path("outputs/audit.jsonl")
+    outputs: Path = paths.OUTPUTS.root
+    interim: Path = paths.DATA.interim
+    features: Path = paths.DATA.features
+    model_config: Path = paths.MODEL_CONFIG
+    report_config: Path = paths.REPORT_CONFIG
+    accounts: Path = paths.OUTPUTS.accounts
+    audit_log: Path = paths.OUTPUTS.audit_log
     secure_cookies: bool = False  # true behind HTTPS
     cache_feature_rows: int = 2_000_000  # a month's features kept in memory up to this size
     accounts_obj: Accounts | None = None  # tests pass one with their own clock
@@ -101,24 +108,67 @@ class _State:
     def sealed_files(self, month: str) -> set[str]:
         return set(self.guard.seals().get(month, {}).get("files", {}))
 
+    @property
+    def outputs(self) -> paths.Outputs:
+        return paths.Outputs(self.settings.outputs)
+
 
 TEXT = {
-    "zh": {"title": "企业信用风险分类 · 监管人员服务", "search": "查询企业", "lists": "分类名单",
-           "warnings": "风险预警", "hotspots": "风险研判", "plans": "抽查计划", "models": "模型",
-           "users": "用户管理", "audit": "审计日志", "logout": "退出", "login": "登录",
-           "username": "用户名", "password": "密码", "month": "数据月份", "class": "类别",
-           "division": "区划", "industry": "行业", "name": "企业名称", "go": "查询",
-           "export": "导出CSV", "none": "无结果", "refused": "无权访问", "score": "风险分",
-           "reasons": "预警原因", "your_scope": "您的辖区"},
-    "en": {"title": "Enterprise credit-risk classes · staff service", "search": "Search",
-           "lists": "Lists", "warnings": "Early warning", "hotspots": "Hot spots",
-           "plans": "Inspection plans", "models": "Models", "users": "Users", "audit": "Audit log",
-           "logout": "Log out", "login": "Log in", "username": "User name", "password": "Password",
-           "month": "Data month", "class": "Class", "division": "Division", "industry": "Industry",
-           "name": "Name", "go": "Search", "export": "Export CSV", "none": "Nothing found",
-           "refused": "Not allowed", "score": "Score", "reasons": "Reasons",
-           "your_scope": "Your jurisdiction"},
-}  # fmt: skip
+    "zh": {
+        "title": "企业信用风险分类 · 监管人员服务",
+        "search": "查询企业",
+        "lists": "分类名单",
+        "warnings": "风险预警",
+        "hotspots": "风险研判",
+        "plans": "抽查计划",
+        "models": "模型",
+        "users": "用户管理",
+        "audit": "审计日志",
+        "logout": "退出",
+        "login": "登录",
+        "username": "用户名",
+        "password": "密码",
+        "month": "数据月份",
+        "class": "类别",
+        "division": "区划",
+        "industry": "行业",
+        "name": "企业名称",
+        "go": "查询",
+        "export": "导出CSV",
+        "none": "无结果",
+        "refused": "无权访问",
+        "score": "风险分",
+        "reasons": "预警原因",
+        "your_scope": "您的辖区",
+    },
+    "en": {
+        "title": "Enterprise credit-risk classes · staff service",
+        "search": "Search",
+        "lists": "Lists",
+        "warnings": "Early warning",
+        "hotspots": "Hot spots",
+        "plans": "Inspection plans",
+        "models": "Models",
+        "users": "Users",
+        "audit": "Audit log",
+        "logout": "Log out",
+        "login": "Log in",
+        "username": "User name",
+        "password": "Password",
+        "month": "Data month",
+        "class": "Class",
+        "division": "Division",
+        "industry": "Industry",
+        "name": "Name",
+        "go": "Search",
+        "export": "Export CSV",
+        "none": "Nothing found",
+        "refused": "Not allowed",
+        "score": "Score",
+        "reasons": "Reasons",
+        "your_scope": "Your jurisdiction",
+    },
+}
 
 
 #: hands the settings to `run`'s worker processes (each builds its own app from them)
@@ -135,14 +185,23 @@ def run(settings: Settings, host: str, port: int) -> None:
 
     import uvicorn
 
-    kw: dict[str, Any] = {"host": host, "port": port, "access_log": False,
-                          "log_level": "warning", "proxy_headers": False}  # fmt: skip
+    no_telemetry()
+    kw: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "access_log": False,
+        "log_level": "warning",
+        "proxy_headers": False,
+    }
     workers = settings.config.workers
     if workers <= 1:
         uvicorn.run(create_app(settings), **kw)
         return
-    fields = {k: str(v) if isinstance(v, Path) else v for k, v in vars(settings).items()
-              if k not in ("config", "accounts_obj")}  # fmt: skip
+    fields = {
+        k: str(v) if isinstance(v, Path) else v
+        for k, v in vars(settings).items()
+        if k not in ("config", "accounts_obj")
+    }
     fields["config"] = settings.config.model_dump_json()
     os.environ[SETTINGS_ENV] = json.dumps(fields)  # read by the workers, not at import
     uvicorn.run("service.app:from_environment", factory=True, workers=workers, **kw)
@@ -153,31 +212,52 @@ def from_environment() -> FastAPI:
     import json
     import os
 
+    no_telemetry()
     f = json.loads(os.environ[SETTINGS_ENV])
-    return create_app(Settings(
-        config=ServiceConfig.model_validate_json(f["config"]), outputs=Path(f["outputs"]),
-        interim=Path(f["interim"]), features=Path(f["features"]),
-        model_config=Path(f["model_config"]), report_config=Path(f["report_config"]),
-        accounts=Path(f["accounts"]), audit_log=Path(f["audit_log"]),
-        secure_cookies=bool(f["secure_cookies"]), cache_feature_rows=int(f["cache_feature_rows"]),
-    ))  # fmt: skip
+    return create_app(
+        Settings(
+            config=ServiceConfig.model_validate_json(f["config"]),
+            outputs=Path(f["outputs"]),
+            interim=Path(f["interim"]),
+            features=Path(f["features"]),
+            model_config=Path(f["model_config"]),
+            report_config=Path(f["report_config"]),
+            accounts=Path(f["accounts"]),
+            audit_log=Path(f["audit_log"]),
+            secure_cookies=bool(f["secure_cookies"]),
+            cache_feature_rows=int(f["cache_feature_rows"]),
+        )
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     s = settings or Settings()
     cfg = load_config(s.model_config, ModelConfig)
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["j2"]),
-                      trim_blocks=True, lstrip_blocks=True)  # fmt: skip
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     sc = s.config
     anchored = None
     if sc.anchors is not None:  # configured: the key must be there (no silent fall-back)
         if not sc.anchors.public_key.is_file():
-            raise AnchorError(f"anchors are configured but the public key "
-                              f"{sc.anchors.public_key} is missing (riskclass audit keygen)")  # fmt: skip
-        anchored = read_anchors(sc.anchors.file, sc.anchors.public_key,
-                                dt.timedelta(minutes=sc.anchors.max_age_minutes))  # fmt: skip
-    guard = Guard(s.outputs, s.audit_log, sc.seal_check_seconds,
-                  sc.rehash_mib_per_second * 2**20, anchored, sc.full_check_minutes * 60)  # fmt: skip
+            raise AnchorError(
+                f"anchors are configured but the public key "
+                f"{sc.anchors.public_key} is missing (riskclass audit keygen)"
+            )
+        anchored = read_anchors(
+            sc.anchors.file, sc.anchors.public_key, dt.timedelta(minutes=sc.anchors.max_age_minutes)
+        )
+    guard = Guard(
+        s.outputs,
+        s.audit_log,
+        sc.seal_check_seconds,
+        sc.rehash_mib_per_second * 2**20,
+        anchored,
+        sc.full_check_minutes * 60,
+    )
     accounts = s.accounts_obj or Accounts(s.accounts, policy=sc.policy())
     state = _State(s, accounts, cfg, load_config(cfg.class_scheme, ClassScheme), env, guard)
 
@@ -198,8 +278,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # as many as service.accounts lets hash at once (a pool, not an event loop's limiter:
     # the test client runs each request in a loop of its own)
     hashing = ThreadPoolExecutor(2, thread_name_prefix="login")
-    app = FastAPI(title="riskclass", docs_url=None, redoc_url=None, openapi_url=None,
-                  lifespan=lifespan)  # fmt: skip
+    app = FastAPI(
+        title="riskclass", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
     app.state.rc = state
     app.add_middleware(_BodyLimit, limit=sc.max_body_kib * 1024)
 
@@ -209,8 +290,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return RedirectResponse(f"/login?next={request.url.path}", status_code=302)
         sess = state.accounts.session(request.cookies.get(COOKIE))
         if sess is not None:  # every refusal of a logged-in user is on record
-            audit.record(s.audit_log, sess.user.username, "refused", request.url.path,
-                         outcome=str(exc.status))  # fmt: skip
+            audit.record(
+                s.audit_log,
+                sess.user.username,
+                "refused",
+                request.url.path,
+                outcome=str(exc.status),
+            )
         page = state.env.get_template("error.html.j2").render(
             banner=BANNER, status=exc.status, message=exc.message, t=TEXT[_lang(request)]
         )
@@ -231,13 +317,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         token = request.cookies.get(LOGIN_COOKIE) or _new_token()
         page = _page(state, request, None, "login.html.j2", csrf=token, next=_local(next))
         resp = _secure(HTMLResponse(page))
-        resp.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict",
-                        secure=s.secure_cookies)  # fmt: skip
+        resp.set_cookie(
+            LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=s.secure_cookies
+        )
         return resp
 
     @app.post("/login")
-    async def login(request: Request, username: str = Form(""), password: str = Form(""),
-                    csrf: str = Form(""), next: str = Form("/")) -> Response:  # fmt: skip
+    async def login(
+        request: Request,
+        username: str = Form(""),
+        password: str = Form(""),
+        csrf: str = Form(""),
+        next: str = Form("/"),
+    ) -> Response:
         if not same(csrf, request.cookies.get(LOGIN_COOKIE)):
             raise Refused(403, "CSRF token missing or wrong")
         client = _client(request, s.config)
@@ -252,13 +344,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if attempt.outcome != "ok":
             # a repeat within the window is counted by the throttle, not logged again
             if attempt.first_in_window:
-                audit.record(s.audit_log, username, "login", outcome=attempt.outcome,
-                             client=client)  # fmt: skip
+                audit.record(s.audit_log, username, "login", outcome=attempt.outcome, client=client)
             throttled = attempt.outcome == "throttled"
-            error = ("too many failed attempts from this address; wait and try again"
-                     if throttled else "wrong user name or password")  # fmt: skip
-            page = _page(state, request, None, "login.html.j2", csrf=csrf, next=_local(next),
-                         error=error)  # fmt: skip
+            error = (
+                "too many failed attempts from this address; wait and try again"
+                if throttled
+                else "wrong user name or password"
+            )
+            page = _page(
+                state, request, None, "login.html.j2", csrf=csrf, next=_local(next), error=error
+            )
             refusal = HTMLResponse(page, status_code=429 if throttled else 401)
             if throttled:
                 refusal.headers["Retry-After"] = str(attempt.retry_after)
@@ -300,8 +395,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             rows = frame[hit].head(100)
         audit.record(s.audit_log, sess.user.username, "search", q.strip(), month=m)
-        return _html(_page(state, request, sess, "search.html.j2", q=q, month=m,
-                           rows=rows.to_dict("records")))  # fmt: skip
+        return _html(
+            _page(
+                state, request, sess, "search.html.j2", q=q, month=m, rows=rows.to_dict("records")
+            )
+        )
 
     @app.get("/enterprise/{uscc}", response_class=HTMLResponse)
     def enterprise(
@@ -314,40 +412,78 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         known = uscc in reg.index
         if not known or not sess.user.may_see(reg.at[uscc, "division_code"]):
             # one answer for "does not exist" and "not yours": a county cannot probe others'
-            audit.record(s.audit_log, sess.user.username, "view_report", uscc,
-                         outcome="refused" if known else "not_found", month=m)  # fmt: skip
+            audit.record(
+                s.audit_log,
+                sess.user.username,
+                "view_report",
+                uscc,
+                outcome="refused" if known else "not_found",
+                month=m,
+            )
             raise Refused(404, "no such enterprise in your jurisdiction")
         # on record before rendering: a failed render is on record too
         audit.record(s.audit_log, sess.user.username, "view_report", uscc, month=m)
         html = _report_html(state, m, uscc, "en" if lang == "en" else "zh")
-        mark = Markup(state.env.get_template("_watermark.html.j2").render(
-            banner=BANNER, user=sess.user.username, when=_now_text()))  # fmt: skip
+        mark = Markup(
+            state.env.get_template("_watermark.html.j2").render(
+                banner=BANNER, user=sess.user.username, when=_now_text()
+            )
+        )
         return _html(html.replace("</body>", f"{mark}</body>", 1))
 
-    def _list(request: Request, page: bool, action: str, month: str | None, cls: str,
-              division: str, industry: str) -> tuple[Session, str, pd.DataFrame]:  # fmt: skip
+    def _list(
+        request: Request,
+        page: bool,
+        action: str,
+        month: str | None,
+        cls: str,
+        division: str,
+        industry: str,
+    ) -> tuple[Session, str, pd.DataFrame]:
         """A list or its export: the user's enterprises that match, the request audited
         (what was asked for, not how many it found: a count per class is a result)."""
         sess = _session(state, request, page=page)
         _named(sess)
         m = _month(state, month)
         frame = _filtered(state, sess.user, m, cls, division, industry)
-        audit.record(s.audit_log, sess.user.username, action, _filters(cls, division, industry),
-                     month=m)  # fmt: skip
+        audit.record(
+            s.audit_log, sess.user.username, action, _filters(cls, division, industry), month=m
+        )
         return sess, m, frame
 
     @app.get("/lists", response_class=HTMLResponse)
-    def lists(request: Request, month: str | None = None, cls: str = "", division: str = "",
-              industry: str = "") -> Response:  # fmt: skip
+    def lists(
+        request: Request,
+        month: str | None = None,
+        cls: str = "",
+        division: str = "",
+        industry: str = "",
+    ) -> Response:
         sess, m, frame = _list(request, True, "view_list", month, cls, division, industry)
-        return _html(_page(state, request, sess, "lists.html.j2", month=m, cls=cls,
-                           division=division, industry=industry, total=len(frame),
-                           rows=frame.head(LIST_LIMIT).to_dict("records"),
-                           classes=class_order(state.scheme)))  # fmt: skip
+        return _html(
+            _page(
+                state,
+                request,
+                sess,
+                "lists.html.j2",
+                month=m,
+                cls=cls,
+                division=division,
+                industry=industry,
+                total=len(frame),
+                rows=frame.head(LIST_LIMIT).to_dict("records"),
+                classes=class_order(state.scheme),
+            )
+        )
 
     @app.get("/lists.csv")
-    def lists_csv(request: Request, month: str | None = None, cls: str = "", division: str = "",
-                  industry: str = "") -> Response:  # fmt: skip
+    def lists_csv(
+        request: Request,
+        month: str | None = None,
+        cls: str = "",
+        division: str = "",
+        industry: str = "",
+    ) -> Response:
         sess, m, frame = _list(request, False, "export_list", month, cls, division, industry)
         return _csv(frame, sess.user, f"list-{m}.csv")
 
@@ -356,14 +492,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sess = _session(state, request, page=True)
         _named(sess)
         m = _month(state, month)
-        path = s.outputs / m / "warnings.parquet"
+        path = state.outputs.warnings(m)
         rows = pd.read_parquet(path) if path.is_file() else pd.DataFrame(columns=["division_code"])
         rows = (
             rows[rows["division_code"].map(sess.user.may_see).astype(bool)] if len(rows) else rows
         )
         audit.record(s.audit_log, sess.user.username, "view_warnings", m)
-        return _html(_page(state, request, sess, "warnings.html.j2", month=m, total=len(rows),
-                           rows=rows.head(LIST_LIMIT).to_dict("records")))  # fmt: skip
+        return _html(
+            _page(
+                state,
+                request,
+                sess,
+                "warnings.html.j2",
+                month=m,
+                total=len(rows),
+                rows=rows.head(LIST_LIMIT).to_dict("records"),
+            )
+        )
 
     @app.get("/hotspots", response_class=HTMLResponse)
     def hotspots(request: Request, month: str | None = None) -> Response:
@@ -372,14 +517,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise Refused(403, "administrators see accounts and the audit log only")
         m = _month(state, month)
         metrics = _verification(state, m)
-        hot = dict((metrics or {}).get("hot_spots") or {})
+        hot = dict(metrics.hot_spots) if metrics else {}
         if hot and sess.user.role in ("county", "city"):  # cells of their own city only
             cities = {d[:4] for d in sess.user.divisions}
             hot["rows"] = [r for r in hot.get("rows", []) if str(r.get("division")) in cities]
         audit.record(s.audit_log, sess.user.username, "view_hotspots", m)
-        return _html(_page(state, request, sess, "hotspots.html.j2", month=m,
-                           hot=hot,
-                           warning=(metrics or {}).get("early_warning")))  # fmt: skip
+        return _html(
+            _page(
+                state,
+                request,
+                sess,
+                "hotspots.html.j2",
+                month=m,
+                hot=hot,
+                warning=metrics.early_warning if metrics else None,
+            )
+        )
 
     @app.get("/plans", response_class=HTMLResponse)
     def plans(request: Request, month: str | None = None) -> Response:
@@ -388,9 +541,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         m = _month(state, month)
         found = []
         for campaign in _sealed_plans(state, m):
-            plan = _plan(s.outputs / m / "plans" / campaign / "plan.csv", sess.user)
-            found.append({"campaign": campaign, "enterprises": plan["uscc"].nunique(),
-                          "rows": len(plan)})  # fmt: skip
+            plan = _plan(state.outputs.plan_csv(m, campaign), sess.user)
+            found.append(
+                {"campaign": campaign, "enterprises": plan["uscc"].nunique(), "rows": len(plan)}
+            )
         audit.record(s.audit_log, sess.user.username, "view_plans", m)
         return _html(_page(state, request, sess, "plans.html.j2", month=m, plans=found))
 
@@ -401,7 +555,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         m = _month(state, month)
         if campaign not in _sealed_plans(state, m):  # only what the month's seal covers
             raise Refused(404, "no such plan")
-        plan = _plan(s.outputs / m / "plans" / campaign / "plan.csv", sess.user)
+        plan = _plan(state.outputs.plan_csv(m, campaign), sess.user)
         audit.record(s.audit_log, sess.user.username, "export_plan", f"{m}/{campaign}")
         return _csv(plan, sess.user, f"plan-{campaign}-{m}.csv")
 
@@ -412,21 +566,48 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise Refused(403, "models and their figures are for data scientists and the province")
         m = _month(state, month)
         metrics = _verification(state, m)
-        summary = _json(s.outputs / m / "classes_summary.json")
+        summary_path = state.outputs.classes_summary(m)
+        summary = ClassesSummary.read(summary_path) if summary_path.is_file() else None
         audit.record(s.audit_log, sess.user.username, "view_models", m)
-        return _html(_page(state, request, sess, "models.html.j2", month=m, v=metrics,
-                           summary=summary, classes=class_order(state.scheme)))  # fmt: skip
+        return _html(
+            _page(
+                state,
+                request,
+                sess,
+                "models.html.j2",
+                month=m,
+                v=metrics.to_dict() if metrics else None,  # the page shows the file's figures
+                summary=summary,
+                classes=class_order(state.scheme),
+            )
+        )
 
     # ------------------------------------------------------------------ accounts (admins)
-    def _users(request: Request, sess: Session, error: str | None = None,
-               notice: str | None = None) -> Response:  # fmt: skip
-        page = _page(state, request, sess, "users.html.j2", users=state.accounts.users(),
-                     roles=ROLES, pending=state.accounts.pending(),
-                     throttled=state.accounts.throttled(), error=error, notice=notice)  # fmt: skip
+    def _users(
+        request: Request, sess: Session, error: str | None = None, notice: str | None = None
+    ) -> Response:
+        page = _page(
+            state,
+            request,
+            sess,
+            "users.html.j2",
+            users=state.accounts.users(),
+            roles=ROLES,
+            pending=state.accounts.pending(),
+            throttled=state.accounts.throttled(),
+            error=error,
+            notice=notice,
+        )
         return _secure(HTMLResponse(page, status_code=400 if error else 200))
 
-    def _admin_action(request: Request, csrf: str, action: str, obj: str,
-                      do: Callable[[str], str | None], **detail: Any) -> Response:  # fmt: skip
+    def _admin_action(
+        request: Request,
+        csrf: str,
+        action: str,
+        obj: str,
+        do: Callable[[str], str | None],
+        **detail: Any,
+    ) -> Response:
         """An account change by an administrator: CSRF-checked, done as ``do(admin)`` (which
         returns a notice, "pending ..." when a second administrator must approve), audited
         whatever the outcome."""
@@ -457,38 +638,73 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def _granted(grant: Grant) -> str:
         if grant.request_id is None:
             return f"{grant.user.username}: in force"
-        return (f"pending: {grant.user.username} needs a second administrator's approval "
-                f"(request {grant.request_id})")  # fmt: skip
+        return (
+            f"pending: {grant.user.username} needs a second administrator's approval "
+            f"(request {grant.request_id})"
+        )
 
     @app.post("/admin/users", response_class=HTMLResponse)
-    def add_user(request: Request, csrf: str = Form(""), username: str = Form(""),
-                 password: str = Form(""), role: str = Form(""), divisions: str = Form(""),
-                 named_lists: str = Form("")) -> Response:  # fmt: skip
+    def add_user(
+        request: Request,
+        csrf: str = Form(""),
+        username: str = Form(""),
+        password: str = Form(""),
+        role: str = Form(""),
+        divisions: str = Form(""),
+        named_lists: str = Form(""),
+    ) -> Response:
         return _admin_action(
-            request, csrf, "add_user", username,
-            lambda by: _granted(state.accounts.add(username, password, role, _codes(divisions),
-                                                   named_lists == "on", by=by)),
-            role=role, divisions=divisions, named_lists=named_lists == "on",
-        )  # fmt: skip
+            request,
+            csrf,
+            "add_user",
+            username,
+            lambda by: _granted(
+                state.accounts.add(
+                    username, password, role, _codes(divisions), named_lists == "on", by=by
+                )
+            ),
+            role=role,
+            divisions=divisions,
+            named_lists=named_lists == "on",
+        )
 
     @app.post("/admin/users/change", response_class=HTMLResponse)
-    def change_user(request: Request, csrf: str = Form(""), username: str = Form(""),
-                    role: str = Form(""), divisions: str = Form(""),
-                    named_lists: str = Form("")) -> Response:  # fmt: skip
+    def change_user(
+        request: Request,
+        csrf: str = Form(""),
+        username: str = Form(""),
+        role: str = Form(""),
+        divisions: str = Form(""),
+        named_lists: str = Form(""),
+    ) -> Response:
         return _admin_action(
-            request, csrf, "change_user", username,
-            lambda by: _granted(state.accounts.change(
-                username, role=role or None, divisions=_codes(divisions) if divisions else None,
-                named_lists={"on": True, "off": False}.get(named_lists), by=by)),
-            role=role, divisions=divisions, named_lists=named_lists,
-        )  # fmt: skip
+            request,
+            csrf,
+            "change_user",
+            username,
+            lambda by: _granted(
+                state.accounts.change(
+                    username,
+                    role=role or None,
+                    divisions=_codes(divisions) if divisions else None,
+                    named_lists={"on": True, "off": False}.get(named_lists),
+                    by=by,
+                )
+            ),
+            role=role,
+            divisions=divisions,
+            named_lists=named_lists,
+        )
 
     @app.post("/admin/users/approve", response_class=HTMLResponse)
     def approve_user(request: Request, csrf: str = Form(""), request_id: int = Form(0)) -> Response:
         return _admin_action(
-            request, csrf, "approve_user", str(request_id),
+            request,
+            csrf,
+            "approve_user",
+            str(request_id),
             lambda by: f"{state.accounts.approve(request_id, by=by).username}: approved, in force",
-        )  # fmt: skip
+        )
 
     @app.post("/admin/users/reject", response_class=HTMLResponse)
     def reject_user(request: Request, csrf: str = Form(""), request_id: int = Form(0)) -> Response:
@@ -499,14 +715,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return _admin_action(request, csrf, "reject_user", str(request_id), reject)
 
     @app.post("/admin/users/unlock", response_class=HTMLResponse)
-    def unlock_user(request: Request, csrf: str = Form(""), username: str = Form(""),
-                    client: str = Form("")) -> Response:  # fmt: skip
+    def unlock_user(
+        request: Request, csrf: str = Form(""), username: str = Form(""), client: str = Form("")
+    ) -> Response:
         return _admin_action(
-            request, csrf, "unlock_user", username,
-            lambda _by: f"{username}: {state.accounts.unlock(username, client or None)} "
-                        "blocked address(es) cleared",
+            request,
+            csrf,
+            "unlock_user",
+            username,
+            lambda _by: (
+                f"{username}: {state.accounts.unlock(username, client or None)} "
+                "blocked address(es) cleared"
+            ),
             client=client,
-        )  # fmt: skip
+        )
 
     @app.post("/admin/users/deactivate", response_class=HTMLResponse)
     def deactivate_user(
@@ -524,12 +746,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def audit_page(request: Request) -> Response:
         sess = _session(state, request, page=True)
         _admin(sess)
-        problems = audit.verify(s.outputs, s.audit_log, s.outputs / "promotions.jsonl",
-                                state.guard.hashes, state.guard.anchored())  # fmt: skip
+        problems = audit.verify(
+            s.outputs,
+            s.audit_log,
+            state.outputs.promotions,
+            state.guard.hashes,
+            state.guard.anchored(),
+        )
         entries = chain.read(s.audit_log)[-200:][::-1]
         audit.record(s.audit_log, sess.user.username, "view_audit")
-        return _html(_page(state, request, sess, "audit.html.j2", problems=problems,
-                           entries=entries, unanchored="anchors" not in problems))  # fmt: skip
+        return _html(
+            _page(
+                state,
+                request,
+                sess,
+                "audit.html.j2",
+                problems=problems,
+                entries=entries,
+                unanchored="anchors" not in problems,
+            )
+        )
 
     return app
 
@@ -608,8 +844,13 @@ class _Contain:
             log.error("request failed: %s", type(exc).__name__)
             if started:  # the answer is under way: nothing else can be sent
                 return
-            await send({"type": "http.response.start", "status": 500, "headers": [
-                (b"content-type", b"text/html; charset=utf-8"), *_RAW_HEADERS]})  # fmt: skip
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [(b"content-type", b"text/html; charset=utf-8"), *_RAW_HEADERS],
+                }
+            )
             await send({"type": "http.response.body", "body": self.error_page()})
 
 
@@ -620,8 +861,14 @@ def _html(page: str) -> Response:
 def _page(state: _State, request: Request, sess: Session | None, template: str, **kw: Any) -> str:
     lang = _lang(request)
     return state.env.get_template(template).render(
-        banner=BANNER, t=TEXT[lang], lang=lang, user=sess.user if sess else None,
-        csrf=kw.pop("csrf", sess.csrf if sess else ""), now=_now_text(), **kw)  # fmt: skip
+        banner=BANNER,
+        t=TEXT[lang],
+        lang=lang,
+        user=sess.user if sess else None,
+        csrf=kw.pop("csrf", sess.csrf if sess else ""),
+        now=_now_text(),
+        **kw,
+    )
 
 
 def _session(state: _State, request: Request, page: bool) -> Session:
@@ -664,25 +911,34 @@ def _month(state: _State, month: str | None) -> str:
             state.months.pop(key, None)
         state.cached_seal[m] = None if problems else seal_id
     if chains:
-        raise Refused(503, f"the audit trail does not verify ({len(chains)} problems); nothing "
-                           "is served until an administrator runs `riskclass audit verify` and "
-                           "resolves it")  # fmt: skip
+        raise Refused(
+            503,
+            f"the audit trail does not verify ({len(chains)} problems); nothing "
+            "is served until an administrator runs `riskclass audit verify` and "
+            "resolves it",
+        )
     if problems:
         kinds: dict[str, int] = {}
         for p in problems:
             kind = p.rsplit(": ", 1)[-1]
             kinds[kind] = kinds.get(kind, 0) + 1
         summary = "; ".join(f"{n} × {k}" for k, n in kinds.items())
-        raise Refused(503, f"month {m} does not match its seal ({summary}); it is not served "
-                           "until an administrator runs `riskclass audit verify` and resolves it")  # fmt: skip
+        raise Refused(
+            503,
+            f"month {m} does not match its seal ({summary}); it is not served "
+            "until an administrator runs `riskclass audit verify` and resolves it",
+        )
     return m
 
 
 def _registry(state: _State) -> pd.DataFrame:
     if state.registry is None:
         cols = ["uscc", "name", "division_code", "industry_code"]
-        state.registry = pq.read_table(state.settings.interim / "enterprises.parquet",
-                                       columns=cols).to_pandas().set_index("uscc")  # fmt: skip
+        state.registry = (
+            pq.read_table(paths.table(state.settings.interim, "enterprises"), columns=cols)
+            .to_pandas()
+            .set_index("uscc")
+        )
     return state.registry
 
 
@@ -690,8 +946,7 @@ def _classes(state: _State, month: str) -> pd.DataFrame:
     key = f"classes:{month}"
     if key not in state.months:
         cols = ["uscc", "class_final", "score", "override_rule"]
-        state.months[key] = pq.read_table(state.settings.outputs / month / "classes.parquet",
-                                          columns=cols).to_pandas()  # fmt: skip
+        state.months[key] = pq.read_table(state.outputs.classes(month), columns=cols).to_pandas()
     return state.months[key]
 
 
@@ -736,9 +991,15 @@ def _filters(cls: str, division: str, industry: str) -> str:
 
 
 def _sealed_plans(state: _State, month: str) -> list[str]:
-    files = state.sealed_files(month)
-    return sorted(f.split("/")[1] for f in files
-                  if f.startswith("plans/") and f.endswith("/plan.csv") and f.count("/") == 2)  # fmt: skip
+    """The campaigns whose plan the month's seal covers (a seal names files relative to the
+    month's folder)."""
+    folder = state.outputs.month(month)
+    found = []
+    for rel in state.sealed_files(month):
+        parts = rel.split("/")
+        if len(parts) == 3 and folder / rel == state.outputs.plan_csv(month, parts[1]):
+            found.append(parts[1])
+    return sorted(found)
 
 
 def _plan(path: Path, user: User) -> pd.DataFrame:
@@ -812,8 +1073,13 @@ class _TooLarge(Exception):
 
 async def _too_large(send: Any) -> None:
     resp = _secure(Response("request too large", status_code=413, media_type="text/plain"))
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(k.encode(), v.encode()) for k, v in resp.headers.items()]})  # fmt: skip
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(k.encode(), v.encode()) for k, v in resp.headers.items()],
+        }
+    )
     await send({"type": "http.response.body", "body": resp.body})
 
 
@@ -827,14 +1093,9 @@ def _csv(frame: pd.DataFrame, user: User, filename: str) -> Response:
     return _secure(resp)
 
 
-def _json(path: Path) -> dict[str, Any] | None:
-    import json
-
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-
-
-def _verification(state: _State, month: str) -> dict[str, Any] | None:
-    return _json(state.settings.outputs / month / "verification" / "metrics.json")
+def _verification(state: _State, month: str) -> VerificationMetrics | None:
+    path = state.outputs.verification_metrics(month)
+    return VerificationMetrics.read(path) if path.is_file() else None
 
 
 def _report_html(state: _State, month: str, uscc: str, lang: str) -> str:
@@ -845,8 +1106,9 @@ def _report_html(state: _State, month: str, uscc: str, lang: str) -> str:
         if key not in state.months:
             s = state.settings
             rcfg = load_config(s.report_config, report.ReportConfig)
-            ctx = report.Month.load(month, state.cfg, rcfg, state.scheme, s.features, s.interim,
-                                    s.outputs)  # fmt: skip
+            ctx = report.ReportMonth.load(
+                month, state.cfg, rcfg, state.scheme, s.features, s.interim, s.outputs
+            )
             rows = pq.ParquetFile(ctx.features_path).metadata.num_rows
             ctx.cache_features = rows <= s.cache_feature_rows  # in memory up to this size
             ctx.warm()  # built here, under the lock, not by the first requests at once

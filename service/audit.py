@@ -31,17 +31,27 @@ def cap(value: Any, limit: int = MAX_FIELD) -> Any:
     return value
 
 
-def record(log: Path, user: str, action: str, obj: str = "", outcome: str = "ok",
-           **detail: Any) -> dict[str, Any]:  # fmt: skip
-    entry = {"time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
-             "user": cap(user, 64), "action": action, "object": cap(obj), "outcome": outcome,
-             **{k: cap(v) for k, v in detail.items()}}  # fmt: skip
+def record(
+    log: Path, user: str, action: str, obj: str = "", outcome: str = "ok", **detail: Any
+) -> dict[str, Any]:
+    entry = {
+        "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+        "user": cap(user, 64),
+        "action": action,
+        "object": cap(obj),
+        "outcome": outcome,
+        **{k: cap(v) for k, v in detail.items()},
+    }
     return chain.append(log, entry)
 
 
-def verify(outputs: Path, audit_log: Path, promotions: Path | None = None,
-           cache: seal.HashCache | None = None,
-           anchored: anchor.Anchored | None = None) -> dict[str, list[str]]:  # fmt: skip
+def verify(
+    outputs: Path,
+    audit_log: Path,
+    promotions: Path | None = None,
+    cache: seal.HashCache | None = None,
+    anchored: anchor.Anchored | None = None,
+) -> dict[str, list[str]]:
     """Problems per log and per sealed month (all lists empty: everything holds).
 
     ``anchored``: the signed anchors (`service.anchor.read`); each log is checked against the
@@ -53,9 +63,10 @@ def verify(outputs: Path, audit_log: Path, promotions: Path | None = None,
     signed = anchored.heads if anchored is not None else {}
     out = {
         str(audit_log): chain.verify(audit_log, seal.anchors(outputs) + signed.get("audit", [])),
-        str(seal.seals_path(outputs)): chain.verify(seal.seals_path(outputs),
-                                                    signed.get("seals", [])),
-    }  # fmt: skip
+        str(seal.seals_path(outputs)): chain.verify(
+            seal.seals_path(outputs), signed.get("seals", [])
+        ),
+    }
     if promotions is not None:
         out[str(promotions)] = chain.verify(promotions, signed.get("promotions", []))
     if anchored is not None:

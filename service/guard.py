@@ -39,7 +39,7 @@ from typing import Any, NamedTuple
 
 import pyarrow as pa
 
-from pipelines import chain
+from pipelines import chain, paths
 from service import anchor as anchors_mod
 from service import seal
 
@@ -144,8 +144,11 @@ class Guard:
         st = _stat(path) if path.is_file() else None
         if self._seals is None or self._seals[0] != st:
             entries = chain.read(path)
-            self._seal_heads = [chain.Head(int(e["audit_head"]["seq"]), e["audit_head"]["line_sha256"])
-                                for e in entries if "audit_head" in e]  # fmt: skip
+            self._seal_heads = [
+                chain.Head(int(e["audit_head"]["seq"]), e["audit_head"]["line_sha256"])
+                for e in entries
+                if "audit_head" in e
+            ]
             latest = {e["month"]: e for e in entries if "month" in e}
             self._seals = (st, latest, chain.verify(path))
         return self._seals
@@ -226,7 +229,8 @@ class Guard:
                 except Exception as exc:  # fail closed for this month; the others go on
                     entry = self.seals().get(month) or {}
                     self._tampered[(month, str(entry.get("sha256")))] = [
-                        f"{month}: cannot be re-hashed ({type(exc).__name__})"]  # fmt: skip
+                        f"{month}: cannot be re-hashed ({type(exc).__name__})"
+                    ]
                     self._results.pop(f"month:{month}", None)
             self._stop.wait(self.full_verify_seconds)
 
@@ -246,7 +250,7 @@ class Guard:
         if entry is None:
             return []
         found = []
-        folder = self.outputs / month
+        folder = paths.Outputs(self.outputs).month(month)
         sealed = dict(entry["files"])
         for name, rec in (entry.get("inputs") or {}).items():
             path = Path(rec["path"])

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from contract.months import parse_month
-from pipelines import chain
+from pipelines import chain, paths
 
 
 class SealError(ValueError):
@@ -111,17 +111,25 @@ def _unsealable(folder: Path) -> list[str]:
 
 
 def seals_path(outputs: Path) -> Path:
-    return Path(outputs) / "seals.jsonl"
+    """The seal chain of an outputs folder (`pipelines.paths.Outputs.seals`)."""
+    return paths.Outputs(Path(outputs)).seals
 
 
-def seal(outputs: Path, month: str, user: str, audit_log: Path, features: Path | None = None,
-         reseal_reason: str | None = None) -> dict[str, Any]:  # fmt: skip
+def seal(
+    outputs: Path,
+    month: str,
+    user: str,
+    audit_log: Path,
+    features: Path | None = None,
+    reseal_reason: str | None = None,
+) -> dict[str, Any]:
     """Seal ``month``; ``features``: the month's feature file (reports are rendered from it,
     so it is sealed too). Sealing a month again needs a reason, which the seal records."""
     parse_month(month)
-    folder = Path(outputs) / month
-    if not (folder / "classes.parquet").is_file():
-        raise SealError(f"seal: {month} is not classified ({folder / 'classes.parquet'})")
+    out = paths.Outputs(Path(outputs))
+    folder, classes = out.month(month), out.classes(month)
+    if not classes.is_file():
+        raise SealError(f"seal: {month} is not classified ({classes})")
     if latest(outputs, month) is not None and not reseal_reason:
         raise SealError(
             f"seal: {month} is already sealed; sealing it again replaces what the service "
@@ -138,13 +146,16 @@ def seal(outputs: Path, month: str, user: str, audit_log: Path, features: Path |
         inputs["features"] = {"path": str(features), "sha256": _sha256(Path(features))}
     h = chain.head(audit_log)
     entry = {
-        "kind": "seal", "month": month, "files": files,
+        "kind": "seal",
+        "month": month,
+        "files": files,
         "manifest_sha256": hashlib.sha256(repr(sorted(files.items())).encode()).hexdigest(),
         "audit_head": {"seq": h.seq, "line_sha256": h.line_sha256},
-        "inputs": inputs, "reseal_reason": reseal_reason,
+        "inputs": inputs,
+        "reseal_reason": reseal_reason,
         "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),  # a record: real time
         "user": user,
-    }  # fmt: skip
+    }
     return chain.append(seals_path(outputs), entry)
 
 
@@ -165,7 +176,7 @@ def check(outputs: Path, month: str, cache: HashCache | None = None) -> list[str
 def compare(outputs: Path, month: str, entry: dict[str, Any], hasher: Any) -> list[str]:
     """``month``'s files and inputs now against the seal ``entry``: every file changed,
     missing or added, and every link or hidden folder (which a manifest cannot cover)."""
-    folder = Path(outputs) / month
+    folder = paths.Outputs(Path(outputs)).month(month)
     files, problems = _scan(folder)
     if isinstance(hasher, HashCache):  # the stat from the walk: no second system call
         now = {rel: hasher(f"{folder}/{rel}", st) for rel, st in files.items()}
@@ -190,8 +201,11 @@ def compare(outputs: Path, month: str, entry: dict[str, Any], hasher: Any) -> li
 
 def anchors(outputs: Path) -> list[chain.Head]:
     """The audit log heads the seals recorded."""
-    return [chain.Head(int(e["audit_head"]["seq"]), e["audit_head"]["line_sha256"])
-            for e in chain.read(seals_path(outputs)) if "audit_head" in e]  # fmt: skip
+    return [
+        chain.Head(int(e["audit_head"]["seq"]), e["audit_head"]["line_sha256"])
+        for e in chain.read(seals_path(outputs))
+        if "audit_head" in e
+    ]
 
 
 def months(outputs: Path) -> list[str]:

@@ -37,8 +37,11 @@ class Env:
         if user is not None:
             page = c.get("/login")
             token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-            r = c.post("/login", data={"username": user, "password": PASSWORD, "csrf": token},
-                       follow_redirects=False)  # fmt: skip
+            r = c.post(
+                "/login",
+                data={"username": user, "password": PASSWORD, "csrf": token},
+                follow_redirects=False,
+            )
             assert r.status_code == 303, r.text
         return c
 
@@ -74,7 +77,7 @@ def env(report_month, small_model, small_history, small_interim, tmp_path_factor
     division = str(reg["division_code"].iloc[0])
     out_rows = reg[~reg["division_code"].astype(str).str.startswith(division[:4])]
     outside = out_rows["uscc"].iloc[0]
-    # one account per role, in force at once (four eyes are tested in tests/security)
+    # one account per role, in force at once (four eyes: tests/service/test_accounts.py)
     acc = Accounts(root / "accounts.sqlite", policy=Policy(four_eyes=False))
     acc.add("county", PASSWORD, "county", (division,), by="setup")
     acc.add("city", PASSWORD, "city", (division[:4],), by="setup")
@@ -82,7 +85,13 @@ def env(report_month, small_model, small_history, small_interim, tmp_path_factor
     acc.add("analyst", PASSWORD, "data_scientist", by="setup")
     acc.add("granted", PASSWORD, "data_scientist", (division[:2],), named_lists=True, by="setup")
     acc.add("admin", PASSWORD, "admin", by="setup")
-    s = Settings(config=ServiceConfig(seal_check_seconds=0, four_eyes=False), outputs=outputs,
-                 interim=small_interim[1], features=small_history, model_config=model_yaml,
-                 accounts=root / "accounts.sqlite", audit_log=audit_log)  # fmt: skip
+    s = Settings(
+        config=ServiceConfig(seal_check_seconds=0, four_eyes=False),
+        outputs=outputs,
+        interim=small_interim[1],
+        features=small_history,
+        model_config=model_yaml,
+        accounts=root / "accounts.sqlite",
+        audit_log=audit_log,
+    )
     return Env(root, s, inside, outside, division)

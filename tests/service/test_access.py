@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pipelines import chain
+from pipelines.render.wording import BANNER_ZH as BANNER
 from service import seal
-from service.app import BANNER
 from tests.service.conftest import PASSWORD, Env
 
 pytestmark = pytest.mark.xdist_group("report")
@@ -42,8 +42,20 @@ def _expected(path: str, role: str | None, where: str) -> int:
     return 200
 
 
-PATHS = ["/", "/search", "/enterprise", "/lists", "/lists.csv", "/warnings", "/hotspots",
-         "/plans", "/plans/routine.csv", "/models", "/admin/users", "/audit"]  # fmt: skip
+PATHS = [
+    "/",
+    "/search",
+    "/enterprise",
+    "/lists",
+    "/lists.csv",
+    "/warnings",
+    "/hotspots",
+    "/plans",
+    "/plans/routine.csv",
+    "/models",
+    "/admin/users",
+    "/audit",
+]
 
 
 @pytest.mark.parametrize("role", ROLES, ids=lambda r: r or "anonymous")
@@ -66,8 +78,12 @@ def test_access_matrix(env: Env, role: str | None) -> None:
     # the one form that changes something: adding an account (with this session's CSRF token)
     home = c.get("/", follow_redirects=False)
     found = re.search(r'name="csrf" value="([^"]+)"', home.text)
-    form = {"csrf": found.group(1) if found else "", "username": f"made.by.{role or 'nobody'}",
-            "password": "another long password", "role": "admin"}  # fmt: skip
+    form = {
+        "csrf": found.group(1) if found else "",
+        "username": f"made.by.{role or 'nobody'}",
+        "password": "another long password",
+        "role": "admin",
+    }
     r = c.post("/admin/users", data=form, follow_redirects=False)
     assert r.status_code == {"admin": 200, None: 302}.get(role, 403), (role, r.status_code)
 
@@ -83,8 +99,11 @@ def test_named_lists_stay_within_the_jurisdiction(env: Env) -> None:
     assert BANNER in head and "county" in body.splitlines()[0]  # watermark and exporter
     rows = pd.read_csv(__import__("io").StringIO(csv), comment="#", dtype=str)
     assert len(rows) and rows["division_code"].str.startswith(env.division).all()
-    plan = pd.read_csv(__import__("io").StringIO(c.get("/plans/routine.csv").content.decode("utf-8-sig")),
-                       comment="#", dtype=str)  # fmt: skip
+    plan = pd.read_csv(
+        __import__("io").StringIO(c.get("/plans/routine.csv").content.decode("utf-8-sig")),
+        comment="#",
+        dtype=str,
+    )
     assert plan["division_code"].str.startswith(env.division).all()
     refused = c.get(f"/enterprise/{env.outside}")
     assert refused.status_code == 404 and env.outside not in refused.text
@@ -97,8 +116,10 @@ def test_forms_need_their_csrf_token(env: Env) -> None:
     r = c.post("/admin/users", data={"username": "new.user", "password": PASSWORD, "role": "admin"})
     assert r.status_code == 403
     token = re.search(r'name="csrf" value="([^"]+)"', c.get("/admin/users").text).group(1)  # type: ignore[union-attr]
-    ok = c.post("/admin/users", data={"csrf": token, "username": "new.user", "password": PASSWORD,
-                                      "role": "admin"})  # fmt: skip
+    ok = c.post(
+        "/admin/users",
+        data={"csrf": token, "username": "new.user", "password": PASSWORD, "role": "admin"},
+    )
     assert ok.status_code == 200 and "new.user" in ok.text
     # and deactivates it (its sessions end); not without the token, and never itself
     victim = env.client("new.user")
@@ -111,24 +132,39 @@ def test_forms_need_their_csrf_token(env: Env) -> None:
     assert c.post("/logout", data={}).status_code == 403
     anon = TestClient(env.app)
     anon.get("/login")
-    r = anon.post("/login", data={"username": "admin", "password": PASSWORD, "csrf": "forged"},
-                  follow_redirects=False)  # fmt: skip
+    r = anon.post(
+        "/login",
+        data={"username": "admin", "password": PASSWORD, "csrf": "forged"},
+        follow_redirects=False,
+    )
     assert r.status_code == 403
 
 
 def test_logins_are_rate_limited_and_audited(env: Env) -> None:
     c = TestClient(env.app, client=("10.9.9.9", 50000))  # its own address: others unaffected
     token = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text).group(1)  # type: ignore[union-attr]
-    codes = [c.post("/login", data={"username": "city", "password": "wrong password!!", "csrf": token},
-                    follow_redirects=False).status_code for _ in range(6)]  # fmt: skip
+    codes = [
+        c.post(
+            "/login",
+            data={"username": "city", "password": "wrong password!!", "csrf": token},
+            follow_redirects=False,
+        ).status_code
+        for _ in range(6)
+    ]
     assert codes == [401] * 5 + [429]
-    right = c.post("/login", data={"username": "city", "password": PASSWORD, "csrf": token},
-                   follow_redirects=False)  # fmt: skip
+    right = c.post(
+        "/login",
+        data={"username": "city", "password": PASSWORD, "csrf": token},
+        follow_redirects=False,
+    )
     assert right.status_code == 429  # even the right password waits out the window
     assert env.client("province").get("/").status_code == 200  # other addresses and users log in
     entries = chain.read(env.settings.audit_log)
-    mine = [e["outcome"] for e in entries if e["user"] == "city" and e["action"] == "login"
-            and e.get("client") == "10.9.9.9"]  # fmt: skip
+    mine = [
+        e["outcome"]
+        for e in entries
+        if e["user"] == "city" and e["action"] == "login" and e.get("client") == "10.9.9.9"
+    ]
     assert mine == ["failed", "throttled"]  # repeats within the window are counted, not logged
     assert chain.verify(env.settings.audit_log, seal.anchors(env.settings.outputs)) == []
 
@@ -183,8 +219,11 @@ def test_a_burst_of_guesses_is_limited_too(env: Env) -> None:
     token = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text).group(1)  # type: ignore[union-attr]
 
     def guess(i: int) -> int:
-        return c.post("/login", data={"username": "burst.target", "password": f"guess {i:04d} wrong",
-                                      "csrf": token}, follow_redirects=False).status_code  # fmt: skip
+        return c.post(
+            "/login",
+            data={"username": "burst.target", "password": f"guess {i:04d} wrong", "csrf": token},
+            follow_redirects=False,
+        ).status_code
 
     with ThreadPoolExecutor(8) as pool:
         codes = list(pool.map(guess, range(16)))

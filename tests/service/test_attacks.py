@@ -3,8 +3,8 @@
 Forwarded addresses, lock-outs of others, disk growth from unauthenticated requests, formulas
 in exports, tampering that rewrites the hashes, probing another county, missing headers, odd
 digits in division codes, an administrator granting themselves access. (Links out of a
-delivery folder: tests/security/test_ingest_links.py; accounts in depth:
-tests/security/test_accounts.py; anchors in depth: tests/security/test_anchors.py.)
+delivery folder: tests/pipelines/intake/test_readers.py; accounts in depth:
+tests/service/test_accounts.py; anchors in depth: tests/service/test_anchors.py.)
 """
 
 from __future__ import annotations
@@ -36,8 +36,12 @@ def _token(c: TestClient) -> str:
 
 
 def _login(c: TestClient, token: str, user: str, password: str, **kw: object) -> int:
-    r = c.post("/login", data={"username": user, "password": password, "csrf": token},
-               follow_redirects=False, **kw)  # type: ignore[arg-type]  # fmt: skip
+    r = c.post(
+        "/login",
+        data={"username": user, "password": password, "csrf": token},
+        follow_redirects=False,
+        **kw,
+    )  # type: ignore[arg-type]
     return r.status_code
 
 
@@ -49,11 +53,18 @@ def _csrf_of(c: TestClient, path: str = "/") -> str:
 def test_a_forged_forwarded_address_is_not_believed(env: Env) -> None:
     c = TestClient(env.app, client=("127.0.0.1", 50001))  # loopback, as uvicorn trusted it
     token = _token(c)
-    codes = [_login(c, token, "granted", "wrong password!!",
-                    headers={"X-Forwarded-For": f"203.0.113.{i}"}) for i in range(12)]  # fmt: skip
+    codes = [
+        _login(
+            c, token, "granted", "wrong password!!", headers={"X-Forwarded-For": f"203.0.113.{i}"}
+        )
+        for i in range(12)
+    ]
     assert codes == [401] * 5 + [429] * 7  # rotating forged addresses: one address, limited
-    entries = [e for e in chain.read(env.settings.audit_log)
-               if e["action"] == "login" and e["user"] == "granted"]  # fmt: skip
+    entries = [
+        e
+        for e in chain.read(env.settings.audit_log)
+        if e["action"] == "login" and e["user"] == "granted"
+    ]
     assert {e["client"] for e in entries} == {"127.0.0.1"}  # the forged ones were not recorded
 
 
@@ -63,12 +74,16 @@ def test_a_configured_proxy_is_believed_and_only_it(env: Env) -> None:
     proxy = TestClient(app, client=("10.1.1.5", 50002))
     token = _token(proxy)
     forged = {"X-Forwarded-For": "198.51.100.7, 10.1.1.9"}  # client, then a second proxy
-    assert [_login(proxy, token, "analyst", "wrong password!!", headers=forged)
-            for _ in range(6)] == [401] * 5 + [429]  # fmt: skip
+    assert [
+        _login(proxy, token, "analyst", "wrong password!!", headers=forged) for _ in range(6)
+    ] == [401] * 5 + [429]
     other = {"X-Forwarded-For": "198.51.100.8"}  # another office behind the same proxy
     assert _login(proxy, token, "analyst", PASSWORD, headers=other) == 303
-    clients = {e.get("client") for e in chain.read(env.settings.audit_log)
-               if e["action"] == "login" and e["user"] == "analyst"}  # fmt: skip
+    clients = {
+        e.get("client")
+        for e in chain.read(env.settings.audit_log)
+        if e["action"] == "login" and e["user"] == "analyst"
+    }
     assert {"198.51.100.7", "198.51.100.8"} <= clients and "10.1.1.5" not in clients
 
 
@@ -78,14 +93,24 @@ def test_a_forged_line_before_the_proxy_line_is_not_believed(env: Env) -> None:
     cfg = ServiceConfig(seal_check_seconds=0, four_eyes=False, trusted_proxies=["10.5.5.0/24"])
     proxy = TestClient(create_app(replace(env.settings, config=cfg)), client=("10.5.5.5", 50006))
     token = _token(proxy)
-    codes = [_login(proxy, token, "city", "wrong password!!",
-                    headers=[("X-Forwarded-For", f"198.51.100.{i}"),
-                             ("X-Forwarded-For", "192.0.2.44")]) for i in range(6)]  # fmt: skip
+    codes = [
+        _login(
+            proxy,
+            token,
+            "city",
+            "wrong password!!",
+            headers=[("X-Forwarded-For", f"198.51.100.{i}"), ("X-Forwarded-For", "192.0.2.44")],
+        )
+        for i in range(6)
+    ]
     assert codes == [401] * 5 + [429]  # one client, 192.0.2.44, however the first line rotates
     junk = [("X-Forwarded-For", "192.0.2.45, not-an-address")]
     assert _login(proxy, token, "city", "wrong password!!", headers=junk) == 401
-    clients = [e.get("client") for e in chain.read(env.settings.audit_log)
-               if e["action"] == "login" and e["user"] == "city"]  # fmt: skip
+    clients = [
+        e.get("client")
+        for e in chain.read(env.settings.audit_log)
+        if e["action"] == "login" and e["user"] == "city"
+    ]
     assert "192.0.2.44" in clients and "10.5.5.5" in clients  # junk: the proxy itself
     assert not any(str(c).startswith("198.51.100.") for c in clients)
 
@@ -93,8 +118,9 @@ def test_a_forged_line_before_the_proxy_line_is_not_believed(env: Env) -> None:
 def test_nobody_can_lock_out_someone_else(env: Env) -> None:
     attacker = TestClient(env.app, client=("10.2.2.2", 50003))
     token = _token(attacker)
-    assert [_login(attacker, token, "province", "wrong password!!")
-            for _ in range(6)] == [401] * 5 + [429]  # fmt: skip
+    assert [_login(attacker, token, "province", "wrong password!!") for _ in range(6)] == [
+        401
+    ] * 5 + [429]
     assert _login(attacker, token, "province", PASSWORD) == 429  # from there, not even right
     elsewhere = TestClient(env.app, client=("10.3.3.3", 50004))
     assert _login(elsewhere, _token(elsewhere), "province", PASSWORD) == 303  # the real user
@@ -103,8 +129,14 @@ def test_nobody_can_lock_out_someone_else(env: Env) -> None:
     admin = env.client("admin")
     page = admin.get("/admin/users").text
     assert "10.2.2.2" in page and 'id="throttled"' in page
-    r = admin.post("/admin/users/unlock", data={"csrf": _csrf_of(admin, "/admin/users"),
-                                                "username": "province", "client": "10.2.2.2"})  # fmt: skip
+    r = admin.post(
+        "/admin/users/unlock",
+        data={
+            "csrf": _csrf_of(admin, "/admin/users"),
+            "username": "province",
+            "client": "10.2.2.2",
+        },
+    )
     assert r.status_code == 200 and "1 blocked address(es) cleared" in r.text
     assert _login(attacker, _token(attacker), "province", PASSWORD) == 303
     unlocks = [e for e in chain.read(env.settings.audit_log) if e["action"] == "unlock_user"]
@@ -143,8 +175,13 @@ def test_not_yours_and_does_not_exist_answer_alike(env: Env) -> None:
 
 def test_every_response_has_the_security_headers(env: Env) -> None:
     c = env.client("county")
-    for r in (c.get("/no/such/route"), c.put("/login"), c.get("/enterprise/x?month=1999-01"),
-              c.get("/lists"), TestClient(env.app).get("/login")):  # fmt: skip
+    for r in (
+        c.get("/no/such/route"),
+        c.put("/login"),
+        c.get("/enterprise/x?month=1999-01"),
+        c.get("/lists"),
+        TestClient(env.app).get("/login"),
+    ):
         assert "default-src 'none'" in r.headers.get("content-security-policy", ""), r.url
         assert r.headers.get("cache-control") == "no-store", r.url
         assert r.headers.get("x-frame-options") == "DENY", r.url
@@ -152,9 +189,13 @@ def test_every_response_has_the_security_headers(env: Env) -> None:
 
 # ---------------------------------------------------------------------- exports
 def test_the_list_export_is_formula_safe() -> None:
-    frame = pd.DataFrame({"uscc": ["91440101MA5AAAAA1X", "91440101MA5AAAAA2X", "x"],
-                          "name": ['=HYPERLINK("http://x"&B4,"x")', "+cmd|' /C calc'!A0",
-                                   "@SUM(A1)"], "score": [912, 540, 12]})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "uscc": ["91440101MA5AAAAA1X", "91440101MA5AAAAA2X", "x"],
+            "name": ['=HYPERLINK("http://x"&B4,"x")', "+cmd|' /C calc'!A0", "@SUM(A1)"],
+            "score": [912, 540, 12],
+        }
+    )
     user = User("zhang.san", "county", ("440106",), False)
     body = _csv(frame, user, "list.csv").body.decode("utf-8-sig")  # type: ignore[union-attr]
     rows = pd.read_csv(io.StringIO(body), comment="#", dtype=str)
@@ -167,9 +208,16 @@ def test_division_codes_are_ascii_digits(env: Env) -> None:
     admin = env.client("admin")
     token = _csrf_of(admin, "/admin/users")
     for code in ("４４０１０６", "٤٤٠١٠٦", "44０106"):
-        r = admin.post("/admin/users", data={"csrf": token, "username": "odd.digits",
-                                             "password": "long enough password", "role": "county",
-                                             "divisions": code})  # fmt: skip
+        r = admin.post(
+            "/admin/users",
+            data={
+                "csrf": token,
+                "username": "odd.digits",
+                "password": "long enough password",
+                "role": "county",
+                "divisions": code,
+            },
+        )
         assert r.status_code == 400 and "digits 0-9" in r.text, code
 
 
@@ -179,15 +227,27 @@ def test_an_administrator_cannot_grant_themselves_named_data(env: Env, tmp_path:
     second = accounts.add("other.admin", PASSWORD, "admin", by="cli")
     assert second.request_id is not None
     accounts.approve(second.request_id, by="root.admin")
-    app = create_app(replace(env.settings, config=ServiceConfig(seal_check_seconds=0),
-                             accounts=tmp_path / "accounts.sqlite"))  # fmt: skip
+    app = create_app(
+        replace(
+            env.settings,
+            config=ServiceConfig(seal_check_seconds=0),
+            accounts=tmp_path / "accounts.sqlite",
+        )
+    )
     e = Env(env.root, env.settings, env.inside, env.outside, env.division)
     e.app = app
     alone = e.client("root.admin")
     token = _csrf_of(alone, "/admin/users")
-    r = alone.post("/admin/users", data={"csrf": token, "username": "my.province",
-                                         "password": "another long password",
-                                         "role": "province", "divisions": "44"})  # fmt: skip
+    r = alone.post(
+        "/admin/users",
+        data={
+            "csrf": token,
+            "username": "my.province",
+            "password": "another long password",
+            "role": "province",
+            "divisions": "44",
+        },
+    )
     assert r.status_code == 200 and "pending" in r.text
     # the account exists but cannot log in, and its maker cannot approve it
     c = TestClient(app)
@@ -196,15 +256,22 @@ def test_an_administrator_cannot_grant_themselves_named_data(env: Env, tmp_path:
     r = alone.post("/admin/users/approve", data={"csrf": token, "request_id": request_id})
     assert r.status_code == 400 and "second administrator" in r.text
     other = e.client("other.admin")
-    r = other.post("/admin/users/approve",
-                   data={"csrf": _csrf_of(other, "/admin/users"), "request_id": request_id})  # fmt: skip
+    r = other.post(
+        "/admin/users/approve",
+        data={"csrf": _csrf_of(other, "/admin/users"), "request_id": request_id},
+    )
     assert r.status_code == 200
     assert _login(c, _token(c), "my.province", "another long password") == 303
-    grants = [(x["user"], x["action"], x["outcome"]) for x in chain.read(env.settings.audit_log)
-              if x["object"] in ("my.province", str(request_id))]  # fmt: skip
-    assert grants == [("root.admin", "add_user", "pending"),
-                      ("root.admin", "approve_user", "refused"),
-                      ("other.admin", "approve_user", "ok")]  # fmt: skip
+    grants = [
+        (x["user"], x["action"], x["outcome"])
+        for x in chain.read(env.settings.audit_log)
+        if x["object"] in ("my.province", str(request_id))
+    ]
+    assert grants == [
+        ("root.admin", "add_user", "pending"),
+        ("root.admin", "approve_user", "refused"),
+        ("other.admin", "approve_user", "ok"),
+    ]
 
 
 # ---------------------------------------------------------------------- tampering, end to end
@@ -240,16 +307,25 @@ def test_tampering_that_rewrites_the_hashes_is_refused(
 
     def problems(anchored: bool = True) -> list[str]:
         now = dt.datetime.now(dt.UTC)
-        a = anchor.read(anchors, anchor.load_public(keys / "anchor.pub"), now,
-                        dt.timedelta(hours=3)) if anchored else None  # fmt: skip
-        return [p for ps in audit.verify(outputs, log, outputs / "promotions.jsonl",
-                                         anchored=a).values() for p in ps]  # fmt: skip
+        a = (
+            anchor.read(
+                anchors, anchor.load_public(keys / "anchor.pub"), now, dt.timedelta(hours=3)
+            )
+            if anchored
+            else None
+        )
+        return [
+            p
+            for ps in audit.verify(outputs, log, outputs / "promotions.jsonl", anchored=a).values()
+            for p in ps
+        ]
 
     def rechain(path: Path, entries: list[dict]) -> None:  # type: ignore[type-arg]
         path.unlink()
         for x in entries:
-            chain.append(path, {k: v for k, v in x.items()
-                                if k not in ("seq", "previous_sha256", "sha256")})  # fmt: skip
+            chain.append(
+                path, {k: v for k, v in x.items() if k not in ("seq", "previous_sha256", "sha256")}
+            )
 
     seals = seal.seals_path(outputs)
     if attack == "truncate":
@@ -261,8 +337,10 @@ def test_tampering_that_rewrites_the_hashes_is_refused(
         rechain(log, chain.read(log)[:2])
         rewritten = chain.read(seals)
         for x in rewritten:
-            x["audit_head"] = {"seq": 1, "line_sha256": chain.line_hash(
-                log.read_text(encoding="utf-8").splitlines()[1])}  # fmt: skip
+            x["audit_head"] = {
+                "seq": 1,
+                "line_sha256": chain.line_hash(log.read_text(encoding="utf-8").splitlines()[1]),
+            }
         rechain(seals, rewritten)
     elif attack == "reseal_recomputed":
         summary = outputs / "2026-10" / "classes_summary.json"

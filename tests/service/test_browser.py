@@ -15,8 +15,15 @@ from pipelines.report import chromium
 from tests.service.conftest import PASSWORD, Env
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("report")]
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture()
@@ -24,8 +31,16 @@ def server(env: Env) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(env.app, host="127.0.0.1", port=port, access_log=False,
-                                        log_level="warning", lifespan="off"))  # fmt: skip
+    srv = uvicorn.Server(
+        uvicorn.Config(
+            env.app,
+            host="127.0.0.1",
+            port=port,
+            access_log=False,
+            log_level="warning",
+            lifespan="off",
+        )
+    )
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

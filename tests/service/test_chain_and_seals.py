@@ -64,8 +64,13 @@ def test_deleted_reordered_inserted_entries_are_detected(tmp_path, how: str) -> 
     elif how == "reorder":
         lines[1], lines[2] = lines[2], lines[1]
     else:
-        forged = {"user": "x", "action": "view", "object": "forged", "seq": 2,
-                  "previous_sha256": chain.line_hash(lines[1])}  # fmt: skip
+        forged = {
+            "user": "x",
+            "action": "view",
+            "object": "forged",
+            "seq": 2,
+            "previous_sha256": chain.line_hash(lines[1]),
+        }
         forged["sha256"] = chain.entry_hash(forged)
         lines.insert(2, json.dumps(forged, sort_keys=True, separators=(",", ":")))
     _write(log, lines)
@@ -174,8 +179,10 @@ def test_accounts_roles_jurisdictions_passwords(tmp_path) -> None:  # type: igno
         with pytest.raises(AccountError, match=msg):
             acc.add(*args, by="admin")  # type: ignore[arg-type]
     assert [(u.username, status) for u, status in acc.users()] == [
-        ("li.si", "active"), ("wang.wu", "active"), ("zhang.san", "active")
-    ]  # fmt: skip
+        ("li.si", "active"),
+        ("wang.wu", "active"),
+        ("zhang.san", "active"),
+    ]
     import sqlite3
 
     db = sqlite3.connect(tmp_path / "a.sqlite")

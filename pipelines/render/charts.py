@@ -1,4 +1,5 @@
-"""Inline SVG charts for the enterprise reports: no script, no network, no font files.
+"""Inline SVG charts for the enterprise and verification reports: no script, no network, no
+font files.
 
 Text is drawn with the page's font stack, so Chinese labels render in any browser that has a
 Chinese font (every Chinese-language system does); every string is XML-escaped here.
@@ -51,8 +52,10 @@ def waterfall(
     def sx(v: float) -> float:
         return x0 + max(0.0, min(v, top)) / top * bar_w
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
-           f'viewBox="0 0 {x0 + bar_w + 60} {height}" width="100%" {FONT} font-size="12">']  # fmt: skip
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
+        f'viewBox="0 0 {x0 + bar_w + 60} {height}" width="100%" {FONT} font-size="12">'
+    ]
     if title:
         out.append(f"<title>{escape(title)}</title>")
     for i, band in enumerate(bands):  # class bands behind the bars
@@ -102,8 +105,10 @@ def diverging(items: Sequence[tuple[str, float, str]], title: str = "") -> str:
     height = len(items) * row_h + 12
     mid = label_w + 10 + half
     biggest = max((abs(v) for _l, v, _n in items), default=0.0) or 1.0
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
-           f'viewBox="0 0 {mid + half + 120} {height}" width="100%" {FONT} font-size="12">']  # fmt: skip
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
+        f'viewBox="0 0 {mid + half + 120} {height}" width="100%" {FONT} font-size="12">'
+    ]
     if title:
         out.append(f"<title>{escape(title)}</title>")
     out.append(f'<line x1="{mid}" x2="{mid}" y1="0" y2="{height}" stroke="#666"/>')
@@ -124,8 +129,10 @@ def diverging(items: Sequence[tuple[str, float, str]], title: str = "") -> str:
 def history(cells: Sequence[tuple[str, str | None, str]], title: str = "") -> str:
     """A strip of months, each cell the class code in its colour ('—' when not classified)."""
     w, h = 52, 44
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
-           f'viewBox="0 0 {w * len(cells) + 2} {h + 18}" width="100%" {FONT} font-size="11">']  # fmt: skip
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
+        f'viewBox="0 0 {w * len(cells) + 2} {h + 18}" width="100%" {FONT} font-size="11">'
+    ]
     if title:
         out.append(f"<title>{escape(title)}</title>")
     for i, (month, code, color) in enumerate(cells):
@@ -143,15 +150,18 @@ def history(cells: Sequence[tuple[str, str | None, str]], title: str = "") -> st
 
 
 def rate_bars(
-    items: Sequence[tuple[str, float, float, float, float, str]], title: str = "",
+    items: Sequence[tuple[str, float, float, float, float, str]],
+    title: str = "",
     legend: tuple[str, str] = ("", ""),
-) -> str:  # fmt: skip
+) -> str:
     """Vertical bars of shares (0-1) with their interval as a whisker and a second value as a
     dot: (label, value, low, high, dot, colour) per bar; legend: (bar, dot) captions."""
     bar_w, gap, height, base = 56, 34, 220, 250
     width = len(items) * (bar_w + gap) + gap + 40
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
-           f'viewBox="0 0 {width} {base + 60}" width="100%" {FONT} font-size="12">']  # fmt: skip
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
+        f'viewBox="0 0 {width} {base + 60}" width="100%" {FONT} font-size="12">'
+    ]
     if title:
         out.append(f"<title>{escape(title)}</title>")
 
@@ -159,9 +169,11 @@ def rate_bars(
         return base - max(0.0, min(v, 1.0)) * height
 
     for t in (0.0, 0.25, 0.5, 0.75, 1.0):
-        out.append(f'<line x1="36" x2="{width}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" stroke="#e3e7ec"/>'
-                   f'<text x="32" y="{sy(t) + 4:.1f}" text-anchor="end" fill="#666" font-size="10">'
-                   f"{t:.0%}</text>")  # fmt: skip
+        out.append(
+            f'<line x1="36" x2="{width}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" stroke="#e3e7ec"/>'
+            f'<text x="32" y="{sy(t) + 4:.1f}" text-anchor="end" fill="#666" font-size="10">'
+            f"{t:.0%}</text>"
+        )
     for i, (label, value, low, high, dot, colour) in enumerate(items):
         x = 40 + gap + i * (bar_w + gap)
         cx = x + bar_w / 2
@@ -176,9 +188,11 @@ def rate_bars(
             f'<text x="{cx}" y="{base + 16}" text-anchor="middle" font-weight="bold">{escape(label)}</text>'
         )
     if legend[0]:
-        out.append(f'<rect x="44" y="{base + 30}" width="12" height="10" fill="#777"/>'
-                   f'<text x="60" y="{base + 39}">{escape(legend[0])}</text>'
-                   f'<circle cx="{width / 2 + 6}" cy="{base + 35}" r="4" fill="#fff" stroke="#222"/>'
-                   f'<text x="{width / 2 + 14}" y="{base + 39}">{escape(legend[1])}</text>')  # fmt: skip
+        out.append(
+            f'<rect x="44" y="{base + 30}" width="12" height="10" fill="#777"/>'
+            f'<text x="60" y="{base + 39}">{escape(legend[0])}</text>'
+            f'<circle cx="{width / 2 + 6}" cy="{base + 35}" r="4" fill="#fff" stroke="#222"/>'
+            f'<text x="{width / 2 + 14}" y="{base + 39}">{escape(legend[1])}</text>'
+        )
     out.append("</svg>")
     return "".join(out)

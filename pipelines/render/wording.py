@@ -1,4 +1,9 @@
-"""The fixed wording of the enterprise reports, Chinese first, English available.
+"""The fixed wording of what people read: reports, the verification report, the service.
+
+Owns THE internal-use banner (`BANNER_ZH`, `BANNER_EN`): every page, printed page and export
+that shows classes carries it, and every one of them takes it from here. Also the reports'
+fixed text (`TEXT`, Chinese first, English available) and the GB/T 4754-2017 sections
+(`SECTIONS`, `section_name`, `section_letter`).
 
 Feature sentences come from the catalog (`features.catalog.Feature.template_zh/en`); the
 class measures from the class scheme (`models.classes.ClassDef.measures_zh/en`).
@@ -9,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+#: The internal-use banner: classes are an internal reference of the bureau, never published.
 BANNER_ZH = "内部参考，不作为对企业的信用评价，不得对外公开"
 BANNER_EN = "Internal reference only: not a credit rating of the enterprise; not to be disclosed"
 

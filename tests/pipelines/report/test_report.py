@@ -11,8 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from features.definitions import BY_NAME
-from pipelines.report import Month, Names, ReportError, display, sentence, write_reports
-from pipelines.report_text import BANNER_EN, BANNER_ZH
+from pipelines.render.names import Names
+from pipelines.render.wording import BANNER_EN, BANNER_ZH
+from pipelines.report import Month, ReportError, display, sentence, write_reports
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.xdist_group("report")
@@ -92,8 +93,11 @@ def test_history_shows_the_months_classified(month) -> None:  # type: ignore[no-
     u = ctx.select(limit=1)[0]
     r = build(ctx, [u], "zh")[0]
     svg = str(r["history"])
-    before = pq.read_table(ctx.outputs / "2026-09" / "classes.parquet",
-                           filters=[("uscc", "==", u)]).column("class_final")[0].as_py()  # fmt: skip
+    before = (
+        pq.read_table(ctx.outputs / "2026-09" / "classes.parquet", filters=[("uscc", "==", u)])
+        .column("class_final")[0]
+        .as_py()
+    )
     cells = re.findall(r'font-weight="bold" fill="[^"]+">([^<]+)</text>', svg)
     assert len(cells) == 12
     assert cells[-2:] == [before, str(ctx.classes.at[u, "class_final"])]
@@ -102,14 +106,24 @@ def test_history_shows_the_months_classified(month) -> None:  # type: ignore[no-
 
 def _fresh_caches() -> dict[str, object]:
     """A copied month context must not share the peer caches of the one it was copied from."""
-    return {"_peer_done": set(), "_peer_groups": {}, "_peer_medians": {},
-            "_peer_industry": None, "_history": {}}  # fmt: skip
+    return {
+        "_peer_done": set(),
+        "_peer_groups": {},
+        "_peer_medians": {},
+        "_peer_industry": None,
+        "_history": {},
+    }
 
 
 def test_when_nothing_stands_out_the_report_says_so(month, tmp_path) -> None:  # type: ignore[no-untyped-def]
     ctx = month
-    strict = Month(**{**ctx.__dict__, "rcfg": ctx.rcfg.model_copy(update={"min_contribution": 50.0}),
-                      **_fresh_caches()})  # fmt: skip
+    strict = Month(
+        **{
+            **ctx.__dict__,
+            "rcfg": ctx.rcfg.model_copy(update={"min_contribution": 50.0}),
+            **_fresh_caches(),
+        }
+    )
     u = ctx.select(klass="A", limit=1)
     run = write_reports(strict, u, out_dir=tmp_path)
     text = _text(run.paths[0].read_text(encoding="utf-8"))
@@ -180,8 +194,9 @@ def test_a_stale_explanation_is_refused(month, tmp_path) -> None:  # type: ignor
     t = pq.read_table(ctx.outputs / "2026-10" / "classes.parquet")
     margin = t.column("margin").to_numpy() + 0.5  # as if another model had classified
     tampered = t.set_column(t.schema.get_field_index("margin"), "margin", pa.array(margin))
-    stale = Month(**{**ctx.__dict__, "classes": tampered.to_pandas().set_index("uscc"),
-                     **_fresh_caches()})  # fmt: skip
+    stale = Month(
+        **{**ctx.__dict__, "classes": tampered.to_pandas().set_index("uscc"), **_fresh_caches()}
+    )
     with pytest.raises(ReportError, match="differs from the one classify stored"):
         write_reports(stale, ctx.select(limit=1), out_dir=tmp_path)
 
@@ -213,7 +228,14 @@ def test_numbers_read_as_people_write_them() -> None:
     from pipelines.report import number
 
     assert [number(v) for v in (1523.7, 5e6, 0.5, 0.125, 12.0, 1234.5678, -0.25)] == [
-        "1,523.7", "5,000,000", "0.5", "0.125", "12", "1,234.57", "-0.25"]  # fmt: skip
+        "1,523.7",
+        "5,000,000",
+        "0.5",
+        "0.125",
+        "12",
+        "1,234.57",
+        "-0.25",
+    ]
     names = Names()
     capital = BY_NAME["registered_capital_log"]
     row = {"registered_capital_log": 7.1, "registered_capital": 1234.5678}
@@ -240,8 +262,15 @@ def test_a_month_classified_with_another_scheme_is_named(month, small_model, sma
     ctx = month
     guangxi = load_config(ROOT / "configs" / "classes" / "guangxi.yaml", ClassScheme)
     with pytest.raises(ReportError, match=r"classified with scheme henan, not guangxi: .*--scheme"):
-        Month.load("2026-10", small_model[0], ctx.rcfg, guangxi, ctx.features_path.parent,
-                   small_interim[1], ctx.outputs)  # fmt: skip
+        Month.load(
+            "2026-10",
+            small_model[0],
+            ctx.rcfg,
+            guangxi,
+            ctx.features_path.parent,
+            small_interim[1],
+            ctx.outputs,
+        )
 
 
 def test_cli_report(month, small_model, small_interim, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -254,9 +283,24 @@ def test_cli_report(month, small_model, small_interim, tmp_path, monkeypatch) ->
 
     config.write_text(yaml.safe_dump(cfg.model_dump(mode="json")), encoding="utf-8")
     u = ctx.select(klass="D", limit=1)[0]
-    args = ["report", u, "--as-of", "2026-10", "--config", str(config), "--outputs", str(ctx.outputs),
-            "--features", str(ctx.features_path.parent), "--interim", str(small_interim[1]),
-            "--report-config", str(ROOT / "configs" / "report.yaml"), "--out", str(tmp_path / "r")]  # fmt: skip
+    args = [
+        "report",
+        u,
+        "--as-of",
+        "2026-10",
+        "--config",
+        str(config),
+        "--outputs",
+        str(ctx.outputs),
+        "--features",
+        str(ctx.features_path.parent),
+        "--interim",
+        str(small_interim[1]),
+        "--report-config",
+        str(ROOT / "configs" / "report.yaml"),
+        "--out",
+        str(tmp_path / "r"),
+    ]
     monkeypatch.chdir(ROOT)
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output

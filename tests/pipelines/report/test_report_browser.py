@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pipelines.render.wording import BANNER_ZH
 from pipelines.report import CHROMIUM_FLAGS, chromium, write_reports
-from pipelines.report_text import BANNER_ZH
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("report")]
 
@@ -54,8 +54,11 @@ def test_chinese_glyphs_are_drawn_not_boxes(tmp_path) -> None:
     shots = []
     for i, words in enumerate(("内部参考", "风险分类")):
         page = tmp_path / f"g{i}.html"
-        page.write_text(f'<html><meta charset="utf-8"><body style="margin:0;font-size:64px">'
-                        f"{words}</body></html>", encoding="utf-8")  # fmt: skip
+        page.write_text(
+            f'<html><meta charset="utf-8"><body style="margin:0;font-size:64px">'
+            f"{words}</body></html>",
+            encoding="utf-8",
+        )
         shots.append(_screenshot(page, tmp_path / f"g{i}.png", "400,120"))
     assert (shots[0] < 200).mean() > 0.01  # something is drawn
     assert np.abs(shots[0] - shots[1]).mean() > 2

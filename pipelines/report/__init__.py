@@ -1,0 +1,67 @@
+"""Stage `report`: per-enterprise reports a regulator can read (HTML, or PDF through Chromium).
+
+For each enterprise of a classified month: its class and score and what the class means for
+supervision; its main risk points as plain sentences about its own records (the catalog's
+templates with its real values and dates); a waterfall of how the score is made up; the five
+information groups; how it compares with its industry and division; what it can do (the
+catalog's advice for actionable risk points only); its class over the last 12 months; the
+model version and data month; and the internal-use banner (`pipelines.render.wording`).
+
+The explanation is recomputed from the model version that classified the month (exact
+TreeSHAP, `models.explain`) and checked against the risk points stored by `classify`: a report
+never shows a reason the model did not give, and says so when no feature stands out.
+
+Reports are internal to the bureau: written under ``outputs/<month>/reports/`` only, never
+logged. A report is one self-contained HTML file (inline CSS and SVG, no script, no network)
+that prints on A4.
+
+The package, by concern:
+
+- `config`: `ReportConfig` (``configs/report.yaml``) and `ReportError`;
+- `context`: `ReportMonth` (also `Month` here), the month's classes, registry, model version,
+  history and peers, and the selection of enterprises;
+- `sentences`: values and sentences as a regulator reads them;
+- `build`: a report's content;
+- `pages`: rendering, writing the files and the index (`write_reports`);
+- `pdf`: printing through headless Chromium;
+- `run`: `run_report`, the stage's entry point (load, select, write).
+"""
+
+from __future__ import annotations
+
+from pipelines.render.html import class_colours, environment
+from pipelines.render.names import Names
+from pipelines.report.build import build, class_label
+from pipelines.report.config import ReportConfig, ReportError
+from pipelines.report.context import Peers, ReportMonth
+from pipelines.report.pages import ReportRun, render, write_reports
+from pipelines.report.pdf import CHROMIUM_FLAGS, chromium, to_pdf
+from pipelines.report.run import run_report
+from pipelines.report.sentences import display, is_fact, number, sentence
+
+#: The month context under its historical name (the CLI, the service and tests use it).
+Month = ReportMonth
+
+__all__ = [
+    "CHROMIUM_FLAGS",
+    "Month",
+    "Names",
+    "Peers",
+    "ReportConfig",
+    "ReportError",
+    "ReportMonth",
+    "ReportRun",
+    "build",
+    "chromium",
+    "class_colours",
+    "class_label",
+    "display",
+    "environment",
+    "is_fact",
+    "number",
+    "render",
+    "run_report",
+    "sentence",
+    "to_pdf",
+    "write_reports",
+]

@@ -1,0 +1,291 @@
+"""The month context: everything the reports of one classified month share.
+
+`ReportMonth` (importable as `pipelines.report.Month`) loads the month's classes, the
+registry, the model version that classified it (`pipelines.bundle`) and the reference names,
+selects the enterprises to report on, and reads, once and on demand, what reports look up:
+feature rows, the industry's typical values, the class history and the peer groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from contract.months import Month, previous_month
+from features.catalog import Feature
+from models import explain
+from models.classes import ClassScheme, class_order
+from models.config import ModelConfig
+from pipelines import paths
+from pipelines.bundle import Bundle, load_bundle
+from pipelines.render.names import Names
+from pipelines.report.config import ReportConfig, ReportError
+
+
+@dataclass
+class ReportMonth:
+    """Everything the reports of one classified month share."""
+
+    month: str
+    classes: pd.DataFrame  # indexed by uscc
+    registry: pd.DataFrame  # indexed by uscc: name, codes, dates
+    features_path: Path
+    scheme: ClassScheme
+    bundle: Bundle
+    names: Names
+    rcfg: ReportConfig
+    top_k: int
+    engine: str
+    outputs: Path
+    _peer_done: set[str] = field(default_factory=set)  # features whose typical values are known
+    _peer_industry: pd.Series | None = None
+    _history: dict[str, pd.Series] = field(default_factory=dict)  # month -> class, by uscc
+    _peer_groups: dict[tuple[str, str], Peers] = field(default_factory=dict)
+    _peer_medians: dict[tuple[str, str], float | None] = field(default_factory=dict)
+    _explainer: explain.Explainer | None = None
+    #: keep the month's feature table in memory (a service answering one report at a time);
+    #: batches read only the rows they need
+    cache_features: bool = False
+    _table: pa.Table | None = None
+    _row_of: dict[str, int] = field(default_factory=dict)
+
+    def warm(self) -> None:
+        """Build what every report of the month shares (the feature table when it is cached,
+        the explainer, the industry and county peer groups) now, once: a service then does
+        not build them under its first requests, and holds them from its start."""
+        self.feature_rows([])
+        self.explainer()
+        for key in ("industry_code", "division_code"):
+            self.peers(key, "")
+
+    def explainer(self) -> explain.Explainer:
+        """The explainer of the model version that classified the month (built once)."""
+        if self._explainer is None:
+            self._explainer = self.bundle.explainer(self.engine)
+        return self._explainer
+
+    @classmethod
+    def load(
+        cls,
+        as_of: Month | str,
+        cfg: ModelConfig,
+        rcfg: ReportConfig,
+        scheme: ClassScheme,
+        features_dir: Path,
+        interim: Path,
+        outputs: Path,
+        root: Path = Path("."),
+    ) -> ReportMonth:
+        month = str(Month(as_of))
+        path = paths.Outputs(Path(outputs)).classes(month)
+        if not path.is_file():
+            raise ReportError(
+                f"report: no classes for {month} ({path}); run `riskclass classify --as-of {month}`"
+            )
+        classes = pq.read_table(path).to_pandas().set_index("uscc")
+        if "margin" not in classes.columns:
+            raise ReportError(
+                f"report: {path} was written without explanations (classify --no-explain); "
+                f"run `riskclass classify --as-of {month}` again"
+            )
+        used = set(classes["scheme"].unique())
+        if used != {scheme.name}:
+            raise ReportError(
+                f"report: {path} was classified with scheme {', '.join(sorted(used))}, not "
+                f"{scheme.name}: pass that scheme's file with --scheme"
+            )
+        versions = classes["model_version"].unique()
+        if len(versions) != 1:
+            raise ReportError(f"report: {path} mixes model versions {sorted(versions)}")
+        reg_path = paths.table(interim, "enterprises")
+        if not reg_path.is_file():
+            raise ReportError(f"report: table enterprises not found at {reg_path}; run ingest")
+        cols = [
+            "uscc",
+            "name",
+            "entity_type",
+            "industry_code",
+            "division_code",
+            "established_date",
+            "status",
+        ]
+        registry = pq.read_table(reg_path, columns=cols).to_pandas().set_index("uscc")
+        bundle = load_bundle(cfg, version=str(versions[0]))
+        return cls(
+            month,
+            classes,
+            registry,
+            paths.features_file(features_dir, month),
+            scheme,
+            bundle,
+            Names.load(rcfg, root),
+            rcfg,
+            cfg.explain.top_k,
+            cfg.explain.engine,
+            Path(outputs),
+        )
+
+    # --- selection ---------------------------------------------------------------------------
+    def select(
+        self,
+        usccs: Sequence[str] = (),
+        klass: str | None = None,
+        division: str | None = None,
+        industry: str | None = None,
+        sample: int | None = None,
+        seed: int = 0,
+        limit: int | None = None,
+    ) -> list[str]:
+        """Enterprises to report on: the given USCCs, or those matching class / division
+        prefix / industry prefix, optionally a seeded random sample, in USCC order."""
+        if usccs:
+            unknown = [u for u in usccs if u not in self.classes.index]
+            if unknown:
+                raise ReportError(
+                    f"report: {len(unknown)} enterprise(s) have no classification for "
+                    f"{self.month}: {', '.join(unknown[:5])}"
+                )
+            chosen = pd.Index(sorted(set(usccs)))
+        else:
+            mask = pd.Series(True, index=self.classes.index)
+            if klass is not None:
+                if klass not in class_order(self.scheme) and klass not in {
+                    c.code for c in self.scheme.classes
+                }:
+                    raise ReportError(
+                        f"report: class {klass!r} is not in scheme {self.scheme.name} "
+                        f"({', '.join(c.code for c in self.scheme.classes)})"
+                    )
+                mask &= self.classes["class_final"] == klass
+            reg = self.registry.reindex(self.classes.index)
+            if division:
+                mask &= reg["division_code"].fillna("").str.startswith(division).to_numpy()
+            if industry:
+                mask &= reg["industry_code"].fillna("").str.startswith(industry).to_numpy()
+            chosen = self.classes.index[mask.to_numpy()].sort_values()
+            if sample is not None and sample < len(chosen):
+                rng = np.random.default_rng(seed)
+                chosen = chosen[np.sort(rng.choice(len(chosen), size=sample, replace=False))]
+        if limit is not None:
+            chosen = chosen[:limit]
+        return list(chosen)
+
+    # --- data ----------------------------------------------------------------------------------
+    def feature_rows(self, usccs: Sequence[str]) -> pa.Table:
+        if not self.features_path.is_file():
+            raise ReportError(f"report: no feature file {self.features_path}")
+        if self.cache_features:
+            if self._table is None:  # built whole before it is published (threads)
+                table = pq.read_table(self.features_path)
+                self._row_of = {u: i for i, u in enumerate(table.column("uscc").to_pylist())}
+                self._table = table
+            return self._table.take(pa.array([self._row_of[u] for u in usccs], pa.int64()))
+        t = pq.read_table(self.features_path, filters=[("uscc", "in", list(usccs))])
+        order = pc.index_in(pa.array(list(usccs)), t.column("uscc"))
+        return t.take(order)
+
+    def typical(self, f: Feature, industry2: str) -> float | None:
+        """The industry's typical value of a feature among the enterprises classified this
+        month: the share of 1s for a flag, else the median; None when no member has a value.
+        Computed for every industry division at once, the first time a feature is asked for
+        (one column read, one group-by), and kept as one number per industry: a service
+        answering reports for hours holds a few numbers per feature, not the column."""
+        if f.name not in self._peer_done:
+            t = pq.read_table(self.features_path, columns=["uscc", f.name])
+            column = pd.Series(
+                t.column(f.name).to_numpy(zero_copy_only=False),
+                index=t.column("uscc").to_pandas(),
+            )
+            if self._peer_industry is None:  # the classified enterprises' industry divisions
+                scored = self.classes.index[self.classes["score"].notna().to_numpy()]
+                code = self.registry["industry_code"].reindex(scored).str[:2]
+                self._peer_industry = code[code.notna().to_numpy()]  # not in the registry: out
+            industry = self._peer_industry
+            vals = pd.to_numeric(column.reindex(industry.index), errors="coerce")
+            has = vals.notna().to_numpy()
+            vals, industry = vals[has], industry[has]
+            if f.kind == "flag":
+                by = (vals == 1).groupby(industry.to_numpy()).mean()
+            else:
+                by = vals.groupby(industry.to_numpy()).median()
+            for code, value in by.items():
+                self._peer_medians[(f.name, str(code))] = float(value)
+            self._peer_done.add(f.name)
+        return self._peer_medians.get((f.name, industry2))
+
+    def history(self, usccs: Sequence[str]) -> dict[str, dict[str, str]]:
+        """uscc -> {month: class} over the last ``history_months`` months present."""
+        months = [self.month]
+        while len(months) < self.rcfg.history_months:
+            months.append(previous_month(months[-1]))
+        out: dict[str, dict[str, str]] = {u: {} for u in usccs}
+        outputs = paths.Outputs(self.outputs)
+        for m in months:
+            p = outputs.classes(m)
+            if not p.is_file():
+                continue
+            if self.cache_features:  # a service: each month's classes read once, then looked up
+                if m not in self._history:
+                    t = pq.read_table(p, columns=["uscc", "class_final"])
+                    self._history[m] = pd.Series(
+                        t.column("class_final").to_pandas().astype("category").to_numpy(),
+                        index=pd.Index(t.column("uscc").to_pylist(), dtype=object),
+                    )
+                known = self._history[m]
+                for u in usccs:
+                    if u in known.index:
+                        c = known[u]
+                        out[u][m] = None if pd.isna(c) else str(c)  # type: ignore[assignment]
+                continue
+            t = pq.read_table(
+                p, columns=["uscc", "class_final"], filters=[("uscc", "in", list(usccs))]
+            )
+            for u, c in zip(
+                t.column("uscc").to_pylist(), t.column("class_final").to_pylist(), strict=True
+            ):
+                out[u][m] = c
+        return out
+
+    def peers(self, key: str, value: str) -> Peers:
+        """Enterprises of the same industry division (2 digits) or county, classified this
+        month. Every group of ``key`` is built at once, the first time one is asked for (one
+        pass over the month), and cached."""
+        cache = self._peer_groups
+        if (key, "") not in cache:
+            reg = self.registry
+            code = reg[key].str[:2] if key == "industry_code" else reg[key]
+            scored = self.classes[self.classes["score"].notna().to_numpy()]
+            group = code.reindex(scored.index)  # not in the registry: no group
+            frame = pd.DataFrame(
+                {
+                    "group": group.to_numpy(),
+                    "score": scored["score"].to_numpy(),
+                    "cls": scored["class_final"].to_numpy(),
+                },
+                index=scored.index,
+            )
+            frame = frame[frame["group"].notna().to_numpy()]
+            order = class_order(self.scheme)
+            for g, part in frame.groupby("group", sort=False):
+                counts = part["cls"].value_counts()
+                shares = [(c, f"{counts.get(c, 0) / len(part):.1%}") for c in order]
+                cache[(key, str(g))] = Peers(part.index, np.sort(part["score"].to_numpy()), shares)
+            cache[(key, "")] = Peers(pd.Index([]), np.array([]), [(c, f"{0:.1%}") for c in order])
+        return cache.get((key, value), cache[(key, "")])
+
+
+@dataclass(frozen=True)
+class Peers:
+    """One peer group of a month."""
+
+    index: pd.Index  # the enterprises of the group that were classified
+    scores: np.ndarray[Any, Any]  # their scores, sorted
+    shares: list[tuple[str, str]]  # class -> share of the group
