@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
@@ -37,10 +41,19 @@ def test_simulate_writes_tables_and_summary(tmp_path: Path) -> None:
     )
     result = runner.invoke(
         app,
-        ["simulate", "--config", str(cfg), "--enterprises", "1500", "--months", "12", "--seed", "3",
-         "--out", str(tmp_path / "raw"), "--truth-out", str(tmp_path / "truth"),
-         "--summary-out", str(tmp_path / "s.json"), "--workers", "1"],
-    )  # fmt: skip
+        [
+            *("simulate", "--config", str(cfg), "--enterprises", "1500", "--months", "12"),
+            *(
+                "--seed",
+                "3",
+                "--out",
+                str(tmp_path / "raw"),
+                "--truth-out",
+                str(tmp_path / "truth"),
+            ),
+            *("--summary-out", str(tmp_path / "s.json"), "--workers", "1"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "oracle AUC" in result.output and "enterprises" in result.output
     summary = json.loads((tmp_path / "s.json").read_text(encoding="utf-8"))
@@ -85,3 +98,30 @@ def test_contract_docs_command(tmp_path: Path) -> None:
     result = runner.invoke(app, ["contract-docs", "--out", str(out)])
     assert result.exit_code == 0
     assert "统一社会信用代码" in out.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("command", ["ingest", "features", "classify", "report", "plan", "seal"])
+def test_a_bad_month_is_a_clear_error(command: str) -> None:
+    result = runner.invoke(app, [command, "--as-of", "2026-13"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--as-of'" in result.output
+    assert "a month is written YYYY-MM, got '2026-13'" in result.output
+
+
+def test_the_callback_turns_telemetry_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DO_NOT_TRACK", raising=False)
+    result = runner.invoke(app, ["contract-docs", "--out", str(tmp_path / "c.md")])
+    assert result.exit_code == 0
+    assert os.environ["DO_NOT_TRACK"] == "1"
+
+
+def test_python_dash_m_runs_the_same_app() -> None:  # DVC's stages call `python -m pipelines.cli`
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "simulate-loop" in done.stdout

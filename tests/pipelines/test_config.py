@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -18,8 +20,11 @@ def _write(tmp_path: Path, data: object) -> Path:
     return p
 
 
-def _base() -> dict:  # type: ignore[type-arg]
-    return yaml.safe_load((ROOT / "configs" / "simulator.yaml").read_text(encoding="utf-8"))
+def _base() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(
+        (ROOT / "configs" / "simulator.yaml").read_text(encoding="utf-8")
+    )
+    return data
 
 
 def test_shipped_config_loads() -> None:
@@ -60,7 +65,9 @@ def test_config_is_frozen() -> None:
         (lambda d: d.pop("risk"), "risk: Field required"),
     ],
 )
-def test_invalid_config_names_the_key(tmp_path: Path, edit, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_config_names_the_key(
+    tmp_path: Path, edit: Callable[[dict[str, Any]], object], message: str
+) -> None:
     data = _base()
     edit(data)
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")) as info:

@@ -1,0 +1,357 @@
+"""Commands that bring data in and make it ready: ``simulate``, ``ingest``, ``contract-docs``,
+``features``, ``feature-docs`` and ``feedback`` (a plan's inspection results)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from contract.months import Month
+from pipelines.cli.common import (
+    IngestConfigOpt,
+    InterimOpt,
+    console,
+    fail,
+    month_option,
+    progress,
+)
+from pipelines.config import ConfigError, load_config
+from pipelines.paths import DATA, FEATURES_CONFIG, INGEST_CONFIG, OUTPUTS, SIMULATOR_CONFIG
+
+
+def simulate(
+    config: Annotated[Path, typer.Option(help="simulator configuration (YAML)")] = SIMULATOR_CONFIG,
+    enterprises: Annotated[
+        int, typer.Option(help="number of enterprises in the registry")
+    ] = 100_000,
+    months: Annotated[
+        int, typer.Option(help="months of history ending at the config's end_month")
+    ] = 36,
+    seed: Annotated[
+        int, typer.Option(help="random seed; the same seed gives byte-identical files")
+    ] = 20261,
+    out: Annotated[Path, typer.Option(help="folder for the raw contract tables")] = DATA.raw,
+    truth_out: Annotated[
+        Path, typer.Option(help="folder for the hidden truth (read by evaluation only)")
+    ] = DATA.truth,
+    summary_out: Annotated[
+        Path, typer.Option(help="summary figures (JSON)")
+    ] = OUTPUTS.simulation_summary,
+    messy_out: Annotated[
+        Path | None,
+        typer.Option(help="also write a corrupted copy here (CSV/XLSX as departments export)"),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(help="worker processes (default: CPU count, at most 2 per 24 GiB)")
+    ] = 0,
+) -> None:
+    """Generate a synthetic province with a hidden ground truth.
+
+    Example: [bold]riskclass simulate --enterprises 100000 --months 36 --seed 7 --out data/raw --messy-out data/raw_messy[/]
+    """
+    from pipelines.simulate import load_simulator_config, run_simulate, write_messy
+
+    try:
+        cfg = load_simulator_config(config)
+    except ConfigError as exc:
+        fail(str(exc))
+    n_workers = workers or max(1, min(os.cpu_count() or 1, 2))
+    with progress() as bar:
+        task = bar.add_task("simulating chunks", total=None)
+
+        def on_progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            summary = run_simulate(
+                cfg,
+                enterprises=enterprises,
+                months=months,
+                seed=seed,
+                out=out,
+                truth_out=truth_out,
+                summary_out=summary_out,
+                workers=n_workers,
+                progress=on_progress,
+            )
+        except ValueError as exc:
+            fail(str(exc))
+        if messy_out is not None:
+            messy_task = bar.add_task("writing the messy copy", total=None)
+            write_messy(
+                cfg, out, messy_out, seed, lambda d, t: bar.update(messy_task, completed=d, total=t)
+            )
+    _print_summary(summary.to_dict(), out, truth_out, summary_out)
+    if messy_out is not None:
+        console.print(
+            f"messy copy (for ingestion tests): [bold]{messy_out}[/] (one file per table, manifest.json)"
+        )
+
+
+def _print_summary(s: dict[str, Any], out: Path, truth_out: Path, summary_out: Path) -> None:
+    console.print(
+        f"\n[bold]Synthetic province[/]: {s['enterprises']:,} enterprises, {s['first_month']} .. {s['last_month']} ({s['months']} months), seed {s['seed']}"
+    )
+    rows = Table("table", "rows", title="rows per table")
+    for name, count in s["rows"].items():
+        rows.add_row(name, f"{count:,}")
+    console.print(rows)
+    cls = Table(
+        "class",
+        "share of enterprise-months",
+        "double-random inspections",
+        "hit rate",
+        title="legacy classes of the history (rule-based)",
+    )
+    for c in ("A", "B", "C", "D"):
+        cls.add_row(
+            c,
+            f"{s['legacy_class_shares'][c]:.1%}",
+            f"{s['double_random_inspections_by_class'][c]:,}",
+            f"{s['double_random_hit_rate_by_class'][c]:.1%}",
+        )
+    console.print(cls)
+    cov = (
+        ", ".join(f"{y}: {v:.1%}" for y, v in s["yearly_double_random_coverage"].items())
+        or "no full calendar year in the window"
+    )
+    console.print(f"yearly double-random coverage: {cov}")
+    console.print(
+        f"oracle AUC (true probability vs outcome, double-random inspections): [bold]{s['oracle_auc']:.3f}[/] - the ceiling for any model"
+    )
+    console.print(
+        f"\nraw tables: [bold]{out}/<table>/part-*.parquet[/]   hidden truth: [bold]{truth_out}/[/]   summary: [bold]{summary_out}[/]"
+    )
+
+
+def ingest(
+    source: Annotated[
+        Path,
+        typer.Option(help="folder with one file (Parquet, CSV, XLSX) or Parquet folder per table"),
+    ] = DATA.raw,
+    out: Annotated[
+        Path,
+        typer.Option(help="interim folder: accepted tables, quarantine, reconciliation, Data Docs"),
+    ] = DATA.interim,
+    as_of: Annotated[
+        Month | None,
+        month_option("data month YYYY-MM: records dated after its end are rejected"),
+    ] = None,
+    config: IngestConfigOpt = INGEST_CONFIG,
+    report_out: Annotated[
+        Path | None, typer.Option(help="also write the reconciliation (JSON) here")
+    ] = None,
+) -> None:
+    """Validate, type and reconcile a delivery; rejected rows go to quarantine with reasons.
+
+    Example: [bold]riskclass ingest --source data/raw --out data/interim --as-of 2026-10[/]
+    """
+    from pipelines.ingest import IngestError, run_ingest
+    from pipelines.intake.config import IngestConfig
+    from pipelines.intake.readers import StructuralError
+
+    try:
+        cfg = load_config(config, IngestConfig)
+    except ConfigError as exc:
+        fail(str(exc))
+    with progress() as bar:
+        task = bar.add_task("ingesting", total=None)
+
+        def on_table(name: str) -> None:
+            bar.update(task, description=f"ingesting {name}", advance=1)
+
+        try:
+            report = run_ingest(cfg, source, out, as_of=as_of, progress=on_table)
+        except (StructuralError, IngestError) as exc:
+            fail(str(exc))
+    if report_out is not None:
+        from pipelines.io import write_json
+
+        write_json(report.to_dict(), report_out)
+    _print_reconciliation(report.to_dict(), out)
+
+
+def _print_reconciliation(r: dict[str, Any], out: Path) -> None:
+    from pipelines.intake.rules import reason
+
+    t = Table(
+        "table",
+        "status",
+        "rows read",
+        "accepted",
+        "quarantined",
+        "in interim",
+        title=f"reconciliation - {r['run_name']}",
+    )
+    q = Table("table", "rule", "rows", "reason", title="quarantined rows by rule")
+    for name, row in r["tables"].items():
+        t.add_row(
+            name,
+            row["status"],
+            f"{row['rows_read']:,}",
+            f"{row['accepted']:,}",
+            f"{row['quarantined']:,}",
+            f"{row['rows_in_interim']:,}",
+        )
+        for rule, count in sorted(row["quarantined_by_rule"].items(), key=lambda kv: -kv[1]):
+            zh, en = reason(rule, column="…", candidates="…", limit=0)
+            q.add_row(name, rule, f"{count:,}", f"{zh} / {en}")
+    console.print(t)
+    if q.row_count:
+        console.print(q)
+    read = sum(row["rows_read"] for row in r["tables"].values())
+    acc = sum(row["accepted"] for row in r["tables"].values())
+    qua = sum(row["quarantined"] for row in r["tables"].values())
+    console.print(
+        f"rows read {read:,} = accepted {acc:,} + quarantined {qua:,}; unaccounted: [bold]{r['unaccounted_rows']}[/]"
+    )
+    if r["unknown_files"]:
+        console.print(
+            f"files that are no contract table (not read): {', '.join(r['unknown_files'])}"
+        )
+    absent = [n for n, row in r["tables"].items() if row["status"] == "absent"]
+    if absent:
+        console.print(
+            f"optional tables absent (features that need them will be missing): {', '.join(absent)}"
+        )
+    console.print(
+        f"accepted: [bold]{out}/<table>.parquet[/]  quarantine: [bold]{out}/quarantine/[/]  "
+        f"reconciliation: [bold]{out}/reconciliation.json[/]  Data Docs: [bold]{r['data_docs']}[/]"
+    )
+
+
+def contract_docs(
+    out: Annotated[Path, typer.Option(help="where to write the Markdown")] = Path(
+        "docs/data-contract.md"
+    ),
+) -> None:
+    """Write the raw-data contract (tables, columns in Chinese and English, rules) as Markdown.
+
+    Example: [bold]riskclass contract-docs --out docs/data-contract.md[/]
+    """
+    from pipelines.contract_docs import write_contract_docs
+
+    write_contract_docs(out)
+    console.print(f"wrote {out}")
+
+
+def features(
+    source: Annotated[
+        Path, typer.Option(help="ingested tables (riskclass ingest --out)")
+    ] = DATA.interim,
+    out: Annotated[
+        Path, typer.Option(help="folder for <YYYY-MM>.parquet, one file per month")
+    ] = DATA.features,
+    as_of: Annotated[Month | None, month_option("one month, YYYY-MM")] = None,
+    first: Annotated[
+        str | None, typer.Option("--from", help="first month of a range (training history)")
+    ] = None,
+    last: Annotated[
+        str | None, typer.Option("--to", help="last month of the range, inclusive")
+    ] = None,
+    config: Annotated[Path, typer.Option(help="feature configuration (YAML)")] = FEATURES_CONFIG,
+    summary_out: Annotated[
+        Path | None, typer.Option(help="also write a summary (JSON: rows, timings, missing shares)")
+    ] = None,
+) -> None:
+    """Point-in-time features of every enterprise, five information groups, per month end.
+
+    Examples: [bold]riskclass features --as-of 2026-10[/];
+    [bold]riskclass features --from 2024-10 --to 2026-10[/] (training history)
+    """
+    from features.config import FeaturesConfig
+    from features.engine import FeatureError
+    from pipelines.features import resolve_months, run_features
+
+    try:
+        cfg = load_config(config, FeaturesConfig)
+        months = resolve_months(as_of, first, last)
+    except (ConfigError, FeatureError, ValueError) as exc:
+        fail(str(exc))
+    with progress() as bar:
+        task = bar.add_task("features", total=len(months))
+
+        def on_month(month: str) -> None:
+            bar.update(task, description=f"features {month}", completed=months.index(month))
+
+        try:
+            report = run_features(cfg, source, out, months, progress=on_month)
+        except FeatureError as exc:
+            fail(str(exc))
+        bar.update(task, completed=len(months))
+    r = report.to_dict()
+    if summary_out is not None:
+        from pipelines.io import write_json
+
+        write_json(r, summary_out)
+    rows = [v["enterprises"] for v in r["months"].values()]
+    console.print(
+        f"[bold]{r['features']}[/] features (+{r['context_columns']} context columns) for "
+        f"{len(rows)} month(s), {min(rows):,}–{max(rows):,} enterprises each, "
+        f"{sum(m.seconds for m in report.months):.0f} s: [bold]{out}/<YYYY-MM>.parquet[/]"
+    )
+    if r["absent_tables"]:
+        console.print(
+            f"tables not delivered (their features are missing): {', '.join(r['absent_tables'])}"
+        )
+
+
+def feature_docs(
+    out: Annotated[Path, typer.Option(help="where to write the Markdown")] = Path(
+        "docs/features.md"
+    ),
+) -> None:
+    """Write the feature catalog (names, groups, directions, report sentences) as Markdown.
+
+    Example: [bold]riskclass feature-docs --out docs/features.md[/]
+    """
+    from pipelines.feature_docs import write_feature_docs
+
+    write_feature_docs(out)
+    console.print(f"wrote {out}")
+
+
+def feedback(
+    plan: Annotated[
+        Path, typer.Option(help="the plan's folder, e.g. outputs/2026-10/plans/routine")
+    ],
+    results: Annotated[Path, typer.Option(help="the platform's results (CSV or XLSX)")],
+    as_of: Annotated[
+        Month | None,
+        month_option("delivery month YYYY-MM: results dated after its end are rejected"),
+    ] = None,
+    interim: InterimOpt = DATA.interim,
+    out: Annotated[
+        Path, typer.Option(help="deliveries and rejected rows, per plan")
+    ] = DATA.feedback,
+    config: IngestConfigOpt = INGEST_CONFIG,
+) -> None:
+    """Bring a plan's inspection results in: linked to the plan, ingested into inspections.
+
+    Example: [bold]riskclass feedback --plan outputs/2026-10/plans/routine --results results.xlsx --as-of 2026-11[/]
+    """
+    from pipelines.feedback import FeedbackError, run_feedback
+    from pipelines.ingest import IngestError
+    from pipelines.intake.config import IngestConfig
+
+    try:
+        cfg = load_config(config, IngestConfig)
+        run = run_feedback(plan, results, interim, out, cfg, as_of=as_of)
+    except (ConfigError, FeedbackError, IngestError) as exc:
+        fail(str(exc))
+    s = run.summary
+    ing = s["ingest"]
+    console.print(
+        f"plan {s['plan_id']}: results read {s['rows_read']:,} = linked {s['linked']:,} "
+        f"+ rejected {s['rejected']:,}; linked = accepted {ing['accepted'] or 0:,} "
+        f"+ quarantined {ing['quarantined'] or 0:,} by ingestion",
+        soft_wrap=True,
+    )
+    for rule, n in {**s["rejected_by_rule"], **(ing["quarantined_by_rule"] or {})}.items():
+        console.print(f"  {rule}: {n:,}")
+    console.print(f"enterprises of the plan still without a result: {s['without_result']:,}")
+    console.print(f"delivery, rejected rows, counts: [bold]{run.folder}[/]", soft_wrap=True)

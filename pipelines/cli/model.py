@@ -1,0 +1,331 @@
+"""Commands of the model's life: ``train``, ``classify``, ``verify`` and ``promote``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from contract.months import Month
+from pipelines.cli.common import (
+    AUDIT_LOG,
+    FeaturesOpt,
+    InterimOpt,
+    ModelConfigOpt,
+    console,
+    fail,
+    month_option,
+    pct,
+    progress,
+)
+from pipelines.config import ConfigError, load_config
+from pipelines.paths import DATA, MODEL_CONFIG, OUTPUTS, REPORT_CONFIG, WARNING_CONFIG
+
+if TYPE_CHECKING:
+    from pipelines.results import TrainMetrics
+    from pipelines.train import TrainResult
+
+
+def train(
+    features_dir: Annotated[
+        Path, typer.Option("--features", help="feature files (riskclass features)")
+    ] = DATA.features,
+    interim: Annotated[
+        Path, typer.Option(help="ingested tables (inspections are the labels)")
+    ] = DATA.interim,
+    config: ModelConfigOpt = MODEL_CONFIG,
+    truth: Annotated[
+        Path | None,
+        typer.Option(
+            help="synthetic province only: the hidden truth, for oracle AUC (evaluation only)"
+        ),
+    ] = None,
+    metrics_out: Annotated[
+        Path, typer.Option(help="metrics for `dvc metrics show`")
+    ] = OUTPUTS.train_metrics,
+    trials: Annotated[
+        int | None, typer.Option(help="Optuna trials (default: the config's)")
+    ] = None,
+) -> None:
+    """Train on double-random inspection outcomes (weights 1/p), tune, calibrate, compare with
+    baselines, register the model in MLflow as @challenger.
+
+    Example: [bold]riskclass train --truth data/truth[/]
+    """
+    from models.config import ModelConfig
+    from pipelines.train import TrainError, run_train
+
+    try:
+        cfg = load_config(config, ModelConfig)
+    except ConfigError as exc:
+        fail(str(exc))
+    if trials is not None:
+        cfg = cfg.model_copy(update={"tuning": cfg.tuning.model_copy(update={"trials": trials})})
+    with console.status("training") as status:
+        try:
+            result = run_train(
+                cfg,
+                features_dir,
+                interim,
+                truth=truth,
+                metrics_out=metrics_out,
+                progress=lambda msg: status.update(f"training: {msg}"),
+            )
+        except (TrainError, ConfigError, ValueError) as exc:
+            fail(str(exc))
+    _print_training(result.metrics, result)
+
+
+#: How the training table names the models it compares.
+MODEL_LABELS = {
+    "lightgbm": "LightGBM (1/p)",
+    "indicator_score": "indicator score",
+    "logistic": "logistic reg.",
+    "lightgbm_unweighted": "LightGBM no 1/p",
+    "general_plus_sector": "+ sector models",
+}
+
+
+def _print_training(m: TrainMetrics, result: TrainResult) -> None:
+    lab = m.labelled
+    console.print(
+        f"labels: {lab['labels']:,} double-random inspections ({lab['without_features']:,} without a feature row), "
+        f"train {lab['train']:,} / valid {lab['valid']:,} / test {lab['test']:,}; {m.trials} Optuna trials; "
+        f"{result.seconds:.0f} s"
+    )
+    first = next(iter(m.models.values()))
+    order = list(first.hit_rates)
+    t = Table(title="test months, 1/p weighted: AUC; hit rate by class (before overrides)")
+    t.add_column("model", no_wrap=True)
+    for col in ["AUC", "/oracle", "logloss", *order, "A<D"]:
+        t.add_column(col, justify="right")
+    for name, r in m.models.items():
+        frac = r.auc_fraction_of_oracle
+        t.add_row(
+            MODEL_LABELS.get(name, name),
+            f"{r.auc:.3f}",
+            "" if frac is None else f"{frac:.0%}",
+            f"{r.logloss:.3f}",
+            *[pct(r.hit_rates[c].hit_rate) for c in order],
+            "yes" if r.hit_rates_increasing else "no",
+        )
+    console.print(t)
+    if m.oracle_auc is not None:
+        console.print(f"oracle AUC (simulator's true problem probability): {m.oracle_auc:.3f}")
+    for name, s in m.sectors.items():
+        console.print(f"sector model {name}: {s.reason}")
+    console.print(
+        f"registered as version [bold]{result.version}[/] (@challenger); MLflow run {result.run_id}"
+    )
+
+
+def classify(
+    as_of: Annotated[Month, month_option("data month YYYY-MM")],
+    features_dir: FeaturesOpt = DATA.features,
+    out: Annotated[
+        Path, typer.Option(help="outputs/<month>/classes.parquet goes here")
+    ] = OUTPUTS.root,
+    config: ModelConfigOpt = MODEL_CONFIG,
+    scheme: Annotated[
+        Path | None, typer.Option(help="class scheme (YAML); default: the one in the model config")
+    ] = None,
+    alias: Annotated[str, typer.Option(help="registered model alias to use")] = "champion",
+    explain: Annotated[
+        bool,
+        typer.Option("--explain/--no-explain", help="store each enterprise's main risk points"),
+    ] = True,
+) -> None:
+    """Score every enterprise of a month and assign its class (with overrides), with its
+    main risk points (exact TreeSHAP) unless --no-explain.
+
+    Example: [bold]riskclass classify --as-of 2026-10[/]
+    """
+    from models.classes import ClassScheme, SchemeError
+    from models.config import ModelConfig
+    from pipelines.classify import ClassifyError, run_classify
+
+    try:
+        cfg = load_config(config, ModelConfig)
+        sch = load_config(scheme or cfg.class_scheme, ClassScheme)
+        with progress() as bar:
+            task = bar.add_task(f"classifying {as_of}", total=None)
+            report = run_classify(
+                cfg,
+                sch,
+                features_dir,
+                as_of,
+                out,
+                alias=alias,
+                explain=explain,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    except (ConfigError, ClassifyError, SchemeError) as exc:
+        fail(str(exc))
+    r = report.summary
+    t = Table(
+        title=f"{as_of}: {r.enterprises:,} enterprises, model version {r.model_version} ({sch.name})"
+    )
+    t.add_column("class")
+    t.add_column("enterprises", justify="right")
+    t.add_column("share", justify="right")
+    for c, n in r.class_counts.items():
+        t.add_row(c, f"{n:,}", f"{r.class_shares[c]:.1%}")
+    console.print(t)
+    if r.overrides:
+        console.print("overrides: " + ", ".join(f"{k} {v:,}" for k, v in r.overrides.items()))
+    console.print(f"classes (internal, not for publication): [bold]{r.out}[/]")
+
+
+def verify(
+    as_of: Annotated[Month, month_option("last month of the window YYYY-MM")],
+    first: Annotated[
+        str | None,
+        typer.Option("--from", help="first month (default: the model's first test month)"),
+    ] = None,
+    alias: Annotated[str, typer.Option(help="registered model alias")] = "challenger",
+    features_dir: FeaturesOpt = DATA.features,
+    interim: InterimOpt = DATA.interim,
+    out: Annotated[
+        Path, typer.Option(help="outputs/<month>/verification/ goes here")
+    ] = OUTPUTS.root,
+    config: ModelConfigOpt = MODEL_CONFIG,
+    warning: Annotated[
+        Path, typer.Option(help="warning rules (YAML) for early-warning precision")
+    ] = WARNING_CONFIG,
+    names: Annotated[
+        Path, typer.Option(help="report configuration: division names")
+    ] = REPORT_CONFIG,
+    report_only: Annotated[
+        bool,
+        typer.Option("--report-only", help="exit 0 on FAIL too (pipelines record the verdict)"),
+    ] = False,
+) -> None:
+    """Verify that a model's classes find problems on held-out double-random inspections.
+
+    Example: [bold]riskclass verify --as-of 2026-10 --from 2026-07[/]
+    """
+    from models.classes import ClassScheme
+    from models.config import ModelConfig
+    from pipelines.classify import ClassifyError
+    from pipelines.verify import VerifyError, run_verify
+
+    try:
+        cfg = load_config(config, ModelConfig)
+        sch = load_config(cfg.class_scheme, ClassScheme)
+        from models.warning import WarningConfig
+        from pipelines.render.names import Names
+        from pipelines.report import ReportConfig
+
+        warn_cfg = load_config(warning, WarningConfig)
+        names_cfg = Names.load(load_config(names, ReportConfig))
+        result = run_verify(
+            cfg,
+            sch,
+            features_dir,
+            interim,
+            as_of,
+            out,
+            first,
+            alias,
+            warning=warn_cfg,
+            names=names_cfg,
+        )
+    except (ConfigError, VerifyError, ClassifyError) as exc:
+        fail(str(exc))
+    m = result.metrics
+    t = Table(
+        title=f"verification {m.window[0]}..{m.window[1]}, model version "
+        f"{m.model.version}: AUC {m.auc:.3f}, KS {m.ks:.3f}"
+    )
+    for col in ("class", "inspections", "hit rate (1/p)", "95% interval", "unweighted", "lift"):
+        t.add_column(col, justify="left" if col == "class" else "right")
+    for c, rate in m.class_final.hit_rates.items():
+        if rate.inspections:
+            t.add_row(
+                c,
+                f"{rate.inspections:,}",
+                f"{rate.weighted:.1%}",
+                f"{rate.low:.1%}–{rate.high:.1%}",
+                f"{rate.unweighted:.1%}",
+                f"{m.class_final.lift[c]:.2f}",
+            )
+    console.print(t)
+    ew = m.early_warning
+    if ew.get("computed"):
+        w, o = ew["warned"], ew["not_warned"]
+        console.print(
+            f"early warning: warned before inspection {w['inspections']:,}, hit rate "
+            f"{pct(w['hit_rate'])} ({pct(w['low'])}–{pct(w['high'])}); the others "
+            f"{pct(o['hit_rate'])}",
+            soft_wrap=True,
+        )
+    hs = m.hot_spots
+    console.print(
+        f"hot spots (division x industry): {hs['cells_kept']:,} cells of at least "
+        f"{hs['min_enterprises']} enterprises, top {min(hs['top'], hs['cells_kept'])} in the report"
+    )
+    for name, check in m.checks.items():
+        console.print(
+            f"{'[green]pass[/]' if check.passed else '[red]fail[/]'} {name}: {check.threshold}"
+        )
+    console.print(f"verdict: [bold]{m.verdict}[/]; {result.out}", soft_wrap=True)
+    if not result.passed and not report_only:
+        raise typer.Exit(code=1)
+
+
+def promote(
+    config: ModelConfigOpt = MODEL_CONFIG,
+    version: Annotated[
+        str | None, typer.Option(help="model version (default: @challenger)")
+    ] = None,
+    user: Annotated[str | None, typer.Option(help="who promotes (default: the login name)")] = None,
+    log: Annotated[Path, typer.Option(help="append-only promotion log")] = OUTPUTS.promotions,
+    verification: Annotated[
+        Path | None,
+        typer.Option(help="the version's verification report (riskclass verify): must PASS"),
+    ] = None,
+) -> None:
+    """Make a model version the @champion if it passes the checks; log the decision.
+
+    Example: [bold]riskclass promote --user zhang.san[/]
+    """
+    from models.classes import ClassScheme
+    from models.config import ModelConfig
+    from pipelines.promote import PromoteError, run_promote
+
+    try:
+        cfg = load_config(config, ModelConfig)
+        decision = run_promote(
+            cfg, load_config(cfg.class_scheme, ClassScheme), log, version, user, verification
+        )
+    except (ConfigError, PromoteError) as exc:
+        fail(str(exc))
+    from service import audit
+
+    audit.record(
+        AUDIT_LOG,
+        decision.entry["user"],
+        "promote",
+        f"{cfg.mlflow.registered_model} v{decision.to_version}",
+        outcome=decision.entry["decision"],
+        log_seq=decision.entry["seq"],
+    )
+    for name, c in decision.checks.items():
+        mark = "[green]pass[/]" if c.passed else "[red]fail[/]"
+        console.print(f"{mark} {name}: {_check_value(c.value)} ({c.threshold})")
+    if not decision.promoted:
+        fail(f"version {decision.to_version} not promoted; the refusal is logged in {log}")
+    console.print(
+        f"version [bold]{decision.to_version}[/] is now @champion (was {decision.from_version}); logged in {log}"
+    )
+
+
+def _check_value(value: Any) -> str:
+    """A promotion check's value as printed: rates of a list, text as is, else 3 decimals."""
+    if isinstance(value, list):
+        return ", ".join(f"{v:.1%}" for v in value)
+    if isinstance(value, str):
+        return value
+    return f"{value:.3f}"
