@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from pipelines.config import load_config
+from pipelines.environment import no_telemetry
 from simulator.config import SimulatorConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Never let a library phone home during tests.
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("DVC_NO_ANALYTICS", "1")
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-os.environ.setdefault("DO_NOT_TRACK", "1")
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Never let a library phone home during tests (the same call the CLI and service make)."""
+    no_telemetry()
 
 
 @pytest.fixture(scope="session")
@@ -33,8 +32,7 @@ def small_config(sim_config: SimulatorConfig) -> SimulatorConfig:
 @pytest.fixture(scope="session")
 def small_province(tmp_path_factory: pytest.TempPathFactory, small_config: SimulatorConfig):  # type: ignore[no-untyped-def]
     """5,000 enterprises x 24 months in 3 chunks, with a messy copy."""
-    from pipelines.messy import write_messy
-    from pipelines.simulate import run_simulate
+    from pipelines.simulate import run_simulate, write_messy
 
     base = tmp_path_factory.mktemp("province")
     summary = run_simulate(
@@ -61,7 +59,7 @@ def small_province(tmp_path_factory: pytest.TempPathFactory, small_config: Simul
 def small_interim(small_province, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The small province ingested as of 2026-10: (report, folder)."""
     from pipelines.ingest import run_ingest
-    from pipelines.ingest_config import IngestConfig
+    from pipelines.intake.config import IngestConfig
 
     cfg = load_config(ROOT / "configs" / "ingest.yaml", IngestConfig)
     out = tmp_path_factory.mktemp("interim") / "interim"
@@ -83,8 +81,8 @@ def small_features(small_interim, tmp_path_factory: pytest.TempPathFactory):  # 
 @pytest.fixture(scope="session")
 def small_history(small_interim, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """Features of the small province for 2025-09 .. 2026-10 (training history + one month)."""
-    from features.config import FeaturesConfig
     from contract.months import months_between
+    from features.config import FeaturesConfig
     from pipelines.features import run_features
 
     cfg = load_config(ROOT / "configs" / "features.yaml", FeaturesConfig)

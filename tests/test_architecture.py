@@ -73,9 +73,9 @@ def test_nothing_sets_the_environment_at_import() -> None:
         for path in sorted((ROOT / package).rglob("*.py")):
             tree = ast.parse(path.read_text(encoding="utf-8"))
             for stmt in tree.body:
-                if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                    if _sets_environment(stmt):
-                        found.append(f"{path.relative_to(ROOT)}:{stmt.lineno}")
+                defines = isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                if not defines and _sets_environment(stmt):
+                    found.append(f"{path.relative_to(ROOT)}:{stmt.lineno}")
     assert found == []
 
 
