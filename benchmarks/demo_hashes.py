@@ -48,8 +48,10 @@ def main() -> int:
     changed = sorted(n for n in before.keys() & now.keys() if before[n] != now[n])
     gone, new = sorted(before.keys() - now.keys()), sorted(now.keys() - before.keys())
     same = len(before.keys() & now.keys()) - len(changed)
-    print(f"{same} of {len(before)} files identical; {len(changed)} changed, "
-          f"{len(gone)} missing, {len(new)} new")
+    print(
+        f"{same} of {len(before)} files identical; {len(changed)} changed, "
+        f"{len(gone)} missing, {len(new)} new"
+    )
     for title, names in (("changed", changed), ("missing", gone), ("new", new)):
         for name in names:
             print(f"  {title}: {name}")

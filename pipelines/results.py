@@ -18,13 +18,16 @@ promises it. Shared by the stages: nothing here imports a stage.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from models.verification import Calibration, Rate
+
+_T = TypeVar("_T")
 
 
 def finite(value: Any) -> Any:
@@ -41,9 +44,28 @@ def finite(value: Any) -> Any:
     return value
 
 
+class ResultsError(ValueError):
+    """A results file that cannot be read back (not JSON, or a field missing)."""
+
+
 def _load(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ResultsError(f"{path}: cannot be read as a results file ({err})") from None
+    if not isinstance(data, dict):
+        raise ResultsError(f"{path}: a results file holds a JSON object")
     return data
+
+
+def _parse(path: Path, kind: str, parse: Callable[[dict[str, Any]], _T]) -> _T:
+    """``parse`` the file at ``path``; a missing or mistyped field is a ResultsError naming it."""
+    try:
+        return parse(_load(path))
+    except (KeyError, TypeError, AttributeError, ValueError) as err:
+        if isinstance(err, ResultsError):
+            raise
+        raise ResultsError(f"{path}: not a complete {kind} (field {err})") from None
 
 
 # ------------------------------------------------------------------ classify
@@ -87,7 +109,7 @@ class ClassesSummary:
 
     @classmethod
     def read(cls, path: Path) -> ClassesSummary:
-        return cls.from_dict(_load(path))
+        return _parse(path, "classes summary", cls.from_dict)
 
 
 # ------------------------------------------------------------------ train
@@ -233,7 +255,7 @@ class TrainFigures:
 
     @classmethod
     def read(cls, path: Path) -> TrainFigures:
-        return cls.from_dict(_load(path))
+        return _parse(path, "training metrics file", cls.from_dict)
 
 
 @dataclass
@@ -441,4 +463,4 @@ class VerificationMetrics:
 
     @classmethod
     def read(cls, path: Path) -> VerificationMetrics:
-        return cls.from_dict(_load(path))
+        return _parse(path, "verification report", cls.from_dict)

@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from pipelines.paths import Outputs
-from pipelines.results import ClassesSummary, VerificationMetrics
+from pipelines.results import ClassesSummary, ResultsError, VerificationMetrics
 
 
 class SummaryError(ValueError):
@@ -49,9 +49,12 @@ def collect(outputs: Path, as_of: str, order: list[str]) -> MonthSummary:
             f"summary: {as_of} is not classified ({summary_path}); "
             f"run `riskclass classify --as-of {as_of}`"
         )
-    classes = ClassesSummary.read(summary_path)
     metrics_path = out.verification_metrics(as_of)
-    verification = VerificationMetrics.read(metrics_path) if metrics_path.is_file() else None
+    try:
+        classes = ClassesSummary.read(summary_path)
+        verification = VerificationMetrics.read(metrics_path) if metrics_path.is_file() else None
+    except ResultsError as err:  # a damaged file is named, not taken for a missing one
+        raise SummaryError(f"summary: {err}") from None
     top_class = order[-1]
     classes_file = pq.read_table(out.classes(as_of), columns=["uscc", "class_final"])
     top = sorted(

@@ -39,3 +39,10 @@ def test_summary_of_a_classified_month(report_month, tmp_path) -> None:  # type:
     assert "内部参考" in r.output and "MLflow UI" in r.output and f"{d}.html" in r.output
     with pytest.raises(SummaryError, match="2026-01 is not classified"):
         collect(tmp_path, "2026-01", list("ABCD"))
+    # A damaged verification report is named, not taken for a month that was never verified.
+    (out / "2026-10" / "verification").mkdir(exist_ok=True)
+    (out / "2026-10" / "verification" / "metrics.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(SummaryError, match=r"metrics.json: not a complete verification report"):
+        collect(out, "2026-10", list("ABCD"))
+    r = CliRunner().invoke(app, ["summary", "--as-of", "2026-10", "--outputs", str(out)])
+    assert r.exit_code != 0 and "not a complete verification report" in r.output
