@@ -17,27 +17,24 @@ is 404, the same answer as one that does not exist; a login held back is 429 wit
 Retry-After; a body over the limit 413; a month whose seal does not check, or any month while
 the chains do not verify, is 503, with the reasons counted, not listed (file names would say
 which enterprises have class-D reports). Every response carries the security headers.
+
+The routes are here; the HTTP plumbing (middlewares, request helpers, `Refused`) is
+`service.web`, the settings, state and data access `service.data`, page rendering and the
+session checks `service.pages`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import datetime as dt
-import ipaddress
-import logging
-import threading
-import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
 import pandas as pd
-import pyarrow.parquet as pq
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -45,130 +42,23 @@ from markupsafe import Markup
 
 from models.classes import ClassScheme, class_order
 from models.config import ModelConfig
-from pipelines import chain, paths
+from pipelines import chain
 from pipelines.config import load_config
 from pipelines.environment import no_telemetry
-from pipelines.io import csv_text
-from pipelines.results import ClassesSummary, VerificationMetrics
 from pipelines.render.wording import BANNER_ZH as BANNER
-from service import audit
-from service.accounts import ROLES, AccountError, Accounts, Grant, Session, User, same
+from pipelines.results import ClassesSummary
+from service import audit, data, pages, web
+from service.accounts import ROLES, AccountError, Accounts, Grant, Session, same
 from service.anchor import AnchorError
 from service.config import ServiceConfig
+from service.data import Settings
 from service.guard import Guard, read_anchors
 
-log = logging.getLogger(__name__)
+__all__ = ["SETTINGS_ENV", "Settings", "create_app", "from_environment", "run"]
+
 TEMPLATES = Path(__file__).parent / "templates"
-COOKIE, LOGIN_COOKIE = "rc_session", "rc_login"
 LIST_LIMIT = 500
 MAX_NAME = 64  # a user name is at most 40 characters; longer input is cut before any use
-
-
-@dataclass
-class Settings:
-    """Where the service reads and writes (defaults: the layout of `pipelines.paths`)."""
-
-    config: ServiceConfig = field(default_factory=ServiceConfig)  # configs/service.yaml
-    outputs: Path = paths.OUTPUTS.root
-    interim: Path = paths.DATA.interim
-    features: Path = paths.DATA.features
-    model_config: Path = paths.MODEL_CONFIG
-    report_config: Path = paths.REPORT_CONFIG
-    accounts: Path = paths.OUTPUTS.accounts
-    audit_log: Path = paths.OUTPUTS.audit_log
-    secure_cookies: bool = False  # true behind HTTPS
-    cache_feature_rows: int = 2_000_000  # a month's features kept in memory up to this size
-    accounts_obj: Accounts | None = None  # tests pass one with their own clock
-
-
-class Refused(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        self.status, self.message = status, message
-
-
-@dataclass
-class _State:
-    settings: Settings
-    accounts: Accounts
-    cfg: ModelConfig
-    scheme: ClassScheme
-    env: Environment
-    guard: Guard
-    months: dict[str, Any] = field(default_factory=dict)  # report contexts, per month
-    registry: pd.DataFrame | None = None
-    loading: threading.Lock = field(default_factory=threading.Lock)
-    cached_seal: dict[str, str | None] = field(default_factory=dict)
-
-    def sealed_months(self) -> list[str]:
-        return sorted(self.guard.seals())
-
-    def seal_ids(self) -> dict[str, str]:
-        return {m: e["sha256"] for m, e in self.guard.seals().items()}
-
-    def sealed_files(self, month: str) -> set[str]:
-        return set(self.guard.seals().get(month, {}).get("files", {}))
-
-    @property
-    def outputs(self) -> paths.Outputs:
-        return paths.Outputs(self.settings.outputs)
-
-
-TEXT = {
-    "zh": {
-        "title": "企业信用风险分类 · 监管人员服务",
-        "search": "查询企业",
-        "lists": "分类名单",
-        "warnings": "风险预警",
-        "hotspots": "风险研判",
-        "plans": "抽查计划",
-        "models": "模型",
-        "users": "用户管理",
-        "audit": "审计日志",
-        "logout": "退出",
-        "login": "登录",
-        "username": "用户名",
-        "password": "密码",
-        "month": "数据月份",
-        "class": "类别",
-        "division": "区划",
-        "industry": "行业",
-        "name": "企业名称",
-        "go": "查询",
-        "export": "导出CSV",
-        "none": "无结果",
-        "refused": "无权访问",
-        "score": "风险分",
-        "reasons": "预警原因",
-        "your_scope": "您的辖区",
-    },
-    "en": {
-        "title": "Enterprise credit-risk classes · staff service",
-        "search": "Search",
-        "lists": "Lists",
-        "warnings": "Early warning",
-        "hotspots": "Hot spots",
-        "plans": "Inspection plans",
-        "models": "Models",
-        "users": "Users",
-        "audit": "Audit log",
-        "logout": "Log out",
-        "login": "Log in",
-        "username": "User name",
-        "password": "Password",
-        "month": "Data month",
-        "class": "Class",
-        "division": "Division",
-        "industry": "Industry",
-        "name": "Name",
-        "go": "Search",
-        "export": "Export CSV",
-        "none": "Nothing found",
-        "refused": "Not allowed",
-        "score": "Score",
-        "reasons": "Reasons",
-        "your_scope": "Your jurisdiction",
-    },
-}
 
 
 #: hands the settings to `run`'s worker processes (each builds its own app from them)
@@ -259,7 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sc.full_check_minutes * 60,
     )
     accounts = s.accounts_obj or Accounts(s.accounts, policy=sc.policy())
-    state = _State(s, accounts, cfg, load_config(cfg.class_scheme, ClassScheme), env, guard)
+    state = data.State(s, accounts, cfg, load_config(cfg.class_scheme, ClassScheme), env, guard)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -267,7 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # threads than a few only add contention, and each brings its own malloc arena, whose
         # freed memory glibc keeps (the process stayed at its peak after a burst).
         anyio.to_thread.current_default_thread_limiter().total_tokens = sc.worker_threads
-        _limit_malloc_arenas(2)
+        web.limit_malloc_arenas(2)
         guard.start()  # background re-hashing while the service runs
         try:
             yield
@@ -282,13 +172,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="riskclass", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
     app.state.rc = state
-    app.add_middleware(_BodyLimit, limit=sc.max_body_kib * 1024)
+    app.add_middleware(web.BodyLimit, limit=sc.max_body_kib * 1024)
 
-    @app.exception_handler(Refused)
-    async def _refused(request: Request, exc: Refused) -> Response:
+    @app.exception_handler(web.Refused)
+    async def _refused(request: Request, exc: web.Refused) -> Response:
         if exc.status == 302:
             return RedirectResponse(f"/login?next={request.url.path}", status_code=302)
-        sess = state.accounts.session(request.cookies.get(COOKIE))
+        sess = state.accounts.session(request.cookies.get(pages.COOKIE))
         if sess is not None:  # every refusal of a logged-in user is on record
             audit.record(
                 s.audit_log,
@@ -298,27 +188,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 outcome=str(exc.status),
             )
         page = state.env.get_template("error.html.j2").render(
-            banner=BANNER, status=exc.status, message=exc.message, t=TEXT[_lang(request)]
+            banner=BANNER, status=exc.status, message=exc.message, t=pages.TEXT[web.lang(request)]
         )
-        return _secure(HTMLResponse(page, status_code=exc.status))
+        return web.secure(HTMLResponse(page, status_code=exc.status))
 
     def _error_page() -> bytes:
         return (
             state.env.get_template("error.html.j2")
-            .render(banner=BANNER, status=500, message="internal error", t=TEXT["zh"])
+            .render(banner=BANNER, status=500, message="internal error", t=pages.TEXT["zh"])
             .encode("utf-8")
         )
 
-    app.add_middleware(_Contain, guard=guard, error_page=_error_page)
+    app.add_middleware(web.Contain, guard=guard, error_page=_error_page)
 
     # ------------------------------------------------------------------ login
     @app.get("/login", response_class=HTMLResponse)
     def login_page(request: Request, next: str = "/") -> Response:
-        token = request.cookies.get(LOGIN_COOKIE) or _new_token()
-        page = _page(state, request, None, "login.html.j2", csrf=token, next=_local(next))
-        resp = _secure(HTMLResponse(page))
+        token = request.cookies.get(pages.LOGIN_COOKIE) or web.new_token()
+        page = pages.page(state, request, None, "login.html.j2", csrf=token, next=web.local(next))
+        resp = web.secure(HTMLResponse(page))
         resp.set_cookie(
-            LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=s.secure_cookies
+            pages.LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=s.secure_cookies
         )
         return resp
 
@@ -330,9 +220,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         csrf: str = Form(""),
         next: str = Form("/"),
     ) -> Response:
-        if not same(csrf, request.cookies.get(LOGIN_COOKIE)):
-            raise Refused(403, "CSRF token missing or wrong")
-        client = _client(request, s.config)
+        if not same(csrf, request.cookies.get(pages.LOGIN_COOKIE)):
+            raise web.Refused(403, "CSRF token missing or wrong")
+        client = web.client(request, s.config)
         username = username[:MAX_NAME]  # capped before anything is stored or logged
         # password checks (argon2, 64 MiB and tens of milliseconds each) in threads of their
         # own: a burst of logins does not hold up the pages of those already logged in
@@ -351,52 +241,54 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 if throttled
                 else "wrong user name or password"
             )
-            page = _page(
-                state, request, None, "login.html.j2", csrf=csrf, next=_local(next), error=error
+            page = pages.page(
+                state, request, None, "login.html.j2", csrf=csrf, next=web.local(next), error=error
             )
             refusal = HTMLResponse(page, status_code=429 if throttled else 401)
             if throttled:
                 refusal.headers["Retry-After"] = str(attempt.retry_after)
-            return _secure(refusal)
+            return web.secure(refusal)
         token = str(attempt.token)
         audit.record(s.audit_log, username, "login", client=client)
-        resp = RedirectResponse(_local(next), status_code=303)
-        resp.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=s.secure_cookies)
-        resp.delete_cookie(LOGIN_COOKIE)
+        resp = RedirectResponse(web.local(next), status_code=303)
+        resp.set_cookie(
+            pages.COOKIE, token, httponly=True, samesite="strict", secure=s.secure_cookies
+        )
+        resp.delete_cookie(pages.LOGIN_COOKIE)
         return resp
 
     @app.post("/logout")
     def logout(request: Request, csrf: str = Form("")) -> Response:
-        sess = _session(state, request, page=True)
-        _csrf(sess, csrf)
-        state.accounts.logout(request.cookies.get(COOKIE))
+        sess = pages.session(state, request, page=True)
+        pages.csrf(sess, csrf)
+        state.accounts.logout(request.cookies.get(pages.COOKIE))
         audit.record(s.audit_log, sess.user.username, "logout")
         resp = RedirectResponse("/login", status_code=303)
-        resp.delete_cookie(COOKIE)
+        resp.delete_cookie(pages.COOKIE)
         return resp
 
     # ------------------------------------------------------------------ pages
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request) -> Response:
-        sess = _session(state, request, page=True)
+        sess = pages.session(state, request, page=True)
         months = state.sealed_months()
-        return _html(_page(state, request, sess, "home.html.j2", months=months))
+        return pages.html(pages.page(state, request, sess, "home.html.j2", months=months))
 
     @app.get("/search", response_class=HTMLResponse)
     def search(request: Request, q: str = "", month: str | None = None) -> Response:
-        sess = _session(state, request, page=True)
-        _named(sess)
-        m = _month(state, month)
+        sess = pages.session(state, request, page=True)
+        pages.named(sess)
+        m = data.month(state, month)
         rows = pd.DataFrame()
         if q.strip():
-            frame = _scoped(state, sess.user, m)
+            frame = data.scoped(state, sess.user, m)
             hit = (frame["uscc"] == q.strip().upper()) | frame["name"].str.contains(
                 q.strip(), regex=False, na=False
             )
             rows = frame[hit].head(100)
         audit.record(s.audit_log, sess.user.username, "search", q.strip(), month=m)
-        return _html(
-            _page(
+        return pages.html(
+            pages.page(
                 state, request, sess, "search.html.j2", q=q, month=m, rows=rows.to_dict("records")
             )
         )
@@ -405,10 +297,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def enterprise(
         request: Request, uscc: str, month: str | None = None, lang: str = "zh"
     ) -> Response:
-        sess = _session(state, request, page=True)
-        _named(sess)
-        m = _month(state, month)
-        reg = _registry(state)
+        sess = pages.session(state, request, page=True)
+        pages.named(sess)
+        m = data.month(state, month)
+        reg = data.registry(state)
         known = uscc in reg.index
         if not known or not sess.user.may_see(reg.at[uscc, "division_code"]):
             # one answer for "does not exist" and "not yours": a county cannot probe others'
@@ -420,16 +312,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 outcome="refused" if known else "not_found",
                 month=m,
             )
-            raise Refused(404, "no such enterprise in your jurisdiction")
+            raise web.Refused(404, "no such enterprise in your jurisdiction")
         # on record before rendering: a failed render is on record too
         audit.record(s.audit_log, sess.user.username, "view_report", uscc, month=m)
-        html = _report_html(state, m, uscc, "en" if lang == "en" else "zh")
+        html = data.report_html(state, m, uscc, "en" if lang == "en" else "zh")
         mark = Markup(
             state.env.get_template("_watermark.html.j2").render(
-                banner=BANNER, user=sess.user.username, when=_now_text()
+                banner=BANNER, user=sess.user.username, when=web.now_text()
             )
         )
-        return _html(html.replace("</body>", f"{mark}</body>", 1))
+        return pages.html(html.replace("</body>", f"{mark}</body>", 1))
 
     def _list(
         request: Request,
@@ -442,12 +334,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ) -> tuple[Session, str, pd.DataFrame]:
         """A list or its export: the user's enterprises that match, the request audited
         (what was asked for, not how many it found: a count per class is a result)."""
-        sess = _session(state, request, page=page)
-        _named(sess)
-        m = _month(state, month)
-        frame = _filtered(state, sess.user, m, cls, division, industry)
+        sess = pages.session(state, request, page=page)
+        pages.named(sess)
+        m = data.month(state, month)
+        frame = data.filtered(state, sess.user, m, cls, division, industry)
         audit.record(
-            s.audit_log, sess.user.username, action, _filters(cls, division, industry), month=m
+            s.audit_log, sess.user.username, action, data.filters(cls, division, industry), month=m
         )
         return sess, m, frame
 
@@ -460,8 +352,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         industry: str = "",
     ) -> Response:
         sess, m, frame = _list(request, True, "view_list", month, cls, division, industry)
-        return _html(
-            _page(
+        return pages.html(
+            pages.page(
                 state,
                 request,
                 sess,
@@ -485,21 +377,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         industry: str = "",
     ) -> Response:
         sess, m, frame = _list(request, False, "export_list", month, cls, division, industry)
-        return _csv(frame, sess.user, f"list-{m}.csv")
+        return pages.csv(frame, sess.user, f"list-{m}.csv")
 
     @app.get("/warnings", response_class=HTMLResponse)
     def warnings_page(request: Request, month: str | None = None) -> Response:
-        sess = _session(state, request, page=True)
-        _named(sess)
-        m = _month(state, month)
+        sess = pages.session(state, request, page=True)
+        pages.named(sess)
+        m = data.month(state, month)
         path = state.outputs.warnings(m)
         rows = pd.read_parquet(path) if path.is_file() else pd.DataFrame(columns=["division_code"])
         rows = (
             rows[rows["division_code"].map(sess.user.may_see).astype(bool)] if len(rows) else rows
         )
         audit.record(s.audit_log, sess.user.username, "view_warnings", m)
-        return _html(
-            _page(
+        return pages.html(
+            pages.page(
                 state,
                 request,
                 sess,
@@ -512,18 +404,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/hotspots", response_class=HTMLResponse)
     def hotspots(request: Request, month: str | None = None) -> Response:
-        sess = _session(state, request, page=True)
+        sess = pages.session(state, request, page=True)
         if sess.user.role == "admin":
-            raise Refused(403, "administrators see accounts and the audit log only")
-        m = _month(state, month)
-        metrics = _verification(state, m)
+            raise web.Refused(403, "administrators see accounts and the audit log only")
+        m = data.month(state, month)
+        metrics = data.verification(state, m)
         hot = dict(metrics.hot_spots) if metrics else {}
         if hot and sess.user.role in ("county", "city"):  # cells of their own city only
             cities = {d[:4] for d in sess.user.divisions}
             hot["rows"] = [r for r in hot.get("rows", []) if str(r.get("division")) in cities]
         audit.record(s.audit_log, sess.user.username, "view_hotspots", m)
-        return _html(
-            _page(
+        return pages.html(
+            pages.page(
                 state,
                 request,
                 sess,
@@ -536,41 +428,43 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/plans", response_class=HTMLResponse)
     def plans(request: Request, month: str | None = None) -> Response:
-        sess = _session(state, request, page=True)
-        _named(sess)
-        m = _month(state, month)
+        sess = pages.session(state, request, page=True)
+        pages.named(sess)
+        m = data.month(state, month)
         found = []
-        for campaign in _sealed_plans(state, m):
-            plan = _plan(state.outputs.plan_csv(m, campaign), sess.user)
+        for campaign in data.sealed_plans(state, m):
+            plan = data.plan(state.outputs.plan_csv(m, campaign), sess.user)
             found.append(
                 {"campaign": campaign, "enterprises": plan["uscc"].nunique(), "rows": len(plan)}
             )
         audit.record(s.audit_log, sess.user.username, "view_plans", m)
-        return _html(_page(state, request, sess, "plans.html.j2", month=m, plans=found))
+        return pages.html(pages.page(state, request, sess, "plans.html.j2", month=m, plans=found))
 
     @app.get("/plans/{campaign}.csv")
     def plan_csv(request: Request, campaign: str, month: str | None = None) -> Response:
-        sess = _session(state, request, page=False)
-        _named(sess)
-        m = _month(state, month)
-        if campaign not in _sealed_plans(state, m):  # only what the month's seal covers
-            raise Refused(404, "no such plan")
-        plan = _plan(state.outputs.plan_csv(m, campaign), sess.user)
+        sess = pages.session(state, request, page=False)
+        pages.named(sess)
+        m = data.month(state, month)
+        if campaign not in data.sealed_plans(state, m):  # only what the month's seal covers
+            raise web.Refused(404, "no such plan")
+        plan = data.plan(state.outputs.plan_csv(m, campaign), sess.user)
         audit.record(s.audit_log, sess.user.username, "export_plan", f"{m}/{campaign}")
-        return _csv(plan, sess.user, f"plan-{campaign}-{m}.csv")
+        return pages.csv(plan, sess.user, f"plan-{campaign}-{m}.csv")
 
     @app.get("/models", response_class=HTMLResponse)
     def models_page(request: Request, month: str | None = None) -> Response:
-        sess = _session(state, request, page=True)
+        sess = pages.session(state, request, page=True)
         if sess.user.role not in ("data_scientist", "province"):
-            raise Refused(403, "models and their figures are for data scientists and the province")
-        m = _month(state, month)
-        metrics = _verification(state, m)
+            raise web.Refused(
+                403, "models and their figures are for data scientists and the province"
+            )
+        m = data.month(state, month)
+        metrics = data.verification(state, m)
         summary_path = state.outputs.classes_summary(m)
         summary = ClassesSummary.read(summary_path) if summary_path.is_file() else None
         audit.record(s.audit_log, sess.user.username, "view_models", m)
-        return _html(
-            _page(
+        return pages.html(
+            pages.page(
                 state,
                 request,
                 sess,
@@ -586,7 +480,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def _users(
         request: Request, sess: Session, error: str | None = None, notice: str | None = None
     ) -> Response:
-        page = _page(
+        page = pages.page(
             state,
             request,
             sess,
@@ -598,7 +492,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             error=error,
             notice=notice,
         )
-        return _secure(HTMLResponse(page, status_code=400 if error else 200))
+        return web.secure(HTMLResponse(page, status_code=400 if error else 200))
 
     def _admin_action(
         request: Request,
@@ -611,9 +505,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """An account change by an administrator: CSRF-checked, done as ``do(admin)`` (which
         returns a notice, "pending ..." when a second administrator must approve), audited
         whatever the outcome."""
-        sess = _session(state, request, page=True)
-        _admin(sess)
-        _csrf(sess, csrf)
+        sess = pages.session(state, request, page=True)
+        pages.admin(sess)
+        pages.csrf(sess, csrf)
         error = notice = None
         try:
             notice = do(sess.user.username)
@@ -627,8 +521,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/admin/users", response_class=HTMLResponse)
     def users_page(request: Request) -> Response:
-        sess = _session(state, request, page=True)
-        _admin(sess)
+        sess = pages.session(state, request, page=True)
+        pages.admin(sess)
         audit.record(s.audit_log, sess.user.username, "view_users")
         return _users(request, sess)
 
@@ -744,8 +638,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/audit", response_class=HTMLResponse)
     def audit_page(request: Request) -> Response:
-        sess = _session(state, request, page=True)
-        _admin(sess)
+        sess = pages.session(state, request, page=True)
+        pages.admin(sess)
         problems = audit.verify(
             s.outputs,
             s.audit_log,
@@ -755,8 +649,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         entries = chain.read(s.audit_log)[-200:][::-1]
         audit.record(s.audit_log, sess.user.username, "view_audit")
-        return _html(
-            _page(
+        return pages.html(
+            pages.page(
                 state,
                 request,
                 sess,
@@ -768,356 +662,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     return app
-
-
-# ---------------------------------------------------------------------- helpers
-def _new_token() -> str:
-    import secrets
-
-    return secrets.token_urlsafe(32)
-
-
-def _now_text() -> str:
-    return (
-        dt.datetime.now(dt.UTC)
-        .astimezone(dt.timezone(dt.timedelta(hours=8)))
-        .strftime("%Y-%m-%d %H:%M")
-    )
-
-
-def _local(target: str) -> str:
-    """Only paths of this site (no open redirect)."""
-    ok = target.startswith("/") and not target.startswith("//")
-    return target if ok and not any(c == "\\" or ord(c) < 32 for c in target) else "/"
-
-
-def _lang(request: Request) -> str:
-    lang = request.query_params.get("lang") or request.cookies.get("rc_lang") or "zh"
-    return "en" if lang == "en" else "zh"
-
-
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-    "form-action 'self'; frame-ancestors 'none'",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
-_RAW_HEADERS = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
-
-
-def _secure(resp: Response) -> Response:
-    for k, v in SECURITY_HEADERS.items():
-        resp.headers[k] = v
-    return resp
-
-
-class _Contain:
-    """Every response carries the security headers: pages, refusals, unknown routes and the
-    framework's own errors alike. An unexpected error answers a bare 500 page; only its type
-    is logged (an error's text may name an enterprise), never the traceback. (A plain ASGI
-    middleware: Starlette's ``@app.middleware`` costs a task and a stream per request.)"""
-
-    def __init__(self, app: Any, guard: Guard, error_page: Callable[[], bytes]) -> None:
-        self.app, self.guard, self.error_page = app, guard, error_page
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        self.guard.last_request = time.monotonic()  # the guard trims memory only when idle
-        started = False
-
-        async def secured(message: Any) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                own = {k for k, _ in _RAW_HEADERS}
-                headers = [h for h in message.get("headers", []) if h[0].lower() not in own]
-                message = {**message, "headers": headers + _RAW_HEADERS}
-            await send(message)
-
-        try:
-            await self.app(scope, receive, secured)
-        except Exception as exc:  # the last line of defence
-            log.error("request failed: %s", type(exc).__name__)
-            if started:  # the answer is under way: nothing else can be sent
-                return
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 500,
-                    "headers": [(b"content-type", b"text/html; charset=utf-8"), *_RAW_HEADERS],
-                }
-            )
-            await send({"type": "http.response.body", "body": self.error_page()})
-
-
-def _html(page: str) -> Response:
-    return _secure(HTMLResponse(page))
-
-
-def _page(state: _State, request: Request, sess: Session | None, template: str, **kw: Any) -> str:
-    lang = _lang(request)
-    return state.env.get_template(template).render(
-        banner=BANNER,
-        t=TEXT[lang],
-        lang=lang,
-        user=sess.user if sess else None,
-        csrf=kw.pop("csrf", sess.csrf if sess else ""),
-        now=_now_text(),
-        **kw,
-    )
-
-
-def _session(state: _State, request: Request, page: bool) -> Session:
-    sess = state.accounts.session(request.cookies.get(COOKIE))
-    if sess is None:
-        raise Refused(302 if page else 401, "log in first")
-    return sess
-
-
-def _csrf(sess: Session, token: str) -> None:
-    if not same(token, sess.csrf):
-        raise Refused(403, "CSRF token missing or wrong")
-
-
-def _named(sess: Session) -> None:
-    if not sess.user.sees_named:
-        raise Refused(403, "named lists are for bureau staff (and data scientists granted them)")
-
-
-def _admin(sess: Session) -> None:
-    if sess.user.role != "admin":
-        raise Refused(403, "for administrators only")
-
-
-def _month(state: _State, month: str | None) -> str:
-    """The month asked for (default: the latest sealed), if it may be served: its files match
-    its seal and the chains verify against their anchors (`service.guard`: one check at a
-    time, at most every ``seal_check_seconds``)."""
-    sealed = state.sealed_months()
-    if not sealed:
-        raise Refused(503, "no month has been sealed yet (riskclass seal --as-of MONTH)")
-    m = month or sealed[-1]
-    if m not in sealed:
-        raise Refused(404, f"month {m} is not sealed")
-    chains = state.guard.chains()
-    problems = chains + state.guard.month(m)
-    seal_id = state.seal_ids().get(m)
-    if problems or state.cached_seal.get(m) != seal_id:  # cached data read under another seal
-        for key in [k for k in list(state.months) if k.split(":")[1:2] == [m]]:
-            state.months.pop(key, None)
-        state.cached_seal[m] = None if problems else seal_id
-    if chains:
-        raise Refused(
-            503,
-            f"the audit trail does not verify ({len(chains)} problems); nothing "
-            "is served until an administrator runs `riskclass audit verify` and "
-            "resolves it",
-        )
-    if problems:
-        kinds: dict[str, int] = {}
-        for p in problems:
-            kind = p.rsplit(": ", 1)[-1]
-            kinds[kind] = kinds.get(kind, 0) + 1
-        summary = "; ".join(f"{n} × {k}" for k, n in kinds.items())
-        raise Refused(
-            503,
-            f"month {m} does not match its seal ({summary}); it is not served "
-            "until an administrator runs `riskclass audit verify` and resolves it",
-        )
-    return m
-
-
-def _registry(state: _State) -> pd.DataFrame:
-    if state.registry is None:
-        cols = ["uscc", "name", "division_code", "industry_code"]
-        state.registry = (
-            pq.read_table(paths.table(state.settings.interim, "enterprises"), columns=cols)
-            .to_pandas()
-            .set_index("uscc")
-        )
-    return state.registry
-
-
-def _classes(state: _State, month: str) -> pd.DataFrame:
-    key = f"classes:{month}"
-    if key not in state.months:
-        cols = ["uscc", "class_final", "score", "override_rule"]
-        state.months[key] = pq.read_table(state.outputs.classes(month), columns=cols).to_pandas()
-    return state.months[key]
-
-
-def _scoped(state: _State, user: User, month: str) -> pd.DataFrame:
-    """The month's classes joined to the registry, within the user's jurisdiction (kept per
-    month and jurisdiction: the same for every user of one county)."""
-    key = f"scoped:{month}:{','.join(user.divisions)}:{user.sees_named}"
-    if key not in state.months:
-        frame = _joined(state, month)
-        mask = pd.Series(False, index=frame.index)
-        for d in user.divisions:
-            mask |= frame["division_code"].str.startswith(d)
-        state.months[key] = frame[mask.to_numpy() & user.sees_named]
-    return state.months[key]
-
-
-def _joined(state: _State, month: str) -> pd.DataFrame:
-    """The month's classes joined to the registry (built once per month)."""
-    key = f"joined:{month}"
-    if key not in state.months:
-        joined = _classes(state, month).join(_registry(state), on="uscc")
-        state.months[key] = joined.assign(division_code=joined["division_code"].astype(str))
-    frame: pd.DataFrame = state.months[key]
-    return frame
-
-
-def _filtered(
-    state: _State, user: User, month: str, cls: str, division: str, industry: str
-) -> pd.DataFrame:
-    frame = _scoped(state, user, month)
-    if cls:
-        frame = frame[frame["class_final"] == cls]
-    if division:
-        frame = frame[frame["division_code"].astype(str).str.startswith(division)]
-    if industry:
-        frame = frame[frame["industry_code"].astype(str).str.startswith(industry)]
-    return frame.sort_values(["score", "uscc"], ascending=[False, True])
-
-
-def _filters(cls: str, division: str, industry: str) -> str:
-    return f"class={cls};division={division};industry={industry}"
-
-
-def _sealed_plans(state: _State, month: str) -> list[str]:
-    """The campaigns whose plan the month's seal covers (a seal names files relative to the
-    month's folder)."""
-    folder = state.outputs.month(month)
-    found = []
-    for rel in state.sealed_files(month):
-        parts = rel.split("/")
-        if len(parts) == 3 and folder / rel == state.outputs.plan_csv(month, parts[1]):
-            found.append(parts[1])
-    return sorted(found)
-
-
-def _plan(path: Path, user: User) -> pd.DataFrame:
-    plan = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    return plan[plan["division_code"].map(user.may_see).astype(bool)]
-
-
-def _limit_malloc_arenas(n: int) -> None:
-    """glibc's mallopt(M_ARENA_MAX, n) for the threads started from now on (no-op elsewhere)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").mallopt(-8, n)  # M_ARENA_MAX is -8 in glibc's malloc.h
-
-
-def _client(request: Request, config: ServiceConfig) -> str:
-    """The client's address: the TCP peer, unless the peer is a configured proxy; then the
-    nearest address in X-Forwarded-For that is not itself a trusted proxy. A forged header
-    from anyone else changes nothing (uvicorn must not rewrite the peer: `riskclass serve`
-    starts it with proxy headers off)."""
-    peer = request.client.host if request.client else "?"
-    if not config.trusts(peer):
-        return peer
-    # every X-Forwarded-For line (a proxy may add its own line after the client's forged one)
-    joined = ",".join(request.headers.getlist("x-forwarded-for"))
-    hops = [h.strip() for h in joined.split(",") if h.strip()]
-    for hop in reversed(hops):
-        try:
-            ipaddress.ip_address(hop)
-        except ValueError:  # not an address: the chain cannot be trusted past it
-            return peer
-        if not config.trusts(hop):
-            return hop
-    return peer
-
-
-class _BodyLimit:
-    """Refuse a request body over ``limit`` bytes before it is parsed: the forms are small,
-    and a 500 KB user name must cost nothing but the refusal. A declared length over the
-    limit answers 413 at once; a chunked body is cut off at the limit (the form parser then
-    answers 400)."""
-
-    def __init__(self, app: Any, limit: int) -> None:
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await _too_large(send)
-            return
-        seen = 0
-
-        async def limited() -> Any:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await _too_large(send)
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _too_large(send: Any) -> None:
-    resp = _secure(Response("request too large", status_code=413, media_type="text/plain"))
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(k.encode(), v.encode()) for k, v in resp.headers.items()],
-        }
-    )
-    await send({"type": "http.response.body", "body": resp.body})
-
-
-def _csv(frame: pd.DataFrame, user: User, filename: str) -> Response:
-    """Every export carries the internal-use mark and who exported it, when; cells that a
-    spreadsheet would run as formulas are neutralised."""
-    head = f"# {BANNER}\n# 导出人 exported by: {user.username}, {_now_text()} (UTC+8)\n"
-    body = csv_text(frame)  # formula-safe: a name such as =HYPERLINK(...) stays text
-    resp = Response(("\ufeff" + head + body).encode("utf-8"), media_type="text/csv; charset=utf-8")
-    resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return _secure(resp)
-
-
-def _verification(state: _State, month: str) -> VerificationMetrics | None:
-    path = state.outputs.verification_metrics(month)
-    return VerificationMetrics.read(path) if path.is_file() else None
-
-
-def _report_html(state: _State, month: str, uscc: str, lang: str) -> str:
-    from pipelines import report
-
-    key = f"report:{month}"
-    with state.loading:  # one load per month, however many requests arrive at once
-        if key not in state.months:
-            s = state.settings
-            rcfg = load_config(s.report_config, report.ReportConfig)
-            ctx = report.ReportMonth.load(
-                month, state.cfg, rcfg, state.scheme, s.features, s.interim, s.outputs
-            )
-            rows = pq.ParquetFile(ctx.features_path).metadata.num_rows
-            ctx.cache_features = rows <= s.cache_feature_rows  # in memory up to this size
-            ctx.warm()  # built here, under the lock, not by the first requests at once
-            state.months[key] = ctx
-            _joined(state, month)  # and the month's named list, for lists and search
-    ctx = state.months[key]
-    if uscc not in ctx.classes.index:
-        raise Refused(404, f"not classified in {month}")
-    if "report_env" not in state.months:  # templates compiled once
-        state.months["report_env"] = report.environment()
-    built = report.build(ctx, [uscc], lang)  # type: ignore[arg-type]
-    return report.render(ctx, built[0], lang, state.months["report_env"])  # type: ignore[arg-type]

@@ -24,8 +24,9 @@ from fastapi.testclient import TestClient
 from pipelines import chain
 from service import anchor, seal
 from service.accounts import Accounts, Policy, User
-from service.app import _csv, create_app
+from service.app import create_app
 from service.config import AnchorConfig, ServiceConfig
+from service.pages import csv as export_csv
 from tests.service.conftest import PASSWORD, Env
 
 pytestmark = pytest.mark.xdist_group("report")
@@ -197,7 +198,7 @@ def test_the_list_export_is_formula_safe() -> None:
         }
     )
     user = User("zhang.san", "county", ("440106",), False)
-    body = _csv(frame, user, "list.csv").body.decode("utf-8-sig")  # type: ignore[union-attr]
+    body = export_csv(frame, user, "list.csv").body.decode("utf-8-sig")  # type: ignore[union-attr]
     rows = pd.read_csv(io.StringIO(body), comment="#", dtype=str)
     assert rows["name"].tolist() == ["'" + n for n in frame["name"]]
     assert not re.search(r"(^|,)[=+@]", body.replace("\r", ""), re.M)
