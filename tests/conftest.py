@@ -134,7 +134,7 @@ def report_month(small_model, small_history, small_interim, tmp_path_factory):  
     """2026-09 and 2026-10 classified by the small model; the 2026-10 report context."""
     from models.classes import ClassScheme
     from pipelines.classify import run_classify
-    from pipelines.report import Month, ReportConfig
+    from pipelines.report import ReportConfig, ReportMonth
 
     cfg, _ = small_model
     scheme = load_config(cfg.class_scheme, ClassScheme)
@@ -142,4 +142,6 @@ def report_month(small_model, small_history, small_interim, tmp_path_factory):  
     for m in ("2026-09", "2026-10"):
         run_classify(cfg, scheme, small_history, m, outputs, alias="challenger")
     rcfg = load_config(ROOT / "configs" / "report.yaml", ReportConfig)
-    return Month.load("2026-10", cfg, rcfg, scheme, small_history, small_interim[1], outputs, ROOT)
+    return ReportMonth.load(
+        "2026-10", cfg, rcfg, scheme, small_history, small_interim[1], outputs, ROOT
+    )

@@ -18,13 +18,12 @@ that prints on A4.
 The package, by concern:
 
 - `config`: `ReportConfig` (``configs/report.yaml``) and `ReportError`;
-- `context`: `ReportMonth` (also `Month` here), the month's classes, registry, model version,
+- `context`: `ReportMonth`, the month's classes, registry, model version,
   history and peers, and the selection of enterprises;
 - `sentences`: values and sentences as a regulator reads them;
 - `build`: a report's content;
 - `pages`: rendering, writing the files and the index (`write_reports`);
-- `pdf`: printing through headless Chromium;
-- `run`: `run_report`, the stage's entry point (load, select, write).
+- `pdf`: printing through headless Chromium.
 """
 
 from __future__ import annotations
@@ -36,15 +35,10 @@ from pipelines.report.config import ReportConfig, ReportError
 from pipelines.report.context import Peers, ReportMonth
 from pipelines.report.pages import ReportRun, render, write_reports
 from pipelines.report.pdf import CHROMIUM_FLAGS, chromium, to_pdf
-from pipelines.report.run import run_report
 from pipelines.report.sentences import display, is_fact, number, sentence
-
-#: The month context under its historical name (the CLI, the service and tests use it).
-Month = ReportMonth
 
 __all__ = [
     "CHROMIUM_FLAGS",
-    "Month",
     "Names",
     "Peers",
     "ReportConfig",
@@ -60,7 +54,6 @@ __all__ = [
     "is_fact",
     "number",
     "render",
-    "run_report",
     "sentence",
     "to_pdf",
     "write_reports",

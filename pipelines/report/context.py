@@ -1,6 +1,6 @@
 """The month context: everything the reports of one classified month share.
 
-`ReportMonth` (importable as `pipelines.report.Month`) loads the month's classes, the
+`ReportMonth` loads the month's classes, the
 registry, the model version that classified it (`pipelines.bundle`) and the reference names,
 selects the enterprises to report on, and reads, once and on demand, what reports look up:
 feature rows, the industry's typical values, the class history and the peer groups.

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from features.definitions import BY_NAME
 from pipelines.render.names import Names
 from pipelines.render.wording import BANNER_EN, BANNER_ZH
-from pipelines.report import Month, ReportError, display, sentence, write_reports
+from pipelines.report import ReportError, ReportMonth, display, sentence, write_reports
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.xdist_group("report")
@@ -117,7 +117,7 @@ def _fresh_caches() -> dict[str, object]:
 
 def test_when_nothing_stands_out_the_report_says_so(month, tmp_path) -> None:  # type: ignore[no-untyped-def]
     ctx = month
-    strict = Month(
+    strict = ReportMonth(
         **{
             **ctx.__dict__,
             "rcfg": ctx.rcfg.model_copy(update={"min_contribution": 50.0}),
@@ -184,9 +184,9 @@ def test_bad_requests_name_the_problem_and_reveal_no_class(
     with pytest.raises(
         ReportError, match=r"no classes for 2026-08 .*`riskclass classify --as-of 2026-08`"
     ):
-        Month.load("2026-08", *args, ctx.outputs)
+        ReportMonth.load("2026-08", *args, ctx.outputs)
     with pytest.raises(ReportError, match="table enterprises not found"):
-        Month.load("2026-10", *args[:4], ROOT / "nowhere", ctx.outputs)
+        ReportMonth.load("2026-10", *args[:4], ROOT / "nowhere", ctx.outputs)
 
 
 def test_a_stale_explanation_is_refused(month, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -194,7 +194,7 @@ def test_a_stale_explanation_is_refused(month, tmp_path) -> None:  # type: ignor
     t = pq.read_table(ctx.outputs / "2026-10" / "classes.parquet")
     margin = t.column("margin").to_numpy() + 0.5  # as if another model had classified
     tampered = t.set_column(t.schema.get_field_index("margin"), "margin", pa.array(margin))
-    stale = Month(
+    stale = ReportMonth(
         **{**ctx.__dict__, "classes": tampered.to_pandas().set_index("uscc"), **_fresh_caches()}
     )
     with pytest.raises(ReportError, match="differs from the one classify stored"):
@@ -262,7 +262,7 @@ def test_a_month_classified_with_another_scheme_is_named(month, small_model, sma
     ctx = month
     guangxi = load_config(ROOT / "configs" / "classes" / "guangxi.yaml", ClassScheme)
     with pytest.raises(ReportError, match=r"classified with scheme henan, not guangxi: .*--scheme"):
-        Month.load(
+        ReportMonth.load(
             "2026-10",
             small_model[0],
             ctx.rcfg,
