@@ -43,6 +43,7 @@ from pipelines.intake.findings import RESULT_COLUMNS, link
 from pipelines.intake.readers import StructuralError, header_map, normalise_header
 from pipelines.intake.reconciliation import IngestReport
 from pipelines.io import atomic_write, formula_safe_text, write_csv, write_json
+from pipelines.paths import plan_files
 from pipelines.paths import table as table_file
 
 
@@ -60,7 +61,7 @@ class FeedbackRun:
 
 
 def read_plan(folder: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
-    plan_csv, plan_json = Path(folder) / "plan.csv", Path(folder) / "plan.json"
+    plan_csv, plan_json = plan_files(folder)
     if not plan_csv.is_file() or not plan_json.is_file():
         raise FeedbackError(
             f"feedback: no plan in {folder} (plan.csv and plan.json); give the folder "

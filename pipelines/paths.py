@@ -82,6 +82,11 @@ def table(interim: Path, name: str) -> Path:
     return Path(interim) / f"{name}.parquet"
 
 
+def plan_files(folder: Path) -> tuple[Path, Path]:
+    """The list (CSV) and its record (JSON, with the seed) in one campaign's plan folder."""
+    return Path(folder) / "plan.csv", Path(folder) / "plan.json"
+
+
 def features_file(features: Path, month: str) -> Path:
     """The feature file of one month in a features folder."""
     return Path(features) / f"{month}.parquet"
@@ -134,13 +139,13 @@ class Outputs:
         return self.plans(month) / campaign
 
     def plan_csv(self, month: str, campaign: str) -> Path:
-        return self.plan(month, campaign) / "plan.csv"
+        return plan_files(self.plan(month, campaign))[0]
 
     def plan_xlsx(self, month: str, campaign: str) -> Path:
         return self.plan(month, campaign) / "plan.xlsx"
 
     def plan_json(self, month: str, campaign: str) -> Path:
-        return self.plan(month, campaign) / "plan.json"
+        return plan_files(self.plan(month, campaign))[1]
 
     def loop(self, to: str) -> Path:
         """The simulated monthly loop that ends in ``to``."""

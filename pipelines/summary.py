@@ -15,7 +15,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from pipelines.paths import Outputs
+from pipelines.paths import Outputs, plan_files
 from pipelines.results import ClassesSummary, ResultsError, VerificationMetrics
 
 
@@ -80,7 +80,7 @@ def collect(outputs: Path, as_of: str, order: list[str]) -> MonthSummary:
         top_class_report=str(report) if report else None,
         # the shares come from classify's model, the hit rates from verify's: say if they differ
         versions_differ=verified is not None and str(verified) != str(classes.model_version),
-        plans=[str(p.parent / "plan.csv") for p in plans],
+        plans=[str(plan_files(p.parent)[0]) for p in plans],
         loop=json.loads(loop.read_text(encoding="utf-8")) if loop.is_file() else None,
         mlflow_ui="make mlflow-ui  # http://127.0.0.1:5000",
     )
