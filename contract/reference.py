@@ -2,7 +2,8 @@
 (GB/T 2260) and the industry classification (GB/T 4754-2017). Sources and vintages are in
 ``contract/data/README.md`` and ``contract/data/INDUSTRIES.md``.
 
-The province a bureau covers is configuration (``configs/province.yaml``, read by the stages);
+The province a bureau covers is configuration (``province:`` in ``configs/ingest.yaml``, and the
+simulated one in ``configs/simulator.yaml``);
 the functions here take its code. The lists shipped today cover Guangdong (44).
 
 >>> len(division_codes("44")) > 100
@@ -62,7 +63,7 @@ def divisions(province: str) -> Divisions:
     mine = [r for r in rows("divisions.csv") if r["code"][:2] == province]
     if not mine:
         raise ReferenceError(
-            f"configs/province.yaml: code: the shipped division list (contract/data/divisions.csv) "
+            f"province: the shipped division list (contract/data/divisions.csv) "
             f"has no divisions for province {province!r}; it covers {sorted(provinces())}"
         )
     return Divisions(

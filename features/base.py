@@ -15,7 +15,7 @@ CONTEXT = (*REGISTRY, "inspections", "penalties", "abnormal_list", "serious_dish
 
 
 def _as_known(w: Window) -> str:
-    """Address and registered capital at ``as_of``, rebuilt from the change records.
+    """Address and registered capital at the month end (``Window.end``), rebuilt from the change records.
 
     For each: the after-value of the latest change known by then; failing that, the
     before-value of the earliest change not yet known (today's registry already shows its

@@ -21,7 +21,7 @@ LICENCE_FOR_SECTOR = {
 
 
 def _reports(w: Window) -> str:
-    """Annual reports known at ``as_of``: the latest, the one before, and filing history."""
+    """Annual reports known at the month end (``Window.end``): the latest, the one before, and filing history."""
     due = w.last_due_year
     late = " + ".join(
         f"CASE WHEN report_year = {y} AND submitted_date > {w.report_deadline(y)} THEN 1 ELSE 0 END"
@@ -67,7 +67,7 @@ def _changes(w: Window) -> str:
 
 
 def _licences(w: Window) -> str:
-    """Licences known at ``as_of``: valid, lapsed without renewal, revoked, expiring."""
+    """Licences known at the month end (``Window.end``): valid, lapsed without renewal, revoked, expiring."""
     valid = (
         f"(valid_until >= {w.end} AND (revoked_date IS NULL OR revoked_date > {w.end})"
         f" AND (cancelled_date IS NULL OR cancelled_date > {w.end}))"

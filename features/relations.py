@@ -15,7 +15,7 @@ from features.engine import Block, Window
 
 
 def _persons_active(w: Window) -> str:
-    """(person, enterprise) pairs in office at ``as_of``, population enterprises only.
+    """(person, enterprise) pairs in office at the month end (``Window.end``), population enterprises only.
 
     One row per pair whatever the number of roles; shared by the person and related-party
     blocks.

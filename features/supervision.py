@@ -15,7 +15,7 @@ from features.engine import Block, Window
 
 
 def effective_penalties(w: Window) -> str:
-    """Penalties known at ``as_of``, within their publication period and not repaired."""
+    """Penalties known at the month end (``Window.end``), within their publication period and not repaired."""
     cfg = w.cfg
     return f"""
     SELECT * FROM pit_penalties
@@ -25,7 +25,7 @@ def effective_penalties(w: Window) -> str:
 
 
 def _listed(table: str, w: Window) -> str:
-    """Listings known at ``as_of`` with a flag for whether they are still in force."""
+    """Listings known at the month end (``Window.end``) with a flag for whether they are still in force."""
     return f"""
     SELECT *, CASE WHEN removed_date IS NOT NULL AND removed_date <= {w.end}
                         AND removal_received_date <= {w.end} THEN 0 ELSE 1 END AS current

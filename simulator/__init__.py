@@ -2,7 +2,7 @@
 (`engine` with `state`, `events`, `legacy` and `tables`), the corrupted copy departments
 would deliver (`messy`) and the figures it is calibrated to (`summary`).
 
-A client of the contract (`contract.tables`): only `pipelines.simulate`,
-`pipelines.simulate_loop`, benchmarks and tests import it. The same configuration and seed
+A client of the contract (`contract.tables`): only `pipelines.simulate`, the
+benchmarks and tests import it (the loop reads the truth tables it wrote, not the package). The same configuration and seed
 give byte-identical tables.
 """

@@ -24,6 +24,7 @@ from pipelines.cli.common import (
 )
 from pipelines.config import ConfigError, load_config
 from pipelines.paths import CAMPAIGNS, DATA, MODEL_CONFIG, OUTPUTS, REPORT_CONFIG, WARNING_CONFIG
+from pipelines.render.wording import BANNER_ZH
 
 if TYPE_CHECKING:
     from pipelines.render.names import Lang
@@ -319,9 +320,7 @@ def summary(
         "(once), then [bold]make serve[/]  # http://127.0.0.1:8000",
         soft_wrap=True,
     )
-    console.print(
-        "[dim]内部参考，不作为对企业的信用评价，不得对外公开 (internal, not for publication)[/]"
-    )
+    console.print(f"[dim]{BANNER_ZH} (internal, not for publication)[/]")
 
 
 def warn(

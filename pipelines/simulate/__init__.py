@@ -4,7 +4,8 @@ Layout written (each table a folder of Parquet parts, one part per chunk, which 
 pandas and Spark all read as one table)::
 
     <out>/<table>/part-00000.parquet ...        the raw data a bureau would hand over
-    <truth_out>/<table>/part-00000.parquet ...  the hidden truth; no pipeline stage reads it
+    <truth_out>/<table>/part-00000.parquet ...  the hidden truth: read only for evaluation
+                                                (train's oracle AUC, simulate-loop), never to classify
     <summary_out>                               summary.json (figures printed by the CLI)
     <messy_out>/                                optional corrupted copy (`write_messy`)
 

@@ -8,6 +8,7 @@ import json
 from models import gbm
 from models.classes import ClassScheme, class_order
 from models.config import ModelConfig
+from pipelines.render.wording import BANNER_ZH
 from pipelines.results import TrainMetrics
 
 
@@ -22,7 +23,7 @@ def model_card(
     lines = [
         "# Model card: enterprise credit risk (企业信用风险分类)",
         "",
-        "内部参考，不作为对企业的信用评价，不得对外公开 / internal reference only.",
+        f"{BANNER_ZH} / internal reference only.",
         "",
         "## Data",
         f"- Labels: double-random inspections of {cfg.first_label_month} .. {cfg.last_label_month}; "
