@@ -95,6 +95,9 @@ class Table:
     event_date: str | None = None
     received_date: str | None = None
     checks: tuple[Check, ...] = field(default_factory=tuple)
+    #: A table for what the other tables do not name (the generic indicator table): optional,
+    #: never simulated, and never counted as an information group the data lacks.
+    supplementary: bool = False
 
     def column(self, name: str) -> Column:
         for col in self.columns:
@@ -272,6 +275,7 @@ VOCABULARIES: Mapping[str, _V] = MappingProxyType(
             "special_equipment": ("特种设备安全隐患", "special equipment hazard"),
             "advertising_pricing": ("广告、价格违法", "advertising or pricing"),
         },
+        "information_group": {g: (zh, en) for g, (zh, en) in GROUPS.items()},
         "sampling_result": {
             "pass": ("合格", "passed"),
             "fail": ("不合格", "failed"),
@@ -552,12 +556,22 @@ _TABLES: tuple[Table, ...] = (
                 "cause", "string", "违法行为类型", "kind of violation", vocabulary="penalty_cause"
             ),
             Column("decision_date", "date", "处罚决定日期", "date of decision"),
-            _amount("amount", "罚没款金额", "fine and confiscation", nullable=False),
+            # a warning or an order to suspend business has no amount; a fine has one
+            _amount("amount", "罚没款金额", "fine and confiscation"),
             Column("minor", "bool", "是否简易程序(轻微)", "minor (summary procedure)"),
             Column("repaired_date", "date", "信用修复日期", "date of credit repair", nullable=True),
             _received(),
         ),
-        checks=(_received_after("decision_date"), _ordered("decision_date", "repaired_date")),
+        checks=(
+            _received_after("decision_date"),
+            _ordered("decision_date", "repaired_date"),
+            Check(
+                "monetary_penalty_has_amount",
+                "penalty_kind NOT IN ('fine', 'confiscation') OR amount IS NOT NULL",
+                "罚款、没收须有罚没款金额",
+                "a fine or confiscation carries its amount",
+            ),
+        ),
     ),
     Table(
         "abnormal_list",
@@ -716,12 +730,14 @@ _TABLES: tuple[Table, ...] = (
         ),
         checks=(
             _received_after("inspection_date"),
+            # A double-random result whose design is unknown is kept (noted design_unknown)
+            # but never a weighted label; one with a design carries all of it.
             Check(
                 "double_random_has_design",
-                "draw_mode <> 'double_random' OR (plan_id IS NOT NULL AND stratum IS NOT NULL "
-                "AND risk_class_at_draw IS NOT NULL AND inclusion_probability IS NOT NULL)",
-                "双随机抽查须有计划编号、抽取层、抽取时类别和入样概率",
-                "a double-random inspection carries plan_id, stratum, class and inclusion probability",
+                "draw_mode <> 'double_random' OR inclusion_probability IS NULL "
+                "OR (plan_id IS NOT NULL AND stratum IS NOT NULL)",
+                "有入样概率的双随机抽查须有计划编号和抽取层",
+                "a double-random inspection with an inclusion probability carries plan_id and stratum",
             ),
             Check(
                 "targeted_has_trigger",
@@ -729,11 +745,20 @@ _TABLES: tuple[Table, ...] = (
                 "重点检查须有检查来源，且无入样概率",
                 "a targeted inspection carries a trigger and no inclusion probability",
             ),
+            # exports often give no category for a problem found: allowed, so that the
+            # labels are not biased towards "no problem"
             Check(
                 "problem_has_category",
-                "problem_found = (problem_category IS NOT NULL)",
-                "发现问题当且仅当有问题类别",
-                "problem_category is set exactly when a problem was found",
+                "problem_category IS NULL OR problem_found",
+                "未发现问题的记录不得有问题类别",
+                "problem_category is set only when a problem was found",
+            ),
+            Check(
+                "result_matches_problem",
+                "result IS NULL OR problem_found IS NULL OR "
+                "(result IN ('no_problem', 'no_relevant_activity')) = (NOT problem_found)",
+                "检查结果与是否发现问题须一致(未发现问题、未发现相关经营活动即未发现问题)",
+                "result and problem_found agree (no_problem and no_relevant_activity mean no problem)",
             ),
         ),
     ),
@@ -898,10 +923,57 @@ _TABLES: tuple[Table, ...] = (
         ),
         checks=(_received_after("eval_date"),),
     ),
+    # A home for signal the tables above do not name: tax paid by category, counts of court
+    # judgments without case details, brands and patents, the annual report's other lines.
+    # One row per enterprise, indicator, date and value; several per day are allowed.
+    Table(
+        "indicators",
+        "其他指标(通用)",
+        "other indicators (generic)",
+        "social",
+        required=False,
+        natural_key=("uscc", "indicator", "indicator_date", "source", "value", "value_text"),
+        event_date="indicator_date",
+        received_date="received_date",
+        supplementary=True,
+        columns=(
+            _uscc(),
+            Column("indicator", "string", "指标代码", "indicator code (the bureau's own)"),
+            Column(
+                "group",
+                "string",
+                "所属信息组",
+                "information group it belongs to",
+                nullable=True,
+                vocabulary="information_group",
+            ),
+            Column("value", "float", "数值", "numeric value", nullable=True),
+            Column("value_text", "string", "文本值", "text value", nullable=True),
+            Column("unit", "string", "单位", "unit of the value", nullable=True),
+            Column("indicator_date", "date", "指标日期", "date the value refers to"),
+            Column(
+                "source", "string", "来源部门", "department or system it came from", nullable=True
+            ),
+            _received(),
+        ),
+        checks=(
+            _received_after("indicator_date"),
+            Check(
+                "indicator_has_value",
+                "value IS NOT NULL OR value_text IS NOT NULL",
+                "指标须有数值或文本值",
+                "an indicator carries a numeric or a text value",
+            ),
+        ),
+    ),
 )
 
 #: All contract tables by name, in documentation order.
 TABLES: Mapping[str, Table] = MappingProxyType({t.name: t for t in _TABLES})
+#: The tables the simulator writes and the feature catalog reads (all but supplementary ones).
+SIMULATED: Mapping[str, Table] = MappingProxyType(
+    {n: t for n, t in TABLES.items() if not t.supplementary}
+)
 
 
 def table(name: str) -> Table:

@@ -21,7 +21,8 @@ def label_frames(
 
     Columns: inspection_id, uscc, inspection_date, month, feature_month (the month end
     before it), y (1 = problem found), weight (1/p for double-random, 1 for targeted),
-    p (inclusion probability, double-random only), problem_category.
+    p (inclusion probability, double-random only), problem_category. Double-random results
+    with no inclusion probability (design unknown) are left out of both.
     """
     months = set(months_between(first_month, last_month))
     df = inspections.copy()
@@ -31,12 +32,12 @@ def label_frames(
     df = df[df["month"].isin(months)]
     df["feature_month"] = df["month"].map(previous_month)
     df["y"] = df["problem_found"].astype("int8")
-    random = df[df["draw_mode"] == "double_random"].copy()
-    if random["inclusion_probability"].isna().any() or (random["inclusion_probability"] <= 0).any():
-        bad = random.loc[
-            random["inclusion_probability"].isna() | (random["inclusion_probability"] <= 0),
-            "inspection_id",
-        ].iloc[0]
+    random = df[df["draw_mode"] == "double_random"]
+    # a double-random result whose design is unknown (kept at intake, noted design_unknown)
+    # cannot stand for the population: it is never a weighted label
+    random = random[random["inclusion_probability"].notna()].copy()
+    if (random["inclusion_probability"] <= 0).any():
+        bad = random.loc[random["inclusion_probability"] <= 0, "inspection_id"].iloc[0]
         raise ValueError(
             f"inspections: double-random inspection {bad} has no positive inclusion_probability "
             "[rule: double_random_has_design]"

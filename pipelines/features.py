@@ -78,6 +78,7 @@ class FeaturesReport:
     absent_tables: list[str]
     catalog: str
     months: list[MonthReport] = field(default_factory=list)
+    unavailable: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         last = self.months[-1] if self.months else None
@@ -88,6 +89,14 @@ class FeaturesReport:
             "features": sum(1 for f in CATALOG if f.role == "model"),
             "context_columns": sum(1 for f in CATALOG if f.role == "context"),
             "absent_tables": self.absent_tables,
+            **(
+                {
+                    "unavailable_tables": self.unavailable,
+                    "groups_lacking": lacking_groups(self.absent_tables),
+                }
+                if self.unavailable
+                else {}
+            ),
             # no timings here: the summary is a DVC metric and must be reproducible
             "months": {m.month: {"enterprises": m.enterprises} for m in self.months},
             # missing shares of the latest month: a feature that is suddenly all missing
@@ -119,14 +128,44 @@ def connect(cfg: FeaturesConfig, spill: Path | None = None) -> duckdb.DuckDBPyCo
     return con
 
 
-def register_sources(con: duckdb.DuckDBPyConnection, tables: dict[str, Path]) -> None:
-    """``raw_<table>`` views over the ingested Parquet files (once per connection)."""
+def unavailable_tables(source: Path) -> dict[str, str]:
+    """Tables the bureau declared it cannot deliver (``availability.json`` of the ingested
+    folder, written by `riskclass ingest`): table -> why."""
+    path = Path(source) / "availability.json"
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {str(k): str(v) for k, v in dict(data.get("unavailable", {})).items()}
+
+
+def lacking_groups(absent: list[str]) -> dict[str, list[str]]:
+    """The information groups (`contract.tables.GROUPS`) that ``absent`` tables leave short."""
+    groups: dict[str, list[str]] = {}
+    for t in sorted(absent):
+        groups.setdefault(TABLES[t].group, []).append(t)
+    return groups
+
+
+def register_sources(
+    con: duckdb.DuckDBPyConnection,
+    tables: dict[str, Path],
+    unavailable: dict[str, str] | None = None,
+) -> None:
+    """``raw_<table>`` views over the ingested Parquet files (once per connection). A
+    required table may be missing only when the bureau declared it unavailable: its
+    features are then missing (NaN), never zero."""
     for name, spec in TABLES.items():
-        if spec.required and name not in tables:
+        if spec.required and name not in tables and name not in (unavailable or {}):
             raise FeatureError(
                 f"features: required table {name} ({spec.zh}) is missing from the source folder "
-                "[rule: required table]; run `riskclass ingest` first"
+                "[rule: required table]; run `riskclass ingest` first, or declare the table in "
+                "unavailable: of configs/ingest.yaml if the bureau cannot deliver it"
             )
+    if "enterprises" not in tables:
+        raise FeatureError(
+            "features: the registry (enterprises) is missing from the source folder "
+            "[rule: required table]; run `riskclass ingest` first"
+        )
     for name, path in tables.items():
         con.execute(
             f"CREATE OR REPLACE VIEW raw_{name} AS SELECT * FROM read_parquet('{path.as_posix()}')"
@@ -188,15 +227,24 @@ def run_features(
     out.mkdir(parents=True, exist_ok=True)
     spill = out / ".spill"
     con = connect(cfg, spill=spill)
-    report = FeaturesReport(
-        str(source), str(out), sorted(set(TABLES) - set(tables)), catalog_fingerprint(cfg)
-    )
+    unavailable = unavailable_tables(Path(source))
+    # a supplementary table (the generic indicators) is no information group the data lacks
+    absent = sorted(t for t in set(TABLES) - set(tables) if not TABLES[t].supplementary)
+    report = FeaturesReport(str(source), str(out), absent, catalog_fingerprint(cfg))
+    report.unavailable = unavailable
     metadata = {
         "riskclass.catalog": report.catalog,
         "riskclass.config": json.dumps(cfg.model_dump(), sort_keys=True),
     }
+    if report.absent_tables:
+        # which information groups the data lacked: model cards and reports say so
+        metadata["riskclass.absent_tables"] = json.dumps(
+            {t: unavailable.get(t, "not delivered") for t in report.absent_tables},
+            ensure_ascii=False,
+            sort_keys=True,
+        )
     try:
-        register_sources(con, tables)
+        register_sources(con, tables, unavailable)
         for month in months:
             if progress is not None:
                 progress(month)
@@ -206,6 +254,14 @@ def run_features(
                 con, month, cfg, tables, path, {**metadata, "riskclass.month": month}
             )
             seconds = time.perf_counter() - t0
+            if rows == 0:
+                path.unlink(missing_ok=True)
+                raise FeatureError(
+                    f"features: month {month} has no enterprises: none in the registry was "
+                    "established by its end and still registered [rule: empty population]; "
+                    "check the ingest reconciliation (were the registry's rows quarantined?) "
+                    "and the month"
+                )
             log.info("features %s: %d enterprises in %.1f s", month, rows, seconds)
             report.months.append(MonthReport(month, rows, seconds, missing))
     finally:

@@ -93,7 +93,7 @@ def read_results(path: Path) -> pd.DataFrame:
         raise FeedbackError(f"feedback: results file {path} not found")
     try:
         if path.suffix.lower() == ".xlsx":
-            raw = pd.read_excel(path, dtype=str, keep_default_na=False)
+            raw = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
         elif path.suffix.lower() == ".csv":
             data = path.read_bytes()
             try:

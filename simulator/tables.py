@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from contract.tables import TABLES
+from contract.tables import SIMULATED, TABLES
 from simulator import codes, mix
 from simulator.calendar import NULL_DAY
 from simulator.config import RISK_CLASSES
@@ -64,7 +64,7 @@ class _Tables(_ChunkState):
     """The chunk's tables, truth and statistics once every month has run."""
 
     def finish(self) -> ChunkResult:
-        tables = {name: self._table(name) for name in TABLES}
+        tables = {name: self._table(name) for name in SIMULATED}
         truth = self._truth(tables)
         stats = ChunkStats(
             window_months=self.cal.window_labels(),

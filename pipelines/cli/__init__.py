@@ -40,6 +40,7 @@ def main(
 
 app.command()(data.simulate)
 app.command()(data.ingest)
+app.command("preview-source")(data.preview_source)
 app.command("contract-docs")(data.contract_docs)
 app.command()(data.features)
 app.command("feature-docs")(data.feature_docs)

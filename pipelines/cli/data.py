@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 from typing import Annotated, Any
@@ -145,8 +146,19 @@ def ingest(
     report_out: Annotated[
         Path | None, typer.Option(help="also write the reconciliation (JSON) here")
     ] = None,
+    delivery_date: Annotated[
+        str | None,
+        typer.Option(
+            help="date the bureau received the delivery (YYYY-MM-DD); source mappings may use "
+            "it as {delivery_date}, e.g. as the received date of an export that has none"
+        ),
+    ] = None,
 ) -> None:
     """Validate, type and reconcile a delivery; rejected rows go to quarantine with reasons.
+
+    Files named after their table are read by the contract's column names; others by the
+    source mappings in the folder that `sources:` of the ingest configuration names
+    (see docs/bring-your-own-data.md, and `riskclass preview-source` to try one first).
 
     Example: [bold]riskclass ingest --source data/raw --out data/interim --as-of 2026-10[/]
     """
@@ -158,6 +170,7 @@ def ingest(
         cfg = load_config(config, IngestConfig)
     except ConfigError as exc:
         fail(str(exc))
+    received = _date_option(delivery_date, "--delivery-date")
     with progress() as bar:
         task = bar.add_task("ingesting", total=None)
 
@@ -165,7 +178,9 @@ def ingest(
             bar.update(task, description=f"ingesting {name}", advance=1)
 
         try:
-            report = run_ingest(cfg, source, out, as_of=as_of, progress=on_table)
+            report = run_ingest(
+                cfg, source, out, as_of=as_of, progress=on_table, delivery_date=received
+            )
         except (StructuralError, IngestError) as exc:
             fail(str(exc))
     if report_out is not None:
@@ -173,6 +188,15 @@ def ingest(
 
         write_json(report.to_dict(), report_out)
     _print_reconciliation(report.to_dict(), out)
+
+
+def _date_option(text: str | None, option: str) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        fail(f"{option} must be a date YYYY-MM-DD, got {text!r}")
 
 
 def _print_reconciliation(r: dict[str, Any], out: Path) -> None:
@@ -198,11 +222,23 @@ def _print_reconciliation(r: dict[str, Any], out: Path) -> None:
             f"{row['rows_in_interim']:,}",
         )
         for rule, count in sorted(row["quarantined_by_rule"].items(), key=lambda kv: -kv[1]):
-            zh, en = reason(rule, column="…", candidates="…", limit=0)
+            zh, en = reason(rule, column="…", candidates="…", limit=0, detail="…")
             q.add_row(name, rule, f"{count:,}", f"{zh} / {en}")
     console.print(t)
     if q.row_count:
         console.print(q)
+    res = Table("table", "resolved by", "notes", title="how enterprises were resolved; notes")
+    for name, row in r["tables"].items():
+        resolution = row.get("resolution") or {}
+        notes = row.get("notes") or {}
+        if set(resolution) - {"uscc", "opaque"} or notes:
+            res.add_row(
+                name,
+                ", ".join(f"{k} {v:,}" for k, v in resolution.items()),
+                ", ".join(f"{k} {v:,}" for k, v in notes.items()),
+            )
+    if res.row_count:
+        console.print(res)
     read = sum(row["rows_read"] for row in r["tables"].values())
     acc = sum(row["accepted"] for row in r["tables"].values())
     qua = sum(row["quarantined"] for row in r["tables"].values())
@@ -213,6 +249,13 @@ def _print_reconciliation(r: dict[str, Any], out: Path) -> None:
         console.print(
             f"files that are no contract table (not read): {', '.join(r['unknown_files'])}"
         )
+    unavailable = [n for n, row in r["tables"].items() if row["status"] == "unavailable"]
+    if unavailable:
+        console.print(
+            f"tables declared unavailable (their features are missing, never zero): {', '.join(unavailable)}"
+        )
+    if r.get("unused_sources"):
+        console.print(f"source mappings that matched no file: {', '.join(r['unused_sources'])}")
     absent = [n for n, row in r["tables"].items() if row["status"] == "absent"]
     if absent:
         console.print(
@@ -224,18 +267,146 @@ def _print_reconciliation(r: dict[str, Any], out: Path) -> None:
     )
 
 
+def preview_source(
+    file: Annotated[Path, typer.Argument(help="an export file (CSV, XLSX, XLS, Parquet)")],
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            help="source mapping (YAML) to try; default: the configured one whose files match"
+        ),
+    ] = None,
+    table: Annotated[
+        str | None,
+        typer.Option(help="read the file by the contract's own names as this table (no mapping)"),
+    ] = None,
+    registry: Annotated[
+        Path | None,
+        typer.Option(
+            help="interim folder whose enterprises.parquet resolves the file's enterprises"
+        ),
+    ] = DATA.interim,
+    as_of: Annotated[
+        Month | None, month_option("data month YYYY-MM: records dated after its end are rejected")
+    ] = None,
+    delivery_date: Annotated[
+        str | None,
+        typer.Option(help="date the delivery was received (YYYY-MM-DD), for {delivery_date}"),
+    ] = None,
+    config: IngestConfigOpt = INGEST_CONFIG,
+    rows: Annotated[int, typer.Option(help="quarantined rows to show")] = 15,
+    out: Annotated[
+        Path | None, typer.Option(help="also write the whole preview (JSON) here")
+    ] = None,
+) -> None:
+    """Try a source mapping on one file before ingesting: the header row found and why, each
+    column's fate, the value coverage of every mapping, and the rows that would be
+    quarantined and for what. Writes nothing but --out.
+
+    Example: [bold]riskclass preview-source exports/行政处罚2026-10.xlsx --mapping configs/sources/penalties_samr.yaml[/]
+    """
+    from pipelines.intake.config import IngestConfig
+    from pipelines.intake.preview import choose_mapping, preview
+    from pipelines.intake.readers import StructuralError
+    from pipelines.intake.sources import SourceError
+
+    try:
+        cfg = load_config(config, IngestConfig)
+    except ConfigError as exc:
+        fail(str(exc))
+    if not file.is_file():
+        fail(f"{file}: no such file")
+    received = _date_option(delivery_date, "--delivery-date")
+    reg = registry if registry is not None and registry.is_dir() else None
+    try:
+        m = choose_mapping(cfg, file, mapping, table)
+        p = preview(cfg, file, m, table, reg, as_of, received, rows)
+    except (SourceError, StructuralError) as exc:
+        fail(str(exc))
+    d = p.to_dict()
+    h = d["header"]
+    console.print(
+        f"[bold]{file}[/] -> table [bold]{d['table']}[/] (mapping: {d['mapping'] or 'contract names'}; "
+        f"format {d['format']}{', ' + d['encoding'] if d['encoding'] and d['encoding'] != d['format'] else ''})"
+    )
+    if h:
+        console.print(
+            f"header: row {h['row']} ({h['title_rows_above']} title rows above); "
+            f"{h['matched_cells']} of {h['non_empty_cells']} cells name a column; "
+            f"runner-up row {h['runner_up_matches']}: {h['verdict']}"
+        )
+    cols = Table("#", "header", "fate", "column", "by", title="columns")
+    for c in d["columns"]:
+        cols.add_row(
+            str(c["position"]),
+            c["header"],
+            c["fate"] + (" (filter)" if c.get("filter") else ""),
+            c.get("column", ""),
+            c.get("by", ""),
+        )
+    if cols.row_count:
+        console.print(cols)
+    if d["missing_required"]:
+        console.print(
+            f"[bold red]required columns nobody supplies:[/] {', '.join(d['missing_required'])}"
+        )
+    for target, values in d["values"].items():
+        v = Table("text", "rows", "value", "how", "valid code", title=f"values of {target}")
+        for e in values:
+            ok = e.get("valid_code")
+            v.add_row(
+                str(e["text"]),
+                f"{e['rows']:,}",
+                str(e["value"]),
+                e["how"],
+                "" if ok is None else ("yes" if ok else "[red]no[/]"),
+            )
+        console.print(v)
+    r = d["rows"]
+    if "error" in r:
+        console.print(f"[bold red]ingestion would stop:[/] {r['error']}")
+    else:
+        console.print(
+            f"rows: read {r['read']:,} = accepted {r['accepted']:,} + quarantined {r['quarantined']:,}; "
+            f"by rule: {r['quarantined_by_rule'] or '-'}; resolved by: {r['resolution'] or '-'}; "
+            f"notes: {r['notes'] or '-'}"
+        )
+        if d["quarantine_sample"]:
+            q = Table("row", "rule", "reason", title="rows that would be quarantined (first ones)")
+            for e in d["quarantine_sample"]:
+                q.add_row(
+                    str(e.get("source_row")),
+                    str(e.get("rule")),
+                    f"{e.get('reason_zh')} / {e.get('reason_en')}",
+                )
+            console.print(q)
+    if out is not None:
+        from pipelines.io import write_json
+
+        write_json(d, out)
+
+
 def contract_docs(
     out: Annotated[Path, typer.Option(help="where to write the Markdown")] = Path(
         "docs/data-contract.md"
     ),
+    sources: Annotated[
+        Path | None,
+        typer.Option(help="folder of source mappings whose passthrough columns to document"),
+    ] = None,
 ) -> None:
-    """Write the raw-data contract (tables, columns in Chinese and English, rules) as Markdown.
+    """Write the raw-data contract (tables, columns in Chinese and English, rules, lineage, and
+    the passthrough columns of the source mappings named by --sources) as Markdown.
 
     Example: [bold]riskclass contract-docs --out docs/data-contract.md[/]
     """
     from pipelines.contract_docs import write_contract_docs
+    from pipelines.intake.sources import SourceError, load_sources
 
-    write_contract_docs(out)
+    try:
+        mappings = load_sources(sources) if sources is not None else []
+    except SourceError as exc:
+        fail(str(exc))
+    write_contract_docs(out, mappings)
     console.print(f"wrote {out}")
 
 

@@ -1,9 +1,13 @@
 """The ingestion engine: a delivery validated, typed and accounted for, table by table.
 
-For each contract table the delivery's file is read as text (`pipelines.intake.readers`),
-staged in DuckDB, typed and normalised by SQL generated from the contract
-(`pipelines.intake.rules`), resolved to a USCC (by code, old registration number or name),
-and checked. Rows that break a rule go to ``quarantine/<table>.parquet`` with the rule and a
+For each contract table the delivery's files are read as text (`pipelines.intake.readers`):
+a file named after its table, or any files a source mapping claims (`pipelines.intake.sources`,
+``configs/sources/*.yaml``: headers, code words, units, values inside text, filters, a
+double-random round's declared design). They are staged in DuckDB, typed and normalised by
+SQL generated from the contract (`pipelines.intake.rules`), resolved to the registry's
+enterprise (by USCC; else by registration number, organisation code, taxpayer number, the
+exact name or a former name; else by probabilistic name linkage, `pipelines.intake.linkage`),
+and checked, plausibility bounds included. Rows that break a rule go to ``quarantine/<table>.parquet`` with the rule and a
 reason in Chinese and English; the others are merged by natural key into ``<table>.parquet``.
 Great Expectations validates every staged table with a suite generated from the same
 contract (`pipelines.intake.expectations`) and writes Data Docs. Counts reconcile per table
@@ -12,10 +16,18 @@ fails.
 
 Output folder (replaced atomically; a killed run leaves the previous one intact)::
 
-    <out>/<table>.parquet              accepted rows, typed as the contract says
+    <out>/<table>.parquet              accepted rows, typed as the contract says, with their
+                                       lineage (_source_file, _source_row, _source_name,
+                                       _delivery, _resolved_by, _resolution_score, _notes)
     <out>/quarantine/<table>.parquet   rejected rows: raw text, source row, rule, reasons
+    <out>/review/<table>.csv           names waiting for a person to confirm their enterprise
     <out>/reconciliation.json          per table and rule; also printed by the CLI
+    <out>/availability.json            tables declared unavailable, and the groups they leave
     <out>/validation/                  Great Expectations project and Data Docs (HTML)
+
+Personal ID numbers found in identifier columns are replaced by a salted hash before anything
+is written. A run whose accepted share of a delivered table falls below its floor fails and
+leaves the previous output in place (the run's own folder is kept beside it, for inspection).
 
 Used by the `ingest` stage (`pipelines.ingest`) and by `feedback`, which ingests the results
 it linked to their plan.
@@ -23,6 +35,7 @@ it linked to their plan.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -31,27 +44,32 @@ from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from stdnum.cn import ric as stdnum_ric
 from stdnum.cn import uscc as stdnum_uscc
 
 from contract import reference
 from contract.months import month_end, parse_month
-from contract.tables import TABLES, Table
+from contract.tables import GROUPS, TABLES, VOCABULARIES, Column, Table
 from pipelines.intake import rules
 from pipelines.intake.config import IngestConfig
 from pipelines.intake.expectations import Validation, validate_staged
 from pipelines.intake.readers import (
     FORMATS,
+    IDENTITY_COLUMNS,
     Source,
     StructuralError,
     discover,
     parquet_source,
     read_text_table,
+    sniff,
 )
 from pipelines.intake.reconciliation import IngestReport, TableReport
 from pipelines.intake.rules import RULE_NAMES, Flag, literal, quote, raw
-from pipelines.io import atomic_directory, write_json
+from pipelines.intake.sources import SourceError, SourceMapping, assign, load_sources
+from pipelines.io import atomic_directory, write_csv, write_json
 from pipelines.paths import table as table_file
 
 log = logging.getLogger(__name__)
@@ -59,20 +77,67 @@ log = logging.getLogger(__name__)
 # Registry first (everything refers to it), then changes (former names resolve names).
 ORDER = ("enterprises", "changes", *[t for t in TABLES if t not in ("enterprises", "changes")])
 Progress = Callable[[str], None]
+Inputs = list[tuple[Path, SourceMapping | None]]
+#: Lineage kept on every accepted row (and carried over from earlier deliveries).
+LINEAGE = (
+    ("_source_file", "VARCHAR"),
+    ("_source_row", "BIGINT"),
+    ("_source_name", "VARCHAR"),
+    ("_delivery", "VARCHAR"),
+    ("_resolved_by", "VARCHAR"),
+    ("_resolution_score", "DOUBLE"),
+    ("_notes", "VARCHAR"),
+)
+#: Inspection results that mean no problem was found; the others mean one was.
+NO_PROBLEM_RESULTS = ("no_problem", "no_relevant_activity")
+PROBLEM_RESULTS = tuple(c for c in VOCABULARIES["inspection_result"] if c not in NO_PROBLEM_RESULTS)
+RESOLUTIONS = ("uscc", "opaque", "reg_no", "org_code", "taxpayer_no", "name", "name_linkage")
+_SQL_TYPES = {
+    "string": "VARCHAR",
+    "int": "BIGINT",
+    "float": "DOUBLE",
+    "date": "DATE",
+    "bool": "BOOLEAN",
+}
 
 
 class IngestError(ValueError):
-    """The run stopped: counts did not reconcile, or the input is structurally broken."""
+    """The run stopped: counts did not reconcile, too little was accepted, or the input is
+    structurally broken."""
 
 
-def _run_name(found: dict[str, Path], as_of: str | None) -> str:
+def _run_name(found: dict[str, Inputs], as_of: str | None) -> str:
     """Names the run by the delivery (file names and sizes) and month: same input, same name."""
     h = hashlib.sha256()
-    for table, path in sorted(found.items()):
-        files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
-        for f in files:
-            h.update(f"{table}/{f.name}:{f.stat().st_size};".encode())
+    for table, inputs in sorted(found.items()):
+        for path, _ in sorted(inputs, key=lambda x: x[0].name):
+            files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+            for f in files:
+                h.update(f"{table}/{f.name}:{f.stat().st_size};".encode())
     return f"ingest-{as_of or 'undated'}-{h.hexdigest()[:10]}"
+
+
+def plan_inputs(
+    cfg: IngestConfig, source: Path
+) -> tuple[dict[str, Inputs], list[str], list[SourceMapping]]:
+    """Which files feed which table: those a source mapping claims, and those named after
+    their table; the files that are neither; the mappings that claimed nothing."""
+    try:
+        mappings = load_sources(Path(cfg.sources)) if cfg.sources else []
+        files = (
+            [p for p in sorted(Path(source).iterdir()) if not p.name.startswith(".")]
+            if Path(source).is_dir()
+            else []
+        )
+        claimed = assign(files, mappings)
+    except SourceError as exc:
+        raise StructuralError(str(exc)) from None
+    found, unknown = discover(Path(source), frozenset(p.name for p in claimed))
+    inputs: dict[str, Inputs] = {t: [(p, None)] for t, p in found.items()}
+    for path, m in claimed.items():
+        inputs.setdefault(m.table, []).append((path, m))
+    unused = [m for m in mappings if m not in claimed.values()]
+    return inputs, unknown, unused
 
 
 def run_ingest(
@@ -81,20 +146,28 @@ def run_ingest(
     out: Path,
     as_of: str | None = None,
     progress: Progress | None = None,
+    delivery_date: dt.date | None = None,
 ) -> IngestReport:
-    """Ingest the delivery in ``source`` into ``out`` (merging with what is already there)."""
+    """Ingest the delivery in ``source`` into ``out`` (merging with what is already there).
+
+    ``delivery_date`` is the date the bureau received the delivery: source mappings may use
+    it (``{delivery_date}``), for example as the received date of an export that has none."""
     if as_of is not None:
         try:
             month_end(*parse_month(as_of))
         except ValueError:
             raise IngestError(f"ingest: --as-of must be YYYY-MM, got {as_of!r}") from None
-    found, unknown = discover(Path(source))
+    found, unknown, unused = plan_inputs(cfg, Path(source))
     out = Path(out)
     for name, spec in TABLES.items():
+        if name in cfg.unavailable:
+            continue
         if spec.required and name not in found and not table_file(out, name).exists():
             expected = ", ".join(f"{name}{ext}" for ext in FORMATS) + f" or {name}/"
             raise StructuralError(
-                f"{source}: required table {name} ({spec.zh}) is missing; expected {expected} [rule: required table]"
+                f"{source}: required table {name} ({spec.zh}) is missing; expected {expected}, "
+                "a source mapping (configs/sources/) whose files match, or the table declared "
+                f"in unavailable: of the ingest configuration [rule: required table]"
             )
     run_name = _run_name(found, as_of)
     reports: list[TableReport] = []
@@ -109,9 +182,9 @@ def run_ingest(
             con.execute(f"SET threads = {cfg.duckdb_threads}")
             con.execute("SET preserve_insertion_order = true")
             con.execute(f"SET temp_directory = {literal(str(work / '.spill'))}")
-            _load_vocabularies(con, cfg.province)
+            _load_vocabularies(con, cfg)
             con.execute("CREATE TABLE checked_uscc (code VARCHAR PRIMARY KEY, valid BOOLEAN)")
-            ingest = _Ingest(cfg, con, out, work, as_of, run_name)
+            ingest = _Ingest(cfg, con, out, work, as_of, run_name, delivery_date)
             for table in ORDER:
                 if progress is not None:
                     progress(table)
@@ -122,33 +195,143 @@ def run_ingest(
             stage_db.unlink(missing_ok=True)
             shutil.rmtree(work / ".spill", ignore_errors=True)
         report = IngestReport(run_name, as_of, reports, unknown, docs)
+        report.unused_sources = [m.source for m in unused]
         if report.unaccounted:
             raise IngestError(
                 f"ingest: {report.unaccounted} rows are unaccounted for; nothing was written"
             )
         write_json(report.to_dict(), work / "reconciliation.json")
+        write_json(_availability(cfg, reports), work / "availability.json")
+        low = _below_floor(cfg, reports)
+        if low:
+            kept = out.with_name(f"{out.name}.rejected")
+            if kept.exists():
+                shutil.rmtree(kept)
+            shutil.copytree(work, kept)
+            raise IngestError(
+                "ingest: too little was accepted: "
+                + "; ".join(low)
+                + f". The previous output was left in place; this run's output is in {kept} "
+                "(quarantine/ says why each row was refused) [rule: accept floor]"
+            )
     return report
 
 
-def _load_vocabularies(con: duckdb.DuckDBPyConnection, province: str) -> None:
-    divisions = pa.table({"code": sorted(reference.division_codes(province))})
+def _availability(cfg: IngestConfig, reports: list[TableReport]) -> dict[str, object]:
+    """Which tables the output lacks and why, and the information groups that leaves short."""
+    missing = {
+        t.table: cfg.unavailable.get(t.table, "not delivered")
+        for t in reports
+        if t.status in ("unavailable", "absent") and not TABLES[t.table].supplementary
+    }
+    groups: dict[str, list[str]] = {}
+    for table in missing:
+        groups.setdefault(TABLES[table].group, []).append(table)
+    return {
+        "unavailable": {t: r for t, r in missing.items() if t in cfg.unavailable},
+        "absent": sorted(t for t in missing if t not in cfg.unavailable),
+        "groups_lacking": {
+            g: {"zh": GROUPS[g][0], "en": GROUPS[g][1], "tables": sorted(ts)}
+            for g, ts in sorted(groups.items())
+        },
+    }
+
+
+def _below_floor(cfg: IngestConfig, reports: list[TableReport]) -> list[str]:
+    low = []
+    for t in reports:
+        if t.status != "ingested" or t.rows_read == 0:
+            continue
+        share = t.accepted / t.rows_read
+        floor = cfg.floor(t.table)
+        if share < floor:
+            top = sorted(t.by_rule.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+            rules_text = ", ".join(f"{r} {n:,}" for r, n in top)
+            low.append(
+                f"table {t.table}: {t.accepted:,} of {t.rows_read:,} rows accepted "
+                f"({share:.1%} < floor {floor:.0%}); top rules: {rules_text}"
+            )
+    return low
+
+
+def _load_vocabularies(con: duckdb.DuckDBPyConnection, cfg: IngestConfig) -> None:
+    served = reference.division_codes_of(cfg.served)
+    successors = reference.division_successors()
+    divisions = pa.table({"code": sorted(reference.all_division_codes() | served)})
     industries = pa.table({"code": sorted(reference.industry_codes())})
     con.register("_divisions", divisions)
+    con.register("_served", pa.table({"code": sorted(served)}))
+    con.register(
+        "_successors",
+        pa.table({"retired": list(successors), "successor": list(successors.values())}),
+    )
     con.register("_industries", industries)
     con.execute("CREATE TABLE vocab_division AS SELECT * FROM _divisions")
+    con.execute("CREATE TABLE served_division AS SELECT * FROM _served")
+    con.execute("CREATE TABLE division_successor AS SELECT * FROM _successors")
     con.execute("CREATE TABLE vocab_industry AS SELECT * FROM _industries")
-    checks = pa.table(
-        {
-            "name": [c.name for t in TABLES.values() for c in t.checks],
-            "zh": [c.zh for t in TABLES.values() for c in t.checks],
-            "en": [c.en for t in TABLES.values() for c in t.checks],
-        }
-    )
-    con.register("_checks", checks)
+    names = [c.name for t in TABLES.values() for c in t.checks]
+    zh = [c.zh for t in TABLES.values() for c in t.checks]
+    en = [c.en for t in TABLES.values() for c in t.checks]
+    for b in cfg.bounds:
+        names.append(b.name)
+        z, e = _bound_text(b)
+        zh.append(z)
+        en.append(e)
+    con.register("_checks", pa.table({"name": names, "zh": zh, "en": en}))
     con.execute("CREATE TABLE row_checks AS SELECT DISTINCT * FROM _checks")
 
 
+def _bound_text(b: object) -> tuple[str, str]:
+    from pipelines.intake.config import Bound
+
+    assert isinstance(b, Bound)
+    unit = TABLES[b.table].column(b.column).unit or ""
+    parts_zh, parts_en = [], []
+    if b.min is not None:
+        parts_zh.append(f"应不小于 {b.min:g}{unit}")
+        parts_en.append(f"at least {b.min:g} {unit}".rstrip())
+    if b.max is not None:
+        parts_zh.append(f"应不大于 {b.max:g}{unit}")
+        parts_en.append(f"at most {b.max:g} {unit}".rstrip())
+    cond_zh = "".join(f"({k} 为 {'、'.join(v)} 时)" for k, v in sorted(b.when.items()))
+    cond_en = "".join(f" (when {k} is {' or '.join(v)})" for k, v in sorted(b.when.items()))
+    zh = "，".join(parts_zh) + cond_zh
+    en = ", ".join(parts_en) + cond_en
+    if unit == "万元":
+        zh += "；若源文件金额以元为单位，请在来源映射中为该列设置 unit: 元"
+        en += "; if the source file states amounts in 元 (yuan), set unit: 元 for the column in its source mapping"
+    return zh, en
+
+
 EXTERNAL = {"division": "vocab_division", "industry": "vocab_industry"}
+
+
+def _extended(spec: Table, inputs: Inputs) -> Table:
+    """The contract table with the passthrough columns its source mappings declare."""
+    extra: dict[str, Column] = {}
+    for path, m in inputs:
+        if m is None:
+            continue
+        for stored, p in m.extra_columns.items():
+            col = Column(
+                stored,
+                p.type,
+                p.zh or p.name,
+                p.en or p.name,
+                nullable=True,
+                unit="万元" if p.unit else None,
+            )
+            if stored in extra and extra[stored].dtype != col.dtype:
+                raise StructuralError(
+                    f"{path}: passthrough column {stored} of {spec.name} is declared "
+                    f"{extra[stored].dtype} by one source and {col.dtype} by another "
+                    "[rule: source mapping]"
+                )
+            extra.setdefault(stored, col)
+    if not extra:
+        return spec
+    return dataclasses.replace(spec, columns=spec.columns + tuple(extra.values()))
 
 
 class _Ingest:
@@ -163,6 +346,7 @@ class _Ingest:
         work: Path,
         as_of: str | None,
         run_name: str,
+        delivery_date: dt.date | None = None,
     ) -> None:
         self.cfg, self.con, self.out, self.work, self.as_of, self.run_name = (
             cfg,
@@ -172,17 +356,29 @@ class _Ingest:
             as_of,
             run_name,
         )
+        self.delivery_date = delivery_date
+        self.opaque = cfg.id_scheme == "opaque"
+        self.id_pattern = cfg.opaque_id_pattern if self.opaque else rules.USCC_PATTERN
         self.as_of_end = month_end(*parse_month(as_of)) if as_of else None
         # GE stamps its runs with this time: the data month, not the clock, so reruns match
         stamp = self.as_of_end or dt.date(1970, 1, 1)
         run_time = dt.datetime(stamp.year, stamp.month, stamp.day, tzinfo=dt.UTC)
-        self.validation = Validation(work / "validation", run_name, run_time, cfg.province)
+        self.validation = Validation(
+            work / "validation", run_name, run_time, cfg.province, self.id_pattern
+        )
+        self.review_frames: dict[str, pd.DataFrame] = {}
+        self.design: dict[str, object] = {}
 
     # ------------------------------------------------------------------ one table
-    def table(self, name: str, path: Path | None) -> TableReport:
+    def table(self, name: str, inputs: Inputs | None) -> TableReport:
+        if name in self.cfg.unavailable:
+            ignored = [p.name for p, _ in inputs or []]
+            report = TableReport(name, "unavailable")
+            report.source = {"reason": self.cfg.unavailable[name], "ignored_files": ignored}
+            return report
         spec = TABLES[name]
         previous = table_file(self.out, name)
-        if path is None:
+        if inputs is None:
             if previous.exists():
                 shutil.copy2(previous, self.work / previous.name)
                 rejected = self.out / "quarantine" / previous.name
@@ -198,26 +394,41 @@ class _Ingest:
                 elif name == "changes":
                     self._former_names(previous)
                 return TableReport(name, "kept", rows_total=int(n[0][0]))
+            if name == "changes":
+                self._former_names(None)
             return TableReport(name, "absent")
-        src = self._stage_source(name, path)
-        self._stage(spec, src)
+        spec = _extended(spec, inputs)
+        described = self._stage_source(spec, inputs)
+        self._stage(spec)
         if name != "enterprises":
-            self._resolve_identity()
+            self._classify_codes()
+            self._resolve_identity(spec)
+        else:
+            self._hash_personal_ids(["uscc", "reg_no"])
+        if name == "persons":
+            self._hash_personal_ids(["person_id"], only_ids=True)
         self._check_uscc()
+        self._note_divisions(spec)
+        if name == "inspections":
+            self._apply_designs(inputs)
         self._flag(spec)
         self._deduplicate(spec)
-        report = TableReport(name, "ingested", source=src.describe())
+        report = TableReport(name, "ingested", source=described)
         report.expectations = validate_staged(
             self.validation, self.con, spec, self.flags, self.cfg.ge_batch_rows
         )
         self._write_quarantine(spec, report)
         self._merge_accepted(spec, report, previous)
+        self._write_review(spec)
         return report
 
-    def _stage_source(self, name: str, path: Path) -> Source:
+    def _stage_source(self, spec: Table, inputs: Inputs) -> dict[str, object]:
+        """Stage the table's files as the view ``src``; returns how they were read."""
         cfg = self.cfg
-        fmt = "parquet" if path.is_dir() else FORMATS[path.suffix.lower()]
-        if fmt == "parquet":
+        name = spec.name
+        self.native: set[str] = set()
+        if len(inputs) == 1 and inputs[0][1] is None and sniff(inputs[0][0]) == "parquet":
+            path = inputs[0][0]
             src = parquet_source(name, path, cfg.column_aliases)
             files = ", ".join(literal(str(f)) for f in src.parquet_files)
             # columns already stored in their contract type are taken as they are
@@ -228,24 +439,80 @@ class _Ingest:
                 for target, header in src.columns.items()
             )
             self.con.execute(
-                f"CREATE OR REPLACE TEMP VIEW src AS SELECT {cols}, NULL::VARCHAR AS _extra, "
-                f"parse_filename(filename) AS _source_file, file_row_number + 1 AS _source_row "
+                f"CREATE OR REPLACE TEMP VIEW src_base AS SELECT {cols}, NULL::VARCHAR AS _extra, "
+                f"parse_filename(filename) AS _source_file, file_row_number + 1 AS _source_row, "
+                f"NULL::VARCHAR AS _source_name, NULL::VARCHAR AS _filtered "
                 f"FROM read_parquet([{files}], filename = true, file_row_number = true)"
             )
-            return src
-        table, src = read_text_table(
-            name, path, fmt, cfg.column_aliases, cfg.header_scan_rows, cfg.header_match_share
+            self.native = set(src.native)
+            self.present = set(src.columns)
+            self._derive(spec)
+            return src.describe()
+        tables: list[pa.Table] = []
+        sources: list[Source] = []
+        for path, mapping in inputs:
+            fmt = sniff(path)
+            try:
+                t, src = read_text_table(
+                    name,
+                    path,
+                    fmt,
+                    cfg.column_aliases,
+                    cfg.header_scan_rows,
+                    mapping=mapping,
+                    delivery_date=self.delivery_date,
+                )
+            except SourceError as exc:
+                raise StructuralError(f"{path}: {exc} [rule: source mapping]") from None
+            tables.append(t)
+            sources.append(src)
+        table = (
+            pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
         )
         self.con.register("src_arrow", table)
-        self.con.execute("CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM src_arrow")
-        return src
+        self.con.execute("CREATE OR REPLACE TEMP VIEW src_base AS SELECT * FROM src_arrow")
+        self.present = {
+            c.removeprefix("raw__") for c in table.column_names if c.startswith("raw__")
+        }
+        self._derive(spec)
+        if len(sources) == 1:
+            return sources[0].describe()
+        return {"files": [s.describe() for s in sources]}
 
-    def _stage(self, spec: Table, src: Source) -> None:
-        present = set(src.columns)
-        self.native = set(src.native)
+    def _derive(self, spec: Table) -> None:
+        """The view ``src``: ``src_base`` plus the columns the contract can derive when an
+        export lacks them: whether a problem was found, from the inspection's result; an
+        anonymised registry's name, from its identifier."""
+        derived = []
+        if (
+            spec.name == "inspections"
+            and "problem_found" not in self.present
+            and "result" in self.present
+        ):
+            code = rules.vocab_expr(rules.text_expr(raw("result")), "inspection_result")
+            found = ", ".join(literal(c) for c in PROBLEM_RESULTS)
+            derived.append(
+                f"CASE WHEN {code} IN ({', '.join(literal(c) for c in NO_PROBLEM_RESULTS)}) THEN 'false' "
+                f"WHEN {code} IN ({found}) THEN 'true' END AS {raw('problem_found')}"
+            )
+            self.present = self.present | {"problem_found"}
+        if (
+            spec.name == "enterprises"
+            and self.opaque
+            and "name" not in self.present
+            and "uscc" in self.present
+        ):
+            derived.append(f"{raw('uscc')} AS {raw('name')}")
+            self.present = self.present | {"name"}
+        extra = "".join(f", {d}" for d in derived)
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT *{extra} FROM src_base")
+
+    def _stage(self, spec: Table) -> None:
+        present = self.present
+        identity = [c for c in IDENTITY_COLUMNS if c not in spec.column_names]
         names = [
             c
-            for c in (*[c.name for c in spec.columns], "name", "reg_no")
+            for c in (*[c.name for c in spec.columns], *identity)
             if c in present and c not in self.native
         ]
         raws = [raw(c) for c in names] + [quote("native__" + c) for c in sorted(self.native)]
@@ -253,30 +520,34 @@ class _Ingest:
         texts = [f"{rules.text_expr(raw(c))} AS {rules.text(c)}" for c in names]
         self.con.execute(
             "CREATE OR REPLACE TEMP VIEW src_text AS SELECT row_number() OVER () AS _row, _source_file, _source_row, "
-            f"_extra, {', '.join(raws)}{', ' if raws else ''}{', '.join(texts)}{', ' if texts else ''}TRUE AS _dummy FROM src"
+            f"_source_name, _filtered, _extra, {', '.join(raws)}{', ' if raws else ''}{', '.join(texts)}{', ' if texts else ''}TRUE AS _dummy FROM src"
         )
         # 2. typed columns from the text
         typed = []
         for col in spec.columns:
             if col.name in self.native:
                 expr = quote("native__" + col.name)
+            elif col.name not in present:
+                expr = "NULL"
+            elif col.is_uscc and self.opaque:
+                expr = rules.text(col.name)
             else:
-                expr = rules.typed_expr(col) if col.name in present else "NULL"
-            sql_type = {
-                "string": "VARCHAR",
-                "int": "BIGINT",
-                "float": "DOUBLE",
-                "date": "DATE",
-                "bool": "BOOLEAN",
-            }[col.dtype]
-            typed.append(f"CAST({expr} AS {sql_type}) AS {quote(col.name)}")
+                expr = rules.typed_expr(col)
+            typed.append(f"CAST({expr} AS {_SQL_TYPES[col.dtype]}) AS {quote(col.name)}")
+
+        def code(col: str) -> str:
+            return f"{rules.code_expr(rules.text(col))}" if col in present else "NULL::VARCHAR"
+
         ident = [
-            f"{rules.code_expr(rules.text('reg_no'))} AS _reg_no"
-            if "reg_no" in present
-            else "NULL::VARCHAR AS _reg_no",
+            f"{code('reg_no')} AS _reg_no",
+            f"{code('org_code')} AS _org_code",
+            f"{code('taxpayer_no')} AS _taxpayer",
             f"nullif(upper(regexp_replace({rules.text('name')}, '\\s', '', 'g')), '') AS _name_key"
             if "name" in present
             else "NULL::VARCHAR AS _name_key",
+            f"{rules.text('name')} AS _name_text"
+            if "name" in present
+            else "NULL::VARCHAR AS _name_text",
         ]
         blank = " AND ".join(
             [f"{rules.text(c)} IS NULL" for c in names]
@@ -284,39 +555,247 @@ class _Ingest:
             or ["TRUE"]
         )
         self.con.execute(
-            "CREATE OR REPLACE TABLE stage AS SELECT _row, _source_file, _source_row, _extra, "
+            "CREATE OR REPLACE TABLE stage AS SELECT _row, _source_file, _source_row, _source_name, _filtered, _extra, "
             f"{', '.join(raws)}{', ' if raws else ''}{', '.join(rules.text(c) for c in names)}{', ' if names else ''}"
             f"{', '.join(typed)}, {', '.join(ident)}, "
-            f"({blank}) AND _extra IS NULL AS _blank, NULL::VARCHAR AS _identity, NULL::VARCHAR AS _candidates FROM src_text"
+            f"({blank}) AND _extra IS NULL AS _blank, NULL::VARCHAR AS _identity, NULL::VARCHAR AS _candidates, "
+            "NULL::VARCHAR AS _detail, NULL::VARCHAR AS _bad_code, NULL::DOUBLE AS _score, "
+            "NULL::VARCHAR AS _notes FROM src_text"
         )
         self.present = present
 
-    def _resolve_identity(self) -> None:
-        """Records without a USCC: by old registration number, else by name (or former name)."""
+    def _note(self, where: str, note: str) -> None:
+        self.con.execute(
+            f"UPDATE stage SET _notes = CASE WHEN _notes IS NULL THEN {literal(note)} "
+            f"ELSE _notes || ';' || {literal(note)} END WHERE {where}"
+        )
+
+    def _hash_personal_ids(self, columns: list[str], only_ids: bool = False) -> None:
+        """Replace personal ID numbers (GB 11643, check digit valid) in ``columns`` by a salted
+        hash, in the raw, normalised and typed text, so that none is ever written in clear.
+        A code that is also a valid USCC is a USCC."""
         con = self.con
-        if "reg_no" in self.present:
+        have = self._stage_columns()
+        salt = literal(self.cfg.personal_id_salt)
+        derived = {"reg_no": "_reg_no", "taxpayer_no": "_taxpayer", "org_code": "_org_code"}
+        for c in columns:
+            if c in self.native:
+                continue
+            targets = [
+                n for n in (f"raw__{c}", f"text__{c}", c, derived.get(c, "")) if n and n in have
+            ]
+            probe = f"text__{c}" if f"text__{c}" in have else c
+            if probe not in have:
+                continue
+            # GB 11643: a region code (provinces 11-82), a birth date, a sequence and a check
+            # character; taxpayer numbers of individuals add two digits
+            cands = [
+                r[0]
+                for r in con.execute(
+                    f"SELECT DISTINCT upper({quote(probe)}) FROM stage WHERE regexp_matches(upper({quote(probe)}), "
+                    "'^[1-8][0-9]{5}(18|19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9X]([0-9]{2})?$')"
+                ).fetchall()
+            ]
+            ids = [
+                x
+                for x in cands
+                if stdnum_ric.is_valid(x[:18]) and (only_ids or not stdnum_uscc.is_valid(x))
+            ]
+            if not ids:
+                continue
+            con.register("_ids", pa.table({"code": ids}))
+            hashed = f"'PID-' || substr(sha256({salt} || upper({quote(probe)})), 1, 24)"
+            sets = ", ".join(f"{quote(n)} = {hashed}" for n in targets)
             con.execute(
-                "UPDATE stage SET uscc = r.uscc, _identity = 'reg_no' FROM registry_reg_no r "
-                "WHERE stage.uscc IS NULL AND stage._reg_no = r.reg_no"
+                f"UPDATE stage SET {sets} WHERE upper({quote(probe)}) IN (SELECT code FROM _ids)"
             )
-        if "name" in self.present:
+            con.unregister("_ids")
+            if not only_ids:
+                self._note(f"{quote(probe)} LIKE 'PID-%'", f"personal_id_hashed:{c}")
+
+    def _classify_codes(self) -> None:
+        """An event row's USCC column often holds something else: a personal ID number (hashed
+        at once), a placeholder, a 15-digit registration number, an organisation code, a
+        taxpayer number, or a USCC with a wrong check character. The code moves to the
+        identifier it is, the USCC is cleared, and resolution falls back to the row's other
+        identifiers and its name (`_resolve_identity`)."""
+        con = self.con
+        self._hash_personal_ids(["uscc", "reg_no", "taxpayer_no", "org_code"])
+        if self.opaque:
+            return  # resolved by their own identifier (recorded as opaque in the lineage)
+        self._check_uscc()
+        pattern = literal(rules.USCC_PATTERN)
+        con.execute(
+            f"""
+            UPDATE stage SET _bad_code = CASE
+                WHEN uscc LIKE 'PID-%' THEN 'personal_id'
+                WHEN regexp_matches(uscc, '^(0+|1+|9+|X+|0+X)$')
+                     OR regexp_matches(uscc, '^0{{8,}}') THEN 'placeholder'
+                WHEN regexp_matches(uscc, '^[0-9]{{15}}$') THEN 'reg_no'
+                WHEN regexp_matches(uscc, '^[0-9A-Z]{{8}}-?[0-9X]$') THEN 'org_code'
+                WHEN regexp_matches(uscc, '^[0-9A-Z]{{15}}$|^[0-9A-Z]{{20}}$') THEN 'taxpayer_no'
+                WHEN regexp_matches(uscc, {pattern}) THEN 'uscc_checksum'
+                ELSE 'uscc_format' END
+            WHERE uscc IS NOT NULL AND uscc NOT IN (SELECT code FROM checked_uscc WHERE valid)
+            """
+        )
+        con.execute(
+            """
+            UPDATE stage SET
+                _reg_no = CASE WHEN _bad_code = 'reg_no' THEN coalesce(_reg_no, uscc) ELSE _reg_no END,
+                _taxpayer = CASE WHEN _bad_code IN ('reg_no', 'taxpayer_no') THEN coalesce(_taxpayer, uscc) ELSE _taxpayer END,
+                _org_code = CASE WHEN _bad_code = 'org_code' THEN coalesce(_org_code, replace(uscc, '-', '')) ELSE _org_code END,
+                uscc = NULL
+            WHERE _bad_code IS NOT NULL
+            """
+        )
+
+    def _resolve_identity(self, spec: Table) -> None:
+        """Records without a (valid) USCC: by registration number, organisation code or
+        taxpayer number; else by the exact normalised name or a former name (or a name a
+        person confirmed in a review); else by probabilistic name linkage."""
+        con = self.con
+
+        def resolve(how: str, join: str, where: str) -> None:
             con.execute(
-                "UPDATE stage SET uscc = m.uscc, _identity = 'name' FROM "
-                "(SELECT key, any_value(uscc) AS uscc FROM registry_names GROUP BY key HAVING count(DISTINCT uscc) = 1) m "
-                "WHERE stage.uscc IS NULL AND stage._reg_no IS NULL AND stage._name_key = m.key"
+                f"UPDATE stage SET uscc = r.uscc, _identity = {literal(how)}, _score = 1 "
+                f"FROM {join} r WHERE stage.uscc IS NULL AND {where}"
             )
+
+        if not self.opaque:
+            resolve("reg_no", "registry_reg_no", "stage._reg_no = r.reg_no")
+            resolve("taxpayer_no", "registry", "stage._taxpayer = r.uscc")
+            resolve("org_code", "registry_org", "replace(stage._org_code, '-', '') = r.org_code")
+            resolve(
+                "taxpayer_no",
+                "registry_org",
+                "length(stage._taxpayer) = 15 AND substr(stage._taxpayer, 7, 9) = r.org_code",
+            )
+        if "name" not in self.present:
+            self._note("_bad_code IS NOT NULL AND uscc IS NOT NULL", "code_not_uscc")
+            return
+        con.execute(
+            "UPDATE stage SET uscc = m.uscc, _identity = 'name', _score = 1 FROM "
+            "(SELECT key, any_value(uscc) AS uscc FROM registry_names GROUP BY key HAVING count(DISTINCT uscc) = 1) m "
+            "WHERE stage.uscc IS NULL AND stage._name_key = m.key"
+        )
+        con.execute(
+            "UPDATE stage SET _candidates = m.c FROM "
+            "(SELECT key, string_agg(DISTINCT uscc, ', ' ORDER BY uscc) AS c FROM registry_names GROUP BY key "
+            "HAVING count(DISTINCT uscc) > 1) m WHERE stage.uscc IS NULL AND stage._name_key = m.key"
+        )
+        self._link_names()
+        self._note("_bad_code IS NOT NULL AND uscc IS NOT NULL", "code_not_uscc")
+
+    def _link_names(self) -> None:
+        """Probabilistic name resolution (Splink) for names no exact rule resolved."""
+        cfg = self.cfg.name_linkage
+        con = self.con
+        n = con.execute(
+            "SELECT count(*) FROM stage WHERE uscc IS NULL AND _name_text IS NOT NULL AND _candidates IS NULL"
+        ).fetchall()[0][0]
+        if not cfg.enabled or n == 0:
+            return
+        from pipelines.intake.linkage import NameLinkage, link_names
+
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE link_records AS SELECT _row, _name_text AS name, "
+            "NULL::VARCHAR AS division FROM stage WHERE uscc IS NULL AND _name_text IS NOT NULL "
+            "AND _candidates IS NULL"
+        )
+        links = link_names(
+            con, "link_records", "registry_linkage", NameLinkage(cfg.match, cfg.review)
+        )
+        con.execute(
+            f"UPDATE stage SET uscc = l.uscc, _identity = 'name_linkage', _score = l.probability "
+            f"FROM {links} l WHERE stage._row = l._row AND l.decision = 'match'"
+        )
+        con.execute(
+            "UPDATE stage SET _detail = l.uscc || ' ' || coalesce(l.matched_name, '') || ' (p=' || "
+            "CAST(round(l.probability, 3) AS VARCHAR) || ')' || CASE WHEN l.second_uscc IS NOT NULL "
+            "THEN '; ' || l.second_uscc || ' (p=' || CAST(round(l.second_probability, 3) AS VARCHAR) || ')' ELSE '' END "
+            f"FROM {links} l WHERE stage._row = l._row AND stage.uscc IS NULL AND l.decision = 'review'"
+        )
+        self.review = con.execute(
+            f"SELECT s._source_file AS source_file, s._source_row AS source_row, s._name_text AS name, "
+            f"l.uscc AS candidate_uscc, l.matched_name AS candidate_name, round(l.probability, 4) AS probability, "
+            f"l.second_uscc, round(l.second_probability, 4) AS second_probability, "
+            f"NULL::VARCHAR AS confirmed_uscc FROM stage s JOIN {links} l USING (_row) "
+            f"WHERE l.decision = 'review' AND s.uscc IS NULL ORDER BY s._source_file, s._source_row"
+        ).df()
+
+    def _note_divisions(self, spec: Table) -> None:
+        """Retired division codes become their successors (noted); divisions outside the
+        provinces served are kept and noted, never a reason to drop a firm."""
+        for col in spec.columns:
+            if col.vocabulary != "division":
+                continue
+            c = quote(col.name)
+            self._note(f"{c} IN (SELECT retired FROM division_successor)", "division_retired")
+            self.con.execute(
+                f"UPDATE stage SET {c} = d.successor FROM division_successor d WHERE stage.{c} = d.retired"
+            )
+            self._note(
+                f"{c} IN (SELECT code FROM vocab_division) AND {c} NOT IN (SELECT code FROM served_division)",
+                "division_outside_province",
+            )
+
+    def _apply_designs(self, inputs: Inputs) -> None:
+        """Double-random results whose export has no design: tied to the round a source
+        mapping declares (plan id, stratum, inclusion probability from it); those with no
+        design known stay, noted ``design_unknown``, and are never weighted labels."""
+        con = self.con
+        for _, m in inputs:
+            if m is None or m.design is None:
+                continue
+            d = m.design
+            texts = ", ".join(literal(t) for t in [d.plan_id, *d.plan_texts])
+            tied = (
+                f"_source_name = {literal(m.source)} AND draw_mode = 'double_random' "
+                "AND inclusion_probability IS NULL"
+                + ("" if d.all_rows else f" AND plan_id IN ({texts})")
+            )
+            key = {
+                "division": "r.division",
+                "prefecture": "substr(r.division, 1, 4) || '00'",
+                "stratum": "s.stratum",
+            }[d.stratum_by]
+            strata = pa.table(
+                {
+                    "key": list(d.strata),
+                    "p": [st.probability for st in d.strata.values()],
+                    "cls": [st.risk_class for st in d.strata.values()],
+                }
+            )
+            con.register("_strata", strata)
             con.execute(
-                "UPDATE stage SET _candidates = m.c FROM "
-                "(SELECT key, string_agg(DISTINCT uscc, ', ' ORDER BY uscc) AS c FROM registry_names GROUP BY key "
-                "HAVING count(DISTINCT uscc) > 1) m WHERE stage.uscc IS NULL AND stage._name_key = m.key"
+                f"""
+                UPDATE stage SET plan_id = {literal(d.plan_id)},
+                    stratum = coalesce(x.key, x.k, '*'),
+                    inclusion_probability = coalesce(x.p, x.p_any),
+                    risk_class_at_draw = coalesce(stage.risk_class_at_draw, x.cls, x.cls_any),
+                    _notes = CASE WHEN _notes IS NULL THEN 'design_declared' ELSE _notes || ';design_declared' END
+                FROM (
+                    SELECT s._row, {key} AS k, e.key, e.p, e.cls, a.p AS p_any, a.cls AS cls_any
+                    FROM stage s LEFT JOIN registry r ON r.uscc = s.uscc
+                    LEFT JOIN _strata e ON e.key = {key}
+                    LEFT JOIN (SELECT * FROM _strata WHERE key = '*') a ON TRUE
+                    WHERE {tied.replace("_source_name", "s._source_name").replace("draw_mode", "s.draw_mode").replace("inclusion_probability", "s.inclusion_probability").replace("plan_id IN", "s.plan_id IN")}
+                ) x
+                WHERE stage._row = x._row AND coalesce(x.p, x.p_any) IS NOT NULL
+                """
             )
+            con.unregister("_strata")
+        self._note(
+            "draw_mode = 'double_random' AND inclusion_probability IS NULL", "design_unknown"
+        )
 
     def _check_uscc(self) -> None:
         """Check characters by python-stdnum, once per distinct code across the run, in
         batches so that memory does not grow with the number of enterprises."""
         con = self.con
         cols = [c for c in ("uscc", "linked_uscc") if c in self._stage_columns()]
-        if not cols:
+        if not cols or self.opaque:
             return
         pattern = literal(rules.USCC_PATTERN)
         union = " UNION ".join(
@@ -359,38 +838,49 @@ class _Ingest:
             cfg.max_text_length,
             cfg.earliest_date,
             cfg.latest_date,
+            self.id_pattern,
         )
+        flags.append(Flag("filtered", "", "_filtered IS NOT NULL"))
+        if self.opaque:
+            known = "uscc IS NOT NULL"
+        else:
+            known = "uscc IN (SELECT code FROM checked_uscc WHERE valid)"
         for c in ("uscc", "linked_uscc"):
             if c not in spec.column_names:
                 continue
             if spec.name != "enterprises" and c == "uscc":
-                flags.append(
+                unresolved = "uscc IS NULL AND NOT _blank"
+                flags += [
                     Flag(
                         "identity_missing",
                         "uscc",
-                        "uscc IS NULL AND _reg_no IS NULL AND _name_key IS NULL AND NOT _blank",
-                    )
-                )
-                flags.append(
-                    Flag("reg_no_unmatched", "reg_no", "uscc IS NULL AND _reg_no IS NOT NULL")
-                )
-                flags.append(
+                        f"{unresolved} AND _reg_no IS NULL AND _org_code IS NULL AND _taxpayer IS NULL "
+                        "AND _name_key IS NULL AND (_bad_code IS NULL OR _bad_code = 'placeholder')",
+                    ),
+                    Flag("uscc_format", "uscc", f"{unresolved} AND _bad_code = 'uscc_format'"),
+                    Flag("uscc_checksum", "uscc", f"{unresolved} AND _bad_code = 'uscc_checksum'"),
+                    Flag("personal_id", "uscc", f"{unresolved} AND _bad_code = 'personal_id'"),
+                    Flag("reg_no_unmatched", "reg_no", f"{unresolved} AND _reg_no IS NOT NULL"),
                     Flag(
-                        "name_ambiguous",
+                        "org_code_unmatched",
+                        "org_code",
+                        f"{unresolved} AND (_org_code IS NOT NULL OR _taxpayer IS NOT NULL)",
+                    ),
+                    Flag("name_ambiguous", "name", f"{unresolved} AND _candidates IS NOT NULL"),
+                    Flag(
+                        "name_review",
                         "name",
-                        "uscc IS NULL AND _reg_no IS NULL AND _candidates IS NOT NULL",
-                    )
-                )
-                flags.append(
+                        f"{unresolved} AND _candidates IS NULL AND _detail IS NOT NULL",
+                    ),
                     Flag(
                         "name_unmatched",
                         "name",
-                        "uscc IS NULL AND _reg_no IS NULL AND _name_key IS NOT NULL AND _candidates IS NULL",
-                    )
-                )
+                        f"{unresolved} AND _name_key IS NOT NULL AND _candidates IS NULL AND _detail IS NULL",
+                    ),
+                ]
             elif c == "uscc":
                 flags.append(Flag("required_missing", "uscc", "uscc IS NULL AND NOT _blank"))
-            if c in present or c == "uscc":
+            if (c in present or c == "uscc") and not self.opaque:
                 flags.append(
                     Flag(
                         "uscc_checksum",
@@ -406,18 +896,31 @@ class _Ingest:
                         f"{quote(c)} IN (SELECT uscc FROM registry_rejected)",
                     )
                 )
-                flags.append(
-                    Flag(
-                        "unknown_enterprise",
-                        c,
-                        f"{quote(c)} IN (SELECT code FROM checked_uscc WHERE valid) "
-                        + (
-                            "AND NOT _in_registry"
-                            if c == "uscc"
-                            else f"AND {quote(c)} NOT IN (SELECT uscc FROM registry)"
-                        ),
+                if c == "uscc":
+                    unknown = f"{known} AND NOT _in_registry"
+                else:
+                    valid = (
+                        "linked_uscc IS NOT NULL"
+                        if self.opaque
+                        else "linked_uscc IN (SELECT code FROM checked_uscc WHERE valid)"
                     )
-                )
+                    unknown = f"{valid} AND linked_uscc NOT IN (SELECT uscc FROM registry)"
+                flags.append(Flag("unknown_enterprise", c, unknown))
+        for b in cfg.bounds:
+            if b.table != spec.name or b.column not in present:
+                continue
+            c = quote(b.column)
+            tests = []
+            if b.min is not None:
+                tests.append(f"{c} < {b.min!r}")
+            if b.max is not None:
+                tests.append(f"{c} > {b.max!r}")
+            cond = " AND ".join(
+                f"{quote(k)} IN ({', '.join(literal(x) for x in v)})"
+                for k, v in sorted(b.when.items())
+            )
+            sql = f"({' OR '.join(tests)})" + (f" AND {cond}" if cond else "")
+            flags.append(Flag("implausible", b.column, sql, check=b.name))
         flags += col_flags
         if spec.event_date:
             ev = quote(spec.event_date)
@@ -494,7 +997,14 @@ class _Ingest:
     # ------------------------------------------------------------------ outputs
     def _write_quarantine(self, spec: Table, report: TableReport) -> None:
         con = self.con
-        raws = [c for c in (*spec.column_names, "name", "reg_no") if c in self.present]
+        raws = [
+            c
+            for c in (
+                *spec.column_names,
+                *[i for i in IDENTITY_COLUMNS if i not in spec.column_names],
+            )
+            if c in self.present
+        ]
         raw_cols = ", ".join(
             f"CAST({quote('native__' + c)} AS VARCHAR) AS {quote(c)}"
             if c in self.native
@@ -506,15 +1016,16 @@ class _Ingest:
 
         def fill(template: str) -> str:
             return (
-                f"replace(replace(replace(replace(replace({template}, '{{column}}', f.column), "
+                f"replace(replace(replace(replace(replace(replace({template}, '{{column}}', f.column), "
                 f"'{{check}}', f.check), '{{candidates}}', coalesce(_candidates, '')), "
-                f"'{{limit}}', '{self.cfg.max_text_length}'), '{{check_zh}}', coalesce(c.zh, ''))"
+                f"'{{limit}}', '{self.cfg.max_text_length}'), '{{check_zh}}', coalesce(c.zh, '')), "
+                f"'{{detail}}', coalesce(_filtered, _detail, ''))"
             )
 
         self.con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE quarantine AS
-            SELECT _source_file AS source_file, _source_row AS source_row, {raw_cols}{", " if raw_cols else ""}
+            SELECT _source_file AS source_file, _source_row AS source_row, _source_name AS source_name, {raw_cols}{", " if raw_cols else ""}
                    _extra AS extra_cells, f.rule AS rule, nullif(f.column, '') AS rule_column,
                    replace({fill(f"CASE f.rule {zh_cases} END")}, '{{check_en}}', coalesce(c.en, '')) AS reason_zh,
                    replace({fill(f"CASE f.rule {en_cases} END")}, '{{check_en}}', coalesce(c.en, '')) AS reason_en,
@@ -553,37 +1064,84 @@ class _Ingest:
             )
 
     def _merge_accepted(self, spec: Table, report: TableReport, previous: Path) -> None:
-        """New accepted rows merged by natural key with what earlier deliveries left."""
+        """New accepted rows merged by natural key with what earlier deliveries left. Each
+        row keeps its lineage (`LINEAGE`): the file and row it came from, the source mapping,
+        the delivery, how its enterprise was resolved and with what score, and notes."""
         con = self.con
-        cols = ", ".join(quote(c.name) for c in spec.columns)
+        names = [c.name for c in spec.columns]
+        cols = ", ".join(quote(c) for c in names)
         key = ", ".join(quote(k) for k in spec.natural_key)
+        default_how = "opaque" if self.opaque else "uscc"
+        lineage = (
+            f"_source_file, _source_row, _source_name, {literal(self.run_name)} AS _delivery, "
+            f"coalesce(_identity, {literal(default_how)}) AS _resolved_by, "
+            "coalesce(_score, 1.0) AS _resolution_score, _notes"
+        )
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE accepted AS SELECT {cols} FROM stage ANTI JOIN fails USING (_row) ORDER BY _row"
+            f"CREATE OR REPLACE TEMP TABLE accepted AS SELECT {cols}, {lineage} FROM stage "
+            "ANTI JOIN fails USING (_row) ORDER BY _row"
         )
         report.accepted = int(con.execute("SELECT count(*) FROM accepted").fetchone()[0])  # type: ignore[index]
-        if previous.exists():
+        report.resolution = dict(
             con.execute(
-                f"CREATE OR REPLACE TEMP VIEW prev AS SELECT {cols} FROM read_parquet({literal(str(previous))})"
+                "SELECT _resolved_by, count(*) FROM accepted GROUP BY 1 ORDER BY 1"
+            ).fetchall()
+        )
+        if "name_review" in report.by_rule:
+            report.resolution["review"] = report.by_rule["name_review"]
+        unresolved = sum(
+            report.by_rule.get(r, 0)
+            for r in (
+                "identity_missing",
+                "uscc_format",
+                "uscc_checksum",
+                "personal_id",
+                "reg_no_unmatched",
+                "org_code_unmatched",
+                "name_ambiguous",
+                "name_unmatched",
+            )
+        )
+        if spec.name != "enterprises" and unresolved:
+            report.resolution["unresolved"] = unresolved
+        report.notes = dict(
+            con.execute(
+                "SELECT note, count(*) FROM (SELECT unnest(string_split(_notes, ';')) AS note "
+                "FROM accepted WHERE _notes IS NOT NULL) GROUP BY 1 ORDER BY 1"
+            ).fetchall()
+        )
+        order = [*names, *(n for n, _ in LINEAGE)]
+        if previous.exists():
+            have = set(pq.read_schema(previous).names)
+            extra = sorted(n for n in have if n.startswith("x_") and n not in names)
+            order = [*names, *extra, *(n for n, _ in LINEAGE)]
+            fill = ", ".join(
+                quote(n) if n in have else f"NULL::{t} AS {quote(n)}"
+                for n, t in [*((c.name, _SQL_TYPES[c.dtype]) for c in spec.columns), *LINEAGE]
+            )
+            more = "".join(f", {quote(n)}" for n in extra)
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW prev AS SELECT {fill}{more} FROM read_parquet({literal(str(previous))})"
             )
             recv = "received_date" if spec.received_date else "NULL::DATE"
             report.merged_unchanged = int(
                 # INTERSECT compares NULLs as equal, as a record comparison should
                 con.execute(
-                    "SELECT count(*) FROM (SELECT * FROM accepted INTERSECT ALL SELECT * FROM prev)"
+                    f"SELECT count(*) FROM (SELECT {cols} FROM accepted INTERSECT ALL SELECT {cols} FROM prev)"
                 ).fetchone()[0]  # type: ignore[index]
             )
             report.merged_updated = int(
                 con.execute(
-                    f"SELECT count(*) FROM (SELECT * FROM accepted EXCEPT SELECT * FROM prev) a SEMI JOIN prev p USING ({key})"
+                    f"SELECT count(*) FROM (SELECT {cols} FROM accepted EXCEPT SELECT {cols} FROM prev) a SEMI JOIN prev p USING ({key})"
                 ).fetchone()[0]  # type: ignore[index]
             )
             # the later-received version of a key wins; on a tie the new delivery does
             con.execute(
                 f"""
                 CREATE OR REPLACE TEMP TABLE merged AS
-                SELECT {cols} FROM (
+                SELECT {", ".join(quote(n) for n in order)} FROM (
                     SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY {recv} DESC NULLS LAST, _new DESC) AS rn
-                    FROM (SELECT *, 1 AS _new FROM accepted UNION ALL SELECT *, 0 AS _new FROM prev)
+                    FROM (SELECT *, 1 AS _new FROM accepted UNION ALL BY NAME SELECT *, 0 AS _new FROM prev)
                 ) WHERE rn = 1
                 """
             )
@@ -595,18 +1153,32 @@ class _Ingest:
         # written in natural-key order (unique after the merge): the same records give the
         # same file, whatever the order or number of deliveries they came in
         con.execute(
-            f"COPY (SELECT * FROM merged ORDER BY {key}) TO {literal(str(path))} (FORMAT parquet, COMPRESSION zstd)"
+            f"COPY (SELECT {', '.join(quote(n) for n in order)} FROM merged ORDER BY {key}) "
+            f"TO {literal(str(path))} (FORMAT parquet, COMPRESSION zstd)"
         )
         if spec.name == "enterprises":
             self._registry(path)
         elif spec.name == "changes":
             self._former_names(path)
 
+    def _write_review(self, spec: Table) -> None:
+        """Names waiting for a person: ``review/<table>.csv`` (formula-safe), with the best
+        candidates and an empty ``confirmed_uscc`` column to fill in. The filled-in file,
+        named by ``review_decisions``, resolves those names in the next run."""
+        review = getattr(self, "review", None)
+        self.review = None
+        if review is None or review.empty:
+            return
+        folder = self.work / "review"
+        folder.mkdir(exist_ok=True)
+        write_csv(review, folder / f"{spec.name}.csv")
+
     def _registry(self, path: Path, delivered: bool = True) -> None:
         con = self.con
         p = literal(str(path))
         con.execute(
-            f"CREATE OR REPLACE TABLE registry AS SELECT uscc, established_date FROM read_parquet({p})"
+            f"CREATE OR REPLACE TABLE registry AS SELECT uscc, established_date, division_code AS division "
+            f"FROM read_parquet({p})"
         )
         # enterprises whose registry row this delivery rejected: their events say so
         con.execute(
@@ -619,17 +1191,72 @@ class _Ingest:
             f"CREATE OR REPLACE TABLE registry_reg_no AS SELECT reg_no, any_value(uscc) AS uscc FROM read_parquet({p}) "
             "WHERE reg_no IS NOT NULL GROUP BY reg_no HAVING count(*) = 1"
         )
+        # the organisation code is characters 9-17 of a USCC (GB 32100-2015)
+        con.execute(
+            "CREATE OR REPLACE TABLE registry_org AS SELECT substr(uscc, 9, 9) AS org_code, any_value(uscc) AS uscc "
+            "FROM registry WHERE length(uscc) = 18 GROUP BY 1 HAVING count(*) = 1"
+        )
         con.execute(
             f"CREATE OR REPLACE TABLE registry_names AS SELECT DISTINCT {rules.name_key('name')} AS key, uscc "
             f"FROM read_parquet({p}) WHERE name IS NOT NULL"
         )
+        con.execute(
+            f"CREATE OR REPLACE TABLE registry_linkage AS SELECT uscc, name, division_code AS division, "
+            f"FALSE AS former FROM read_parquet({p}) WHERE name IS NOT NULL"
+        )
+        self._review_decisions()
 
-    def _former_names(self, path: Path) -> None:
+    def _review_decisions(self) -> None:
+        """Names a person confirmed resolve as exact names from now on. ``review_decisions``
+        names a CSV with columns name and uscc, or a review file (``review/<table>.csv``)
+        whose ``confirmed_uscc`` a person filled in; enterprises not in the registry are
+        ignored."""
+        if not self.cfg.review_decisions:
+            return
+        path = Path(self.cfg.review_decisions)
+        if not path.is_file():
+            raise StructuralError(
+                f"{path}: the review decisions file named in the ingest configuration does not "
+                "exist [rule: review decisions]"
+            )
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        if "confirmed_uscc" in frame.columns:  # a review file filled in by a person
+            frame = frame.rename(columns={"confirmed_uscc": "uscc"})
+        missing = {"name", "uscc"} - set(frame.columns)
+        if missing:
+            raise StructuralError(
+                f"{path}: review decisions need columns name and uscc (missing {', '.join(sorted(missing))}) "
+                "[rule: review decisions]"
+            )
+        frame = frame[(frame["name"].str.strip() != "") & (frame["uscc"].str.strip() != "")]
+        self.con.register(
+            "_decisions",
+            pa.table(
+                {
+                    "name": frame["name"].tolist(),
+                    "uscc": frame["uscc"].str.strip().str.lstrip("'").tolist(),
+                }
+            ),
+        )
+        self.con.execute(
+            f"INSERT INTO registry_names SELECT DISTINCT {rules.name_key('d.name')}, d.uscc FROM _decisions d "
+            "SEMI JOIN registry r USING (uscc)"
+        )
+        self.con.unregister("_decisions")
+
+    def _former_names(self, path: Path | None) -> None:
         """Enterprises are also known by their former names (曾用名)."""
+        if path is None:
+            return
+        p = literal(str(path))
         self.con.execute(
             f"INSERT INTO registry_names SELECT DISTINCT {rules.name_key('before_value')}, uscc "
-            f"FROM read_parquet({literal(str(path))}) WHERE change_kind = 'name' AND before_value IS NOT NULL "
+            f"FROM read_parquet({p}) WHERE change_kind = 'name' AND before_value IS NOT NULL "
             f"EXCEPT SELECT key, uscc FROM registry_names"
+        )
+        self.con.execute(
+            f"INSERT INTO registry_linkage SELECT DISTINCT uscc, before_value, NULL, TRUE "
+            f"FROM read_parquet({p}) WHERE change_kind = 'name' AND before_value IS NOT NULL"
         )
 
     # ------------------------------------------------------------------ Great Expectations

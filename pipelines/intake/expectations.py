@@ -43,7 +43,7 @@ def flag_rules(flags: list[rules.Flag]) -> list[str]:
 
 
 def build_suite(
-    spec: Table, flag_names: list[str], province: str
+    spec: Table, flag_names: list[str], province: str, id_pattern: str = rules.USCC_PATTERN
 ) -> Any:  # a gx.ExpectationSuite; GE is imported lazily
     import great_expectations as gx
     from great_expectations.expectations.core.expect_column_values_to_be_between import (
@@ -81,15 +81,16 @@ def build_suite(
         if col.is_uscc:
             suite.add_expectation(
                 ExpectColumnValuesToMatchRegex(
-                    column=col.name, regex=rules.USCC_PATTERN, meta=meta("uscc_format", col.name)
+                    column=col.name, regex=id_pattern, meta=meta("uscc_format", col.name)
                 )
             )
         if col.vocabulary and not col.is_list:
             codes = sorted(
                 VOCABULARIES[col.vocabulary]
                 if col.vocabulary in VOCABULARIES
+                # the whole country's codes are valid; outside the province is a note
                 else (
-                    reference.division_codes(province)
+                    reference.all_division_codes() | reference.division_codes(province)
                     if col.vocabulary == "division"
                     else reference.industry_codes()
                 )
@@ -133,8 +134,16 @@ def build_suite(
 class Validation:
     """One GE file project per ingest output folder; Data Docs accumulate across runs."""
 
-    def __init__(self, root: Path, run_name: str, run_time: dt.datetime, province: str) -> None:
+    def __init__(
+        self,
+        root: Path,
+        run_name: str,
+        run_time: dt.datetime,
+        province: str,
+        id_pattern: str = rules.USCC_PATTERN,
+    ) -> None:
         self.province = province
+        self.id_pattern = id_pattern
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -154,7 +163,9 @@ class Validation:
         from great_expectations.core.run_identifier import RunIdentifier
 
         gx = self.gx
-        suite = self.ctx.suites.add_or_update(build_suite(spec, flag_names, self.province))
+        suite = self.ctx.suites.add_or_update(
+            build_suite(spec, flag_names, self.province, self.id_pattern)
+        )
         try:
             asset = self.source.get_asset(spec.name)
         except LookupError:

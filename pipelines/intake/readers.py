@@ -1,6 +1,10 @@
-"""Reading departmental exports: find each contract table's file, decode it, find its
-header under any title rows, and map its columns (English, Chinese or alias names) to
-the contract. Every value is kept as text here; typing happens in SQL (`pipelines.intake.rules`).
+"""Reading departmental exports: find each contract table's files, sniff their format by
+content (a ``.csv`` that is really a workbook is read as one; ``.xls`` and ``.xlsx`` through
+calamine), decode them, find the header under any title rows (the best-matching row, and
+how well it matched), and map their columns (by a source mapping, or by the contract's
+English, Chinese or alias names) to the contract. Every value is kept as text here; a
+source mapping's value rewriting (`pipelines.intake.sources`) is applied to that text, and
+typing happens in SQL (`pipelines.intake.rules`).
 
 Structural faults - a required table or column missing, a file that cannot be decoded, two
 files for one table - raise `StructuralError` naming the file, the column and the rule.
@@ -19,12 +23,18 @@ import pyarrow as pa
 
 from contract.tables import TABLES, Table
 from pipelines.intake.rules import FULL_WIDTH, HALF_WIDTH
+from pipelines.intake.sources import IDENTIFIER_LABELS, SourceMapping, ValueMapper, constant
 
-FORMATS = {".parquet": "parquet", ".csv": "csv", ".xlsx": "xlsx"}
-IDENTITY_COLUMNS = {
-    "name": ("企业名称", "enterprise name"),
-    "reg_no": ("注册号", "registration number"),
+FORMATS = {
+    ".parquet": "parquet",
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "csv",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".xls": "xls",
 }
+IDENTITY_COLUMNS = {k: (v[0], v[1]) for k, v in IDENTIFIER_LABELS.items()}
 _TRANS = str.maketrans(FULL_WIDTH, HALF_WIDTH)
 
 
@@ -43,22 +53,54 @@ class Source:
     ignored_columns: list[str] = field(default_factory=list)
     parquet_files: list[Path] = field(default_factory=list)
     native: set[str] = field(default_factory=set)  # Parquet columns already in the contract type
+    mapping: str = ""  # the source mapping that read it ("" for the contract's own names)
+    header_matches: int = 0  # cells of the header row that named a column
+    header_cells: int = 0  # non-empty cells of the header row
+    constants: list[str] = field(default_factory=list)  # columns set by a mapping's value
+    rows_filtered: int = 0
 
     def describe(self) -> dict[str, object]:
-        return {
+        d: dict[str, object] = {
             "file": str(self.path),
             "format": self.file_format,
             "encoding": self.encoding,
             "title_rows": self.title_rows,
             "ignored_columns": self.ignored_columns,
             "absent_optional_columns": [
-                c.name for c in TABLES[self.table].columns if c.name not in self.columns
+                c.name
+                for c in TABLES[self.table].columns
+                if c.name not in self.columns and c.name not in self.constants
             ],
         }
+        if self.mapping:
+            d["mapping"] = self.mapping
+        if self.header_cells:
+            d["header_match"] = f"{self.header_matches}/{self.header_cells}"
+        return d
 
 
-def discover(source: Path) -> tuple[dict[str, Path], list[str]]:
-    """Each contract table's file or folder under ``source``, and the files that are none."""
+def sniff(path: Path) -> str:
+    """The format of a file by its first bytes, whatever its name says: ``parquet``,
+    ``xlsx`` (a zip container), ``xls`` (an OLE2 compound file), else ``csv`` (text)."""
+    if path.is_dir():
+        return "parquet"
+    with path.open("rb") as f:
+        head = f.read(8)
+    if head[:4] == b"PAR1":
+        return "parquet"
+    if head[:4] == b"PK\x03\x04":
+        return "xlsx"
+    if head == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        return "xls"
+    return "csv"
+
+
+def discover(
+    source: Path, claimed: frozenset[str] = frozenset()
+) -> tuple[dict[str, Path], list[str]]:
+    """Each contract table's file or folder under ``source`` (named after the table), and
+    the files that are none. Files in ``claimed`` (names a source mapping reads) are
+    neither: the caller has them."""
     if not source.is_dir():
         raise StructuralError(f"{source}: the source folder does not exist")
     found: dict[str, Path] = {}
@@ -67,6 +109,8 @@ def discover(source: Path) -> tuple[dict[str, Path], list[str]]:
         if path.name.startswith(".") or path.name in ("manifest.json",):
             continue
         _inside(source, path)
+        if path.name in claimed:
+            continue
         name = path.stem if path.is_file() else path.name
         if name in TABLES and (path.is_dir() or path.suffix.lower() in FORMATS):
             if name in found:
@@ -94,15 +138,32 @@ def _inside(source: Path, path: Path) -> None:
             )
 
 
-def header_map(spec: Table, aliases: dict[str, str]) -> dict[str, str]:
-    """Every header text a department may use for a column -> the contract column name."""
+def header_map(
+    spec: Table, aliases: dict[str, str], mapping: SourceMapping | None = None
+) -> dict[str, str]:
+    """Every header text a department may use for a column -> the contract column name.
+
+    With a source mapping, its headers come first and are the only ones for the columns
+    it names; the contract's names and the global aliases fill in the rest unless the
+    mapping turns ``header.auto`` off. Passthrough headers map to ``x_<name>``."""
     names: dict[str, str] = {}
-    columns = [(c.name, c.zh) for c in spec.columns]
+    mapped: set[str] = set()
+    if mapping is not None:
+        for target, m in mapping.columns.items():
+            for h in m.headers:
+                names[normalise_header(h)] = target
+            if m.headers or m.value is not None:
+                mapped.add(target)
+        for h, p in mapping.passthrough.items():
+            names[normalise_header(h)] = f"x_{p.name}"
+        if not mapping.header.auto:
+            return names
+    columns = [(c.name, c.zh) for c in spec.columns if c.name not in mapped]
     if spec.name != "enterprises":
-        columns += [(k, v[0]) for k, v in IDENTITY_COLUMNS.items()]
+        columns += [(k, v[0]) for k, v in IDENTITY_COLUMNS.items() if k not in mapped]
     for name, zh in columns:
-        names[normalise_header(name)] = name
-        names[normalise_header(zh)] = name
+        names.setdefault(normalise_header(name), name)
+        names.setdefault(normalise_header(zh), name)
     for name, zh in columns:
         # departments drop the explanation in brackets: 归集日期(本部门收到该记录的日期) -> 归集日期
         short = re.split(r"[(（]", zh)[0]
@@ -118,22 +179,49 @@ def normalise_header(text: str) -> str:
     return "".join(str(text).translate(_TRANS).split()).lower()
 
 
-def _find_header(
-    rows: list[list[str | None]], known: dict[str, str], scan: int, share: float
-) -> int:
+@dataclass(frozen=True)
+class HeaderGuess:
+    """The row taken as the header, and how well it matched (for the preview)."""
+
+    row: int  # 0-based index among the file's rows; -1 when none qualified
+    matches: int  # cells naming a known column
+    cells: int  # non-empty cells
+    runner_up: int  # the next best row's matches (to show how clear the choice was)
+
+
+def find_header(
+    rows: list[list[str | None]], known: dict[str, str], scan: int, min_matches: int = 2
+) -> HeaderGuess:
+    """The row among the first ``scan`` that names the most known columns (the earliest on
+    a tie). A wide export with three known headers among 27 is still found: the share of
+    matching cells is reported, not required."""
+    scored = []
     for i, row in enumerate(rows[:scan]):
         cells = [normalise_header(c) for c in row if c is not None and str(c).strip()]
-        if len(cells) < 2:
-            continue
-        hits = sum(c in known for c in cells)
-        if hits >= 2 and hits / len(cells) >= share:
-            return i
-    return -1
+        hits = len({known[c] for c in cells if c in known})
+        scored.append((hits, -i, len(cells)))
+    if not scored:
+        return HeaderGuess(-1, 0, 0, 0)
+    ranked = sorted(scored, reverse=True)
+    best, neg_i, width = ranked[0]
+    runner = ranked[1][0] if len(ranked) > 1 else 0
+    if best < min_matches:
+        return HeaderGuess(-1, best, width, runner)
+    return HeaderGuess(-neg_i, best, width, runner)
 
 
-def _decode(path: Path, data: bytes) -> tuple[str, str]:
+def _decode(path: Path, data: bytes, encoding: str | None = None) -> tuple[str, str]:
+    if encoding:
+        try:
+            return data.decode(encoding), encoding
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise StructuralError(
+                f"{path}: cannot be decoded as {encoding} ({exc}) [rule: file encoding]"
+            ) from None
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16"), "utf-16"
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as utf8_error:
@@ -156,78 +244,209 @@ def _cell(value: object) -> str | None:
         )
     if isinstance(value, dt.date):
         return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     text = str(value)
     return text if text.strip() else None
 
 
-def _rows_of(path: Path, fmt: str) -> tuple[list[list[str | None]], str]:
-    if fmt == "xlsx":
-        from openpyxl import load_workbook
+def _workbook_rows(path: Path, fmt: str, sheet: str | int) -> list[list[str | None]]:
+    from python_calamine import CalamineWorkbook
 
+    try:
+        wb = CalamineWorkbook.from_path(str(path))
+    except Exception as exc:
+        raise StructuralError(
+            f"{path}: not a readable {fmt} workbook ({type(exc).__name__}: {exc}) "
+            "[rule: file format]"
+        ) from None
+    try:
         try:
-            wb = load_workbook(path, read_only=True, data_only=True)
-        except Exception as exc:
+            ws = (
+                wb.get_sheet_by_name(sheet)
+                if isinstance(sheet, str)
+                else wb.get_sheet_by_index(sheet)
+            )
+        except Exception:
             raise StructuralError(
-                f"{path}: not a readable .xlsx workbook ({exc}) [rule: file format]"
+                f"{path}: no worksheet {sheet!r}; it has {', '.join(wb.sheet_names)} "
+                "[rule: worksheet]"
             ) from None
-        ws = wb.worksheets[0]
-        rows = [[_cell(v) for v in row] for row in ws.iter_rows(values_only=True)]
+        return [[_cell(v) for v in row] for row in ws.to_python(skip_empty_area=False)]
+    finally:
         wb.close()
-        return rows, "xlsx"
+
+
+def _sniff_delimiter(text: str) -> str:
+    sample = text[:65536]
+    first = sample.splitlines()[:30]
+    counts = {d: sum(line.count(d) for line in first) for d in (",", "\t", ";", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] > counts[","] * 1.5 else ","
+
+
+def rows_of(
+    path: Path, fmt: str, sheet: str | int = 0, encoding: str | None = None
+) -> tuple[list[list[str | None]], str]:
+    """Every row of a CSV or workbook as text cells (None when blank), and the encoding."""
+    if fmt in ("xlsx", "xls"):
+        return _workbook_rows(path, fmt, sheet), fmt
     data = path.read_bytes()
-    text, encoding = _decode(path, data)
-    reader = csv.reader(io.StringIO(text, newline=""))
+    if data[:64].lstrip().lower().startswith((b"<html", b"<!doctype", b"<table", b"<?xml")):
+        raise StructuralError(
+            f"{path}: an HTML or XML page saved with a spreadsheet name, not a CSV or workbook; "
+            "open it and save it as .xlsx [rule: file format]"
+        )
+    text, encoding = _decode(path, data, encoding)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text))
     return [[c if c.strip() else None for c in row] for row in reader], encoding
 
 
+def _parquet_rows(path: Path) -> list[list[str | None]]:
+    """A Parquet file (or folder of parts) as text rows under its column names (for a
+    source mapping, which rewrites text)."""
+    import pyarrow.parquet as pq
+
+    files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+    t = pa.concat_tables([pq.read_table(f) for f in files]) if files else pa.table({})
+    cols = [[_cell(v) for v in t.column(i).to_pylist()] for i in range(t.num_columns)]
+    return [list(t.column_names), *[list(r) for r in zip(*cols, strict=True)]]
+
+
 def read_text_table(
-    table: str, path: Path, fmt: str, aliases: dict[str, str], scan: int, share: float
+    table: str,
+    path: Path,
+    fmt: str,
+    aliases: dict[str, str],
+    scan: int,
+    share: float = 0.0,
+    mapping: SourceMapping | None = None,
+    delivery_date: dt.date | None = None,
 ) -> tuple[pa.Table, Source]:
-    """A CSV or XLSX export as text columns ``raw__<column>``, with its source rows."""
+    """A CSV or workbook export (or, under a source mapping, any file) as text columns
+    ``raw__<column>``, with its source rows, the mapping's value rewriting applied, and
+    ``_filtered`` set on the rows a mapping's filter leaves out."""
     spec = TABLES[table]
-    rows, encoding = _rows_of(path, fmt)
+    if mapping is not None:
+        scan = mapping.header.scan_rows
+    if fmt == "parquet":
+        rows, encoding = _parquet_rows(path), ""
+    else:
+        sheet = mapping.header.sheet if mapping is not None else 0
+        enc = mapping.encoding if mapping is not None else None
+        rows, encoding = rows_of(path, fmt, sheet, enc)
     if not any(any(c for c in r) for r in rows):
         raise StructuralError(f"{path}: the file is empty, no header row [rule: header row]")
-    known = header_map(spec, aliases)
-    h = _find_header(rows, known, scan, share)
-    if h < 0:
-        raise StructuralError(
-            f"{path}: no header row naming the columns of {table} in the first {scan} rows [rule: header row]"
+    known = header_map(spec, aliases, mapping)
+    guess = find_header(rows, known, scan, mapping.header.min_matches if mapping else 2)
+    where = f"source {mapping.source}" if mapping is not None else f"table {table}"
+    if guess.row < 0:
+        hint = (
+            f"; map its headers in configs/sources/ (the best row named {guess.matches} "
+            f"known column(s) of {guess.cells} cells)"
         )
+        raise StructuralError(
+            f"{path}: no header row naming at least two columns of {table} in the first "
+            f"{scan} rows ({where}){hint} [rule: header row]"
+        )
+    h = guess.row
     header = [str(c) if c is not None else "" for c in rows[h]]
-    src = Source(table, path, fmt, encoding=encoding, title_rows=h)
+    src = Source(
+        table,
+        path,
+        fmt,
+        encoding=encoding,
+        title_rows=h,
+        mapping=mapping.source if mapping is not None else "",
+        header_matches=guess.matches,
+        header_cells=guess.cells,
+    )
     positions: dict[str, int] = {}
+    by_header = {normalise_header(t): i for i, t in enumerate(header) if t.strip()}
+    ignore = {normalise_header(x) for x in mapping.ignore} if mapping is not None else set()
+    if mapping is not None:
+        # the mapping's headers in its order of preference: the first one present wins
+        for target, m in mapping.columns.items():
+            for hd in m.headers:
+                if normalise_header(hd) in by_header:
+                    positions[target] = by_header[normalise_header(hd)]
+                    src.columns[target] = header[positions[target]]
+                    break
     for i, text in enumerate(header):
-        target = known.get(normalise_header(text))
-        if target is None:
-            if text.strip():
+        key = normalise_header(text)
+        hit = known.get(key)
+        if hit is None or (mapping is not None and hit in mapping.columns):
+            if text.strip() and i not in positions.values() and key not in ignore:
                 src.ignored_columns.append(text)
             continue
-        if target in positions:
+        if hit in positions:
+            if positions[hit] == i:
+                continue
             raise StructuralError(
-                f"{path}: columns {header[positions[target]]!r} and {text!r} both map to {table}.{target} "
-                "[rule: one column per field]"
+                f"{path}: columns {header[positions[hit]]!r} and {text!r} both map to {table}.{hit} "
+                f"({where}) [rule: one column per field]"
             )
-        positions[target] = i
-        src.columns[target] = text
-    _check_required(spec, path, src.columns)
+        positions[hit] = i
+        src.columns[hit] = text
+    consts: dict[str, str | None] = {}
+    if mapping is not None:
+        for target, m in mapping.columns.items():
+            if m.value is not None:
+                consts[target] = constant(m, delivery_date, f"{where}, column {target}")
+                src.constants.append(target)
+    _check_required(spec, path, {**src.columns, **dict.fromkeys(consts, "")})
     data = rows[h + 1 :]
     width = len(header)
     cols: dict[str, list[str | None]] = {f"raw__{name}": [] for name in positions}
     extra: list[str | None] = []
+    filters = mapping.filters if mapping is not None else []
+    filter_at = []
+    for f in filters:
+        if normalise_header(f.column) not in by_header:
+            raise StructuralError(
+                f"{path}: filter column {f.column!r} of {where} is not a header of the file "
+                "[rule: source mapping]"
+            )
+        filter_at.append((by_header[normalise_header(f.column)], f))
+    filtered: list[str | None] = []
     for row in data:
         for name, i in positions.items():
             cols[f"raw__{name}"].append(row[i] if i < len(row) else None)
         spill = [c for c in row[width:] if c]
         extra.append(";".join(spill) if spill else None)
+        why = None
+        for i, f in filter_at:
+            if not f.keeps(row[i] if i < len(row) else None):
+                why = f.describe()
+                break
+        filtered.append(why)
     n = len(data)
+    if mapping is not None:
+        for target, m in mapping.columns.items():
+            if not m.transforms:
+                continue
+            col = spec.column(target) if target in spec.column_names else None
+            mapper = ValueMapper(
+                m, bool(col and col.is_list), delivery_date, f"{where}, column {target}"
+            )
+            key = f"raw__{target}"
+            values = cols.get(key, [consts.get(target)] * n)
+            cols[key] = [mapper(v)[0] for v in values]
+            consts.pop(target, None)
+            if target not in positions and target not in src.constants:
+                src.constants.append(target)
     arrays = {k: pa.array(v, type=pa.string()) for k, v in cols.items()}
+    for target, value in consts.items():
+        arrays[f"raw__{target}"] = pa.array([value] * n, type=pa.string())
     arrays["_extra"] = pa.array(extra, type=pa.string())
     arrays["_source_file"] = pa.array([path.name] * n, type=pa.string())
     # the line or spreadsheet row a person would look up (1-based, counting title rows)
     arrays["_source_row"] = pa.array(range(h + 2, h + 2 + n), type=pa.int64())
+    arrays["_source_name"] = pa.array([src.mapping or None] * n, type=pa.string())
+    arrays["_filtered"] = pa.array(filtered, type=pa.string())
+    src.rows_filtered = sum(1 for f in filtered if f)
     return pa.table(arrays), src
 
 
@@ -282,9 +501,9 @@ def _check_required(spec: Table, path: Path, present: dict[str, str]) -> None:
             col.is_uscc
             and col.name == "uscc"
             and spec.name != "enterprises"
-            and ({"name", "reg_no"} & set(present))
+            and (set(IDENTITY_COLUMNS) & set(present))
         ):
-            continue  # identified by name or registration number instead
+            continue  # identified by name or another registration number instead
         raise StructuralError(
             f"{path}: required column {spec.name}.{col.name} ({col.zh}) is missing [rule: required column]"
         )

@@ -23,6 +23,10 @@ class TableReport:
     merged_unchanged: int = 0
     rows_total: int = 0
     expectations: dict[str, object] = field(default_factory=dict)
+    #: accepted rows by how their enterprise was resolved, plus review and unresolved counts
+    resolution: dict[str, int] = field(default_factory=dict)
+    #: accepted rows by note (division outside the province, design unknown, ...)
+    notes: dict[str, int] = field(default_factory=dict)
 
     @property
     def unaccounted(self) -> int:
@@ -38,6 +42,7 @@ class IngestReport:
     tables: list[TableReport]
     unknown_files: list[str]
     data_docs: str
+    unused_sources: list[str] = field(default_factory=list)
 
     @property
     def unaccounted(self) -> int:
@@ -49,6 +54,7 @@ class IngestReport:
             "as_of": self.as_of,
             "unaccounted_rows": self.unaccounted,
             "unknown_files": self.unknown_files,
+            "unused_sources": self.unused_sources,
             "data_docs": self.data_docs,
             "tables": {
                 t.table: {
@@ -59,6 +65,8 @@ class IngestReport:
                     "quarantined": t.quarantined,
                     "unaccounted": t.unaccounted,
                     "quarantined_by_rule": t.by_rule,
+                    "resolution": t.resolution,
+                    "notes": t.notes,
                     "merge": {
                         "new": t.merged_new,
                         "updated": t.merged_updated,

@@ -31,6 +31,11 @@ class Rule:
 # Priority order: a row that breaks several rules is filed under the first.
 RULES: tuple[Rule, ...] = (
     Rule("blank_row", "空行(无任何内容)", "blank row (no content)"),
+    Rule(
+        "filtered",
+        "按来源映射的筛选条件排除：{detail}",
+        "left out by the source mapping's filter: {detail}",
+    ),
     Rule("extra_cells", "行中有表头之外的多余单元格", "cells beyond the last column of the header"),
     Rule(
         "too_long",
@@ -47,16 +52,35 @@ RULES: tuple[Rule, ...] = (
         "{column} 格式错误(应为18位数字或大写字母)",
         "{column}: malformed USCC (18 digits or capital letters)",
     ),
-    Rule("uscc_checksum", "{column} 校验位错误", "{column}: USCC check character is wrong"),
+    Rule(
+        "uscc_checksum",
+        "{column} 校验位错误，且行中没有可识别企业的其他标识(注册号、组织机构代码、名称)",
+        "{column}: USCC check character is wrong, and no other identifier on the row resolved it",
+    ),
+    Rule(
+        "personal_id",
+        "{column} 是个人身份证号码(已以哈希替代，不保存明文)，且行中没有可识别企业的其他标识",
+        "{column}: a personal ID number (replaced by its hash, never stored in clear), and no other identifier resolved the row",
+    ),
     Rule(
         "reg_no_unmatched",
         "注册号在登记库中无对应企业",
         "registration number matches no enterprise in the registry",
     ),
     Rule(
+        "org_code_unmatched",
+        "组织机构代码(或纳税人识别号)在登记库中无对应企业",
+        "organisation code (or taxpayer number) matches no enterprise in the registry",
+    ),
+    Rule(
         "name_ambiguous",
         "企业名称匹配到多家企业：{candidates}",
         "name matches several enterprises: {candidates}",
+    ),
+    Rule(
+        "name_review",
+        "企业名称与登记库近似匹配，待人工复核(见 review/ 复核文件)：{detail}",
+        "name resembles a registry name; waiting for a person to confirm (see review/): {detail}",
     ),
     Rule(
         "name_unmatched", "企业名称在登记库中无匹配", "name matches no enterprise in the registry"
@@ -77,6 +101,11 @@ RULES: tuple[Rule, ...] = (
     Rule("bool_format", "{column} 是/否值无法识别", "{column}: unreadable yes/no value"),
     Rule("vocabulary", "{column} 取值不在代码表中", "{column}: code not in its vocabulary"),
     Rule("out_of_range", "{column} 超出允许范围", "{column}: value out of the allowed range"),
+    Rule(
+        "implausible",
+        "{column} 数值不合理：{check_zh}",
+        "{column}: implausible value: {check_en}",
+    ),
     Rule(
         "date_implausible",
         "{column} 日期不合理(早于1949-10-01或晚于2099年)",
@@ -263,6 +292,7 @@ def column_flags(
     max_text: int,
     earliest: str,
     latest: str,
+    id_pattern: str = USCC_PATTERN,
 ) -> list[Flag]:
     """Per-column flags from the contract: length, parse, required, vocabulary, range.
     ``native`` columns arrived typed (Parquet), so they cannot be too long or unparsable."""
@@ -283,7 +313,7 @@ def column_flags(
                 Flag(
                     "uscc_format",
                     col.name,
-                    f"{c} IS NOT NULL AND NOT regexp_matches({c}, {literal(USCC_PATTERN)})",
+                    f"{c} IS NOT NULL AND NOT regexp_matches({c}, {literal(id_pattern)})",
                 )
             )
             continue
@@ -325,7 +355,12 @@ def column_flags(
 
 
 def reason(
-    rule: str, column: str = "", check: str = "", candidates: str = "", limit: int = 0
+    rule: str,
+    column: str = "",
+    check: str = "",
+    candidates: str = "",
+    limit: int = 0,
+    detail: str = "",
 ) -> tuple[str, str]:
     """The Chinese and English reason for a rule."""
     r = RULE_BY_NAME[rule]
@@ -342,5 +377,6 @@ def reason(
         "check_en": chk_en,
         "candidates": candidates,
         "limit": limit,
+        "detail": detail,
     }
     return r.zh.format(**fields), r.en.format(**fields)

@@ -25,7 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from contract.tables import TABLES
+from contract.tables import SIMULATED
 from pipelines.config import load_config
 from pipelines.io import atomic_directory, write_json, write_parquet
 from pipelines.paths import SIMULATOR_CONFIG
@@ -91,9 +91,9 @@ def run_simulate(
         raise ValueError("simulate: the truth must go to a folder apart from the raw data")
     sizes = chunk_sizes(enterprises, cfg.chunk_size)
     stats: ChunkStats | None = None
-    rows: dict[str, int] = dict.fromkeys(TABLES, 0)
+    rows: dict[str, int] = dict.fromkeys(SIMULATED, 0)
     with atomic_directory(Path(out)) as raw_dir, atomic_directory(Path(truth_out)) as truth_dir:
-        for name in TABLES:
+        for name in SIMULATED:
             (raw_dir / name).mkdir()
         for name in ("enterprise_months", "enterprises", "inspections"):
             (truth_dir / name).mkdir()

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from contract.tables import TABLES
+from contract.tables import SIMULATED, TABLES
 from pipelines.io import atomic_directory, atomic_write, reproducible_zip, write_json
 from simulator.config import SimulatorConfig
 from simulator.messy import REPAIRABLE, MessyFile, corrupt_table
@@ -76,7 +76,7 @@ def write_messy(
     manifest: dict[str, object] = {"seed": seed, "source": str(raw), "tables": {}}
     tables: dict[str, object] = {}
     with atomic_directory(Path(out)) as folder:
-        for i, name in enumerate(TABLES):
+        for i, name in enumerate(SIMULATED):
             mf = corrupt_table(name, read_table(raw, name), registry, cfg.messy, rng, i)
             _write_file(mf, folder)
             faults = {
@@ -101,7 +101,7 @@ def write_messy(
                 },
             }
             if progress is not None:
-                progress(i + 1, len(TABLES))
+                progress(i + 1, len(SIMULATED))
         manifest["tables"] = tables
         write_json(manifest, folder / "manifest.json")
     return manifest

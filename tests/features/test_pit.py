@@ -153,7 +153,9 @@ def _with_future(src: Path, dst: Path) -> dict[str, int]:
         pq.write_table(out, dst / path.name)
     moves = pq.read_table(dst / "_moves.parquet")
     changes = pq.read_table(dst / "changes.parquet")
-    pq.write_table(pa.concat_tables([changes, moves.cast(changes.schema)]), dst / "changes.parquet")
+    # the ingested table also carries lineage columns: the moves leave them empty
+    both = pa.concat_tables([changes, moves], promote_options="permissive")
+    pq.write_table(both.select(changes.schema.names).cast(changes.schema), dst / "changes.parquet")
     (dst / "_moves.parquet").unlink()
     return added
 

@@ -55,8 +55,15 @@ def test_weights_are_one_over_the_inclusion_probability() -> None:
     assert random["feature_month"].tolist() == ["2026-02", "2026-02"]
 
 
-def test_a_double_random_inspection_without_probability_is_refused() -> None:
+def test_a_double_random_inspection_without_design_is_never_a_weighted_label() -> None:
+    # kept at intake (noted design_unknown), but it cannot stand for the population
     df = pd.DataFrame([_insp(inclusion_probability=None)])
+    random, targeted = label_frames(df, "2026-01", "2026-12")
+    assert random.empty and targeted.empty
+
+
+def test_a_double_random_inspection_with_a_zero_probability_is_refused() -> None:
+    df = pd.DataFrame([_insp(inclusion_probability=0.0)])
     with pytest.raises(ValueError, match=r"I1.*\[rule: double_random_has_design\]"):
         label_frames(df, "2026-01", "2026-12")
 
