@@ -5,7 +5,10 @@ supervision; its main risk points as plain sentences about its own records (the 
 templates with its real values and dates); a waterfall of how the score is made up; the five
 information groups; how it compares with its industry and division; what it can do (the
 catalog's advice for actionable risk points only); its class over the last 12 months; the
-model version and data month; and the internal-use banner (`pipelines.render.wording`).
+model version and data month; when the month's feature file lacked contract tables (a
+bureau could not deliver them), the information groups the data lacked, under the header
+(`pipelines.render.lacking`; nothing otherwise); and the internal-use banner
+(`pipelines.render.wording`).
 
 The explanation is recomputed from the model version that classified the month (exact
 TreeSHAP, `models.explain`) and checked against the risk points stored by `classify`: a report

@@ -3,7 +3,8 @@
 `ReportMonth` loads the month's classes, the
 registry, the model version that classified it (`pipelines.bundle`) and the reference names,
 selects the enterprises to report on, and reads, once and on demand, what reports look up:
-feature rows, the industry's typical values, the class history and the peer groups.
+feature rows, the tables the month's feature file lacked, the industry's typical values, the
+class history and the peer groups.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from models.classes import ClassScheme, class_order
 from models.config import ModelConfig
 from pipelines import paths
 from pipelines.bundle import Bundle, load_bundle
+from pipelines.render.lacking import absent_tables
 from pipelines.render.names import Names
 from pipelines.report.config import ReportConfig, ReportError
 
@@ -56,6 +58,7 @@ class ReportMonth:
     cache_features: bool = False
     _table: pa.Table | None = None
     _row_of: dict[str, int] = field(default_factory=dict)
+    _absent: dict[str, str] | None = None
 
     def warm(self) -> None:
         """Build what every report of the month shares (the feature table when it is cached,
@@ -179,6 +182,16 @@ class ReportMonth:
         return list(chosen)
 
     # --- data ----------------------------------------------------------------------------------
+    def absent_tables(self) -> dict[str, str]:
+        """table -> reason: the contract tables the month's feature file lacked (their features
+        are missing, never zero; `pipelines.render.lacking`); empty when every table was there.
+        Read once, from the file's schema metadata."""
+        if self._absent is None:
+            if not self.features_path.is_file():
+                raise ReportError(f"report: no feature file {self.features_path}")
+            self._absent = absent_tables(pq.read_schema(self.features_path).metadata)
+        return self._absent
+
     def feature_rows(self, usccs: Sequence[str]) -> pa.Table:
         if not self.features_path.is_file():
             raise ReportError(f"report: no feature file {self.features_path}")

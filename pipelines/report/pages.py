@@ -16,6 +16,7 @@ from jinja2 import Environment
 from pipelines import paths
 from pipelines.io import atomic_write
 from pipelines.render.html import environment
+from pipelines.render.lacking import report_line
 from pipelines.render.names import Lang
 from pipelines.render.wording import TEXT
 from pipelines.report.build import build
@@ -26,7 +27,9 @@ from pipelines.report.pdf import to_pdf
 def render(
     ctx: ReportMonth, report: dict[str, Any], lang: Lang, env: Environment | None = None
 ) -> str:
-    """One enterprise's report page (``report`` from `pipelines.report.build`)."""
+    """One enterprise's report page (``report`` from `pipelines.report.build`); when the
+    month's feature file lacked contract tables, a line under the header names the
+    information groups (nothing otherwise)."""
     env = env or environment()
     t = TEXT[lang]
     return env.get_template("report.html.j2").render(
@@ -37,6 +40,7 @@ def render(
         version=ctx.bundle.version,
         scheme=ctx.scheme.zh if lang == "zh" else ctx.scheme.en,
         score_note=t["score_note"].format(scale=ctx.bundle.scale),
+        lacking=report_line(ctx.absent_tables(), lang),
         footer=t["footer"].format(
             month=ctx.month, model=ctx.bundle.name, version=ctx.bundle.version
         ),

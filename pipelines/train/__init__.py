@@ -9,7 +9,8 @@ evaluation (oracle AUC), and only when `--truth` is given.
 
 This package: `run_train` (the steps in order, below); `data` (the split rows, the oracle);
 `tuning` (Optuna); `evaluation` (test-month figures, baselines); `sectors` (sector models);
-`tracking` (MLflow: parameters, metrics, the bundle, registration); `card` (the model card);
+`tracking` (MLflow: parameters, metrics, the bundle, registration); `card` (the model card,
+which also names the information groups the feature files lacked);
 `plots`. The figures: `pipelines.results.TrainMetrics`, written as ``train_metrics.json``
 (`pipelines.results.TrainFigures`).
 """
@@ -34,7 +35,7 @@ from pipelines.frames import FrameError, labelled_frames, read_inspections
 from pipelines.io import write_json
 from pipelines.results import TrainMetrics
 from pipelines.train import tracking
-from pipelines.train.data import Split, TrainError, oracle, split
+from pipelines.train.data import Split, TrainError, absent_in, oracle, split
 from pipelines.train.evaluation import baselines, evaluate
 from pipelines.train.sectors import sector_models
 from pipelines.train.tuning import HYPER, tune
@@ -84,6 +85,11 @@ def run_train(
         frame, train_frame, counts, catalog = labelled_frames(cfg, features_dir, inspections)
     except FrameError as exc:
         raise TrainError(str(exc)) from None
+    # the tables the feature files trained on lacked (their features are NaN): the card says so
+    absent = absent_in(
+        features_dir,
+        {str(m) for f in (frame, train_frame) for m in f["feature_month"].unique()},
+    )
     design = gbm.fit_design(train_frame, CATALOG)
     constraints = gbm.monotone(design, CATALOG)
     train = split(train_frame, design)
@@ -164,6 +170,7 @@ def run_train(
             (test, prob_test),
             best,
             catalog,
+            absent,
         )
         mlflow.set_tag("model_version", version)
 

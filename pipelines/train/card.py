@@ -1,13 +1,16 @@
 """The model card stored with every registered version (``bundle/model_card.md``): data,
-weighting, split, test-month results of every model compared, sector models, limitations."""
+weighting, split, the information groups the data lacked, test-month results of every model
+compared, sector models, limitations."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from models import gbm
 from models.classes import ClassScheme, class_order
 from models.config import ModelConfig
+from pipelines.render.lacking import card_section
 from pipelines.render.wording import BANNER_ZH
 from pipelines.results import TrainMetrics
 
@@ -18,7 +21,10 @@ def model_card(
     labelled: dict[str, int],
     metrics: TrainMetrics,
     design: gbm.Design,
+    absent: Mapping[str, str] | None = None,
 ) -> str:
+    """The card's Markdown; ``absent``: table -> reason, the contract tables the feature files
+    it was trained on lacked (`pipelines.render.lacking`), none when every table was there."""
     order = class_order(scheme)
     lines = [
         "# Model card: enterprise credit risk (企业信用风险分类)",
@@ -36,6 +42,7 @@ def model_card(
         f"- Features: {len(design.features)} from the five information groups (docs/features.md); "
         "monotone constraints from the catalog's directions; missing values native.",
         "",
+        *card_section(absent or {}),
         "## Test-month results (weighted by 1/p)",
         "",
         "| model | AUC | of oracle | log-loss | "

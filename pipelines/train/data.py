@@ -1,8 +1,10 @@
 """The labelled rows of one training run, split out of time: design matrices, labels,
-weights; and the synthetic province's oracle (evaluation only)."""
+weights; the contract tables the feature files lacked; and the synthetic province's oracle
+(evaluation only)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +14,8 @@ import pyarrow.parquet as pq
 
 from models import gbm
 from models.metrics import weighted_auc
+from pipelines import paths
+from pipelines.render.lacking import absent_tables, union
 
 
 class TrainError(ValueError):
@@ -44,3 +48,12 @@ def oracle(truth: Path, test: Split) -> float:
     if p.isna().any():
         raise TrainError("train: --truth does not cover every test inspection (another province?)")
     return weighted_auc(test.y, p.to_numpy(), test.w)
+
+
+def absent_in(features_dir: Path, months: Iterable[str]) -> dict[str, str]:
+    """table -> reason: the contract tables the feature files of ``months`` lacked (their
+    ``riskclass.absent_tables`` metadata, united over the months); empty when none did."""
+    return union(
+        absent_tables(pq.read_schema(paths.features_file(features_dir, m)).metadata)
+        for m in sorted(set(months))
+    )

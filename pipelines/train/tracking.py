@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -109,9 +109,11 @@ def register(
     test: tuple[Split, np.ndarray],
     best: dict[str, Any],
     catalog: str | None,
+    absent: Mapping[str, str] | None = None,
 ) -> str:
     """Log the bundle (boosters, calibrators, design, model card, plots) as the run's
-    ``bundle`` artifacts and register the general model as ``@challenger``; its version."""
+    ``bundle`` artifacts and register the general model as ``@challenger``; its version.
+    ``absent``: the contract tables the feature files lacked (table -> reason), for the card."""
     import mlflow
 
     booster, cal, sector_boosters = model
@@ -142,7 +144,7 @@ def register(
             json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8"
         )
         (bundle / "model_card.md").write_text(
-            model_card(cfg, scheme, metrics.labelled, metrics, design), encoding="utf-8"
+            model_card(cfg, scheme, metrics.labelled, metrics, design, absent), encoding="utf-8"
         )
         plots(bundle, split, prob_test, metrics.models, scheme, cfg.score_scale)
         mlflow.log_artifacts(str(bundle), "bundle")
