@@ -42,9 +42,10 @@ class Names:
     def load(cls, cfg: NameFiles, root: Path = Path(".")) -> Names:
         out = cls()
         if cfg.divisions:
-            d = pd.read_csv(root / cfg.divisions, dtype=str)
+            d = pd.read_csv(root / cfg.divisions, dtype=str, keep_default_na=False)
             for r in d.itertuples(index=False):
-                out.divisions[r.code] = (r.name_zh, r.name_en)
+                # outside Guangdong the list has no English names: the Chinese one stands in
+                out.divisions[r.code] = (r.name_zh, r.name_en or r.name_zh)
                 if "prefecture_code" in d.columns:
                     pz = getattr(r, "prefecture_zh", r.name_zh)
                     out.prefectures[str(r.prefecture_code)[:4]] = (pz, pz)
