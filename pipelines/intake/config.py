@@ -41,7 +41,9 @@ class Bound(_Strict):
     @property
     def name(self) -> str:
         cond = "".join(f"[{k}={'|'.join(v)}]" for k, v in sorted(self.when.items()))
-        return f"bound:{self.table}.{self.column}{cond}"
+        lo = f">={self.min:g}" if self.min is not None else ""
+        hi = f"<={self.max:g}" if self.max is not None else ""
+        return f"bound:{self.table}.{self.column}{cond}{lo}{hi}"
 
 
 class NameLinkageConfig(_Strict):

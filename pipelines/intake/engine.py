@@ -88,6 +88,9 @@ LINEAGE = (
     ("_resolution_score", "DOUBLE"),
     ("_notes", "VARCHAR"),
 )
+#: Other identifiers a registry export may carry, kept on the registry's rows (stored name,
+#: staged column): later deliveries resolve enterprises by them.
+REGISTRY_ID_SOURCES = (("x_org_code", "_org_code"), ("x_taxpayer_no", "_taxpayer"))
 #: Inspection results that mean no problem was found; the others mean one was.
 NO_PROBLEM_RESULTS = ("no_problem", "no_relevant_activity")
 PROBLEM_RESULTS = tuple(c for c in VOCABULARIES["inspection_result"] if c not in NO_PROBLEM_RESULTS)
@@ -404,7 +407,7 @@ class _Ingest:
             self._classify_codes()
             self._resolve_identity(spec)
         else:
-            self._hash_personal_ids(["uscc", "reg_no"])
+            self._hash_personal_ids(["uscc", "reg_no", "taxpayer_no", "org_code"])
         if name == "persons":
             self._hash_personal_ids(["person_id"], only_ids=True)
         self._check_uscc()
@@ -643,7 +646,7 @@ class _Ingest:
             """
             UPDATE stage SET
                 _reg_no = CASE WHEN _bad_code = 'reg_no' THEN coalesce(_reg_no, uscc) ELSE _reg_no END,
-                _taxpayer = CASE WHEN _bad_code IN ('reg_no', 'taxpayer_no') THEN coalesce(_taxpayer, uscc) ELSE _taxpayer END,
+                _taxpayer = CASE WHEN _bad_code IN ('reg_no', 'taxpayer_no', 'personal_id') THEN coalesce(_taxpayer, uscc) ELSE _taxpayer END,
                 _org_code = CASE WHEN _bad_code = 'org_code' THEN coalesce(_org_code, replace(uscc, '-', '')) ELSE _org_code END,
                 uscc = NULL
             WHERE _bad_code IS NOT NULL
@@ -665,6 +668,7 @@ class _Ingest:
         if not self.opaque:
             resolve("reg_no", "registry_reg_no", "stage._reg_no = r.reg_no")
             resolve("taxpayer_no", "registry", "stage._taxpayer = r.uscc")
+            resolve("taxpayer_no", "registry_taxpayer", "stage._taxpayer = r.taxpayer")
             resolve("org_code", "registry_org", "replace(stage._org_code, '-', '') = r.org_code")
             resolve(
                 "taxpayer_no",
@@ -806,7 +810,7 @@ class _Ingest:
             "CREATE OR REPLACE TEMP TABLE new_codes AS SELECT code, row_number() OVER (ORDER BY code) AS rn "
             f"FROM ({union} EXCEPT SELECT code FROM checked_uscc)"
         )
-        total = int(con.execute("SELECT count(*) FROM new_codes").fetchone()[0])  # type: ignore[index]
+        total = int(con.execute("SELECT count(*) FROM new_codes").fetchall()[0][0])  # type: ignore[index]
         step = self.cfg.ge_batch_rows
         for start in range(0, total, step):
             page = con.execute(
@@ -1035,8 +1039,8 @@ class _Ingest:
             ORDER BY source_file, source_row
             """
         )
-        report.rows_read = int(con.execute("SELECT count(*) FROM stage").fetchone()[0])  # type: ignore[index]
-        report.quarantined = int(con.execute("SELECT count(*) FROM quarantine").fetchone()[0])  # type: ignore[index]
+        report.rows_read = int(con.execute("SELECT count(*) FROM stage").fetchall()[0][0])  # type: ignore[index]
+        report.quarantined = int(con.execute("SELECT count(*) FROM quarantine").fetchall()[0][0])  # type: ignore[index]
         report.by_rule = dict(
             con.execute(
                 "SELECT rule, count(*) FROM quarantine GROUP BY rule ORDER BY rule"
@@ -1077,11 +1081,18 @@ class _Ingest:
             f"coalesce(_identity, {literal(default_how)}) AS _resolved_by, "
             "coalesce(_score, 1.0) AS _resolution_score, _notes"
         )
+        # the registry keeps its other identifiers, so that later deliveries resolve by them
+        ids = (
+            [(x, src) for x, src in REGISTRY_ID_SOURCES if x.removeprefix("x_") in self.present]
+            if spec.name == "enterprises"
+            else []
+        )
+        idsel = "".join(f", {src} AS {quote(x)}" for x, src in ids)
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE accepted AS SELECT {cols}, {lineage} FROM stage "
+            f"CREATE OR REPLACE TEMP TABLE accepted AS SELECT {cols}{idsel}, {lineage} FROM stage "
             "ANTI JOIN fails USING (_row) ORDER BY _row"
         )
-        report.accepted = int(con.execute("SELECT count(*) FROM accepted").fetchone()[0])  # type: ignore[index]
+        report.accepted = int(con.execute("SELECT count(*) FROM accepted").fetchall()[0][0])  # type: ignore[index]
         report.resolution = dict(
             con.execute(
                 "SELECT _resolved_by, count(*) FROM accepted GROUP BY 1 ORDER BY 1"
@@ -1110,16 +1121,17 @@ class _Ingest:
                 "FROM accepted WHERE _notes IS NOT NULL) GROUP BY 1 ORDER BY 1"
             ).fetchall()
         )
-        order = [*names, *(n for n, _ in LINEAGE)]
+        kept_ids = [x for x, _ in ids]
+        order = [*names, *kept_ids, *(n for n, _ in LINEAGE)]
         if previous.exists():
             have = set(pq.read_schema(previous).names)
-            extra = sorted(n for n in have if n.startswith("x_") and n not in names)
+            extra = sorted(n for n in have | set(kept_ids) if n.startswith("x_") and n not in names)
             order = [*names, *extra, *(n for n, _ in LINEAGE)]
             fill = ", ".join(
                 quote(n) if n in have else f"NULL::{t} AS {quote(n)}"
                 for n, t in [*((c.name, _SQL_TYPES[c.dtype]) for c in spec.columns), *LINEAGE]
             )
-            more = "".join(f", {quote(n)}" for n in extra)
+            more = "".join(f", {quote(n)}" for n in extra if n in have)
             con.execute(
                 f"CREATE OR REPLACE TEMP VIEW prev AS SELECT {fill}{more} FROM read_parquet({literal(str(previous))})"
             )
@@ -1128,12 +1140,12 @@ class _Ingest:
                 # INTERSECT compares NULLs as equal, as a record comparison should
                 con.execute(
                     f"SELECT count(*) FROM (SELECT {cols} FROM accepted INTERSECT ALL SELECT {cols} FROM prev)"
-                ).fetchone()[0]  # type: ignore[index]
+                ).fetchall()[0][0]  # type: ignore[index]
             )
             report.merged_updated = int(
                 con.execute(
                     f"SELECT count(*) FROM (SELECT {cols} FROM accepted EXCEPT SELECT {cols} FROM prev) a SEMI JOIN prev p USING ({key})"
-                ).fetchone()[0]  # type: ignore[index]
+                ).fetchall()[0][0]  # type: ignore[index]
             )
             # the later-received version of a key wins; on a tie the new delivery does
             con.execute(
@@ -1148,7 +1160,7 @@ class _Ingest:
         else:
             con.execute("CREATE OR REPLACE TEMP TABLE merged AS SELECT * FROM accepted")
         report.merged_new = report.accepted - report.merged_unchanged - report.merged_updated
-        report.rows_total = int(con.execute("SELECT count(*) FROM merged").fetchone()[0])  # type: ignore[index]
+        report.rows_total = int(con.execute("SELECT count(*) FROM merged").fetchall()[0][0])  # type: ignore[index]
         path = table_file(self.work, spec.name)
         # written in natural-key order (unique after the merge): the same records give the
         # same file, whatever the order or number of deliveries they came in
@@ -1191,10 +1203,24 @@ class _Ingest:
             f"CREATE OR REPLACE TABLE registry_reg_no AS SELECT reg_no, any_value(uscc) AS uscc FROM read_parquet({p}) "
             "WHERE reg_no IS NOT NULL GROUP BY reg_no HAVING count(*) = 1"
         )
-        # the organisation code is characters 9-17 of a USCC (GB 32100-2015)
+        # the organisation code is characters 9-17 of a USCC (GB 32100-2015); a registry
+        # export may also carry the old organisation code and the taxpayer number
+        have = set(pq.read_schema(path).names)
+        org_extra = (
+            f" UNION ALL SELECT x_org_code, uscc FROM read_parquet({p}) WHERE x_org_code IS NOT NULL"
+            if "x_org_code" in have
+            else ""
+        )
         con.execute(
-            "CREATE OR REPLACE TABLE registry_org AS SELECT substr(uscc, 9, 9) AS org_code, any_value(uscc) AS uscc "
-            "FROM registry WHERE length(uscc) = 18 GROUP BY 1 HAVING count(*) = 1"
+            "CREATE OR REPLACE TABLE registry_org AS SELECT org_code, any_value(uscc) AS uscc FROM ("
+            "SELECT replace(org_code, '-', '') AS org_code, uscc FROM (SELECT substr(uscc, 9, 9) AS org_code, uscc "
+            f"FROM registry WHERE length(uscc) = 18{org_extra})) GROUP BY 1 HAVING count(DISTINCT uscc) = 1"
+        )
+        con.execute(
+            "CREATE OR REPLACE TABLE registry_taxpayer AS SELECT x_taxpayer_no AS taxpayer, any_value(uscc) AS uscc "
+            f"FROM read_parquet({p}) WHERE x_taxpayer_no IS NOT NULL GROUP BY 1 HAVING count(DISTINCT uscc) = 1"
+            if "x_taxpayer_no" in have
+            else "CREATE OR REPLACE TABLE registry_taxpayer (taxpayer VARCHAR, uscc VARCHAR)"
         )
         con.execute(
             f"CREATE OR REPLACE TABLE registry_names AS SELECT DISTINCT {rules.name_key('name')} AS key, uscc "

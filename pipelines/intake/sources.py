@@ -98,6 +98,9 @@ class ColumnMapping(_Strict):
     choose: list[str] = Field(default_factory=list)
     #: Regular expression whose groups, joined, are the value (``罚款(\\d+\\.?\\d*)(万?元)``).
     extract: str | None = None
+    #: ``first``: the first match of ``extract``; ``sum``: every match, each in its own unit
+    #: (元 / 万元 / 亿元, else ``unit``), added up (``没收违法所得1200元，罚款5000元``).
+    combine: Literal["first", "sum"] = "first"
     #: Unit of a bare number in this column (amount columns; the contract stores 万元).
     unit: Literal["元", "万元", "亿元"] | None = None
     #: The value of a blank cell (``{delivery_date}`` allowed).
@@ -138,6 +141,7 @@ class ColumnMapping(_Strict):
             or self.keywords
             or self.split
             or self.extract
+            or self.combine != "first"
             or self.unit
             or self.default is not None
             or self.otherwise is not None
@@ -437,7 +441,17 @@ class ValueMapper:
             return (self.default, "default") if self.default is not None else (None, "blank")
         how = "as_is"
         value = text.strip()
-        if self.extract is not None:
+        if self.extract is not None and m.combine == "sum":
+            total = None
+            for found in self.extract.finditer(value):
+                amount = _in_wan(
+                    "".join(g for g in found.groups() if g) if found.groups() else found[0], m.unit
+                )
+                if amount is not None:
+                    total = (total or 0.0) + amount
+            if total is not None:
+                return f"{round(total, 6):g}万元", "extracted"
+        elif self.extract is not None:
             found = self.extract.search(value)
             if found is not None:
                 value = "".join(g for g in found.groups() if g) if found.groups() else found[0]
@@ -464,6 +478,19 @@ class ValueMapper:
         if m.unit is not None and _NUMBER.match(value):
             return value + m.unit, "unit"
         return value, how
+
+
+_AMOUNT = re.compile(r"^([-+]?[\d,]*\.?\d+)\s*(亿元|亿|万元|万|元)?$")
+_TO_WAN = {"亿元": 10000.0, "亿": 10000.0, "万元": 1.0, "万": 1.0, "元": 0.0001}
+
+
+def _in_wan(text: str, unit: str | None) -> float | None:
+    """An amount in 万元 from ``1200元`` / ``0.5万元`` / ``1200`` (then in ``unit``)."""
+    found = _AMOUNT.match(text.strip())
+    if found is None:
+        return None
+    number = float(found[1].replace(",", ""))
+    return number * _TO_WAN[found[2] or unit or "万元"]
 
 
 def constant(m: ColumnMapping, delivery_date: dt.date | None, where: str) -> str | None:
