@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from contract.months import Month
@@ -38,8 +39,9 @@ def progress() -> Progress:
 
 def fail(message: str) -> NoReturn:
     """Print ``error: message`` and exit with code 2 (no traceback)."""
-    # soft_wrap: a message names files; a path broken across lines cannot be copied or searched
-    console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    # soft_wrap: a message names files; a path broken across lines cannot be copied or searched.
+    # escape: "[rule: ...]" in a message is text, not Rich markup (unescaped, Rich swallowed it)
+    console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code=2)
 
 

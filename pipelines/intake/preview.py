@@ -159,11 +159,11 @@ def _explain_header(
     if guess.row < 0:
         return
     header = [str(c) if c is not None else "" for c in rows[guess.row]]
-    explicit = {
-        normalise_header(h): t
-        for t, m in (mapping.columns.items() if mapping else [])
-        for h in m.headers
-    }
+    # one header may feed several columns (检查结果 -> result and problem_found)
+    explicit: dict[str, list[str]] = {}
+    for t, m in mapping.columns.items() if mapping else []:
+        for h in m.headers:
+            explicit.setdefault(normalise_header(h), []).append(t)
     passthrough = (
         {normalise_header(h): f"x_{p.name}" for h, p in mapping.passthrough.items()}
         if mapping
@@ -181,8 +181,8 @@ def _explain_header(
         if key in passthrough:
             entry.update(fate="passthrough", column=passthrough[key])
         elif key in explicit:
-            entry.update(fate="mapped", column=explicit[key], by="source mapping")
-            supplied.add(explicit[key])
+            entry.update(fate="mapped", column=", ".join(explicit[key]), by="source mapping")
+            supplied.update(explicit[key])
         elif key in known:
             by = "alias (configs/ingest.yaml)" if key in aliases else "contract name"
             entry.update(fate="mapped", column=known[key], by=by)
