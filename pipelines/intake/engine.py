@@ -39,6 +39,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import logging
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -47,7 +48,6 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from stdnum.cn import ric as stdnum_ric
 from stdnum.cn import uscc as stdnum_uscc
 
 from contract import reference
@@ -95,6 +95,15 @@ REGISTRY_ID_SOURCES = (("x_org_code", "_org_code"), ("x_taxpayer_no", "_taxpayer
 NO_PROBLEM_RESULTS = ("no_problem", "no_relevant_activity")
 PROBLEM_RESULTS = tuple(c for c in VOCABULARIES["inspection_result"] if c not in NO_PROBLEM_RESULTS)
 RESOLUTIONS = ("uscc", "opaque", "reg_no", "org_code", "taxpayer_no", "name", "name_linkage")
+#: A personal ID number (GB 11643, 18 characters; 20 for an individual's taxpayer number),
+#: compared without spaces or hyphens.
+ID_PATTERN = "^[1-8][0-9]{5}(18|19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9X]([0-9]{2})?$"
+#: The same inside free text (spill cells, passthrough columns): masked there.
+ID_IN_TEXT = (
+    "([^0-9]|^)[1-8][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+    "[0-9]{3}[0-9Xx]([^0-9]|$)"
+)
+ID_MASK = "[身份证号已隐去]"
 _SQL_TYPES = {
     "string": "VARCHAR",
     "int": "BIGINT",
@@ -177,6 +186,8 @@ def run_ingest(
     with atomic_directory(out) as work:
         if (out / "validation").is_dir():
             shutil.copytree(out / "validation", work / "validation")  # Data Docs accumulate runs
+        if (out / "review").is_dir():  # names still waiting for a person stay listed
+            shutil.copytree(out / "review", work / "review")
         (work / "quarantine").mkdir()
         stage_db = work / ".stage.duckdb"
         con = duckdb.connect(str(stage_db))
@@ -206,8 +217,10 @@ def run_ingest(
         write_json(report.to_dict(), work / "reconciliation.json")
         write_json(_availability(cfg, reports), work / "availability.json")
         low = _below_floor(cfg, reports)
+        kept = out.with_name(f"{out.name}.rejected")
+        if not low and kept.exists():
+            shutil.rmtree(kept)  # an earlier refused run's evidence, superseded by this run
         if low:
-            kept = out.with_name(f"{out.name}.rejected")
             if kept.exists():
                 shutil.rmtree(kept)
             shutil.copytree(work, kept)
@@ -243,15 +256,17 @@ def _availability(cfg: IngestConfig, reports: list[TableReport]) -> dict[str, ob
 def _below_floor(cfg: IngestConfig, reports: list[TableReport]) -> list[str]:
     low = []
     for t in reports:
-        if t.status != "ingested" or t.rows_read == 0:
+        # rows the bureau left out on purpose (filters) and blank rows are not refusals
+        wanted = t.rows_read - t.by_rule.get("filtered", 0) - t.by_rule.get("blank_row", 0)
+        if t.status != "ingested" or wanted <= 0:
             continue
-        share = t.accepted / t.rows_read
+        share = t.accepted / wanted
         floor = cfg.floor(t.table)
         if share < floor:
             top = sorted(t.by_rule.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
             rules_text = ", ".join(f"{r} {n:,}" for r, n in top)
             low.append(
-                f"table {t.table}: {t.accepted:,} of {t.rows_read:,} rows accepted "
+                f"table {t.table}: {t.accepted:,} of {wanted:,} rows accepted "
                 f"({share:.1%} < floor {floor:.0%}); top rules: {rules_text}"
             )
     return low
@@ -270,6 +285,7 @@ def _load_vocabularies(con: duckdb.DuckDBPyConnection, cfg: IngestConfig) -> Non
     )
     con.register("_industries", industries)
     con.execute("CREATE TABLE vocab_division AS SELECT * FROM _divisions")
+    con.execute("CREATE TABLE vocab_division_accepted AS SELECT * FROM _divisions")
     con.execute("CREATE TABLE served_division AS SELECT * FROM _served")
     con.execute("CREATE TABLE division_successor AS SELECT * FROM _successors")
     con.execute("CREATE TABLE vocab_industry AS SELECT * FROM _industries")
@@ -307,7 +323,7 @@ def _bound_text(b: object) -> tuple[str, str]:
     return zh, en
 
 
-EXTERNAL = {"division": "vocab_division", "industry": "vocab_industry"}
+EXTERNAL = {"division": "vocab_division_accepted", "industry": "vocab_industry"}
 
 
 def _extended(spec: Table, inputs: Inputs) -> Table:
@@ -378,6 +394,18 @@ class _Ingest:
             ignored = [p.name for p, _ in inputs or []]
             report = TableReport(name, "unavailable")
             report.source = {"reason": self.cfg.unavailable[name], "ignored_files": ignored}
+            # earlier deliveries of the table are kept aside, never read by features
+            for folder in ("", "quarantine"):
+                previous = table_file(self.out / folder, name)
+                if previous.exists():
+                    aside = self.work / "withheld" / folder
+                    aside.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(previous, table_file(aside, name))
+                    report.source["withheld"] = "withheld/ (earlier deliveries, not used)"
+            withheld = table_file(self.out / "withheld", name)
+            if withheld.exists() and not table_file(self.work / "withheld", name).exists():
+                (self.work / "withheld").mkdir(exist_ok=True)
+                shutil.copy2(withheld, table_file(self.work / "withheld", name))
             return report
         spec = TABLES[name]
         previous = table_file(self.out, name)
@@ -410,6 +438,7 @@ class _Ingest:
             self._hash_personal_ids(["uscc", "reg_no", "taxpayer_no", "org_code"])
         if name == "persons":
             self._hash_personal_ids(["person_id"], only_ids=True)
+        self._mask_ids_in_text(spec)
         self._check_uscc()
         self._note_divisions(spec)
         if name == "inspections":
@@ -487,18 +516,25 @@ class _Ingest:
         export lacks them: whether a problem was found, from the inspection's result; an
         anonymised registry's name, from its identifier."""
         derived = []
-        if (
-            spec.name == "inspections"
-            and "problem_found" not in self.present
-            and "result" in self.present
-        ):
+        replaced = []
+        if spec.name == "inspections" and "result" in self.present:
+            # a blank or absent problem_found follows from the result (several files may feed
+            # the table, some with the column and some without)
             code = rules.vocab_expr(rules.text_expr(raw("result")), "inspection_result")
             found = ", ".join(literal(c) for c in PROBLEM_RESULTS)
-            derived.append(
+            expr = (
                 f"CASE WHEN {code} IN ({', '.join(literal(c) for c in NO_PROBLEM_RESULTS)}) THEN 'false' "
-                f"WHEN {code} IN ({found}) THEN 'true' END AS {raw('problem_found')}"
+                f"WHEN {code} IN ({found}) THEN 'true' END"
             )
-            self.present = self.present | {"problem_found"}
+            if "problem_found" in self.native:
+                pass  # typed already: taken as delivered
+            elif "problem_found" in self.present:
+                replaced.append(
+                    f"coalesce(nullif(trim({raw('problem_found')}), ''), {expr}) AS {raw('problem_found')}"
+                )
+            else:
+                derived.append(f"{expr} AS {raw('problem_found')}")
+                self.present = self.present | {"problem_found"}
         if (
             spec.name == "enterprises"
             and self.opaque
@@ -508,6 +544,8 @@ class _Ingest:
             derived.append(f"{raw('uscc')} AS {raw('name')}")
             self.present = self.present | {"name"}
         extra = "".join(f", {d}" for d in derived)
+        if replaced:
+            extra = f" REPLACE ({', '.join(replaced)})" + extra
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT *{extra} FROM src_base")
 
     def _stage(self, spec: Table) -> None:
@@ -573,6 +611,24 @@ class _Ingest:
             f"ELSE _notes || ';' || {literal(note)} END WHERE {where}"
         )
 
+    def _mask_ids_in_text(self, spec: Table) -> None:
+        """Personal ID numbers inside free text that is kept - cells beyond the header, and the
+        passthrough columns a mapping declares - are masked before anything is written."""
+        have = self._stage_columns()
+        targets = ["_extra"] + [
+            n
+            for c in spec.columns
+            if c.name.startswith("x_") and c.dtype == "string"
+            for n in (f"raw__{c.name}", f"text__{c.name}", c.name)
+            if n in have
+        ]
+        for n in targets:
+            q = quote(n)
+            self.con.execute(
+                f"UPDATE stage SET {q} = regexp_replace({q}, {literal(ID_IN_TEXT)}, "
+                f"'\\1{ID_MASK}\\2', 'g') WHERE regexp_matches({q}, {literal(ID_IN_TEXT)})"
+            )
+
     def _hash_personal_ids(self, columns: list[str], only_ids: bool = False) -> None:
         """Replace personal ID numbers (GB 11643, check digit valid) in ``columns`` by a salted
         hash, in the raw, normalised and typed text, so that none is ever written in clear.
@@ -591,27 +647,26 @@ class _Ingest:
             if probe not in have:
                 continue
             # GB 11643: a region code (provinces 11-82), a birth date, a sequence and a check
-            # character; taxpayer numbers of individuals add two digits
+            # character (taxpayer numbers of individuals add two digits). Spaces and hyphens
+            # are ignored, and a wrong check character does not make it any less personal.
+            norm = f"regexp_replace(upper({quote(probe)}), '[\\s-]', '', 'g')"
             cands = [
                 r[0]
                 for r in con.execute(
-                    f"SELECT DISTINCT upper({quote(probe)}) FROM stage WHERE regexp_matches(upper({quote(probe)}), "
-                    "'^[1-8][0-9]{5}(18|19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9X]([0-9]{2})?$')"
+                    f"SELECT DISTINCT {quote(probe)} FROM stage WHERE regexp_matches({norm}, {literal(ID_PATTERN)})"
                 ).fetchall()
             ]
             ids = [
                 x
                 for x in cands
-                if stdnum_ric.is_valid(x[:18]) and (only_ids or not stdnum_uscc.is_valid(x))
+                if only_ids or not stdnum_uscc.is_valid(re.sub(r"[\s-]", "", x.upper()))
             ]
             if not ids:
                 continue
             con.register("_ids", pa.table({"code": ids}))
-            hashed = f"'PID-' || substr(sha256({salt} || upper({quote(probe)})), 1, 24)"
+            hashed = f"'PID-' || substr(sha256({salt} || {norm}), 1, 24)"
             sets = ", ".join(f"{quote(n)} = {hashed}" for n in targets)
-            con.execute(
-                f"UPDATE stage SET {sets} WHERE upper({quote(probe)}) IN (SELECT code FROM _ids)"
-            )
+            con.execute(f"UPDATE stage SET {sets} WHERE {quote(probe)} IN (SELECT code FROM _ids)")
             con.unregister("_ids")
             if not only_ids:
                 self._note(f"{quote(probe)} LIKE 'PID-%'", f"personal_id_hashed:{c}")
@@ -743,6 +798,17 @@ class _Ingest:
                 f"{c} IN (SELECT code FROM vocab_division) AND {c} NOT IN (SELECT code FROM served_division)",
                 "division_outside_province",
             )
+            # a code of a known province that no list knows (older than the retired-code map,
+            # or newer than the list): kept and noted, never a reason to drop a firm
+            unknown = (
+                f"regexp_matches({c}, '^[1-8][0-9]{{5}}$') AND substr({c}, 1, 2) IN "
+                f"(SELECT substr(code, 1, 2) FROM vocab_division) AND {c} NOT IN (SELECT code FROM vocab_division)"
+            )
+            self._note(unknown, "division_unknown")
+            self.con.execute(
+                f"INSERT INTO vocab_division_accepted SELECT DISTINCT {c} FROM stage WHERE {unknown} "
+                "EXCEPT SELECT code FROM vocab_division_accepted"
+            )
 
     def _apply_designs(self, inputs: Inputs) -> None:
         """Double-random results whose export has no design: tied to the round a source
@@ -754,10 +820,13 @@ class _Ingest:
                 continue
             d = m.design
             texts = ", ".join(literal(t) for t in [d.plan_id, *d.plan_texts])
+            # results of the round: from this source, double-random, no design of their own,
+            # inspected on or after the draw, and naming the round (unless all_rows)
             tied = (
-                f"_source_name = {literal(m.source)} AND draw_mode = 'double_random' "
-                "AND inclusion_probability IS NULL"
-                + ("" if d.all_rows else f" AND plan_id IN ({texts})")
+                f"s._source_name = {literal(m.source)} AND s.draw_mode = 'double_random' "
+                "AND s.inclusion_probability IS NULL "
+                f"AND (s.inspection_date IS NULL OR s.inspection_date >= DATE {literal(d.draw_date.isoformat())})"
+                + ("" if d.all_rows else f" AND s.plan_id IN ({texts})")
             )
             key = {
                 "division": "r.division",
@@ -784,7 +853,7 @@ class _Ingest:
                     FROM stage s LEFT JOIN registry r ON r.uscc = s.uscc
                     LEFT JOIN _strata e ON e.key = {key}
                     LEFT JOIN (SELECT * FROM _strata WHERE key = '*') a ON TRUE
-                    WHERE {tied.replace("_source_name", "s._source_name").replace("draw_mode", "s.draw_mode").replace("inclusion_probability", "s.inclusion_probability").replace("plan_id IN", "s.plan_id IN")}
+                    WHERE {tied}
                 ) x
                 WHERE stage._row = x._row AND coalesce(x.p, x.p_any) IS NOT NULL
                 """
@@ -810,7 +879,7 @@ class _Ingest:
             "CREATE OR REPLACE TEMP TABLE new_codes AS SELECT code, row_number() OVER (ORDER BY code) AS rn "
             f"FROM ({union} EXCEPT SELECT code FROM checked_uscc)"
         )
-        total = int(con.execute("SELECT count(*) FROM new_codes").fetchall()[0][0])  # type: ignore[index]
+        total = int(con.execute("SELECT count(*) FROM new_codes").fetchall()[0][0])
         step = self.cfg.ge_batch_rows
         for start in range(0, total, step):
             page = con.execute(
@@ -1039,8 +1108,8 @@ class _Ingest:
             ORDER BY source_file, source_row
             """
         )
-        report.rows_read = int(con.execute("SELECT count(*) FROM stage").fetchall()[0][0])  # type: ignore[index]
-        report.quarantined = int(con.execute("SELECT count(*) FROM quarantine").fetchall()[0][0])  # type: ignore[index]
+        report.rows_read = int(con.execute("SELECT count(*) FROM stage").fetchall()[0][0])
+        report.quarantined = int(con.execute("SELECT count(*) FROM quarantine").fetchall()[0][0])
         report.by_rule = dict(
             con.execute(
                 "SELECT rule, count(*) FROM quarantine GROUP BY rule ORDER BY rule"
@@ -1092,7 +1161,7 @@ class _Ingest:
             f"CREATE OR REPLACE TEMP TABLE accepted AS SELECT {cols}{idsel}, {lineage} FROM stage "
             "ANTI JOIN fails USING (_row) ORDER BY _row"
         )
-        report.accepted = int(con.execute("SELECT count(*) FROM accepted").fetchall()[0][0])  # type: ignore[index]
+        report.accepted = int(con.execute("SELECT count(*) FROM accepted").fetchall()[0][0])
         report.resolution = dict(
             con.execute(
                 "SELECT _resolved_by, count(*) FROM accepted GROUP BY 1 ORDER BY 1"
@@ -1140,12 +1209,12 @@ class _Ingest:
                 # INTERSECT compares NULLs as equal, as a record comparison should
                 con.execute(
                     f"SELECT count(*) FROM (SELECT {cols} FROM accepted INTERSECT ALL SELECT {cols} FROM prev)"
-                ).fetchall()[0][0]  # type: ignore[index]
+                ).fetchall()[0][0]
             )
             report.merged_updated = int(
                 con.execute(
                     f"SELECT count(*) FROM (SELECT {cols} FROM accepted EXCEPT SELECT {cols} FROM prev) a SEMI JOIN prev p USING ({key})"
-                ).fetchall()[0][0]  # type: ignore[index]
+                ).fetchall()[0][0]
             )
             # the later-received version of a key wins; on a tie the new delivery does
             con.execute(
@@ -1157,10 +1226,21 @@ class _Ingest:
                 ) WHERE rn = 1
                 """
             )
+            # a column an earlier delivery had and this one lacks (a registry export without
+            # its organisation codes) keeps its earlier values
+            lacking = [n for n in extra if n not in kept_ids and n.startswith("x_")]
+            if lacking:
+                on = " AND ".join(
+                    f"merged.{quote(k)} IS NOT DISTINCT FROM p.{quote(k)}" for k in spec.natural_key
+                )
+                sets = ", ".join(
+                    f"{quote(n)} = coalesce(merged.{quote(n)}, p.{quote(n)})" for n in lacking
+                )
+                con.execute(f"UPDATE merged SET {sets} FROM prev p WHERE {on}")
         else:
             con.execute("CREATE OR REPLACE TEMP TABLE merged AS SELECT * FROM accepted")
         report.merged_new = report.accepted - report.merged_unchanged - report.merged_updated
-        report.rows_total = int(con.execute("SELECT count(*) FROM merged").fetchall()[0][0])  # type: ignore[index]
+        report.rows_total = int(con.execute("SELECT count(*) FROM merged").fetchall()[0][0])
         path = table_file(self.work, spec.name)
         # written in natural-key order (unique after the merge): the same records give the
         # same file, whatever the order or number of deliveries they came in
@@ -1259,7 +1339,8 @@ class _Ingest:
             "_decisions",
             pa.table(
                 {
-                    "name": frame["name"].tolist(),
+                    # a review file is formula-safe: a leading apostrophe is not part of the text
+                    "name": frame["name"].str.removeprefix("'").tolist(),
                     "uscc": frame["uscc"].str.strip().str.lstrip("'").tolist(),
                 }
             ),

@@ -42,6 +42,11 @@ from pipelines.intake.readers import (
 from pipelines.intake.sources import SourceError, SourceMapping, ValueMapper, load_sources
 from pipelines.paths import table as table_file
 
+#: Columns whose values the preview never lists: identifiers, where personal ID numbers hide.
+PRIVATE = frozenset(
+    {"uscc", "linked_uscc", "reg_no", "org_code", "taxpayer_no", "person_id", "name"}
+)
+
 
 @dataclass
 class Preview:
@@ -209,6 +214,8 @@ def _explain_header(
     data = rows[guess.row + 1 :]
     position = {normalise_header(h): i for i, h in enumerate(header) if h.strip()}
     for target, m in mapping.columns.items() if mapping else []:
+        if target in PRIVATE:
+            continue  # identifiers (personal ID numbers among them) are never listed
         col = spec.column(target) if target in spec.column_names else None
         at = next(
             (position[normalise_header(h)] for h in m.headers if normalise_header(h) in position),
@@ -240,9 +247,7 @@ def _explain_header(
         vcol = spec.column(name) if name in spec.column_names else None
         if vcol is None or vcol.vocabulary not in VOCABULARIES:
             continue
-        at = next(
-            (i for i, h in enumerate(header) if known.get(normalise_header(h)) == target), None
-        )
+        at = next((i for i, h in enumerate(header) if known.get(normalise_header(h)) == name), None)
         if at is None:
             continue
         codes = VOCABULARIES[vcol.vocabulary or ""]
@@ -282,8 +287,10 @@ def _dry_run(
         target = file.name if mapping is not None else f"{table}{file.suffix or '.csv'}"
         shutil.copy2(file, delivery / target)
         if mapping is not None:
+            # the file is previewed under this mapping, whatever its files patterns say
+            claimed = mapping.model_copy(update={"files": [target]})
             (maps / f"{mapping.source}.yaml").write_text(
-                mapping.model_dump_json(by_alias=True, exclude_none=True), encoding="utf-8"
+                claimed.model_dump_json(by_alias=True, exclude_none=True), encoding="utf-8"
             )
         out = scratch / "interim"
         out.mkdir()

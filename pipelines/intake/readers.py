@@ -36,6 +36,7 @@ FORMATS = {
 }
 IDENTITY_COLUMNS = {k: (v[0], v[1]) for k, v in IDENTIFIER_LABELS.items()}
 _TRANS = str.maketrans(FULL_WIDTH, HALF_WIDTH)
+_BARE_NUMBER = re.compile(r"^[-+]?[\d,]*\.?\d+$")
 
 
 class StructuralError(ValueError):
@@ -396,7 +397,13 @@ def read_text_table(
             if m.value is not None:
                 consts[target] = constant(m, delivery_date, f"{where}, column {target}")
                 src.constants.append(target)
-    _check_required(spec, path, {**src.columns, **dict.fromkeys(consts, "")})
+    # a column the mapping fills (a constant, or a default for blank cells) is supplied
+    filled = (
+        [t for t, m in mapping.columns.items() if m.default is not None]
+        if mapping is not None
+        else []
+    )
+    _check_required(spec, path, {**src.columns, **dict.fromkeys([*consts, *filled], "")})
     data = rows[h + 1 :]
     width = len(header)
     cols: dict[str, list[str | None]] = {f"raw__{name}": [] for name in positions}
@@ -437,6 +444,15 @@ def read_text_table(
             consts.pop(target, None)
             if target not in positions and target not in src.constants:
                 src.constants.append(target)
+    if mapping is not None:
+        # a passthrough amount in 元 or 亿元: a bare number gets its unit (stored in 万元)
+        for p in mapping.passthrough.values():
+            key = f"raw__x_{p.name}"
+            if p.unit is not None and key in cols:
+                cols[key] = [
+                    v + p.unit if v is not None and _BARE_NUMBER.match(v.strip()) else v
+                    for v in cols[key]
+                ]
     arrays = {k: pa.array(v, type=pa.string()) for k, v in cols.items()}
     for target, value in consts.items():
         arrays[f"raw__{target}"] = pa.array([value] * n, type=pa.string())
@@ -504,6 +520,8 @@ def _check_required(spec: Table, path: Path, present: dict[str, str]) -> None:
             and (set(IDENTITY_COLUMNS) & set(present))
         ):
             continue  # identified by name or another registration number instead
+        if spec.name == "inspections" and col.name == "problem_found" and "result" in present:
+            continue  # derived from the result (pipelines.intake.engine)
         raise StructuralError(
             f"{path}: required column {spec.name}.{col.name} ({col.zh}) is missing [rule: required column]"
         )

@@ -321,6 +321,9 @@ class SourceMapping(_Strict):
                         )
             if m.unit is not None and (col is None or col.dtype != "float"):
                 raise ValueError(f"columns.{name}: unit applies to amount columns only")
+        for header, p in self.passthrough.items():
+            if p.unit is not None and p.type != "float":
+                raise ValueError(f"passthrough.{header}: unit applies to float columns only")
         names = [p.name for p in self.passthrough.values()]
         if len(set(names)) != len(names):
             raise ValueError("passthrough: two columns with the same name")
@@ -452,9 +455,9 @@ class ValueMapper:
             if total is not None:
                 return f"{round(total, 6):g}万元", "extracted"
         elif self.extract is not None:
-            found = self.extract.search(value)
-            if found is not None:
-                value = "".join(g for g in found.groups() if g) if found.groups() else found[0]
+            first = self.extract.search(value)
+            if first is not None:
+                value = "".join(g for g in first.groups() if g) if first.groups() else first[0]
                 how = "extracted"
         if self.split is not None:
             parts = [p.strip() for p in self.split.split(value) if p.strip()]

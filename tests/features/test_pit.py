@@ -155,7 +155,8 @@ def _with_future(src: Path, dst: Path) -> dict[str, int]:
     changes = pq.read_table(dst / "changes.parquet")
     # the ingested table also carries lineage columns: the moves leave them empty
     both = pa.concat_tables([changes, moves], promote_options="permissive")
-    pq.write_table(both.select(changes.schema.names).cast(changes.schema), dst / "changes.parquet")
+    schema = pa.schema([f.with_nullable(True) for f in changes.schema])
+    pq.write_table(both.select(changes.schema.names).cast(schema), dst / "changes.parquet")
     (dst / "_moves.parquet").unlink()
     return added
 

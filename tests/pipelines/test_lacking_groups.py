@@ -67,7 +67,7 @@ def test_feature_files_of_a_bureau_lacking_tables_give_the_card_its_section(tmp_
     out = tmp_path / "features"
     run_features(cfg, source, out, ["2026-09", "2026-10"])
     absent = absent_in(out, ["2026-09", "2026-10"])
-    optional = {t for t, s in TABLES.items() if not s.required}
+    optional = {t for t, s in TABLES.items() if not s.required and not s.supplementary}
     assert absent == {"penalties": REASON} | {t: "not delivered" for t in optional}
 
     card = _card(tmp_path, absent)
