@@ -189,3 +189,19 @@ design:
     assert bool(got.loc["J2", "problem_found"]) and not bool(got.loc["J1", "problem_found"])
     assert (got["received_date"].astype(str) == "2024-05-01").all()
     assert insp.notes == {"design_declared": 1, "design_unknown": 1}
+
+
+def test_features_refuse_a_month_with_no_enterprises(tmp_path: Path) -> None:
+    from features.config import FeaturesConfig
+    from features.engine import FeatureError
+    from pipelines.features import run_features
+
+    out = tmp_path / "interim"
+    run_ingest(_cfg(), _delivery(tmp_path, {}), out, as_of="2026-10")
+    cfg = load_config(ROOT / "configs" / "features.yaml", FeaturesConfig)
+    # every enterprise of the registry was established after 2000
+    with pytest.raises(
+        FeatureError, match=r"month 2000-01 has no enterprises.*\[rule: empty population\]"
+    ):
+        run_features(cfg, out, tmp_path / "features", ["2000-01"])
+    assert not (tmp_path / "features" / "2000-01.parquet").exists()
