@@ -386,6 +386,10 @@ class _Ingest:
             work / "validation", run_name, run_time, cfg.province, self.id_pattern
         )
         self.review_frames: dict[str, pd.DataFrame] = {}
+        self.registry_path: Path | None = None
+        self.former_path: Path | None = None
+        self.side_tables = False
+        self.review: pd.DataFrame | None = None
         self.design: dict[str, object] = {}
 
     # ------------------------------------------------------------------ one table
@@ -439,7 +443,8 @@ class _Ingest:
         if name == "persons":
             self._hash_personal_ids(["person_id"], only_ids=True)
         self._mask_ids_in_text(spec)
-        self._check_uscc()
+        if name == "enterprises" or "linked_uscc" in spec.column_names:
+            self._check_uscc()  # event tables' codes were checked by _classify_codes
         self._note_divisions(spec)
         if name == "inspections":
             self._apply_designs(inputs)
@@ -653,7 +658,9 @@ class _Ingest:
             cands = [
                 r[0]
                 for r in con.execute(
-                    f"SELECT DISTINCT {quote(probe)} FROM stage WHERE regexp_matches({norm}, {literal(ID_PATTERN)})"
+                    # a cheap first cut: starts with a region digit, about the right length
+                    f"SELECT DISTINCT {quote(probe)} FROM stage WHERE {quote(probe)} >= '1' AND {quote(probe)} < '9' "
+                    f"AND length({quote(probe)}) BETWEEN 18 AND 26 AND regexp_matches({norm}, {literal(ID_PATTERN)})"
                 ).fetchall()
             ]
             ids = [
@@ -720,7 +727,14 @@ class _Ingest:
                 f"FROM {join} r WHERE stage.uscc IS NULL AND {where}"
             )
 
-        if not self.opaque:
+        ((by_code, unresolved),) = con.execute(
+            "SELECT count(*) FILTER (WHERE _reg_no IS NOT NULL OR _org_code IS NOT NULL "
+            "OR _taxpayer IS NOT NULL), count(*) FROM stage WHERE uscc IS NULL"
+        ).fetchall()
+        if unresolved == 0:
+            return  # every row carries a valid USCC (or opaque id): nothing to resolve
+        if not self.opaque and by_code:
+            self._side_tables()
             resolve("reg_no", "registry_reg_no", "stage._reg_no = r.reg_no")
             resolve("taxpayer_no", "registry", "stage._taxpayer = r.uscc")
             resolve("taxpayer_no", "registry_taxpayer", "stage._taxpayer = r.taxpayer")
@@ -757,6 +771,7 @@ class _Ingest:
             return
         from pipelines.intake.linkage import NameLinkage, link_names
 
+        self._side_tables()
         con.execute(
             "CREATE OR REPLACE TEMP TABLE link_records AS SELECT _row, _name_text AS name, "
             "NULL::VARCHAR AS division FROM stage WHERE uscc IS NULL AND _name_text IS NOT NULL "
@@ -913,7 +928,13 @@ class _Ingest:
             cfg.latest_date,
             self.id_pattern,
         )
-        flags.append(Flag("filtered", "", "_filtered IS NOT NULL"))
+        # rules that cannot fire on this stage are not checked (nor validated by GE): most
+        # deliveries have no filtered rows and identify every row by its USCC
+        ((n_filtered, n_unresolved),) = self.con.execute(
+            "SELECT count(_filtered), count(*) FILTER (WHERE uscc IS NULL) FROM stage"
+        ).fetchall()
+        if n_filtered:
+            flags.append(Flag("filtered", "", "_filtered IS NOT NULL"))
         if self.opaque:
             known = "uscc IS NOT NULL"
         else:
@@ -921,7 +942,7 @@ class _Ingest:
         for c in ("uscc", "linked_uscc"):
             if c not in spec.column_names:
                 continue
-            if spec.name != "enterprises" and c == "uscc":
+            if spec.name != "enterprises" and c == "uscc" and n_unresolved:
                 unresolved = "uscc IS NULL AND NOT _blank"
                 flags += [
                     Flag(
@@ -1219,7 +1240,7 @@ class _Ingest:
             # the later-received version of a key wins; on a tie the new delivery does
             con.execute(
                 f"""
-                CREATE OR REPLACE TEMP TABLE merged AS
+                CREATE OR REPLACE TEMP TABLE merged_t AS
                 SELECT {", ".join(quote(n) for n in order)} FROM (
                     SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY {recv} DESC NULLS LAST, _new DESC) AS rn
                     FROM (SELECT *, 1 AS _new FROM accepted UNION ALL BY NAME SELECT *, 0 AS _new FROM prev)
@@ -1231,14 +1252,17 @@ class _Ingest:
             lacking = [n for n in extra if n not in kept_ids and n.startswith("x_")]
             if lacking:
                 on = " AND ".join(
-                    f"merged.{quote(k)} IS NOT DISTINCT FROM p.{quote(k)}" for k in spec.natural_key
+                    f"merged_t.{quote(k)} IS NOT DISTINCT FROM p.{quote(k)}"
+                    for k in spec.natural_key
                 )
                 sets = ", ".join(
-                    f"{quote(n)} = coalesce(merged.{quote(n)}, p.{quote(n)})" for n in lacking
+                    f"{quote(n)} = coalesce(merged_t.{quote(n)}, p.{quote(n)})" for n in lacking
                 )
-                con.execute(f"UPDATE merged SET {sets} FROM prev p WHERE {on}")
+                con.execute(f"UPDATE merged_t SET {sets} FROM prev p WHERE {on}")
+            con.execute("CREATE OR REPLACE TEMP VIEW merged AS SELECT * FROM merged_t")
         else:
-            con.execute("CREATE OR REPLACE TEMP TABLE merged AS SELECT * FROM accepted")
+            # nothing earlier to merge with: a view, not a second copy of the table
+            con.execute("CREATE OR REPLACE TEMP VIEW merged AS SELECT * FROM accepted")
         report.merged_new = report.accepted - report.merged_unchanged - report.merged_updated
         report.rows_total = int(con.execute("SELECT count(*) FROM merged").fetchall()[0][0])
         path = table_file(self.work, spec.name)
@@ -1257,7 +1281,7 @@ class _Ingest:
         """Names waiting for a person: ``review/<table>.csv`` (formula-safe), with the best
         candidates and an empty ``confirmed_uscc`` column to fill in. The filled-in file,
         named by ``review_decisions``, resolves those names in the next run."""
-        review = getattr(self, "review", None)
+        review = self.review
         self.review = None
         if review is None or review.empty:
             return
@@ -1283,9 +1307,25 @@ class _Ingest:
             f"CREATE OR REPLACE TABLE registry_reg_no AS SELECT reg_no, any_value(uscc) AS uscc FROM read_parquet({p}) "
             "WHERE reg_no IS NOT NULL GROUP BY reg_no HAVING count(*) = 1"
         )
-        # the organisation code is characters 9-17 of a USCC (GB 32100-2015); a registry
-        # export may also carry the old organisation code and the taxpayer number
-        have = set(pq.read_schema(path).names)
+        # the organisation-code, taxpayer and linkage tables are built when a row needs them
+        # (`_side_tables`): most deliveries identify every row by its USCC
+        self.registry_path = path
+        self.side_tables = False
+        con.execute(
+            f"CREATE OR REPLACE TABLE registry_names AS SELECT DISTINCT {rules.name_key('name')} AS key, uscc "
+            f"FROM read_parquet({p}) WHERE name IS NOT NULL"
+        )
+        self._review_decisions()
+
+    def _side_tables(self) -> None:
+        """The registry's organisation codes (characters 9-17 of a USCC, GB 32100-2015, and
+        the old codes a registry export carried), taxpayer numbers, and the names with
+        former names for probabilistic linkage; built once per run, on first need."""
+        if self.side_tables or self.registry_path is None:
+            return
+        con = self.con
+        p = literal(str(self.registry_path))
+        have = set(pq.read_schema(self.registry_path).names)
         org_extra = (
             f" UNION ALL SELECT x_org_code, uscc FROM read_parquet({p}) WHERE x_org_code IS NOT NULL"
             if "x_org_code" in have
@@ -1302,15 +1342,17 @@ class _Ingest:
             if "x_taxpayer_no" in have
             else "CREATE OR REPLACE TABLE registry_taxpayer (taxpayer VARCHAR, uscc VARCHAR)"
         )
-        con.execute(
-            f"CREATE OR REPLACE TABLE registry_names AS SELECT DISTINCT {rules.name_key('name')} AS key, uscc "
-            f"FROM read_parquet({p}) WHERE name IS NOT NULL"
+        former = (
+            f" UNION ALL SELECT DISTINCT uscc, before_value, NULL, TRUE FROM read_parquet({literal(str(self.former_path))}) "
+            "WHERE change_kind = 'name' AND before_value IS NOT NULL"
+            if self.former_path is not None
+            else ""
         )
         con.execute(
             f"CREATE OR REPLACE TABLE registry_linkage AS SELECT uscc, name, division_code AS division, "
-            f"FALSE AS former FROM read_parquet({p}) WHERE name IS NOT NULL"
+            f"FALSE AS former FROM read_parquet({p}) WHERE name IS NOT NULL{former}"
         )
-        self._review_decisions()
+        self.side_tables = True
 
     def _review_decisions(self) -> None:
         """Names a person confirmed resolve as exact names from now on. ``review_decisions``
@@ -1361,10 +1403,8 @@ class _Ingest:
             f"FROM read_parquet({p}) WHERE change_kind = 'name' AND before_value IS NOT NULL "
             f"EXCEPT SELECT key, uscc FROM registry_names"
         )
-        self.con.execute(
-            f"INSERT INTO registry_linkage SELECT DISTINCT uscc, before_value, NULL, TRUE "
-            f"FROM read_parquet({p}) WHERE change_kind = 'name' AND before_value IS NOT NULL"
-        )
+        self.former_path = path
+        self.side_tables = False  # the linkage table gains the former names when next built
 
     # ------------------------------------------------------------------ Great Expectations
     def build_docs(self) -> str:
