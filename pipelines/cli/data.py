@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from contract.months import Month
@@ -223,7 +224,7 @@ def _print_reconciliation(r: dict[str, Any], out: Path) -> None:
         )
         for rule, count in sorted(row["quarantined_by_rule"].items(), key=lambda kv: -kv[1]):
             zh, en = reason(rule, column="…", candidates="…", limit=0, detail="…")
-            q.add_row(name, rule, f"{count:,}", f"{zh} / {en}")
+            q.add_row(name, rule, f"{count:,}", escape(f"{zh} / {en}"))
     console.print(t)
     if q.row_count:
         console.print(q)
@@ -354,16 +355,16 @@ def preview_source(
         for e in values:
             ok = e.get("valid_code")
             v.add_row(
-                str(e["text"]),
+                escape(str(e["text"])),
                 f"{e['rows']:,}",
-                str(e["value"]),
+                escape(str(e["value"])),
                 e["how"],
                 "" if ok is None else ("yes" if ok else "[red]no[/]"),
             )
         console.print(v)
     r = d["rows"]
     if "error" in r:
-        console.print(f"[bold red]ingestion would stop:[/] {r['error']}")
+        console.print(f"[bold red]ingestion would stop:[/] {escape(r['error'])}", soft_wrap=True)
     else:
         console.print(
             f"rows: read {r['read']:,} = accepted {r['accepted']:,} + quarantined {r['quarantined']:,}; "
@@ -376,7 +377,7 @@ def preview_source(
                 q.add_row(
                     str(e.get("source_row")),
                     str(e.get("rule")),
-                    f"{e.get('reason_zh')} / {e.get('reason_en')}",
+                    escape(f"{e.get('reason_zh')} / {e.get('reason_en')}"),
                 )
             console.print(q)
     if out is not None:
