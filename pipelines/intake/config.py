@@ -45,6 +45,26 @@ class Bound(_Strict):
         hi = f"<={self.max:g}" if self.max is not None else ""
         return f"bound:{self.table}.{self.column}{cond}{lo}{hi}"
 
+    @property
+    def reason(self) -> tuple[str, str]:
+        """What the bound asks, in Chinese and English, with a hint about units for amounts
+        (a 元 amount read as 万元 is 10,000 times too large)."""
+        unit = TABLES[self.table].column(self.column).unit or ""
+        parts_zh, parts_en = [], []
+        if self.min is not None:
+            parts_zh.append(f"应不小于 {self.min:g}{unit}")
+            parts_en.append(f"at least {self.min:g} {unit}".rstrip())
+        if self.max is not None:
+            parts_zh.append(f"应不大于 {self.max:g}{unit}")
+            parts_en.append(f"at most {self.max:g} {unit}".rstrip())
+        when = sorted(self.when.items())
+        zh = "，".join(parts_zh) + "".join(f"({k} 为 {'、'.join(v)} 时)" for k, v in when)
+        en = ", ".join(parts_en) + "".join(f" (when {k} is {' or '.join(v)})" for k, v in when)
+        if unit == "万元":
+            zh += "；若源文件金额以元为单位，请在来源映射中为该列设置 unit: 元"
+            en += "; if the source file states amounts in 元 (yuan), set unit: 元 for the column in its source mapping"
+        return zh, en
+
 
 class NameLinkageConfig(_Strict):
     """Probabilistic name resolution (Splink): at or above ``match`` a name resolves; between

@@ -94,7 +94,6 @@ REGISTRY_ID_SOURCES = (("x_org_code", "_org_code"), ("x_taxpayer_no", "_taxpayer
 #: Inspection results that mean no problem was found; the others mean one was.
 NO_PROBLEM_RESULTS = ("no_problem", "no_relevant_activity")
 PROBLEM_RESULTS = tuple(c for c in VOCABULARIES["inspection_result"] if c not in NO_PROBLEM_RESULTS)
-RESOLUTIONS = ("uscc", "opaque", "reg_no", "org_code", "taxpayer_no", "name", "name_linkage")
 #: A personal ID number (GB 11643, 18 characters; 20 for an individual's taxpayer number),
 #: compared without spaces or hyphens.
 ID_PATTERN = "^[1-8][0-9]{5}(18|19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9X]([0-9]{2})?$"
@@ -294,33 +293,11 @@ def _load_vocabularies(con: duckdb.DuckDBPyConnection, cfg: IngestConfig) -> Non
     en = [c.en for t in TABLES.values() for c in t.checks]
     for b in cfg.bounds:
         names.append(b.name)
-        z, e = _bound_text(b)
+        z, e = b.reason
         zh.append(z)
         en.append(e)
     con.register("_checks", pa.table({"name": names, "zh": zh, "en": en}))
     con.execute("CREATE TABLE row_checks AS SELECT DISTINCT * FROM _checks")
-
-
-def _bound_text(b: object) -> tuple[str, str]:
-    from pipelines.intake.config import Bound
-
-    assert isinstance(b, Bound)
-    unit = TABLES[b.table].column(b.column).unit or ""
-    parts_zh, parts_en = [], []
-    if b.min is not None:
-        parts_zh.append(f"应不小于 {b.min:g}{unit}")
-        parts_en.append(f"at least {b.min:g} {unit}".rstrip())
-    if b.max is not None:
-        parts_zh.append(f"应不大于 {b.max:g}{unit}")
-        parts_en.append(f"at most {b.max:g} {unit}".rstrip())
-    cond_zh = "".join(f"({k} 为 {'、'.join(v)} 时)" for k, v in sorted(b.when.items()))
-    cond_en = "".join(f" (when {k} is {' or '.join(v)})" for k, v in sorted(b.when.items()))
-    zh = "，".join(parts_zh) + cond_zh
-    en = ", ".join(parts_en) + cond_en
-    if unit == "万元":
-        zh += "；若源文件金额以元为单位，请在来源映射中为该列设置 unit: 元"
-        en += "; if the source file states amounts in 元 (yuan), set unit: 元 for the column in its source mapping"
-    return zh, en
 
 
 EXTERNAL = {"division": "vocab_division_accepted", "industry": "vocab_industry"}
@@ -385,12 +362,10 @@ class _Ingest:
         self.validation = Validation(
             work / "validation", run_name, run_time, cfg.province, self.id_pattern
         )
-        self.review_frames: dict[str, pd.DataFrame] = {}
         self.registry_path: Path | None = None
         self.former_path: Path | None = None
         self.side_tables = False
         self.review: pd.DataFrame | None = None
-        self.design: dict[str, object] = {}
 
     # ------------------------------------------------------------------ one table
     def table(self, name: str, inputs: Inputs | None) -> TableReport:
@@ -429,8 +404,6 @@ class _Ingest:
                 elif name == "changes":
                     self._former_names(previous)
                 return TableReport(name, "kept", rows_total=int(n[0][0]))
-            if name == "changes":
-                self._former_names(None)
             return TableReport(name, "absent")
         spec = _extended(spec, inputs)
         described = self._stage_source(spec, inputs)
@@ -443,8 +416,8 @@ class _Ingest:
         if name == "persons":
             self._hash_personal_ids(["person_id"], only_ids=True)
         self._mask_ids_in_text(spec)
-        if name == "enterprises" or "linked_uscc" in spec.column_names:
-            self._check_uscc()  # event tables' codes were checked by _classify_codes
+        if name == "enterprises":
+            self._check_uscc()  # the other tables' codes were checked by _classify_codes
         self._note_divisions(spec)
         if name == "inspections":
             self._apply_designs(inputs)

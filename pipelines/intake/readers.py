@@ -34,7 +34,7 @@ FORMATS = {
     ".xlsm": "xlsx",
     ".xls": "xls",
 }
-IDENTITY_COLUMNS = {k: (v[0], v[1]) for k, v in IDENTIFIER_LABELS.items()}
+IDENTITY_COLUMNS = IDENTIFIER_LABELS  # identifiers besides uscc: column -> (Chinese, English)
 _TRANS = str.maketrans(FULL_WIDTH, HALF_WIDTH)
 _BARE_NUMBER = re.compile(r"^[-+]?[\d,]*\.?\d+$")
 
@@ -322,7 +322,6 @@ def read_text_table(
     fmt: str,
     aliases: dict[str, str],
     scan: int,
-    share: float = 0.0,
     mapping: SourceMapping | None = None,
     delivery_date: dt.date | None = None,
 ) -> tuple[pa.Table, Source]:
