@@ -52,6 +52,7 @@ UNITS: Mapping[str, tuple[str, str]] = MappingProxyType(
         "date": ("日期", "date"),
         "score": ("分", "points"),
         "persons": ("人", "persons"),
+        "value": ("原值(按报送单位)", "as delivered (its own unit)"),
     }
 )
 

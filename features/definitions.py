@@ -16,6 +16,7 @@ import pyarrow as pa
 from features import base, dynamic, engine, relations, social, supervision
 from features.catalog import Feature, check_catalog
 from features.config import FeaturesConfig
+from features.derived import DerivedSpec, derive
 from features.engine import Block
 
 _MODULES = (base, dynamic, supervision, relations, social)
@@ -32,15 +33,46 @@ KEY_COLUMNS = ("uscc",)
 check_catalog(CATALOG)
 
 
+def full_catalog(derived: DerivedSpec | None = None) -> tuple[Feature, ...]:
+    """The catalog with the features derived from the bureau's own columns (`features.derived`)
+    after it: what a feature file built with ``derived`` holds, in column order."""
+    if not derived:
+        return CATALOG
+    extra, _ = derive(derived)
+    catalog = CATALOG + extra
+    check_catalog(catalog)
+    return catalog
+
+
+def lookup(derived: DerivedSpec | None = None) -> dict[str, Feature]:
+    """Every feature by name, derived ones included."""
+    return {f.name: f for f in full_catalog(derived)}
+
+
 def month_batches(
-    con: duckdb.DuckDBPyConnection, month: str, cfg: FeaturesConfig, tables: Iterable[str]
+    con: duckdb.DuckDBPyConnection,
+    month: str,
+    cfg: FeaturesConfig,
+    tables: Iterable[str],
+    derived: DerivedSpec | None = None,
 ) -> AbstractContextManager[pa.RecordBatchReader]:
-    """The features of ``month`` as a stream of record batches sorted by ``uscc``."""
-    return engine.month_batches(con, month, cfg, tables, CATALOG, BLOCKS, base.population)
+    """The features of ``month`` as a stream of record batches sorted by ``uscc`` (with the
+    features ``derived`` from the bureau's own columns after the catalog's)."""
+    extra, blocks = derive(derived) if derived else ((), ())
+    return engine.month_batches(
+        con, month, cfg, tables, CATALOG + extra, BLOCKS + blocks, base.population
+    )
 
 
 def build_month(
-    con: duckdb.DuckDBPyConnection, month: str, cfg: FeaturesConfig, tables: Iterable[str]
+    con: duckdb.DuckDBPyConnection,
+    month: str,
+    cfg: FeaturesConfig,
+    tables: Iterable[str],
+    derived: DerivedSpec | None = None,
 ) -> pa.Table:
     """Features of every enterprise of the population at the end of ``month`` (``YYYY-MM``)."""
-    return engine.build_month(con, month, cfg, tables, CATALOG, BLOCKS, base.population)
+    extra, blocks = derive(derived) if derived else ((), ())
+    return engine.build_month(
+        con, month, cfg, tables, CATALOG + extra, BLOCKS + blocks, base.population
+    )

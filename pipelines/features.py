@@ -29,7 +29,8 @@ from contract.tables import TABLES
 from features.base import population
 from features.catalog import Feature
 from features.config import FeaturesConfig
-from features.definitions import BLOCKS, CATALOG, month_batches
+from features.definitions import BLOCKS, CATALOG, full_catalog, month_batches
+from features.derived import DerivedSpec, derive, discover
 from features.engine import (
     FeatureError,
     Window,
@@ -52,14 +53,20 @@ def _fingerprint_sql(f: Feature) -> str:
     return f.sql.replace("{w.end}", "{w.as_of}")
 
 
-def catalog_fingerprint(cfg: FeaturesConfig) -> str:
-    """A hash of every feature's and block's definition: changes when any of them does."""
+def catalog_fingerprint(cfg: FeaturesConfig, derived: DerivedSpec | None = None) -> str:
+    """A hash of every feature's and block's definition: changes when any of them does
+    (the features derived from the bureau's own columns included, when there are any)."""
     w = Window("2000-01", cfg, frozenset(TABLES))
-    text = json.dumps(
+    items = (
         [[f.name, f.kind, f.role, f.fill, _fingerprint_sql(f), f.sources] for f in CATALOG]
         + [[b.alias, b.sql(w)] for b in BLOCKS]
         + [population(w)]
     )
+    if derived:
+        extra, blocks = derive(derived)
+        items += [[f.name, f.kind, f.role, f.fill, f.sql, f.sources] for f in extra]
+        items += [[b.alias, b.sql(w)] for b in blocks]
+    text = json.dumps(items)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -79,15 +86,26 @@ class FeaturesReport:
     catalog: str
     months: list[MonthReport] = field(default_factory=list)
     unavailable: dict[str, str] = field(default_factory=dict)
+    derived: DerivedSpec = field(default_factory=DerivedSpec)
 
     def to_dict(self) -> dict[str, Any]:
         last = self.months[-1] if self.months else None
+        catalog = full_catalog(self.derived)
         return {
             "source": self.source,
             "out": self.out,
             "catalog_fingerprint": self.catalog,
-            "features": sum(1 for f in CATALOG if f.role == "model"),
-            "context_columns": sum(1 for f in CATALOG if f.role == "context"),
+            "features": sum(1 for f in catalog if f.role == "model"),
+            "context_columns": sum(1 for f in catalog if f.role == "context"),
+            **(
+                {
+                    "derived_features": len(catalog) - len(CATALOG),
+                    "derived_sources": [s.key for s in self.derived.sources],
+                    "derived_skipped": dict(self.derived.skipped),
+                }
+                if self.derived or self.derived.skipped
+                else {}
+            ),
             "absent_tables": self.absent_tables,
             **(
                 {
@@ -172,6 +190,37 @@ def register_sources(
         )
 
 
+def derived_path(out: Path) -> Path:
+    """Where a features folder keeps the spec of its derived features."""
+    return Path(out) / "derived.json"
+
+
+def _derived_spec(
+    con: duckdb.DuckDBPyConnection,
+    cfg: FeaturesConfig,
+    tables: dict[str, Path],
+    out: Path,
+    last_month: str,
+    rediscover: bool,
+) -> DerivedSpec:
+    """The derived spec of ``out`` (kept from an earlier run), or discovered now and kept."""
+    path = derived_path(out)
+    if path.is_file() and not rediscover:
+        return DerivedSpec.from_json(path.read_text(encoding="utf-8"))
+    spec = discover(con, tables, Window(last_month, cfg, frozenset(tables)), cfg.derived)
+    if spec or spec.skipped:
+        atomic_write(path, lambda tmp: tmp.write_text(spec.to_json(), encoding="utf-8"))
+    else:
+        path.unlink(missing_ok=True)
+    return spec
+
+
+def file_derived(path: Path) -> DerivedSpec:
+    """The derived spec a feature file was built with (none: the catalog alone)."""
+    meta = pq.read_schema(path).metadata or {}
+    return DerivedSpec.from_json(meta.get(b"riskclass.derived"))
+
+
 def resolve_months(as_of: str | None, first: str | None, last: str | None) -> list[str]:
     """``--as-of M`` or ``--from A --to B`` (both inclusive); exactly one of the two forms."""
     if as_of is not None and (first is not None or last is not None):
@@ -191,11 +240,13 @@ def _write_month(
     tables: dict[str, Path],
     path: Path,
     metadata: dict[str, str],
+    derived: DerivedSpec | None = None,
 ) -> tuple[int, dict[str, float]]:
     """Stream the month into ``path`` (atomically); return rows and missing share per column."""
     rows = 0
-    missing = dict.fromkeys((f.name for f in CATALOG), 0)
-    with month_batches(con, month, cfg, tables) as reader:
+    catalog = full_catalog(derived)
+    missing = dict.fromkeys((f.name for f in catalog), 0)
+    with month_batches(con, month, cfg, tables, derived) as reader:
         schema = reader.schema.with_metadata(metadata)
 
         def write(tmp: Path) -> None:
@@ -204,7 +255,7 @@ def _write_month(
                 for batch in reader:
                     writer.write_batch(batch)
                     rows += batch.num_rows
-                    for f in CATALOG:
+                    for f in catalog:
                         col = batch.column(f.name)
                         missing[f.name] += col.null_count
                         if pa.types.is_floating(col.type):
@@ -220,8 +271,15 @@ def run_features(
     out: Path,
     months: list[str],
     progress: Callable[[str], None] | None = None,
+    rediscover: bool = False,
 ) -> FeaturesReport:
-    """Build the feature file of every month in ``months`` from the ingested ``source``."""
+    """Build the feature file of every month in ``months`` from the ingested ``source``.
+
+    The features derived from the bureau's own columns (`features.derived`) are discovered
+    once, from the records received by the end of the latest month asked for, and kept in
+    ``<out>/derived.json``; later runs into the same folder reuse them, so that every month's
+    file has the same columns (``rediscover``: look again, e.g. after new indicators arrive;
+    the catalog fingerprint then changes and models must be retrained)."""
     tables = source_tables(Path(source))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -230,12 +288,21 @@ def run_features(
     unavailable = unavailable_tables(Path(source))
     # a supplementary table (the generic indicators) is no information group the data lacks
     absent = sorted(t for t in set(TABLES) - set(tables) if not TABLES[t].supplementary)
-    report = FeaturesReport(str(source), str(out), absent, catalog_fingerprint(cfg))
+    try:
+        register_sources(con, tables, unavailable)
+        derived = _derived_spec(con, cfg, tables, out, max(months), rediscover)
+    except BaseException:
+        con.close()
+        raise
+    report = FeaturesReport(str(source), str(out), absent, catalog_fingerprint(cfg, derived))
     report.unavailable = unavailable
+    report.derived = derived
     metadata = {
         "riskclass.catalog": report.catalog,
         "riskclass.config": json.dumps(cfg.model_dump(), sort_keys=True),
     }
+    if derived:
+        metadata["riskclass.derived"] = derived.to_json()
     if report.absent_tables:
         # which information groups the data lacked: model cards and reports say so
         metadata["riskclass.absent_tables"] = json.dumps(
@@ -244,14 +311,13 @@ def run_features(
             sort_keys=True,
         )
     try:
-        register_sources(con, tables, unavailable)
         for month in months:
             if progress is not None:
                 progress(month)
             t0 = time.perf_counter()
             path = paths.features_file(out, month)
             rows, missing = _write_month(
-                con, month, cfg, tables, path, {**metadata, "riskclass.month": month}
+                con, month, cfg, tables, path, {**metadata, "riskclass.month": month}, derived
             )
             seconds = time.perf_counter() - t0
             if rows == 0:

@@ -429,6 +429,13 @@ def features(
     summary_out: Annotated[
         Path | None, typer.Option(help="also write a summary (JSON: rows, timings, missing shares)")
     ] = None,
+    rediscover: Annotated[
+        bool,
+        typer.Option(
+            help="look again for the bureau's own indicators and pass-through columns "
+            "(<out>/derived.json; models must then be retrained)"
+        ),
+    ] = False,
 ) -> None:
     """Point-in-time features of every enterprise, five information groups, per month end.
 
@@ -451,7 +458,9 @@ def features(
             bar.update(task, description=f"features {month}", completed=months.index(month))
 
         try:
-            report = run_features(cfg, source, out, months, progress=on_month)
+            report = run_features(
+                cfg, source, out, months, progress=on_month, rediscover=rediscover
+            )
         except FeatureError as exc:
             fail(str(exc))
         bar.update(task, completed=len(months))
@@ -466,6 +475,14 @@ def features(
         f"{len(rows)} month(s), {min(rows):,}–{max(rows):,} enterprises each, "
         f"{sum(m.seconds for m in report.months):.0f} s: [bold]{out}/<YYYY-MM>.parquet[/]"
     )
+    if r.get("derived_features"):
+        console.print(
+            f"of which [bold]{r['derived_features']}[/] derived from the bureau's own columns "
+            f"({len(r['derived_sources'])} indicators or pass-through columns; "
+            f"{out}/derived.json)"
+        )
+    for key, why in r.get("derived_skipped", {}).items():
+        console.print(f"not used for features: {escape(key)}: {escape(why)}")
     if r["absent_tables"]:
         console.print(
             f"tables not delivered (their features are missing): {', '.join(r['absent_tables'])}"
