@@ -264,7 +264,7 @@ def step_stream(args: argparse.Namespace) -> dict[str, Any]:
         now = time.perf_counter()
         parts["contributions"] += now - mark
         mark = now
-        stored = risk_point_columns(contrib, batch, bundle.design.features, k)
+        stored = risk_point_columns(contrib, batch, bundle.design.features, k, bundle.features)
         now = time.perf_counter()
         parts["risk_point_columns"] += now - mark
         first_points = pd.Series(stored["risk_1_feature"], dtype=object).fillna("(none)")

@@ -557,7 +557,6 @@ def derive(spec: DerivedSpec) -> tuple[tuple[Feature, ...], tuple[Block, ...]]:
                 sql = f"{alias}.{col}"
             zh = f"{s.label}·{stat.zh}" if stat.zh else s.label
             en = f"{s.label}: {stat.en}" if stat.en else s.label
-            fmt = "" if stat.kind == "category" else ":.4g"
             features.append(
                 Feature(
                     name,
@@ -571,8 +570,8 @@ def derive(spec: DerivedSpec) -> tuple[tuple[Feature, ...], tuple[Block, ...]]:
                     (s.table,),
                     kind=stat.kind,
                     direction=s.direction if stat.directed and stat.kind != "category" else 0,
-                    template_zh=f"{zh}为{{value{fmt}}}",
-                    template_en=f"{en} is {{value{fmt}}}",
+                    template_zh=f"{zh}为{{value}}",
+                    template_en=f"{en} is {{value}}",
                     fill=stat.fill,
                 )
             )

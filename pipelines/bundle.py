@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,7 +32,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from contract.tables import GROUPS
-from features.definitions import BY_NAME
+from features.catalog import Feature
+from features.definitions import lookup
+from features.derived import DerivedSpec
 from models import calibration, explain, gbm, sectors
 from models.config import ModelConfig
 
@@ -123,6 +126,14 @@ class Bundle:
     sectors: list[tuple[str, str, lgb.Booster, calibration.Calibrator]]  # name, flag, in order
     sector_rule: str
     catalog: str | None
+    #: the features derived from the bureau's own columns the model was trained with
+    derived: DerivedSpec = field(default_factory=DerivedSpec)
+
+    @cached_property
+    def features(self) -> dict[str, Feature]:
+        """Every catalog entry by name, the derived ones of this model included: what a
+        feature means, its group, its report sentence."""
+        return lookup(self.derived)
 
     def explainer(self, engine: str = "tables") -> explain.Explainer:
         """Exact TreeSHAP of this deployed model (general and sector boosters, its rule)."""
@@ -206,6 +217,7 @@ def load_bundle(cfg: ModelConfig, alias: str | None = None, version: str | None 
         deployed,
         meta["sector_rule"],
         meta.get("catalog_fingerprint"),
+        DerivedSpec.from_json(meta.get("derived")),
     )
 
 
@@ -264,14 +276,20 @@ def _text(values: np.ndarray) -> np.ndarray:
 
 
 def risk_point_columns(
-    contrib: F, batch: pa.RecordBatch | pa.Table, features: tuple[str, ...], top_k: int
+    contrib: F,
+    batch: pa.RecordBatch | pa.Table,
+    features: tuple[str, ...],
+    top_k: int,
+    catalog: Mapping[str, Feature] | None = None,
 ) -> dict[str, np.ndarray]:
-    """The explanation columns of `output_schema` for one batch of enterprises."""
+    """The explanation columns of `output_schema` for one batch of enterprises (``catalog``:
+    the model's features by name, `Bundle.features`; the shipped catalog when not given)."""
+    catalog = catalog if catalog is not None else lookup()
     idx, val = explain.top_risk_points(contrib, top_k)
     groups = list(GROUPS)
-    sums = explain.group_sums(contrib, features, {f: BY_NAME[f].group for f in features}, groups)
+    sums = explain.group_sums(contrib, features, {f: catalog[f].group for f in features}, groups)
     names = np.array([*features, None], dtype=object)  # index -1: no risk point
-    group_of = np.array([*(BY_NAME[f].group for f in features), None], dtype=object)
+    group_of = np.array([*(catalog[f].group for f in features), None], dtype=object)
     out: dict[str, np.ndarray] = {}
     for k in range(idx.shape[1]):
         i = idx[:, k]

@@ -20,7 +20,6 @@ from markupsafe import Markup
 
 from contract.months import months_between, previous_month
 from contract.tables import GROUPS, VOCABULARIES
-from features.definitions import BY_NAME
 from models import calibration, explain, gbm
 from models.classes import ClassScheme
 from pipelines.bundle import Bundle
@@ -90,7 +89,7 @@ def _report(
     path = _score_path(ctx, c, named, flags, lang, None if exact else float(cls["score"]))
     points, advice = [], []
     for j, delta in zip(named, path.deltas, strict=False):
-        f = BY_NAME[features[j]]
+        f = ctx.bundle.features[features[j]]
         points.append(
             {
                 "sentence": sentence(f, row, ctx.names, lang),
@@ -102,7 +101,7 @@ def _report(
         if f.actionable and tip and tip not in advice and is_fact(f, row.get(f.name)):
             advice.append(tip)
     favourable = [
-        sentence(BY_NAME[features[j]], row, ctx.names, lang)
+        sentence(ctx.bundle.features[features[j]], row, ctx.names, lang)
         for j in order[: ctx.rcfg.favourable]
         if body[j] <= -ctx.rcfg.min_contribution
     ]
@@ -187,7 +186,7 @@ def _score_path(
     moves = [
         (f.zh if lang == "zh" else f.en, float(body[j]))
         for j in named
-        for f in [BY_NAME[features[j]]]
+        for f in [ctx.bundle.features[features[j]]]
     ]
     moves += [
         (t[key].format(n=len(js)), float(body[js].sum()))
@@ -266,7 +265,7 @@ def _peer_sections(
         blocks.append(block)
     table = []
     for j in named if members is not None else []:
-        f = BY_NAME[ctx.bundle.design.features[j]]
+        f = ctx.bundle.features[ctx.bundle.design.features[j]]
         if f.kind not in ("number", "flag"):
             continue
         typical = ctx.typical(f, industry2)

@@ -109,7 +109,7 @@ def sentence(f: Feature, row: dict[str, Any], names: Names, lang: Lang) -> str:
         return plain
     values: dict[str, Any] = {}
     for name in f.placeholders():
-        other = BY_NAME[name]
+        other = f if name == f.name else BY_NAME[name]  # a derived feature names itself only
         v = row.get(name)
         text = display(other, v, names, lang)
         if text is None:

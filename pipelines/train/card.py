@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from features.derived import DerivedSpec
 from models import gbm
 from models.classes import ClassScheme, class_order
 from models.config import ModelConfig
@@ -22,8 +23,9 @@ def model_card(
     metrics: TrainMetrics,
     design: gbm.Design,
     absent: Mapping[str, str] | None = None,
+    derived: DerivedSpec | None = None,
 ) -> str:
-    """The card's Markdown; ``absent``: table -> reason, the contract tables the feature files
+    """The card's Markdown (``derived``: the features derived from the bureau's own columns); ``absent``: table -> reason, the contract tables the feature files
     it was trained on lacked (`pipelines.render.lacking`), none when every table was there."""
     order = class_order(scheme)
     lines = [
@@ -43,6 +45,7 @@ def model_card(
         "monotone constraints from the catalog's directions; missing values native.",
         "",
         *card_section(absent or {}),
+        *_derived_section(design, derived),
         "## Test-month results (weighted by 1/p)",
         "",
         "| model | AUC | of oracle | log-loss | "
@@ -77,3 +80,31 @@ def model_card(
         "- The score ranks enterprises for inspection; it is not a credit rating and must not be published.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _derived_section(design: gbm.Design, derived: DerivedSpec | None) -> list[str]:
+    """Which of the model's features come from the bureau's own indicators and columns."""
+    if derived is None or not (derived.sources or derived.skipped):
+        return []
+    used = {s.prefix: s for s in derived.sources}
+    counts: dict[str, int] = {}
+    for name in design.features:
+        # the longest prefix first: ind_x_text_... belongs to ind_x_text, not to ind_x
+        for prefix, s in sorted(used.items(), key=lambda kv: -len(kv[0])):
+            if name == prefix or name.startswith(prefix + "_"):
+                counts[s.key] = counts.get(s.key, 0) + 1
+                break
+    lines = [
+        "## Features from the bureau's own data (自有指标派生特征)",
+        "",
+        f"{sum(counts.values())} of the {len(design.features)} features were derived automatically "
+        "(features/derived.py) from indicators and pass-through columns the bureau delivered "
+        "beyond the contract; their risk direction is learnt by the model unless configured.",
+        "",
+        "| source | kind | features |",
+        "| --- | --- | --- |",
+    ]
+    lines += [f"| {s.key} | {s.kind} | {counts.get(s.key, 0)} |" for s in used.values()]
+    if derived.skipped:
+        lines += ["", "Not used: " + "; ".join(f"{k} ({why})" for k, why in derived.skipped)]
+    return [*lines, ""]
