@@ -9,12 +9,13 @@ catalog refuses files built by another.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,6 +157,22 @@ def unavailable_tables(source: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in dict(data.get("unavailable", {})).items()}
 
 
+def table_coverage(source: Path) -> dict[str, dt.date]:
+    """The first day each delivered event table's records cover (``coverage`` of
+    ``availability.json``, written by `riskclass ingest`: the earliest event date of its
+    accepted rows): table -> date. "Since" features never reach back before it
+    (`features.engine.Window.coverage`); none recorded: not censored."""
+    path = Path(source) / "availability.json"
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {
+        str(table): dt.date.fromisoformat(str(span["first"]))
+        for table, span in dict(data.get("coverage", {})).items()
+        if isinstance(span, dict) and span.get("first")
+    }
+
+
 def lacking_groups(absent: list[str]) -> dict[str, list[str]]:
     """The information groups (`contract.tables.GROUPS`) that ``absent`` tables leave short."""
     groups: dict[str, list[str]] = {}
@@ -215,12 +232,6 @@ def _derived_spec(
     return spec
 
 
-def file_derived(path: Path) -> DerivedSpec:
-    """The derived spec a feature file was built with (none: the catalog alone)."""
-    meta = pq.read_schema(path).metadata or {}
-    return DerivedSpec.from_json(meta.get(b"riskclass.derived"))
-
-
 def resolve_months(as_of: str | None, first: str | None, last: str | None) -> list[str]:
     """``--as-of M`` or ``--from A --to B`` (both inclusive); exactly one of the two forms."""
     if as_of is not None and (first is not None or last is not None):
@@ -241,12 +252,14 @@ def _write_month(
     path: Path,
     metadata: dict[str, str],
     derived: DerivedSpec | None = None,
+    coverage: Mapping[str, dt.date] | None = None,
 ) -> tuple[int, dict[str, float]]:
-    """Stream the month into ``path`` (atomically); return rows and missing share per column."""
+    """Stream the month into ``path`` (atomically); return rows and missing share per column.
+    ``coverage``: each table's first covered day (`table_coverage`)."""
     rows = 0
     catalog = full_catalog(derived)
     missing = dict.fromkeys((f.name for f in catalog), 0)
-    with month_batches(con, month, cfg, tables, derived) as reader:
+    with month_batches(con, month, cfg, tables, derived, coverage=coverage) as reader:
         schema = reader.schema.with_metadata(metadata)
 
         def write(tmp: Path) -> None:
@@ -286,6 +299,7 @@ def run_features(
     spill = out / ".spill"
     con = connect(cfg, spill=spill)
     unavailable = unavailable_tables(Path(source))
+    coverage = table_coverage(Path(source))
     # a supplementary table (the generic indicators) is no information group the data lacks
     absent = sorted(t for t in set(TABLES) - set(tables) if not TABLES[t].supplementary)
     try:
@@ -303,6 +317,11 @@ def run_features(
     }
     if derived:
         metadata["riskclass.derived"] = derived.to_json()
+    if coverage:
+        # where each table's records start: "since" features are "at least" that long
+        metadata["riskclass.coverage"] = json.dumps(
+            {t: d.isoformat() for t, d in coverage.items()}, sort_keys=True
+        )
     if report.absent_tables:
         # which information groups the data lacked: model cards and reports say so
         metadata["riskclass.absent_tables"] = json.dumps(
@@ -317,7 +336,14 @@ def run_features(
             t0 = time.perf_counter()
             path = paths.features_file(out, month)
             rows, missing = _write_month(
-                con, month, cfg, tables, path, {**metadata, "riskclass.month": month}, derived
+                con,
+                month,
+                cfg,
+                tables,
+                path,
+                {**metadata, "riskclass.month": month},
+                derived,
+                coverage=coverage,
             )
             seconds = time.perf_counter() - t0
             if rows == 0:

@@ -12,7 +12,8 @@ import pytest
 from features.config import DerivedConfig
 from features.definitions import full_catalog
 from features.derived import DerivedSpec, Source, derive, slug
-from pipelines.features import derived_path, file_derived, run_features
+from pipelines.features import derived_path, run_features
+from pipelines.frames import file_derived
 from pipelines.paths import features_file
 from tests.features.tiny import config, d, firms, write
 
