@@ -76,13 +76,25 @@ TAX_LEVEL = {"A": 5.0, "B": 4.0, "M": 3.0, "C": 2.0, "D": 1.0}
 class _Window:
     """The month end and the dates the definitions need (`features.engine.Window`)."""
 
-    def __init__(self, as_of: str, cfg: FeaturesConfig) -> None:
+    def __init__(
+        self, as_of: str, cfg: FeaturesConfig, coverage: dict[str, dt.date] | None = None
+    ) -> None:
         m = re.fullmatch(r"(\d{4})-(\d{2})", as_of or "")
         if not m or not 1 <= int(m.group(2)) <= 12:
             raise ValueError(f"a month is written YYYY-MM, got {as_of!r}")
         self.cfg = cfg
         self._k = int(m.group(1)) * 12 + int(m.group(2)) - 1
         self.end = self.ago(0)
+        self.coverage = dict(coverage or {})
+
+    @property
+    def first_report_year(self) -> int:
+        """The first report year filed wholly inside the annual reports on record (a report
+        for Y is filed from 1 January of Y+1); 0 when they are not censored."""
+        first = self.coverage.get("annual_reports")
+        if first is None:
+            return 0
+        return first.year - 1 if (first.month, first.day) == (1, 1) else first.year
 
     def ago(self, months: int) -> pd.Timestamp:
         """The month end ``months`` months before the month end."""
@@ -129,7 +141,8 @@ def _as_known(changes: pd.DataFrame, kind: str, w: _Window) -> pd.DataFrame:
 
     The after-value of the latest change known at the month end (ordered by change date,
     received date, after-value; NULLs lowest); the before-value of the earliest change not
-    yet known (NULLs highest).
+    yet known (NULLs highest). ``has_known`` / ``has_before``: whether such a change exists
+    (then its value decides, NULL included: an unstated value is unknown).
     """
     c = changes[changes["change_kind"] == kind]
     known = (c["change_date"] <= w.end) & (c["received_date"] <= w.end)
@@ -146,7 +159,29 @@ def _as_known(changes: pd.DataFrame, kind: str, w: _Window) -> pd.DataFrame:
         .drop_duplicates("uscc", keep="first")
         .set_index("uscc")["before_value"]
     )
-    return pd.DataFrame({"known_value": last, "before_unknown": first})
+    return pd.DataFrame(
+        {
+            "known_value": last,
+            "before_unknown": first,
+            "has_known": pd.Series(True, index=last.index),
+            "has_before": pd.Series(True, index=first.index),
+        }
+    )
+
+
+def _at_month_end(k: pd.DataFrame, registry: pd.Series, numeric: bool) -> pd.Series:
+    """The value at the month end: the latest known change's after-value, else the earliest
+    unknown change's before-value, else the registry's (`features.base.population`)."""
+    known = k["known_value"]
+    before = k["before_unknown"]
+    if numeric:
+        known = pd.to_numeric(known, errors="coerce")
+        before = pd.to_numeric(before, errors="coerce")
+        out = registry.astype(float)
+    else:
+        out = registry.astype(object)
+    out = out.where(~k["has_before"].eq(True), before)
+    return out.where(~k["has_known"].eq(True), known)
 
 
 def _population(source: Path, changes: pd.DataFrame, w: _Window) -> pd.DataFrame:
@@ -159,19 +194,16 @@ def _population(source: Path, changes: pd.DataFrame, w: _Window) -> pd.DataFrame
     pop = ent[alive].set_index("uscc").sort_index()
     pop["revoked"] = (pop["revoked_date"] <= w.end).astype(float)
     addr = _as_known(changes, "address", w).reindex(pop.index)
-    pop["address_id"] = addr["known_value"].fillna(addr["before_unknown"]).fillna(pop["address_id"])
+    pop["address_id"] = _at_month_end(addr, pop["address_id"], numeric=False)
     cap = _as_known(changes, "registered_capital", w).reindex(pop.index)
-    pop["registered_capital"] = (
-        pd.to_numeric(cap["known_value"], errors="coerce")
-        .fillna(pd.to_numeric(cap["before_unknown"], errors="coerce"))
-        .fillna(pop["registered_capital"])
-    )
+    pop["registered_capital"] = _at_month_end(cap, pop["registered_capital"], numeric=True)
     return pop
 
 
 def _zero(values: pd.Series, index: pd.Index) -> pd.Series:
-    """A count per enterprise, 0 where it has no record (``fill='zero'``)."""
-    return values.reindex(index).fillna(0).astype(float)
+    """A count per enterprise, 0 where it has no record (``fill='zero'``); a value left
+    unknown by a record (NaN) stays NaN."""
+    return values.reindex(index).astype(float).where(index.isin(values.index), 0.0)
 
 
 def _missing(values: pd.Series, index: pd.Index) -> pd.Series:
@@ -214,13 +246,20 @@ def _reports(source: Path, pop: pd.DataFrame, w: _Window) -> dict[str, pd.Series
     owes = est_year <= due
     max_due = agg["max_due_year"].reindex(idx)
     lookback = due - w.cfg.annual_report_lookback_years
-    floor = np.maximum(np.maximum(max_due.fillna(0), est_year - 1), lookback)
+    # years filed before the annual reports on record begin are unknown (left-censoring)
+    first = w.first_report_year
+    owes = owes & (due >= first)
+    floor = np.maximum(np.maximum(max_due.fillna(0), est_year - 1), max(lookback, first - 1))
     lt = latest.reindex(idx)
-    zero = (
-        (lt["revenue"] == 0)
-        & (lt["tax_paid"] == 0)
-        & (lt["employees"] == 0)
-        & (lt["total_assets"] == 0)
+    items = lt[["revenue", "tax_paid", "employees", "total_assets"]].astype(float)
+    # three-valued: all four known zeros -> 1; any known non-zero -> 0; otherwise unknown
+    zero = pd.Series(
+        np.where(
+            (items == 0).all(axis=1),
+            1.0,
+            np.where((items.notna() & (items != 0)).any(axis=1), 0.0, np.nan),
+        ),
+        index=idx,
     )
     pv = prev.reindex(idx)
     consecutive = (pv["report_year"] == lt["report_year"] - 1) & (pv["revenue"] > 0)
@@ -228,7 +267,7 @@ def _reports(source: Path, pop: pd.DataFrame, w: _Window) -> dict[str, pd.Series
         "ar_last_due_missing": (max_due != due).astype(float).where(owes),
         "ar_missing_years": (due - floor).astype(float).where(owes),
         "ar_late_3y": _zero(agg["late_3y"], idx),
-        "ar_all_zero": zero.astype(float).where(lt["report_year"].notna()),
+        "ar_all_zero": zero.where(lt["report_year"].notna()),
         "ar_revenue_growth": ((lt["revenue"] - pv["revenue"]) / pv["revenue"]).where(consecutive),
     }
 
@@ -267,7 +306,7 @@ def _changes(changes: pd.DataFrame, pop: pd.DataFrame, w: _Window) -> dict[str, 
 def _effective_penalties(source: Path, w: _Window) -> pd.DataFrame:
     """Penalties known at the month end, in their publication period and not repaired."""
     cols = ["uscc", "decision_date", "received_date", "amount", "minor", "repaired_date"]
-    pen = _read(source, "penalties", cols)
+    pen = _read(source, "penalties", [*cols, "penalty_kind"])
     assert pen is not None
     pen = _pit(pen, "penalties", w)
     cfg = w.cfg
@@ -297,13 +336,16 @@ def _supervision(
     idx = pop.index
     m12, m36 = w.ago(12), w.ago(36)
     pen36 = pen[pen["decision_date"] > m36]
+    # a warning or suspension has no amount (a true 0); a fine without one: total unknown
+    monetary = pen36["penalty_kind"].isin(["fine", "confiscation"])
+    fine = pen36["amount"].where(monetary | pen36["amount"].notna(), 0.0)
     pen_agg = (
-        pen36.assign(n_12m=pen36["decision_date"] > m12)
+        pen36.assign(n_12m=pen36["decision_date"] > m12, fine=fine)
         .groupby("uscc", sort=False)
         .agg(
             n_12m=("n_12m", "sum"),
             n_36m=("decision_date", "size"),
-            amount_36m=("amount", "sum"),
+            amount_36m=("fine", lambda v: v.sum() if v.notna().all() else np.nan),
             last_date=("decision_date", "max"),
         )
     )
@@ -434,13 +476,16 @@ def _social(source: Path, pop: pd.DataFrame, w: _Window) -> dict[str, pd.Series]
     return out
 
 
-def pandas_features(source: Path, as_of: str, cfg: FeaturesConfig) -> pd.DataFrame:
+def pandas_features(
+    source: Path, as_of: str, cfg: FeaturesConfig, coverage: dict[str, dt.date] | None = None
+) -> pd.DataFrame:
     """The `FEATURES` of every enterprise of the population at the end of ``as_of``.
 
     One row per enterprise, column ``uscc`` first, sorted by uscc, values as float64.
+    ``coverage``: the first day each table's records cover (left-censoring).
     """
     source = Path(source)
-    w = _Window(as_of, cfg)
+    w = _Window(as_of, cfg, coverage)
     cols = ["uscc", "change_kind", "change_date", "received_date", "before_value", "after_value"]
     changes = _read(source, "changes", cols)
     assert changes is not None

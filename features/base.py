@@ -8,7 +8,7 @@ as the bureau knew them at the month end.
 from __future__ import annotations
 
 from features.catalog import Feature
-from features.engine import Block, Window
+from features.engine import Block, Window, flag
 
 REGISTRY = ("enterprises", "changes")
 CONTEXT = (*REGISTRY, "inspections", "penalties", "abnormal_list", "serious_dishonest_list")
@@ -19,7 +19,9 @@ def _as_known(w: Window) -> str:
 
     For each: the after-value of the latest change known by then; failing that, the
     before-value of the earliest change not yet known (today's registry already shows its
-    after-value); failing that (no change at all), the registry's own value.
+    after-value); failing that (no change at all), the registry's own value. A change whose
+    value is not stated (NULL) leaves the value unknown: it never falls through to an older
+    or a later one (``*_has_*`` says which change decides).
     """
 
     def pick(kind: str, known: int, rn: str, col: str) -> str:
@@ -27,12 +29,19 @@ def _as_known(w: Window) -> str:
             f"MAX(CASE WHEN change_kind = '{kind}' AND known = {known} AND {rn} = 1 THEN {col} END)"
         )
 
+    def seen(kind: str, known: int) -> str:
+        return f"MAX(CASE WHEN change_kind = '{kind}' AND known = {known} THEN 1 ELSE 0 END)"
+
     return f"""
     SELECT uscc,
       {pick("address", 1, "rn_last", "after_value")} AS address_known,
       {pick("address", 0, "rn_first", "before_value")} AS address_before,
       {pick("registered_capital", 1, "rn_last", "after_value")} AS capital_known,
-      {pick("registered_capital", 0, "rn_first", "before_value")} AS capital_before
+      {pick("registered_capital", 0, "rn_first", "before_value")} AS capital_before,
+      {seen("address", 1)} AS address_has_known,
+      {seen("address", 0)} AS address_has_before,
+      {seen("registered_capital", 1)} AS capital_has_known,
+      {seen("registered_capital", 0)} AS capital_has_before
     FROM (
       SELECT uscc, change_kind, before_value, after_value, known,
              ROW_NUMBER() OVER (PARTITION BY uscc, change_kind, known
@@ -50,18 +59,34 @@ def _as_known(w: Window) -> str:
 
 
 def population(w: Window) -> str:
+    """The month's population; without the change records (declared unavailable) the
+    address and registered capital at the month end are unknown (NULL), and every feature
+    reading them is NULL anyway (their sources name ``changes``)."""
+    if w.has("changes"):
+        known = f"LEFT JOIN ({_as_known(w)}) k ON k.uscc = e.uscc"
+        address = (
+            "CASE WHEN k.address_has_known = 1 THEN k.address_known "
+            "WHEN k.address_has_before = 1 THEN k.address_before ELSE e.address_id END"
+        )
+        capital = (
+            "CASE WHEN k.capital_has_known = 1 THEN TRY_CAST(k.capital_known AS DOUBLE) "
+            "WHEN k.capital_has_before = 1 THEN TRY_CAST(k.capital_before AS DOUBLE) "
+            "ELSE e.registered_capital END"
+        )
+    else:
+        known, address, capital = "", "CAST(NULL AS VARCHAR)", "CAST(NULL AS DOUBLE)"
+    # sector_tags NULL is the empty list (a list column cannot tell the two apart)
     return f"""
     SELECT e.uscc, e.entity_type, e.legal_form, e.industry_code, e.division_code,
            e.established_date, e.paid_in_capital, e.sector_tags,
            CASE WHEN e.revoked_date IS NOT NULL AND e.revoked_date <= {w.end}
                 THEN 1 ELSE 0 END AS revoked,
-           COALESCE(k.address_known, k.address_before, e.address_id) AS address_id,
-           COALESCE(TRY_CAST(k.capital_known AS DOUBLE), TRY_CAST(k.capital_before AS DOUBLE),
-                    e.registered_capital) AS registered_capital,
+           {address} AS address_id,
+           {capital} AS registered_capital,
            ';' || COALESCE(e.sector_tags, '') || ';' AS tags
     FROM raw_enterprises e
-    LEFT JOIN ({_as_known(w)}) k ON k.uscc = e.uscc
-    WHERE e.established_date <= {w.end}
+    {known}
+    WHERE (e.established_date IS NULL OR e.established_date <= {w.end})
       AND (e.deregistered_date IS NULL OR e.deregistered_date > {w.end})"""
 
 
@@ -236,10 +261,11 @@ FEATURES = (
         "base",
         "注册资本1亿元以上",
         "registered capital of 100m yuan or more",
-        "注册资本不低于1亿元(阈值见配置)",
-        "registered capital of at least 100m yuan (threshold in config)",
+        "注册资本不低于1亿元(阈值见配置)；注册资本不详时缺失",
+        "registered capital of at least 100m yuan (threshold in config); missing when the "
+        "capital is unknown",
         "flag",
-        "CASE WHEN p.registered_capital >= {w.cfg.big_capital_wan_yuan} THEN 1 ELSE 0 END",
+        flag("p.registered_capital >= {w.cfg.big_capital_wan_yuan}"),
         REGISTRY,
         kind="flag",
         template_zh="注册资本达1亿元以上",

@@ -71,6 +71,8 @@ class Feature:
     exist without a record (days since the last penalty, the revenue of a report never
     filed). When a source table was not provided at all, the feature is missing (NaN) for
     every enterprise whatever ``fill`` says: absence of data is not evidence of absence.
+    Likewise a value computed from a record's unknown (NULL) column is missing, ``fill``
+    or not: ``fill='zero'`` applies only where the enterprise has no record.
     """
 
     name: str

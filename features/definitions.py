@@ -7,7 +7,8 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 
 import duckdb
@@ -55,12 +56,21 @@ def month_batches(
     cfg: FeaturesConfig,
     tables: Iterable[str],
     derived: DerivedSpec | None = None,
+    coverage: Mapping[str, dt.date] | None = None,
 ) -> AbstractContextManager[pa.RecordBatchReader]:
     """The features of ``month`` as a stream of record batches sorted by ``uscc`` (with the
-    features ``derived`` from the bureau's own columns after the catalog's)."""
+    features ``derived`` from the bureau's own columns after the catalog's). ``coverage``:
+    the first day each table's records cover (``availability.json``); none: not censored."""
     extra, blocks = derive(derived) if derived else ((), ())
     return engine.month_batches(
-        con, month, cfg, tables, CATALOG + extra, BLOCKS + blocks, base.population
+        con,
+        month,
+        cfg,
+        tables,
+        CATALOG + extra,
+        BLOCKS + blocks,
+        base.population,
+        coverage=coverage,
     )
 
 
@@ -70,9 +80,17 @@ def build_month(
     cfg: FeaturesConfig,
     tables: Iterable[str],
     derived: DerivedSpec | None = None,
+    coverage: Mapping[str, dt.date] | None = None,
 ) -> pa.Table:
     """Features of every enterprise of the population at the end of ``month`` (``YYYY-MM``)."""
     extra, blocks = derive(derived) if derived else ((), ())
     return engine.build_month(
-        con, month, cfg, tables, CATALOG + extra, BLOCKS + blocks, base.population
+        con,
+        month,
+        cfg,
+        tables,
+        CATALOG + extra,
+        BLOCKS + blocks,
+        base.population,
+        coverage=coverage,
     )

@@ -5,7 +5,7 @@ pledges and mortgages, and signs of dormancy.
 from __future__ import annotations
 
 from features.catalog import Feature
-from features.engine import Block, Window
+from features.engine import Block, Window, flag, least_strict, sum_strict
 
 #: The licence each key-sector tag requires (any one of the kinds listed).
 LICENCE_FOR_SECTOR = {
@@ -49,6 +49,12 @@ def _changes(w: Window) -> str:
     def n(kind: str, since: str) -> str:
         return f"SUM(CASE WHEN change_kind = '{kind}' AND change_date > {since} THEN 1 ELSE 0 END)"
 
+    # a capital change whose amounts are not both stated may or may not be a reduction
+    down = flag("TRY_CAST(after_value AS DOUBLE) < TRY_CAST(before_value AS DOUBLE)")
+    capital_down = sum_strict(
+        f"CASE WHEN change_kind = 'registered_capital' AND change_date > {m12} THEN {down} "
+        "ELSE 0 END"
+    )
     return f"""
     SELECT uscc,
       {n("legal_representative", m12)} AS legal_rep_12m,
@@ -56,9 +62,7 @@ def _changes(w: Window) -> str:
       {n("address", m12)} AS address_12m,
       {n("shareholders", m12)} AS shareholders_12m,
       {n("name", m36)} AS name_36m,
-      SUM(CASE WHEN change_kind = 'registered_capital' AND change_date > {m12}
-               AND TRY_CAST(after_value AS DOUBLE) < TRY_CAST(before_value AS DOUBLE)
-               THEN 1 ELSE 0 END) AS capital_down_12m,
+      {capital_down} AS capital_down_12m,
       SUM(CASE WHEN change_date > {m12} THEN 1 ELSE 0 END) AS total_12m,
       SUM(CASE WHEN change_date > {m36} THEN 1 ELSE 0 END) AS total_36m,
       MAX(change_date) AS last_date
@@ -129,8 +133,17 @@ _FILE_ZH = "在每年6月30日前报送并公示上一年度年度报告"
 _FILE_EN = "file and publish the annual report for the previous year by 30 June"
 # the report year whose deadline has passed, for firms that existed in it
 _OWES = "year(p.established_date) <= {w.last_due_year}"
+# the latest due year is inside the annual reports on record (left-censoring: a year whose
+# reports were filed before the records start is neither filed nor missing, but unknown)
+_COVERED = "{w.last_due_year} >= {w.first_report_year}"
 # dormant: the last due report is missing or all zero, and nothing registered for a while
 _ALL_ZERO = "(ar.revenue = 0 AND ar.tax = 0 AND ar.employees = 0 AND ar.assets = 0)"
+# no registration change since the dormancy window began; unknown (NULL) when the change
+# records start inside the window and show none
+_NO_RECENT_CHANGE = (
+    "CASE WHEN chg.last_date > {w.dormancy_since} THEN FALSE "
+    "WHEN {w.covered_from[changes]} > {w.dormancy_since} THEN NULL ELSE TRUE END"
+)
 
 FEATURES = (
     # ------------------------------------------------------------------ annual reports
@@ -139,12 +152,14 @@ FEATURES = (
         "dynamic",
         "未报最近一期年报",
         "latest annual report not filed",
-        "截至统计月末未报送已过截止日期的最近一个年度的年度报告；当年尚无报送义务时缺失",
+        "截至统计月末未报送已过截止日期的最近一个年度的年度报告；当年尚无报送义务，"
+        "或该年度的报送期早于年报记录的起始日时缺失",
         "the annual report for the latest year past its deadline has not been filed; missing "
-        "when the enterprise did not yet owe one",
+        "when the enterprise did not yet owe one, or when that year's reports were filed "
+        "before the annual reports on record begin",
         "flag",
-        "CASE WHEN " + _OWES + " THEN CASE WHEN ar.max_due_year = {w.last_due_year} THEN 0 "
-        "ELSE 1 END END",
+        "CASE WHEN " + _OWES + " AND " + _COVERED + " THEN "
+        "CASE WHEN ar.max_due_year = {w.last_due_year} THEN 0 ELSE 1 END END",
         AR,
         kind="flag",
         direction=1,
@@ -159,13 +174,17 @@ FEATURES = (
         "dynamic",
         "连续未报年报年数",
         "consecutive years without a report",
-        "截至最近一个到期年度连续未报年度报告的年数(最多回溯3年，见配置)",
+        "截至最近一个到期年度连续未报年度报告的年数(最多回溯3年，见配置)；报送期早于年报"
+        "记录起始日的年度不计入(即至少该年数)，最近一个到期年度也早于记录起始日时缺失",
         "consecutive due years without an annual report, back from the latest due year "
-        "(at most 3, see config)",
+        "(at most 3, see config); years whose reports were filed before the annual reports on "
+        "record begin do not count (so: at least that many), and it is missing when even the "
+        "latest due year is before them",
         "years",
-        "CASE WHEN " + _OWES + " THEN {w.last_due_year} - greatest("
+        "CASE WHEN " + _OWES + " AND " + _COVERED + " THEN {w.last_due_year} - greatest("
         "COALESCE(ar.max_due_year, 0), year(p.established_date) - 1, "
-        "{w.last_due_year} - {w.cfg.annual_report_lookback_years}) END",
+        "{w.last_due_year} - {w.cfg.annual_report_lookback_years}, "
+        "{w.first_report_year} - 1) END",
         AR,
         direction=1,
         actionable=True,
@@ -197,10 +216,11 @@ FEATURES = (
         "dynamic",
         "年报全零",
         "all-zero annual report",
-        "最近一期年报的营业收入、资产、纳税、从业人数均为0；无年报时缺失",
-        "the latest annual report shows zero revenue, assets, tax and employees; missing without a report",
+        "最近一期年报的营业收入、资产、纳税、从业人数均为0；无年报，或未填的项目使之无法判断时缺失",
+        "the latest annual report shows zero revenue, assets, tax and employees; missing "
+        "without a report, or when an item not stated leaves it open",
         "flag",
-        "CASE WHEN ar.year IS NOT NULL THEN CASE WHEN " + _ALL_ZERO + " THEN 1 ELSE 0 END END",
+        "CASE WHEN ar.year IS NOT NULL THEN " + flag(_ALL_ZERO) + " END",
         AR,
         kind="flag",
         direction=1,
@@ -215,13 +235,18 @@ FEATURES = (
         "dynamic",
         "大额注册资本零经营",
         "large capital, nothing reported",
-        "注册资本1亿元以上而最近一期年报纳税、营业收入或从业人数为0；无年报时缺失",
+        "注册资本1亿元以上而最近一期年报纳税、营业收入或从业人数为0；无年报，或注册资本、"
+        "年报数据不详而无法判断时缺失",
         "registered capital of 100m yuan or more while the latest report shows zero tax, revenue "
-        "or employees; missing without a report",
+        "or employees; missing without a report, or when an unknown capital or report item "
+        "leaves it open",
         "flag",
-        "CASE WHEN ar.year IS NOT NULL THEN CASE WHEN p.registered_capital >= "
-        "{w.cfg.big_capital_wan_yuan} AND (ar.tax = 0 OR ar.revenue = 0 OR ar.employees = 0) "
-        "THEN 1 ELSE 0 END END",
+        "CASE WHEN ar.year IS NOT NULL THEN "
+        + flag(
+            "p.registered_capital >= {w.cfg.big_capital_wan_yuan} "
+            "AND (ar.tax = 0 OR ar.revenue = 0 OR ar.employees = 0)"
+        )
+        + " END",
         AR,
         kind="flag",
         direction=1,
@@ -313,10 +338,13 @@ FEATURES = (
         "dynamic",
         "参保人数占比",
         "share insured",
-        "最近一期年报参保人数占从业人数的比例；从业人数为0时缺失",
-        "employees with social insurance over employees in the latest report; missing when there are none",
+        "最近一期年报参保人数占从业人数的比例(至多为1)；从业人数为0或未填、参保人数未填时缺失",
+        "employees with social insurance over employees in the latest report (at most 1); "
+        "missing when there are none or either count is not stated",
         "share",
-        "CASE WHEN ar.employees > 0 THEN least(CAST(ar.insured AS DOUBLE) / ar.employees, 1.0) END",
+        "CASE WHEN ar.employees > 0 THEN "
+        + least_strict("CAST(ar.insured AS DOUBLE) / ar.employees", "1.0")
+        + " END",
         AR,
         direction=-1,
         template_zh="参保人数仅占从业人数的{value:.0%}",
@@ -633,11 +661,19 @@ FEATURES = (
         "dynamic",
         "距最近经营活动月数",
         "months since any activity",
-        "距最近一次年报报送、变更登记或成立的月数",
-        "months since the latest annual report, registration change or establishment",
+        "距最近一次年报报送、变更登记或成立的月数；成立早于年报和变更记录的起始日、且此后"
+        "没有记录的企业，取距记录起始日的月数(记录起始前的活动不可见，即至少该月数)；"
+        "统计月末早于记录起始日时缺失",
+        "months since the latest annual report, registration change or establishment; for an "
+        "enterprise older than the annual-report and change records with no record since they "
+        "begin, the months since they begin (activity before is not on record: at least that "
+        "many); missing for a month end before they begin",
         "months",
+        "CASE WHEN {w.covered_from[annual_reports]} <= {w.end} "
+        "AND {w.covered_from[changes]} <= {w.end} THEN "
         "days_between(greatest(p.established_date, COALESCE(ar.submitted, p.established_date), "
-        "COALESCE(chg.last_date, p.established_date)), {w.end}) / 30.4375",
+        "COALESCE(chg.last_date, p.established_date), {w.covered_from[annual_reports]}, "
+        "{w.covered_from[changes]}), {w.end}) / 30.4375 END",
         DORMANT,
         direction=1,
         template_zh="已有{value:.0f}个月无年报报送或变更登记等活动",
@@ -648,18 +684,21 @@ FEATURES = (
         "dynamic",
         "休眠迹象",
         "signs of dormancy",
-        "成立满1年，最近一期到期年报未报或全零，且近24个月(见配置)无变更登记",
+        "成立满1年，最近一期到期年报未报或全零，且近24个月(见配置)无变更登记；年报数据不详、"
+        "或年报和变更记录的起始日太晚而无法判断时缺失",
         "over a year old, the latest due annual report missing or all zero, and no registration "
-        "change in 24 months (see config)",
+        "change in 24 months (see config); missing when unknown report items, or annual-report "
+        "and change records that begin too late, leave it open",
         "flag",
-        "CASE WHEN days_between(p.established_date, {w.end}) >= 365 "
-        "AND (("
-        + _OWES
-        + " AND COALESCE(ar.max_due_year, 0) < {w.last_due_year}) OR "
-        + _ALL_ZERO
-        + ") "
-        "AND (chg.last_date IS NULL OR chg.last_date <= {w.dormancy_since}) "
-        "THEN 1 ELSE 0 END",
+        flag(
+            "days_between(p.established_date, {w.end}) >= 365 "
+            "AND (("
+            + _OWES
+            + " AND CASE WHEN "
+            + _COVERED
+            + " THEN COALESCE(ar.max_due_year, 0) < {w.last_due_year} END) "
+            "OR (ar.year IS NOT NULL AND " + _ALL_ZERO + ")) AND " + _NO_RECENT_CHANGE
+        ),
         DORMANT,
         kind="flag",
         direction=1,

@@ -12,8 +12,21 @@ How a month is built (`build_month`):
    the month end (rebuilt from the change records, not read from today's registry);
 3. every `Block` runs in dependency order into a temporary table keyed by ``uscc``;
 4. one final SELECT left-joins the blocks to ``pop`` and evaluates each catalog feature's
-   expression; counts with ``fill='zero'`` become 0 where an enterprise has no record,
-   and every feature whose source table was not provided is NULL (NaN).
+   expression; counts with ``fill='zero'`` become 0 where an enterprise has no record
+   (no row in the blocks the feature reads), and every feature whose source table was not
+   provided is NULL (NaN).
+
+Missing stays missing: a value computed from an unknown (NULL) input is NULL, never a
+silent 0 or a bound. DuckDB's ``least``/``greatest`` and the aggregates skip NULLs, and
+``CASE WHEN c THEN 1 ELSE 0 END`` calls an unknown ``c`` a 0; the definitions use the
+portable helpers `flag`, `least_strict`, `sum_strict`, `max_strict` and `any_strict` where
+an input can be NULL (``tests/features/test_null_catalog.py`` checks the whole catalog).
+
+Left-censoring: a table's records start somewhere (``coverage`` in ``availability.json``,
+written by the intake: the first event date of each delivered table). A "since" feature
+that would fall back on an older date (months since any activity, consecutive years
+without an annual report, no change for N months) reads `Window.covered_from` and
+`Window.first_report_year`, so that it never claims what happened before the records start.
 
 The SQL is kept to a portable subset so that the same definitions can run on Spark SQL:
 ANSI joins, GROUP BY, CASE, COALESCE, ROW_NUMBER() OVER, DATE literals computed in Python,
@@ -26,7 +39,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -62,6 +75,9 @@ class Window:
     month: str
     cfg: FeaturesConfig
     tables: frozenset[str] = frozenset()
+    #: (table, first covered date) pairs, sorted: where each table's records start
+    #: (`coverage_pairs`); a table not named is not censored. A tuple keeps Window hashable.
+    coverage: tuple[tuple[str, dt.date], ...] = ()
 
     @property
     def end_date(self) -> dt.date:
@@ -104,6 +120,59 @@ class Window:
             )
         )
 
+    def first_covered(self, table: str) -> dt.date | None:
+        """The first day ``table``'s records cover; None when it is not censored."""
+        return dict(self.coverage).get(table)
+
+    @property
+    def covered_from(self) -> _CoveredFrom:
+        """``{w.covered_from[changes]}`` in a feature's SQL: the first covered day of a table
+        as a DATE literal, ``DATE '0001-01-01'`` (earlier than any record) when not censored.
+
+        >>> cfg = FeaturesConfig.model_construct()
+        >>> w = Window("2026-10", cfg, coverage=coverage_pairs({"changes": dt.date(2023, 11, 1)}))
+        >>> w.covered_from["changes"], w.covered_from["annual_reports"]
+        ("DATE '2023-11-01'", "DATE '0001-01-01'")
+        """
+        return _CoveredFrom(self)
+
+    @property
+    def first_report_year(self) -> int:
+        """The first report year all of whose annual reports fall inside the coverage of
+        ``annual_reports`` (a report for year Y is filed from 1 January of Y+1 on); 0 when
+        not censored. Years before it are unknown, neither filed nor missing.
+
+        >>> cfg = FeaturesConfig.model_construct()
+        >>> def first(d): return Window("2026-10", cfg, coverage=coverage_pairs(
+        ...     {"annual_reports": d})).first_report_year
+        >>> first(dt.date(2022, 1, 1)), first(dt.date(2023, 11, 1)), Window("2026-10", cfg).first_report_year
+        (2021, 2023, 0)
+        """
+        first = self.first_covered("annual_reports")
+        if first is None:
+            return 0
+        return first.year - 1 if (first.month, first.day) == (1, 1) else first.year
+
+
+class _CoveredFrom:
+    """What ``w.covered_from[table]`` reads (format strings index by plain keys)."""
+
+    def __init__(self, w: Window) -> None:
+        self._w = w
+
+    def __getitem__(self, table: str) -> str:
+        first = self._w.first_covered(table)
+        return sql_date(first if first is not None else dt.date(1, 1, 1))
+
+
+def coverage_pairs(coverage: Mapping[str, dt.date] | None) -> tuple[tuple[str, dt.date], ...]:
+    """``{table: first covered date}`` as `Window.coverage` holds it (sorted pairs).
+
+    >>> coverage_pairs({"changes": dt.date(2023, 11, 1), "annual_reports": dt.date(2022, 1, 1)})
+    (('annual_reports', datetime.date(2022, 1, 1)), ('changes', datetime.date(2023, 11, 1)))
+    """
+    return tuple(sorted((coverage or {}).items()))
+
 
 @dataclass(frozen=True)
 class Block:
@@ -128,6 +197,50 @@ class Block:
 
 class FeatureError(ValueError):
     """The source data cannot give features (for example the registry is missing)."""
+
+
+# ------------------------------------------------------------------ NULL-keeping helpers
+# Portable SQL (plain CASE, COUNT, SUM, MAX) that keeps an unknown input unknown.
+
+
+def flag(cond: str) -> str:
+    """A 1/0 flag of a condition, NULL when the condition is unknown (three-valued logic:
+    ``CASE WHEN c THEN 1 ELSE 0 END`` would call an unknown a 0).
+
+    >>> flag("x > 1")
+    'CASE WHEN (x > 1) THEN 1 WHEN NOT (x > 1) THEN 0 END'
+    """
+    return f"CASE WHEN ({cond}) THEN 1 WHEN NOT ({cond}) THEN 0 END"
+
+
+def least_strict(a: str, b: str) -> str:
+    """The smaller of ``a`` and ``b``, NULL when either is NULL (DuckDB's, Spark's and
+    PostgreSQL's ``least()`` skip NULLs: ``least(NULL, 1.0)`` is 1.0).
+
+    >>> least_strict("x", "1.0")
+    'CASE WHEN (x) IS NULL OR (1.0) IS NULL THEN NULL WHEN (x) <= (1.0) THEN (x) ELSE (1.0) END'
+    """
+    return (
+        f"CASE WHEN ({a}) IS NULL OR ({b}) IS NULL THEN NULL "
+        f"WHEN ({a}) <= ({b}) THEN ({a}) ELSE ({b}) END"
+    )
+
+
+def sum_strict(term: str) -> str:
+    """``SUM(term)`` over a group, NULL when any row's term is NULL (SUM skips NULLs, and
+    would give a total of the known part as if it were the whole)."""
+    return f"CASE WHEN COUNT(*) = COUNT({term}) THEN SUM({term}) END"
+
+
+def max_strict(term: str) -> str:
+    """``MAX(term)`` over a group, NULL when any row's term is NULL."""
+    return f"CASE WHEN COUNT(*) = COUNT({term}) THEN MAX({term}) END"
+
+
+def any_strict(term: str) -> str:
+    """Whether any row's 1/0 ``term`` is 1 (three-valued OR over a group): 1 when one is,
+    else NULL when one is unknown, else 0."""
+    return f"CASE WHEN MAX({term}) = 1 THEN 1 WHEN COUNT(*) = COUNT({term}) THEN MAX({term}) END"
 
 
 def _order(blocks: Iterable[Block]) -> list[Block]:
@@ -186,8 +299,14 @@ def feature_select(catalog: tuple[Feature, ...], present_blocks: set[str], w: Wi
         sql_type = SQL_TYPES[f.kind]
         body = feature_sql(f, w)
         usable = all(w.has(t) for t in f.sources) and block_aliases(body) <= present_blocks
+        aliases = sorted(block_aliases(body))
         if not usable:
             expr = "NULL"
+        elif f.fill == "zero" and aliases:
+            # 0 only where the enterprise has no record (no row in the blocks it reads); a
+            # NULL computed from a record's unknown value stays NULL
+            none = " AND ".join(f"{a}.uscc IS NULL" for a in aliases)
+            expr = f"CASE WHEN {none} THEN 0 ELSE {body} END"
         elif f.fill == "zero":
             expr = f"COALESCE({body}, 0)"
         else:
@@ -206,10 +325,12 @@ def month_batches(
     blocks: Iterable[Block],
     population: Callable[[Window], str],
     batch_rows: int = 1_000_000,
+    coverage: Mapping[str, dt.date] | None = None,
 ) -> Iterator[pa.RecordBatchReader]:
     """Every feature of every enterprise of the population at the end of ``month``, sorted
-    by ``uscc``, as a stream of record batches (memory stays bounded at province scale)."""
-    w = Window(month, cfg, frozenset(tables))
+    by ``uscc``, as a stream of record batches (memory stays bounded at province scale).
+    ``coverage`` is each table's first covered day (`Window.coverage`; none: not censored)."""
+    w = Window(month, cfg, frozenset(tables), coverage_pairs(coverage))
     _pit_views(con, w)
     con.execute(f"CREATE OR REPLACE TEMP TABLE pop AS {population(w)}")
     present: set[str] = set()
@@ -247,7 +368,10 @@ def build_month(
     catalog: tuple[Feature, ...],
     blocks: Iterable[Block],
     population: Callable[[Window], str],
+    coverage: Mapping[str, dt.date] | None = None,
 ) -> pa.Table:
     """`month_batches` as one table (tests, small provinces)."""
-    with month_batches(con, month, cfg, tables, catalog, blocks, population) as reader:
+    with month_batches(
+        con, month, cfg, tables, catalog, blocks, population, coverage=coverage
+    ) as reader:
         return reader.read_all()

@@ -11,7 +11,7 @@ and only enterprises of the month's population (not deregistered) count. Their s
 from __future__ import annotations
 
 from features.catalog import Feature
-from features.engine import Block, Window
+from features.engine import Block, Window, any_strict, flag
 
 
 def _persons_active(w: Window) -> str:
@@ -85,6 +85,10 @@ def _address(w: Window) -> str:
 
 def _links(w: Window) -> str:
     parent = "(l.link_kind = 'branch' OR l.share_pct >= 50)"
+    # a parent outside the month's population (deregistered) is on none of its lists
+    risky = "COALESCE(f.abnormal + f.serious + f.revoked, 0) > 0"
+    # an investment of unstated share may or may not make the investor a parent: unknown;
+    # the counts are true counts (every enterprise of the population has a row here)
     return f"""
     WITH l AS ({_active_links(w)}),
     outs AS (
@@ -96,14 +100,16 @@ def _links(w: Window) -> str:
     ins AS (
       SELECT l.linked_uscc AS uscc,
         SUM(CASE WHEN l.link_kind = 'investment' THEN 1 ELSE 0 END) AS investors,
-        MAX(CASE WHEN {parent} THEN 1 ELSE 0 END) AS has_parent,
-        MAX(CASE WHEN {parent} AND f.abnormal + f.serious + f.revoked > 0 THEN 1 ELSE 0 END)
-          AS parent_risky
+        {any_strict(flag(parent))} AS has_parent,
+        {any_strict(flag(f"{parent} AND {risky}"))} AS parent_risky
       FROM l LEFT JOIN blk_flags f ON f.uscc = l.uscc
       GROUP BY l.linked_uscc
     )
-    SELECT p.uscc, o.investments, o.branches, i.investors,
-      CASE WHEN i.has_parent = 1 THEN i.parent_risky END AS parent_risky
+    SELECT p.uscc,
+      COALESCE(o.investments, 0) AS investments, COALESCE(o.branches, 0) AS branches,
+      COALESCE(i.investors, 0) AS investors,
+      CASE WHEN i.parent_risky = 1 THEN 1 WHEN i.has_parent = 1 THEN i.parent_risky END
+        AS parent_risky
     FROM pop p LEFT JOIN outs o ON o.uscc = p.uscc LEFT JOIN ins i ON i.uscc = p.uscc"""
 
 
@@ -291,7 +297,7 @@ FEATURES = (
         "同一住所登记企业达10家以上(阈值见配置)",
         "10 or more enterprises at the same address (threshold in config)",
         "flag",
-        "CASE WHEN addr.n >= {w.cfg.address_cluster_size} THEN 1 ELSE 0 END",
+        flag("addr.n >= {w.cfg.address_cluster_size}"),
         FLAGS,
         kind="flag",
         direction=1,
@@ -360,9 +366,10 @@ FEATURES = (
         "relations",
         "母公司(总公司)存在风险",
         "parent at risk",
-        "控股股东企业(持股50%以上)或总公司正列异、严重失信或被吊销；无母公司时缺失",
+        "控股股东企业(持股50%以上)或总公司正列异、严重失信或被吊销；无母公司，或持股比例不详"
+        "而无法判断时缺失",
         "the controlling corporate shareholder (50%+) or head office is abnormal, seriously "
-        "dishonest or revoked; missing without one",
+        "dishonest or revoked; missing without one, or when an unstated share leaves it open",
         "flag",
         "lnk.parent_risky",
         LNK,

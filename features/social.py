@@ -5,14 +5,14 @@ rating, news, and ratings by platforms.
 from __future__ import annotations
 
 from features.catalog import Feature
-from features.engine import Block, Window
+from features.engine import Block, Window, flag, sum_strict
 
 
 def _judicial(w: Window) -> str:
     return f"""
     SELECT uscc,
       SUM(CASE WHEN kind = 'enforcement' AND open = 1 THEN 1 ELSE 0 END) AS enforcement,
-      SUM(CASE WHEN kind = 'enforcement' AND open = 1 THEN COALESCE(amount, 0) ELSE 0 END)
+      {sum_strict("CASE WHEN kind = 'enforcement' AND open = 1 THEN amount ELSE 0 END")}
         AS enforcement_amount,
       MAX(CASE WHEN kind = 'dishonest_debtor' AND open = 1 THEN 1 ELSE 0 END) AS dishonest,
       MAX(CASE WHEN kind = 'equity_freeze' AND open = 1 THEN 1 ELSE 0 END) AS frozen,
@@ -88,8 +88,8 @@ FEATURES = (
         "social",
         "未结执行标的",
         "amount under enforcement",
-        "未结被执行案件的执行标的合计",
-        "total amount of open enforcement cases",
+        "未结被执行案件的执行标的合计；有未结案件的标的不详时缺失",
+        "total amount of open enforcement cases; missing when an open case's amount is not stated",
         "wan_yuan",
         "jud.enforcement_amount",
         JUD,
@@ -225,11 +225,13 @@ FEATURES = (
         "social",
         "纳税信用降级",
         "tax rating lowered",
-        "最近一次纳税信用等级低于上一次；评价少于两次时缺失",
-        "latest tax credit rating below the one before; missing with fewer than two",
+        "最近一次纳税信用等级低于上一次；评价少于两次或等级无法识别时缺失",
+        "latest tax credit rating below the one before; missing with fewer than two, or an "
+        "unrecognised rating",
         "flag",
-        f"CASE WHEN soc.tax_prev IS NOT NULL THEN CASE WHEN {tax_level('soc.tax')} < "
-        f"{tax_level('soc.tax_prev')} THEN 1 ELSE 0 END END",
+        "CASE WHEN soc.tax_prev IS NOT NULL THEN "
+        + flag(f"{tax_level('soc.tax')} < {tax_level('soc.tax_prev')}")
+        + " END",
         SOC,
         kind="flag",
         direction=1,

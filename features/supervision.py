@@ -11,7 +11,7 @@ and the listing history is kept in separate features.
 from __future__ import annotations
 
 from features.catalog import Feature
-from features.engine import Block, Window
+from features.engine import Block, Window, flag, max_strict, sum_strict
 
 
 def effective_penalties(w: Window) -> str:
@@ -25,7 +25,11 @@ def effective_penalties(w: Window) -> str:
 
 
 def _listed(table: str, w: Window) -> str:
-    """Listings known at the month end (``Window.end``) with a flag for whether they are still in force."""
+    """Listings known at the month end (``Window.end``) with a flag for whether they are still in force.
+
+    A removal counts once the bureau has it: one without the date it was received (the
+    abnormal list's contract sets the two together; the serious list's does not) is not
+    yet received, and the listing stays in force (the point-in-time reading)."""
     return f"""
     SELECT *, CASE WHEN removed_date IS NOT NULL AND removed_date <= {w.end}
                         AND removal_received_date <= {w.end} THEN 0 ELSE 1 END AS current
@@ -55,13 +59,19 @@ def _flags(w: Window) -> str:
 def _penalties(w: Window) -> str:
     m12 = w.ago(12)
     heavy = "('suspension', 'licence_revocation', 'business_licence_revocation')"
+    # a warning or an order to suspend has no amount: its fine is a true 0 (the contract);
+    # a fine or confiscation without its amount leaves the totals unknown
+    fine = (
+        "CASE WHEN penalty_kind IN ('fine', 'confiscation') THEN amount "
+        "ELSE COALESCE(amount, 0) END"
+    )
     return f"""
     SELECT uscc,
       SUM(CASE WHEN decision_date > {m12} THEN 1 ELSE 0 END) AS n_12m,
       COUNT(*) AS n_36m,
-      SUM(CASE WHEN decision_date > {m12} THEN amount ELSE 0 END) AS amount_12m,
-      SUM(amount) AS amount_36m,
-      MAX(amount) AS max_amount,
+      {sum_strict(f"CASE WHEN decision_date > {m12} THEN {fine} ELSE 0 END")} AS amount_12m,
+      {sum_strict(fine)} AS amount_36m,
+      {max_strict(fine)} AS max_amount,
       SUM(CASE WHEN penalty_kind IN {heavy} THEN 1 ELSE 0 END) AS heavy,
       SUM(CASE WHEN cause IN ('food_safety', 'drug_device_safety') THEN 1 ELSE 0 END) AS food_drug,
       SUM(CASE WHEN cause IN ('product_quality', 'special_equipment') THEN 1 ELSE 0 END) AS quality,
@@ -115,7 +125,7 @@ def _inspections(w: Window) -> str:
       SUM(CASE WHEN result = 'refused' THEN 1 ELSE 0 END) AS refused,
       SUM(CASE WHEN draw_mode = 'targeted' THEN 1 ELSE 0 END) AS targeted,
       MAX(inspection_date) AS last_date,
-      MAX(CASE WHEN rn = 1 THEN CASE WHEN problem_found THEN 1 ELSE 0 END END) AS last_problem,
+      MAX(CASE WHEN rn = 1 THEN {flag("problem_found")} END) AS last_problem,
       MAX(CASE WHEN rn = 1 THEN problem_category END) AS last_category
     FROM (
       SELECT *, ROW_NUMBER() OVER (PARTITION BY uscc ORDER BY inspection_date DESC, inspection_id DESC) AS rn
@@ -819,8 +829,9 @@ FEATURES = (
         "supervision",
         "近12个月属实投诉",
         "substantiated complaints",
-        "近12个月经核查属实的投诉举报次数",
-        "complaints found substantiated, last 12 months",
+        "近12个月经核查属实的投诉举报次数(尚无核查结论的不计入)",
+        "complaints found substantiated, last 12 months (one without a verification result "
+        "has not been found substantiated and does not count)",
         "count",
         "cmp.substantiated",
         CMP,

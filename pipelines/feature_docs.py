@@ -40,7 +40,12 @@ Columns:
 - **actionable / 可改进**: the enterprise can change it; reports then say what would lower the risk.
 - **missing / 缺失**: `0` — an enterprise without records gets 0 (a true zero); `NaN` — the value
   does not exist without a record (days since the last penalty ...). Every feature is NaN
-  when a table it needs was not delivered.
+  when a table it needs was not delivered, and a value computed from an unknown (NULL)
+  input is NaN, counts and flags included (缺失值不补0).
+- **records start / 记录起始**: the intake records where each table's records begin
+  (`coverage` in `availability.json`); "since" features (months since any activity,
+  consecutive years without an annual report, dormancy) never reach back before it: they
+  then mean "at least" (至少), and are NaN when the month end is before it.
 - Context columns (上下文字段) are kept beside the features so that reports can quote real
   dates and values; the model never sees them.
 

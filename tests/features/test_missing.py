@@ -35,7 +35,9 @@ EVERYTHING = {
     "inspections": [{"uscc": "E1", "inspection_date": d("2026-01-01")}],
     "product_sampling": [{"uscc": "E1", "sample_date": d("2026-01-01")}],
     "complaints": [{"uscc": "E1", "complaint_date": d("2026-01-01")}],
-    "judicial": [{"uscc": "E1", "filed_date": d("2026-01-01")}],
+    # an open enforcement case with its amount (an unknown amount leaves the total unknown:
+    # tests/features/test_null_catalog.py)
+    "judicial": [{"uscc": "E1", "filed_date": d("2026-01-01"), "amount": 5.0}],
     "persons": [{"uscc": "E1", "person_id": "P1", "from_date": d("2020-01-01")}],
     "enterprise_links": [{"uscc": "E1", "linked_uscc": "E2", "from_date": d("2020-01-01")}],
     "social": [{"uscc": "E1", "eval_date": d("2026-01-01")}],

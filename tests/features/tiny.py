@@ -94,8 +94,8 @@ def _defaults(table: str, row: dict[str, Any], i: int) -> dict[str, Any]:
     out.update(row)
     if spec.event_date and "received_date" not in row and out.get(spec.event_date) is not None:
         out["received_date"] = out[spec.event_date]
-    if table == "licences":
-        out.setdefault("valid_until", out["issued_date"] + dt.timedelta(days=5 * 365))
+    if table == "licences" and "valid_until" not in out:
+        out["valid_until"] = out["issued_date"] + dt.timedelta(days=5 * 365)
     if table == "inspections" and out.get("problem_found") and "problem_category" not in out:
         out["problem_category"] = "false_disclosure"
     return out
@@ -119,14 +119,20 @@ def write(folder: Path, tables: dict[str, list[dict[str, Any]]]) -> Path:
 
 
 def build(
-    folder: Path, month: str = "2026-10", cfg: FeaturesConfig | None = None
+    folder: Path,
+    month: str = "2026-10",
+    cfg: FeaturesConfig | None = None,
+    coverage: dict[str, dt.date] | None = None,
+    unavailable: dict[str, str] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Features of the month as ``{uscc: {feature: value}}`` (NaN and None both as None)."""
+    """Features of the month as ``{uscc: {feature: value}}`` (NaN and None both as None);
+    ``coverage``: each table's first covered day; ``unavailable``: tables declared so
+    (their files, if any, are not read)."""
     cfg = cfg or config()
     con = connect(cfg)
-    tables = source_tables(folder)
-    register_sources(con, tables)
-    rows = build_month(con, month, cfg, tables).to_pylist()
+    tables = {k: v for k, v in source_tables(folder).items() if k not in (unavailable or {})}
+    register_sources(con, tables, unavailable)
+    rows = build_month(con, month, cfg, tables, coverage=coverage).to_pylist()
     con.close()
     clean = {}
     for r in rows:

@@ -255,3 +255,32 @@ def test_absent_optional_table_is_reported(small_province, cfg, tmp_path) -> Non
     report = run_ingest(cfg, src, tmp_path / "interim", as_of="2026-10")
     social = {t.table: t for t in report.tables}["social"]
     assert social.status == "absent" and not (tmp_path / "interim" / "social.parquet").exists()
+    availability = json.loads((tmp_path / "interim" / "availability.json").read_text("utf-8"))
+    assert "social" not in availability["coverage"] and "penalties" in availability["coverage"]
+
+
+def test_availability_records_where_each_tables_records_start(clean) -> None:  # type: ignore[no-untyped-def]
+    """availability.json keeps what it said and adds ``coverage``: the earliest and latest
+    event date of each event table's accepted rows (the registry has none), which features
+    read so that "since" features never reach back before the records (issue 18)."""
+    import datetime as dt
+
+    from pipelines.features import table_coverage
+
+    _, out = clean
+    availability = json.loads((out / "availability.json").read_text(encoding="utf-8"))
+    assert availability["unavailable"] == {} and availability["absent"] == []
+    expected = {}
+    for name, spec in SIMULATED.items():
+        if spec.event_date is None:
+            continue
+        lo, hi = duckdb.sql(
+            f"SELECT MIN({spec.event_date}), MAX({spec.event_date}) "
+            f"FROM read_parquet('{out / f'{name}.parquet'}')"
+        ).fetchall()[0]
+        expected[name] = {"first": lo.isoformat(), "last": hi.isoformat()}
+    assert availability["coverage"] == expected
+    assert "enterprises" not in expected and "indicators" not in availability["coverage"]
+    assert table_coverage(out) == {
+        t: dt.date.fromisoformat(v["first"]) for t, v in expected.items()
+    }
