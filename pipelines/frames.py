@@ -82,7 +82,8 @@ def load_training_frame(
         )
         feats = ds.dataset(path).to_table(filter=wanted).to_pandas()
         parts.append(group.merge(feats, on="uscc", how="inner"))
-    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    # no label to join (none had a feature month): the labels' own columns, no row
+    frame = pd.concat(parts, ignore_index=True) if parts else labels.iloc[0:0].copy()
     counts = {
         "labels": len(labels),
         "used": len(frame),
