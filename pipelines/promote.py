@@ -3,7 +3,8 @@
 The evidence is the version's verification report (`riskclass verify`: its verdict must be
 PASS, and it must be about this version; its checks are recomputed by `pipelines.gates`) and
 its own test-month metrics, checked against the thresholds in `configs/model.yaml`
-(`promote`). Every
+(`promote`), among them that the deployed model did not lose to the plain baseline training
+fitted beside it (`pipelines.gates.plain_check`; its figures go into the record). Every
 promotion, and every refusal, is appended to `outputs/promotions.jsonl`: who, when (the
 real time: an audit record), from which version to which, the checks, and the SHA-256 of
 the evidence; the log is a hash chain (`pipelines.chain`), so an edited, deleted or inserted
@@ -23,14 +24,27 @@ from typing import Any
 from models.classes import ClassScheme, class_order
 from models.config import ModelConfig
 from models.metrics import increasing
+from models.plain import PlainComparison
 from pipelines import chain
 from pipelines.bundle import Registry
-from pipelines.gates import as_trained, checks, first_held_out_month
-from pipelines.results import Check, VerificationMetrics
+from pipelines.gates import checks, held_out_problem, plain_check
+from pipelines.results import Check, VerificationMetrics, finite
 
 
 class PromoteError(ValueError):
     pass
+
+
+def _plain_record(metrics: dict[str, float], check: Check) -> dict[str, Any]:
+    """The promotion record's plain-baseline entry: the check and the figures it judged."""
+    found = PlainComparison.from_metrics(metrics)
+    figures = (
+        {}
+        if found is None
+        else {k: v for k, v in found.to_dict().items() if k not in ("model", "rule")}
+    )
+    out: dict[str, Any] = finite({**check.to_dict(), "figures": figures})
+    return out
 
 
 @dataclass
@@ -64,6 +78,10 @@ def checks_for(
         ok = len(rates) >= 2 and increasing(rates, [c for c in order if c in rates])
         seq = [v["hit_rate"] for v in rates.values()]
         out["hit_rates_increasing"] = Check(seq, "strictly increasing", ok)
+    # never lose to the plain baseline (issue 18): the figures training logged
+    out["beats_plain_baseline"] = plain_check(
+        PlainComparison.from_metrics(metrics), t.require_beats_plain
+    )
     return out
 
 
@@ -91,16 +109,22 @@ def verification_check(
         problems.append(f"about {about.name} version {about.version}, not {model} {version}")
     if report.scheme != scheme.name:
         problems.append(f"classed with scheme {report.scheme}, not {scheme.name}")
-    held = first_held_out_month(as_trained(cfg, params or {}))  # the version's own split
-    start = (report.window or [""])[0]
-    if start < held:
-        problems.append(f"its window starts {start}, before the held-out months ({held} on)")
+    held = held_out_problem(cfg, params or {}, report.window, report.evaluation)  # its own split
+    if held is not None:
+        problems.append(held)
     if report.verdict != "PASS":
         problems.append(f"its verdict is {report.verdict}")
     found = (
         {}
         if problems
-        else checks(cfg, scheme, report.auc, report.class_final, report.stability.score_psi)
+        else checks(
+            cfg,
+            scheme,
+            report.auc,
+            report.class_final,
+            report.stability.score_psi,
+            report.plain_baseline,
+        )
     )
     problems += [f"check {k} fails" for k, c in found.items() if not c.passed]
     return Check("PASS" if not problems else "FAIL: " + "; ".join(problems), "PASS", not problems)
@@ -166,6 +190,8 @@ def run_promote(
         "evidence": f"verification report {verification} and training test-month metrics",
         "evidence_sha256": hashlib.sha256(evidence.encode()).hexdigest(),
         "checks": {k: v.passed for k, v in found.items()},
+        # the deployed model against the plain baseline on its test rows, with its figures
+        "plain_baseline": _plain_record(metrics, found["beats_plain_baseline"]),
     }
     entry = chain.append(log, entry)  # append-only, hash-chained (`riskclass audit verify`)
     if passed:

@@ -1,7 +1,7 @@
 """`riskclass summary`: the closing table of a month's run, from the files the stages wrote.
 
 Class shares (classify), hit rates per class with intervals, lift and the verdict
-(verify), the policy comparison (simulate-loop, when it ran), and where to look next: the
+(verify) with the model against its plain baseline in plain words, the policy comparison (simulate-loop, when it ran), and where to look next: the
 verification report, one class-D report, the inspection plan, the MLflow UI. Aggregates
 and paths only; read from ``outputs/`` (`pipelines.results`), never recomputed.
 """
@@ -38,6 +38,38 @@ class MonthSummary:
     plans: list[str]  # the month's plan.csv files
     loop: dict[str, Any] | None  # loop.json of the simulated loop ending in the month
     mlflow_ui: str
+
+    @property
+    def plain_baseline(self) -> str | None:
+        """The verified model against its plain baseline, in plain words (None: not verified)."""
+        return None if self.verification is None else plain_words(self.verification)
+
+
+def plain_words(v: VerificationMetrics) -> str:
+    """Did the model do better than a plain GBM on simple aggregates of the same data, on the
+    verified inspections? One sentence with the figures (aggregates only)."""
+    pb = v.plain_baseline
+    if pb is None:
+        return (
+            "plain baseline: not available (this model version has no plain baseline, or there "
+            "was no delivered table to score it on); not counted as a failure"
+        )
+    c = f"{pb.confidence:.0%}"
+    verdict = (
+        "the model LOST to the plain baseline: it ranks the inspections worse by more than "
+        "chance explains"
+        if pb.lost
+        else (
+            "the model is not worse than the plain baseline"
+            + (" (and better beyond chance)" if pb.diff_low > 0 else "")
+        )
+    )
+    return (
+        f"plain baseline: model AUC {pb.model_auc:.3f} ({c} {pb.model_low:.3f}–{pb.model_high:.3f}) "
+        f"vs a plain GBM on simple aggregates {pb.plain_auc:.3f} ({pb.plain_low:.3f}–"
+        f"{pb.plain_high:.3f}); difference {pb.diff:+.3f} ({c} {pb.diff_low:+.3f} to "
+        f"{pb.diff_high:+.3f}): {verdict}"
+    )
 
 
 def collect(outputs: Path, as_of: str, order: list[str]) -> MonthSummary:

@@ -289,6 +289,7 @@ def summary(
             f"{s.top_class}:{next(iter(rates), '?')} ratio {v.class_final.top_to_bottom:.1f}",
             soft_wrap=True,
         )
+        console.print(s.plain_baseline, soft_wrap=True, markup=False)
     else:
         console.print("verification: none for this month (riskclass verify)")
     if s.versions_differ and v:  # they differ only when the month was verified
