@@ -19,6 +19,13 @@ A class scheme (`configs/classes/*.yaml`, validated by `ClassScheme`) says three
 * hard overrides: rules such as "on the seriously-dishonest list means D", applied after
   the method, in list order; the first rule whose conditions all hold decides.
 
+A scheme's score bands are a default. `fit_score_bands` instead puts the bounds where a
+population's scores give target shares (or a capacity for the highest class); training stores
+the result with the model version (`FittedBands`), and the stages that class with that
+version use it (`with_score_bands`). `share_warnings` checks a month's shares: a class left
+empty, a fitted band drifting from its target, or a class outside the scheme's optional
+``expected_shares`` (published ranges).
+
 `assign` is vectorised. ``score_bands`` and ``probability_thresholds`` look at one row at a
 time, so a province can be classed chunk by chunk; ``shares`` ranks the population, so it
 must be given the whole population of the month in one frame (`ClassScheme.chunkable`).
@@ -46,7 +53,8 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from itertools import pairwise
 from typing import Annotated, Any, Literal, Self
 
@@ -61,6 +69,7 @@ Op = Literal["==", "!=", ">=", ">", "<=", "<"]
 _NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
 Name = Annotated[str, Field(pattern=_NAME_PATTERN, max_length=64)]
 Text = Annotated[str, Field(min_length=1)]
+Share = Annotated[float, Field(ge=0, le=1)]
 
 #: The column each method reads and the range it must lie in.
 _METHOD_INPUT: dict[str, tuple[str, float, float]] = {
@@ -151,6 +160,10 @@ class ClassScheme(BaseModel):
     probability_thresholds: dict[Name, Annotated[float, Field(ge=0, le=1)]] | None = None
     #: Applied in this order after the method; the first rule that matches wins.
     overrides: tuple[OverrideRule, ...] = ()
+    #: Published shares to hold the month's final classes against: per ladder class an
+    #: inclusive range ``[low, high]`` (classes not listed are not checked). Classify warns
+    #: outside it (`share_warnings`); it never changes a class.
+    expected_shares: dict[Name, tuple[Share, Share]] | None = None
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -224,7 +237,26 @@ class ClassScheme(BaseModel):
                         f"order; {lo_code} {lo:g} is not below {hi_code} {hi:g}"
                     )
         self._check_overrides(known)
+        self._check_expected()
         return self
+
+    def _check_expected(self) -> None:
+        expected = self.expected_shares or {}
+        off = sorted(set(expected) - set(self.ladder))
+        if off:
+            raise ValueError(
+                f"expected_shares: class(es) {', '.join(off)} are not on the risk ladder "
+                f"({', '.join(self.ladder)})"
+            )
+        for code, (low, high) in expected.items():
+            if low > high:
+                raise ValueError(
+                    f"expected_shares: {code}: the range {low:g}-{high:g} is empty "
+                    "(give [low, high], low first)"
+                )
+        lows = math.fsum(low for low, _high in expected.values())
+        if lows > 1.0 + _SHARES_TOLERANCE:
+            raise ValueError(f"expected_shares: the lows sum to {lows:g}, more than 1")
 
     def _check_outside(self, known: set[str]) -> None:
         unknown = sorted(set(self.outside_order) - known)
@@ -417,3 +449,309 @@ def holds(column: pd.Series, cond: Condition, where: str) -> np.ndarray:
     present = column.notna().to_numpy(dtype=bool)
     hit: npt.NDArray[np.bool_] = np.asarray(result.to_numpy(dtype=bool, na_value=False)) & present
     return hit
+
+
+# ------------------------------------------------------------------ bands that fit the data
+class BandFitError(ValueError):
+    """Score bands cannot be fitted: targets that do not fit the scheme, or scores that equal
+    scores keep from being split into the classes asked for."""
+
+
+def check_targets(scheme: ClassScheme, shares: Mapping[str, float]) -> tuple[str, ...]:
+    """The classes the scheme's bands give, lowest first, once ``shares`` is checked against
+    them: a score-band scheme, a share for each of its band classes and for nothing else
+    (not an outside class, not a class only an override gives), summing to 1."""
+    if scheme.method != "score_bands":
+        raise BandFitError(
+            f"class scheme {scheme.name} assigns classes by {scheme.method}; score bands can "
+            "be fitted only for a score_bands scheme"
+        )
+    codes = scheme.method_classes
+    why = []
+    for code in shares:
+        if code not in scheme.codes:
+            why.append(f"{code} is not a class of the scheme")
+        elif code in scheme.outside_order:
+            why.append(f"{code} is outside the risk ladder")
+        elif code not in codes:
+            why.append(f"{code} is given only by overrides")
+    missing = [c for c in codes if c not in shares]
+    if missing:
+        why.append(f"no share for {', '.join(missing)}")
+    if why:
+        raise BandFitError(
+            f"target_shares must give one share to each class the bands of scheme "
+            f"{scheme.name} give ({', '.join(codes)}): {'; '.join(why)}"
+        )
+    total = math.fsum(shares[c] for c in codes)
+    if abs(total - 1.0) > _SHARES_TOLERANCE:
+        raise BandFitError(f"target_shares must sum to 1, got {total:.12g}")
+    return codes
+
+
+def target_counts(
+    codes: tuple[str, ...], shares: Mapping[str, float], n: int, capacity: int | None = None
+) -> npt.NDArray[np.int64]:
+    """Enterprises per class (``codes`` lowest first) out of ``n``: ``shares`` by largest
+    remainder, or with ``capacity`` the highest class exactly ``capacity`` and the others the
+    rest in their shares' proportions. Every class must get at least one enterprise.
+
+    >>> target_counts(("A", "B", "C"), {"A": 0.6, "B": 0.3, "C": 0.1}, 1000).tolist()
+    [600, 300, 100]
+    >>> target_counts(("A", "B", "C"), {"A": 0.6, "B": 0.3, "C": 0.1}, 1000, capacity=40).tolist()
+    [640, 320, 40]
+    """
+    if n < 1:
+        raise BandFitError("no enterprise to fit the score bands on")
+    if capacity is None:
+        counts = _largest_remainder(np.array([shares[c] for c in codes]), n)
+    else:
+        if capacity >= n:
+            raise BandFitError(
+                f"capacity {capacity:,} is not below the population ({n:,} enterprises): the "
+                f"highest class {codes[-1]} would hold every enterprise"
+            )
+        rest = _largest_remainder(np.array([shares[c] for c in codes[:-1]]), n - capacity)
+        counts = np.append(rest, np.int64(capacity))
+    short = [c for c, k in zip(codes, counts.tolist(), strict=True) if k == 0]
+    if short:
+        raise BandFitError(
+            f"class(es) {', '.join(short)}: the target is less than one of the {n:,} "
+            "enterprises; fit on a larger population or give the class a larger share"
+        )
+    return counts
+
+
+def fit_score_bands(
+    scores: npt.ArrayLike,
+    scheme: ClassScheme,
+    shares: Mapping[str, float],
+    *,
+    capacity: int | None = None,
+) -> dict[str, float]:
+    """Inclusive lower bounds on the score (``score_bands``, lowest class first, at 0) that
+    put the target shares of ``scores`` (one per enterprise of a population) in each class.
+
+    Each class's lower bound is placed where the count of enterprises at or above it is
+    nearest its target (`target_counts`: the classes above it and itself). The bound is the
+    lowest score of the enterprises above it, so equal scores always share a class.
+
+    Ties: when the target falls inside a run of equal scores, the whole run goes up or down,
+    to whichever side brings the count nearer the target; on an exact draw it goes to the
+    riskier class (one more enterprise inspected is the safer error). With ``capacity`` the
+    highest class never holds more than ``capacity``: a run that would cross it goes down.
+
+    Raises `BandFitError` when the targets do not fit the scheme (`check_targets`), a score
+    is missing or out of 0-1000, the scores take fewer distinct values than there are
+    classes, or equal scores leave a class empty (the message names the class and the score).
+
+    >>> scheme = ClassScheme.model_validate({
+    ...     "name": "demo", "zh": "示例", "en": "demo",
+    ...     "classes": [{"code": c, "zh": c, "en": c, "min_sampling_rate": 0.1} for c in "ABC"],
+    ...     "method": "score_bands", "score_bands": {"A": 0, "B": 500, "C": 900}})
+    >>> fit_score_bands(np.arange(10.0), scheme, {"A": 0.6, "B": 0.3, "C": 0.1})
+    {'A': 0.0, 'B': 6.0, 'C': 9.0}
+    >>> fit_score_bands([1, 1, 1, 1, 2, 2, 2, 3, 3, 4], scheme, {"A": 0.5, "B": 0.3, "C": 0.2})
+    {'A': 0.0, 'B': 2.0, 'C': 3.0}
+    """
+    codes = check_targets(scheme, shares)
+    s = np.asarray(scores, dtype=np.float64)
+    if s.ndim != 1:
+        raise BandFitError("fit_score_bands: the scores must be one value per enterprise")
+    _column, lo, hi = _METHOD_INPUT["score_bands"]
+    bad = ~((s >= lo) & (s <= hi))  # NaN fails both comparisons
+    if bad.any():
+        raise BandFitError(
+            f"{int(bad.sum()):,} score(s) are missing or out of range (must be within "
+            f"{lo:g}-{hi:g})"
+        )
+    n = len(s)
+    counts = target_counts(codes, shares, n, capacity)
+    asc = np.sort(s)
+    distinct = int(np.count_nonzero(np.diff(asc))) + 1
+    if distinct < len(codes):
+        raise BandFitError(
+            f"the {n:,} scores take {distinct} distinct value(s), fewer than the "
+            f"{len(codes)} classes ({', '.join(codes)}): score bands cannot split them "
+            "(a model that scores everyone alike, or too few enterprises)"
+        )
+    top = len(codes) - 1
+    # at or above the lower bound of class k (k = 1 .. top): the targets of k and above
+    wanted = np.cumsum(counts[::-1])[::-1][1:].tolist()
+    above: list[int] = []
+    for k, want in enumerate(wanted, start=1):
+        value = asc[n - want]  # the want-th highest score
+        run_top = n - int(np.searchsorted(asc, value, side="left"))  # the run goes up
+        run_down = n - int(np.searchsorted(asc, value, side="right"))  # the run goes down
+        options = [m for m in (run_top, run_down) if 0 < m < n]  # both sides keep someone
+        if capacity is not None and k == top:
+            options = [m for m in options if m <= capacity]
+        if not options:
+            raise BandFitError(
+                f"class {codes[k]}: {run_top - run_down:,} enterprises share the score "
+                f"{value:g}, more than the capacity of {capacity:,}; the highest class "
+                "cannot hold them within capacity"
+                if capacity is not None and k == top
+                else f"class {codes[k]}: every enterprise has the score {value:g}"
+            )
+        above.append(min(options, key=lambda m: (abs(m - want), -m)))  # draw: the riskier
+    for k in range(1, top):
+        if above[k - 1] <= above[k]:  # class k (codes[k]) is left with no enterprise
+            value = asc[n - wanted[k - 1]]
+            lo_at, hi_at = (
+                np.searchsorted(asc, value, side="left"),
+                np.searchsorted(asc, value, side="right"),
+            )
+            run = int(hi_at - lo_at)
+            raise BandFitError(
+                f"class {codes[k]} would hold no enterprise: {run:,} enterprises "
+                f"({run / n:.1%}) share the score {value:g} where its target falls, and "
+                "score bands cannot split equal scores (give the class a share the scores "
+                "can give)"
+            )
+    return {codes[0]: 0.0} | {
+        code: float(asc[n - m]) for code, m in zip(codes[1:], above, strict=True)
+    }
+
+
+def band_shares(scores: npt.ArrayLike, bands: Mapping[str, float]) -> dict[str, float]:
+    """The share of ``scores`` in each band (``bands``: inclusive lower bounds, ascending).
+
+    >>> band_shares([0, 5, 6, 9], {"A": 0.0, "B": 6.0, "C": 9.0})
+    {'A': 0.5, 'B': 0.25, 'C': 0.25}
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    bounds = np.asarray(list(bands.values()), dtype=np.float64)
+    idx = np.searchsorted(bounds, s, side="right") - 1
+    counts = np.bincount(idx, minlength=len(bounds))
+    return {c: int(k) / max(len(s), 1) for c, k in zip(bands, counts.tolist(), strict=True)}
+
+
+def with_score_bands(scheme: ClassScheme, bands: Mapping[str, float]) -> ClassScheme:
+    """``scheme`` with its score bands replaced by ``bands`` (validated as any scheme is).
+    `SchemeError` when the scheme is not a score-band scheme or its bands give other classes."""
+    if scheme.method != "score_bands":
+        raise SchemeError(f"class scheme {scheme.name} has no score bands ({scheme.method})")
+    codes = scheme.method_classes
+    if set(bands) != set(codes):
+        raise SchemeError(
+            f"the fitted score bands are for classes {', '.join(sorted(bands))}, but the bands "
+            f"of class scheme {scheme.name} give {', '.join(codes)}"
+        )
+    data = scheme.model_dump()
+    data["score_bands"] = {c: float(bands[c]) for c in codes}
+    return ClassScheme.model_validate(data)
+
+
+class FittedBands(BaseModel):
+    """Score bands fitted at training on a population's scores (`fit_score_bands`), as a
+    model version carries them (bundle meta ``class_bands``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scheme: Name  # the scheme the bands were fitted for
+    bands: dict[Name, Annotated[float, Field(ge=0, le=1000)]]  # inclusive lower bounds
+    target_shares: dict[Name, Annotated[float, Field(gt=0, lt=1)]]  # as configured
+    capacity: Annotated[int, Field(ge=1)] | None
+    targets: dict[Name, Share]  # what the fit aimed at (capacity applied) ...
+    fitted_shares: dict[Name, Share]  # ... and what it gave (equal scores share a class)
+    month: str  # the feature month whose population was scored
+    enterprises: Annotated[int, Field(ge=1)]
+    scored_with: Text  # which model scored the population
+
+    def apply(self, scheme: ClassScheme) -> ClassScheme:
+        """``scheme`` with these bands (`with_score_bands`)."""
+        return with_score_bands(scheme, self.bands)
+
+
+# ------------------------------------------------------------------ shares to watch
+@dataclass(frozen=True)
+class ShareWarning:
+    """A class whose share of the month's enterprises is empty or out of its expected range
+    (aggregate figures only: never an enterprise)."""
+
+    code: str
+    kind: Literal["empty", "outside_expected", "drift"]
+    share: float
+    expected: tuple[float, float] | None  # the range it should lie in
+    basis: Literal["class_final", "class_model"]  # after overrides, or the bands' own class
+
+    @property
+    def message(self) -> str:
+        lo, hi = self.expected or (math.nan, math.nan)
+        span = f"{lo:.1%}-{hi:.1%}"
+        if self.kind == "empty":
+            return f"class {self.code} holds no enterprise" + (
+                f" (expected {span})" if self.expected else ""
+            )
+        if self.kind == "outside_expected":
+            return (
+                f"class {self.code}: {self.share:.1%} of enterprises, outside the expected "
+                f"{span} (the class scheme's expected_shares)"
+            )
+        return (
+            f"class {self.code} by the score bands (before overrides): {self.share:.1%} of "
+            f"enterprises, outside {span} around the share the bands were fitted for; the "
+            "scores have moved since training: retrain to refit the bands"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "class": self.code,
+            "kind": self.kind,
+            "share": self.share,
+            "expected": None if self.expected is None else list(self.expected),
+            "basis": self.basis,
+            "message": self.message,
+        }
+
+
+def share_warnings(
+    scheme: ClassScheme,
+    final_counts: Mapping[str, int],
+    model_counts: Mapping[str, int] | None = None,
+    targets: Mapping[str, float] | None = None,
+    max_drift: float = 0.5,
+) -> list[ShareWarning]:
+    """What classify warns about, class by class along the ladder: a class that holds no
+    enterprise (after overrides); then, with ``targets`` (the shares fitted bands aimed at),
+    a band class (``model_counts``: before overrides, what the bands decide) whose share is
+    off its target by more than ``max_drift`` x the target; without them, a class whose final
+    share lies outside the scheme's ``expected_shares``.
+
+    >>> scheme = ClassScheme.model_validate({
+    ...     "name": "demo", "zh": "示例", "en": "demo",
+    ...     "classes": [{"code": c, "zh": c, "en": c, "min_sampling_rate": 0.1} for c in "ABC"],
+    ...     "method": "score_bands", "score_bands": {"A": 0, "B": 500, "C": 900},
+    ...     "expected_shares": {"C": [0.05, 0.1]}})
+    >>> for w in share_warnings(scheme, {"A": 80, "B": 0, "C": 20}):
+    ...     print(w.message)
+    class B holds no enterprise
+    class C: 20.0% of enterprises, outside the expected 5.0%-10.0% (the class scheme's expected_shares)
+    """
+    n = sum(final_counts.values())
+    if n == 0:
+        return []
+    if targets is not None:
+        counts: Mapping[str, int] = model_counts if model_counts is not None else final_counts
+        basis: Literal["class_final", "class_model"] = "class_model"
+        ranges = {
+            c: (max(t * (1 - max_drift), 0.0), min(t * (1 + max_drift), 1.0))
+            for c, t in targets.items()
+        }
+    else:
+        counts, basis = final_counts, "class_final"
+        ranges = dict(scheme.expected_shares or {})
+    out = []
+    for code in scheme.ladder:
+        expected = ranges.get(code)
+        if final_counts.get(code, 0) == 0:
+            out.append(ShareWarning(code, "empty", 0.0, expected, "class_final"))
+            continue
+        share = counts.get(code, 0) / n
+        if expected is not None and not expected[0] <= share <= expected[1]:
+            kind: Literal["drift", "outside_expected"] = (
+                "drift" if targets is not None else "outside_expected"
+            )
+            out.append(ShareWarning(code, kind, share, expected, basis))
+    return out

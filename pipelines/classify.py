@@ -1,7 +1,10 @@
 """Stage `classify`: score every enterprise of a month with a registered model version and
 put it into a class of the configured scheme.
 
-The model is taken from the MLflow registry by alias (`champion` by default). Features are
+The model is taken from the MLflow registry by alias (`champion` by default); when the version
+fitted score bands at training, they replace the scheme's (`pipelines.bundle.Bundle.scheme`).
+The summary warns (``warnings``, aggregate shares only) about a class of the ladder left empty
+and a share far from the expected one (`models.classes.share_warnings`). Features are
 read in record batches, so memory stays bounded whatever the province size; a scheme that
 assigns classes by target shares needs every score first and takes a second pass.
 
@@ -31,10 +34,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from models import calibration, gbm
-from models.classes import OUTPUT_COLUMNS, ClassScheme, assign, class_order
+from models.classes import (
+    OUTPUT_COLUMNS,
+    ClassScheme,
+    ShareWarning,
+    assign,
+    class_order,
+    share_warnings,
+)
 from models.config import ModelConfig
 from pipelines.bundle import (
     CLASS_FIELDS,
+    Bundle,
     BundleError,
     check_feature_file,
     load_bundle,
@@ -78,6 +89,7 @@ def run_classify(
     need the explanations). ``progress(rows done, rows)`` after each batch."""
     t0 = time.perf_counter()
     bundle = load_bundle(cfg, alias=alias)
+    scheme = bundle.scheme(scheme)  # the score bands the version fitted, when it has them
     explainer = bundle.explainer(cfg.explain.engine) if explain else None
     top_k = cfg.explain.top_k if explain else 0
     schema = output_schema(top_k)
@@ -90,6 +102,7 @@ def run_classify(
     out = Outputs(Path(outputs)).classes(as_of)
     out.parent.mkdir(parents=True, exist_ok=True)
     counts: Counter[str] = Counter()
+    model_counts: Counter[str] = Counter()  # before overrides: what the bands decided
     overridden: Counter[str] = Counter()
     rows = 0
     constant = {
@@ -110,7 +123,9 @@ def run_classify(
             reasons = (
                 {}
                 if explainer is None
-                else risk_point_columns(explainer(x, flags), batch, bundle.design.features, top_k)
+                else risk_point_columns(
+                    explainer(x, flags), batch, bundle.design.features, top_k, bundle.features
+                )
             )
             yield pd.DataFrame(
                 {
@@ -139,6 +154,7 @@ def run_classify(
         table = pa.table([arrays[c] for c in schema.names], schema=schema)
         writer.write_table(table)
         counts.update(classes["class_final"].value_counts().to_dict())
+        model_counts.update(classes["class_model"].value_counts().to_dict())
         overridden.update(classes["override_rule"].value_counts().to_dict())
         rows += n
         if progress is not None:
@@ -165,6 +181,27 @@ def run_classify(
         model_version=bundle.version,
         explanations=explainer.engine if explainer is not None else "none",
         out=str(out),
+        warnings=[w.to_dict() for w in _share_warnings(cfg, scheme, bundle, counts, model_counts)],
     )
     write_json(summary.to_dict(), Outputs(Path(outputs)).classes_summary(as_of))
     return ClassifyReport(summary, time.perf_counter() - t0)
+
+
+def _share_warnings(
+    cfg: ModelConfig,
+    scheme: ClassScheme,
+    bundle: Bundle,
+    final: Counter[str],
+    model: Counter[str],
+) -> list[ShareWarning]:
+    """The month's class shares held against what was expected (aggregates only): the target
+    shares of the bands the version fitted, when it classed with them; else the scheme's
+    ``expected_shares``. An empty class of the ladder is always reported."""
+    fitted = bundle.class_bands if scheme.method == "score_bands" else None
+    return share_warnings(
+        scheme,
+        final,
+        model,
+        targets=fitted.targets if fitted is not None else None,
+        max_drift=cfg.class_bands.max_share_drift,
+    )

@@ -122,6 +122,7 @@ class ReportMonth:
         ]
         registry = pq.read_table(reg_path, columns=cols).to_pandas().set_index("uscc")
         bundle = load_bundle(cfg, version=str(versions[0]))
+        scheme = bundle.scheme(scheme)  # the bands the version classed with (report charts)
         return cls(
             month,
             classes,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,18 @@ import yaml
 from features.definitions import BY_NAME
 from models.classes import (
     OUTPUT_COLUMNS,
+    BandFitError,
     ClassScheme,
     SchemeError,
     assign,
+    band_shares,
     check_features,
+    check_targets,
     class_order,
+    fit_score_bands,
+    share_warnings,
+    target_counts,
+    with_score_bands,
 )
 from pipelines.config import ConfigError, load_config
 from tests.conftest import ROOT
@@ -410,3 +418,259 @@ def test_a_class_nothing_leads_to_is_rejected() -> None:
         ClassScheme.model_validate(data)
     data["overrides"] = [_rule("to_e", "E", ("x", "==", 1))]
     assert class_order(ClassScheme.model_validate(data)) == ["A", "B", "C", "D", "E"]
+
+
+# ---------------------------------------------------------------- bands fitted to the data
+TARGETS = {"A": 0.60, "B": 0.30, "C": 0.07, "D": 0.03}
+
+
+def _abc() -> ClassScheme:
+    data = _bands(classes=_classes("A", "B", "C"), score_bands={"A": 0, "B": 150, "C": 400})
+    return ClassScheme.model_validate(data)
+
+
+def _counts(scores: np.ndarray, bands: dict[str, float]) -> dict[str, int]:
+    frame = pd.DataFrame({"uscc": [f"u{i:05d}" for i in range(len(scores))], "score": scores})
+    scheme = with_score_bands(ClassScheme.model_validate(_bands()), bands)
+    got = assign(frame, scheme)["class_model"].value_counts().to_dict()
+    return {c: int(got.get(c, 0)) for c in "ABCD"}
+
+
+def test_fitted_bands_give_the_target_shares_exactly_on_distinct_scores() -> None:
+    rng = np.random.default_rng(20261)
+    scores = rng.permutation(np.arange(1000) * 0.999)  # distinct, in any order
+    bands = fit_score_bands(scores, ClassScheme.model_validate(_bands()), TARGETS)
+    assert list(bands) == ["A", "B", "C", "D"] and bands["A"] == 0
+    assert all(lo < hi for lo, hi in pairwise(bands.values()))  # strictly increasing
+    assert _counts(scores, bands) == {"A": 600, "B": 300, "C": 70, "D": 30}
+    assert band_shares(scores, bands) == {"A": 0.6, "B": 0.3, "C": 0.07, "D": 0.03}
+    # the same population in another order gives the same bands
+    assert fit_score_bands(scores[::-1], ClassScheme.model_validate(_bands()), TARGETS) == bands
+
+
+def test_a_bound_is_the_lowest_score_of_its_class_so_it_is_inclusive() -> None:
+    scores = np.array([0.0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    bands = fit_score_bands(scores, _abc(), {"A": 0.6, "B": 0.3, "C": 0.1})
+    assert bands == {"A": 0.0, "B": 6.0, "C": 9.0}
+
+
+# 100 enterprises: 40 score 0, 30 score 1, 20 score 2, 10 score 3 (the riskiest)
+TIED = np.repeat([0.0, 1.0, 2.0, 3.0], [40, 30, 20, 10])
+
+
+def test_equal_scores_go_to_the_side_nearer_the_target() -> None:
+    # C wants 15: the run of 2s up gives 30 (15 off), down 10 (5 off): down.
+    # B wants 50 at or above: the run of 1s up gives 60 (10 off), down 30 (20 off): up.
+    bands = fit_score_bands(TIED, _abc(), {"A": 0.50, "B": 0.35, "C": 0.15})
+    assert bands == {"A": 0.0, "B": 1.0, "C": 3.0}
+    assert band_shares(TIED, bands) == {"A": 0.4, "B": 0.5, "C": 0.1}
+
+
+def test_a_draw_between_the_two_sides_goes_to_the_riskier_class() -> None:
+    # C wants 20: the run of 2s up gives 30, down 10: both 10 off, so up (riskier).
+    bands = fit_score_bands(TIED, _abc(), {"A": 0.42, "B": 0.38, "C": 0.20})
+    assert bands["C"] == 2.0
+    assert band_shares(TIED, bands)["C"] == 0.3
+
+
+def test_capacity_fixes_the_highest_class_and_the_others_keep_their_proportions() -> None:
+    scores = np.arange(1000) * 0.999
+    scheme = ClassScheme.model_validate(_bands())
+    bands = fit_score_bands(scores, scheme, TARGETS, capacity=25)
+    # the other 975 in proportions 0.60 : 0.30 : 0.07, by largest remainder
+    assert _counts(scores, bands) == {"A": 603, "B": 302, "C": 70, "D": 25}
+    assert target_counts(("A", "B", "C", "D"), TARGETS, 1000, 25).tolist() == [603, 302, 70, 25]
+
+
+def test_capacity_is_a_ceiling_when_equal_scores_cross_it() -> None:
+    # C may hold 20: the run of 2s up would give 30 (more than the capacity): down, 10.
+    bands = fit_score_bands(TIED, _abc(), {"A": 0.50, "B": 0.35, "C": 0.15}, capacity=20)
+    assert bands["C"] == 3.0 and band_shares(TIED, bands)["C"] == 0.1
+
+
+@pytest.mark.parametrize(
+    ("scores", "shares", "capacity", "message"),
+    [
+        (np.full(50, 7.0), {"A": 0.6, "B": 0.3, "C": 0.1}, None, "1 distinct value"),
+        (np.repeat([1.0, 2.0], 50), {"A": 0.6, "B": 0.3, "C": 0.1}, None, "2 distinct value"),
+        (np.array([]), {"A": 0.6, "B": 0.3, "C": 0.1}, None, "no enterprise"),
+        (np.array([1.0, np.nan, 3.0]), {"A": 0.6, "B": 0.3, "C": 0.1}, None, "missing or out"),
+        (np.array([1.0, 2.0, 1200.0]), {"A": 0.6, "B": 0.3, "C": 0.1}, None, "within 0-1000"),
+        (np.arange(10.0), {"A": 0.6, "B": 0.3, "C": 0.1}, 10, "capacity 10 is not below"),
+        (
+            np.arange(10.0),
+            {"A": 0.9, "B": 0.07, "C": 0.03},
+            None,
+            "class\\(es\\) C: the target is less than one",
+        ),
+        # the targets of B and C both fall in the run of 30 ones: B would be empty
+        (TIED, {"A": 0.40, "B": 0.05, "C": 0.55}, None, "class B would hold no enterprise"),
+        (
+            np.repeat([1.0, 2.0, 5.0], [40, 30, 30]),
+            {"A": 0.5, "B": 0.3, "C": 0.2},
+            20,
+            "30 enterprises share the score 5, more than the capacity of 20",
+        ),
+    ],
+)
+def test_scores_that_cannot_give_the_targets_are_a_clear_error(
+    scores: np.ndarray, shares: dict[str, float], capacity: int | None, message: str
+) -> None:
+    with pytest.raises(BandFitError, match=message):
+        fit_score_bands(scores, _abc(), shares, capacity=capacity)
+
+
+def _guangxi() -> ClassScheme:
+    return load_config(ROOT / "configs" / "classes" / "guangxi.yaml", ClassScheme)
+
+
+@pytest.mark.parametrize(
+    ("scheme", "shares", "message"),
+    [
+        (lambda: ClassScheme.model_validate(_shares(TARGETS)), TARGETS, "only for a score_bands"),
+        (
+            lambda: ClassScheme.model_validate(
+                _bands(
+                    method="probability_thresholds",
+                    score_bands=None,
+                    probability_thresholds={"A": 0, "B": 0.1, "C": 0.5, "D": 0.9},
+                )
+            ),
+            TARGETS,
+            "by probability_thresholds",
+        ),
+        (_abc, TARGETS, "D is not a class of the scheme"),
+        (_abc, {"A": 0.7, "B": 0.3}, "no share for C"),
+        (_guangxi, {"green": 0.6, "blue": 0.3, "yellow": 0.05, "red": 0.05}, "red is given only"),
+        (_guangxi, {"green": 0.6, "blue": 0.3, "yellow": 0.05, "grey": 0.05}, "grey is outside"),
+        (_abc, {"A": 0.6, "B": 0.3, "C": 0.2}, "must sum to 1, got 1.1"),
+    ],
+)
+def test_target_shares_must_fit_the_scheme(
+    scheme: Callable[[], ClassScheme], shares: dict[str, float], message: str
+) -> None:
+    with pytest.raises(BandFitError, match=message):
+        check_targets(scheme(), shares)
+    with pytest.raises(BandFitError, match=message):
+        fit_score_bands(np.arange(100.0), scheme(), shares)
+
+
+def test_the_five_level_scheme_fits_only_the_classes_its_bands_give() -> None:
+    shares = {"yellow": 0.1, "green": 0.6, "blue": 0.3}  # any order
+    bands = fit_score_bands(np.arange(1000) * 0.999, _guangxi(), shares)
+    assert list(bands) == ["green", "blue", "yellow"]
+    fitted = with_score_bands(_guangxi(), dict(sorted(bands.items())))  # JSON sorts the keys
+    assert fitted.cut_points == bands and fitted.overrides == _guangxi().overrides
+    assert fitted.name == "guangxi"
+
+
+def test_fitted_bands_must_match_the_schemes_band_classes() -> None:
+    with pytest.raises(SchemeError, match="fitted score bands are for classes A, B, C, D"):
+        with_score_bands(_guangxi(), {"A": 0.0, "B": 10.0, "C": 20.0, "D": 30.0})
+    with pytest.raises(SchemeError, match="no score bands"):
+        with_score_bands(ClassScheme.model_validate(_shares(TARGETS)), TARGETS)
+    with pytest.raises(ValueError, match="lower bounds must increase strictly"):
+        with_score_bands(_abc(), {"A": 0.0, "B": 10.0, "C": 10.0})
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ({"fit": True, "target_shares": None}, "fit is true, so target_shares must be given"),
+        ({"target_shares": {"A": 0.6, "B": 0.3}}, "target_shares must sum to 1, got 0.9"),
+        ({"target_shares": {"A": 1.0}}, "target_shares.A"),
+        ({"target_shares": {"A": 0.6, "B": 0.4, "C": 0.0}}, "target_shares.C"),
+        ({"capacity": 0}, "capacity"),
+        ({"max_share_drift": 0}, "max_share_drift"),
+        ({"fitted": True}, "class_bands.fitted: Extra inputs are not permitted"),
+    ],
+)
+def test_invalid_class_bands_config_is_rejected(
+    tmp_path: Path, block: dict[str, Any], message: str
+) -> None:
+    from models.config import ModelConfig
+
+    data = yaml.safe_load((ROOT / "configs" / "model.yaml").read_text("utf-8"))
+    data["class_bands"].update(block)
+    path = tmp_path / "model.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_config(path, ModelConfig)
+
+
+def test_shipped_class_bands_keep_the_schemes_bands() -> None:
+    from models.config import ModelConfig
+
+    cfg = load_config(ROOT / "configs" / "model.yaml", ModelConfig)
+    assert cfg.class_bands.fit is False  # the demo: the synthetic province's bands
+    assert cfg.class_bands.target_shares is not None
+    henan = load_config(ROOT / "configs" / "classes" / "henan.yaml", ClassScheme)
+    check_targets(henan, cfg.class_bands.target_shares)  # ready to switch on
+
+
+# ---------------------------------------------------------------- shares to watch
+def test_henan_expects_the_published_shares() -> None:
+    henan = load_config(ROOT / "configs" / "classes" / "henan.yaml", ClassScheme)
+    assert henan.expected_shares == {"A": (0.40, 0.73), "C": (0.05, 0.08), "D": (0.015, 0.035)}
+
+
+@pytest.mark.parametrize(
+    ("expected", "message"),
+    [
+        ({"E": [0.1, 0.2]}, "E are not on the risk ladder"),
+        ({"C": [0.08, 0.05]}, "C: the range 0.08-0.05 is empty"),
+        ({"A": [0.7, 0.9], "B": [0.4, 0.5]}, "the lows sum to 1.1"),
+        ({"C": [0.05, 1.2]}, "expected_shares.C"),
+    ],
+)
+def test_invalid_expected_shares_are_rejected(
+    tmp_path: Path, expected: dict[str, Any], message: str
+) -> None:
+    data = copy.deepcopy(_henan())
+    data["expected_shares"] = expected
+    with pytest.raises(ConfigError, match=message):
+        load_config(_write(tmp_path, data), ClassScheme)
+
+
+def test_expected_shares_must_be_on_the_ladder() -> None:
+    data = yaml.safe_load((ROOT / "configs" / "classes" / "guangxi.yaml").read_text("utf-8"))
+    data["expected_shares"] = {"grey": [0.0, 0.1]}
+    with pytest.raises(ValueError, match="grey are not on the risk ladder"):
+        ClassScheme.model_validate(data)
+
+
+def test_share_warnings_name_the_class_its_share_and_the_range() -> None:
+    henan = load_config(ROOT / "configs" / "classes" / "henan.yaml", ClassScheme)
+    fine = {"A": 600, "B": 310, "C": 60, "D": 30}
+    assert share_warnings(henan, fine) == []
+    warned = share_warnings(henan, {"A": 870, "B": 130, "C": 0, "D": 0})
+    assert [(w.code, w.kind) for w in warned] == [
+        ("A", "outside_expected"),
+        ("C", "empty"),
+        ("D", "empty"),
+    ]
+    assert warned[0].message == (
+        "class A: 87.0% of enterprises, outside the expected 40.0%-73.0% (the class scheme's "
+        "expected_shares)"
+    )
+    assert warned[1].message == "class C holds no enterprise (expected 5.0%-8.0%)"
+    d = warned[0].to_dict()
+    assert d["class"] == "A" and d["share"] == 0.87 and d["expected"] == [0.40, 0.73]
+    assert d["basis"] == "class_final"
+
+
+def test_fitted_targets_are_checked_on_the_bands_own_classes() -> None:
+    """With fitted bands, the share the bands give (before overrides) is held against its
+    target +- max_drift x target; the scheme's expected_shares are not used."""
+    henan = load_config(ROOT / "configs" / "classes" / "henan.yaml", ClassScheme)
+    final = {"A": 560, "B": 300, "C": 70, "D": 70}  # overrides moved 40 into D
+    model = {"A": 580, "B": 310, "C": 70, "D": 40}
+    assert share_warnings(henan, final, model, TARGETS, max_drift=0.5) == []
+    (w,) = share_warnings(henan, final, model, TARGETS, max_drift=0.2)
+    assert (w.code, w.kind, w.basis, w.share) == ("D", "drift", "class_model", 0.04)
+    assert w.expected == pytest.approx((0.024, 0.036))
+    assert "before overrides" in w.message and "retrain" in w.message
+    # an empty class (after overrides) is reported whatever the basis
+    final = {"A": 600, "B": 300, "C": 0, "D": 100}
+    (w,) = share_warnings(henan, final, model, TARGETS, max_drift=0.5)
+    assert (w.code, w.kind, w.basis) == ("C", "empty", "class_final")
