@@ -75,15 +75,20 @@ def population(w: Window) -> str:
         )
     else:
         known, address, capital = "", "CAST(NULL AS VARCHAR)", "CAST(NULL AS DOUBLE)"
-    # sector_tags NULL is the empty list (a list column cannot tell the two apart)
+    # sector_tags NULL is the empty list (a list column cannot tell the two apart), and
+    # revoked_date NULL is "not revoked" - but only in a registry that describes the firm: a
+    # registry of ids only (ingest's `registry: ids_only`, no establishment date, which the
+    # contract otherwise requires) knows neither, so both stay unknown (NULL)
     return f"""
     SELECT e.uscc, e.entity_type, e.legal_form, e.industry_code, e.division_code,
            e.established_date, e.paid_in_capital, e.sector_tags,
-           CASE WHEN e.revoked_date IS NOT NULL AND e.revoked_date <= {w.end}
+           CASE WHEN e.established_date IS NULL THEN NULL
+                WHEN e.revoked_date IS NOT NULL AND e.revoked_date <= {w.end}
                 THEN 1 ELSE 0 END AS revoked,
            {address} AS address_id,
            {capital} AS registered_capital,
-           ';' || COALESCE(e.sector_tags, '') || ';' AS tags
+           CASE WHEN e.established_date IS NOT NULL
+                THEN ';' || COALESCE(e.sector_tags, '') || ';' END AS tags
     FROM raw_enterprises e
     {known}
     WHERE (e.established_date IS NULL OR e.established_date <= {w.end})
@@ -143,7 +148,11 @@ BLOCKS = (
 
 
 def _sector(*tags: str) -> str:
-    return "CASE WHEN " + " OR ".join(f"p.tags LIKE '%;{t};%'" for t in tags) + " THEN 1 ELSE 0 END"
+    return (
+        "CASE WHEN p.tags IS NULL THEN NULL WHEN "
+        + " OR ".join(f"p.tags LIKE '%;{t};%'" for t in tags)
+        + " THEN 1 ELSE 0 END"
+    )
 
 
 FEATURES = (
@@ -169,7 +178,7 @@ FEATURES = (
         "成立不满3年(适用包容审慎监管)",
         "established less than 3 years ago (tolerant treatment applies)",
         "flag",
-        "CASE WHEN days_between(p.established_date, {w.end}) < 3 * 365.25 THEN 1 ELSE 0 END",
+        flag("days_between(p.established_date, {w.end}) < 3 * 365.25"),
         REGISTRY,
         kind="flag",
         template_zh="企业成立不满三年",
@@ -364,7 +373,7 @@ FEATURES = (
         "重点领域标签个数",
         "number of key-sector tags",
         "count",
-        "CASE WHEN p.sector_tags IS NULL OR p.sector_tags = '' THEN 0 "
+        "CASE WHEN p.tags IS NULL THEN NULL WHEN p.sector_tags IS NULL OR p.sector_tags = '' THEN 0 "
         "ELSE length(p.sector_tags) - length(replace(p.sector_tags, ';', '')) + 1 END",
         REGISTRY,
         template_zh="涉及{value:.0f}个重点领域",

@@ -39,6 +39,7 @@ def main(
 
 
 app.command()(data.simulate)
+app.command("simulate-research")(data.simulate_research)
 app.command()(data.ingest)
 app.command("preview-source")(data.preview_source)
 app.command("contract-docs")(data.contract_docs)

@@ -93,6 +93,11 @@ class IngestConfig(_Strict):
     #: ``opaque``: by an anonymised identifier (``opaque_id_pattern``), never checked as a USCC.
     id_scheme: Literal["uscc", "opaque"] = "uscc"
     opaque_id_pattern: str = r"^[0-9A-Za-z_.:\-]{1,64}$"
+    #: ``full``: the registry (enterprises) carries the contract's columns. ``ids_only``: it
+    #: may carry nothing but the identifiers (an anonymised research data set): the columns
+    #: it lacks stay NULL (never invented), their not-null rules and expectations are not
+    #: applied, and reconciliation.json and availability.json say so.
+    registry: Literal["full", "ids_only"] = "full"
     #: Folder of source mappings (``*.yaml``, `pipelines.intake.sources`); relative paths
     #: are taken from the working directory. None: files are named after their table.
     sources: str | None = None

@@ -22,7 +22,8 @@ Output folder (replaced atomically; a killed run leaves the previous one intact)
     <out>/quarantine/<table>.parquet   rejected rows: raw text, source row, rule, reasons
     <out>/review/<table>.csv           names waiting for a person to confirm their enterprise
     <out>/reconciliation.json          per table and rule; also printed by the CLI
-    <out>/availability.json            tables declared unavailable, and the groups they leave
+    <out>/availability.json            tables declared unavailable, and the groups they leave;
+                                       coverage: each event table's first and last event date
     <out>/validation/                  Great Expectations project and Data Docs (HTML)
 
 Personal ID numbers found in identifier columns are replaced by a salted hash before anything
@@ -214,7 +215,14 @@ def run_ingest(
                 f"ingest: {report.unaccounted} rows are unaccounted for; nothing was written"
             )
         write_json(report.to_dict(), work / "reconciliation.json")
-        write_json(_availability(cfg, reports), work / "availability.json")
+        write_json(
+            {
+                **_availability(cfg, reports),
+                **_registry_scheme(reports),
+                "coverage": _coverage(work, reports),
+            },
+            work / "availability.json",
+        )
         low = _below_floor(cfg, reports)
         kept = out.with_name(f"{out.name}.rejected")
         if not low and kept.exists():
@@ -250,6 +258,34 @@ def _availability(cfg: IngestConfig, reports: list[TableReport]) -> dict[str, ob
             for g, ts in sorted(groups.items())
         },
     }
+
+
+def _coverage(folder: Path, reports: list[TableReport]) -> dict[str, dict[str, str]]:
+    """``{table: {"first": date, "last": date}}``: the earliest and latest event date
+    (`contract.tables.Table.event_date`) of the accepted, merged rows of each event table
+    the output holds (the registry has no event date). Features read ``first`` as the
+    start of the records (left-censoring: `features.engine.Window.coverage`)."""
+    out: dict[str, dict[str, str]] = {}
+    con = duckdb.connect()
+    try:
+        for t in reports:
+            spec = TABLES[t.table]
+            path = table_file(folder, t.table)
+            if spec.event_date is None or t.status not in ("ingested", "kept"):
+                continue
+            if not path.is_file():
+                continue
+            col = quote(spec.event_date)
+            # MIN/MAX of a Parquet column: answered from the row-group statistics
+            row = con.execute(
+                f"SELECT MIN({col}), MAX({col}) FROM read_parquet({literal(str(path))})"
+            ).fetchone()
+            if row is None or row[0] is None:
+                continue  # no rows: nothing is covered
+            out[t.table] = {"first": row[0].isoformat(), "last": row[1].isoformat()}
+    finally:
+        con.close()
+    return dict(sorted(out.items()))
 
 
 def _below_floor(cfg: IngestConfig, reports: list[TableReport]) -> list[str]:
@@ -301,6 +337,32 @@ def _load_vocabularies(con: duckdb.DuckDBPyConnection, cfg: IngestConfig) -> Non
 
 
 EXTERNAL = {"division": "vocab_division_accepted", "industry": "vocab_industry"}
+
+
+#: The registry columns the contract requires that a registry of identifiers only
+#: (``registry: ids_only``) may lack: they stay NULL and their not-null rules are not applied.
+IDS_ONLY_OPTIONAL = frozenset(
+    c.name for c in TABLES["enterprises"].columns if not c.nullable and c.name != "uscc"
+)
+
+
+def _ids_only(spec: Table) -> Table:
+    """The registry's table with the columns an ids-only registry may lack made nullable."""
+    return dataclasses.replace(
+        spec,
+        columns=tuple(
+            dataclasses.replace(c, nullable=True) if c.name in IDS_ONLY_OPTIONAL else c
+            for c in spec.columns
+        ),
+    )
+
+
+def _registry_scheme(reports: list[TableReport]) -> dict[str, object]:
+    """``{"registry": ...}`` for availability.json when the registry carried ids only."""
+    for t in reports:
+        if t.table == "enterprises" and "registry" in t.source:
+            return {"registry": t.source["registry"]}
+    return {}
 
 
 def _extended(spec: Table, inputs: Inputs) -> Table:
@@ -366,6 +428,7 @@ class _Ingest:
         self.former_path: Path | None = None
         self.side_tables = False
         self.review: pd.DataFrame | None = None
+        self.name_from_id = False
 
     # ------------------------------------------------------------------ one table
     def table(self, name: str, inputs: Inputs | None) -> TableReport:
@@ -406,6 +469,9 @@ class _Ingest:
                 return TableReport(name, "kept", rows_total=int(n[0][0]))
             return TableReport(name, "absent")
         spec = _extended(spec, inputs)
+        ids_only = name == "enterprises" and self.cfg.registry == "ids_only"
+        if ids_only:
+            spec = _ids_only(spec)
         described = self._stage_source(spec, inputs)
         self._stage(spec)
         if name != "enterprises":
@@ -424,6 +490,8 @@ class _Ingest:
         self._flag(spec)
         self._deduplicate(spec)
         report = TableReport(name, "ingested", source=described)
+        if ids_only:
+            report.source["registry"] = self._ids_only_note(spec)
         report.expectations = validate_staged(
             self.validation, self.con, spec, self.flags, self.cfg.ge_batch_rows
         )
@@ -432,6 +500,30 @@ class _Ingest:
         self._write_review(spec)
         return report
 
+    def _optional(self, table: str) -> frozenset[str]:
+        """Required columns a file of ``table`` may lack (an ids-only registry's)."""
+        if table == "enterprises" and self.cfg.registry == "ids_only":
+            return IDS_ONLY_OPTIONAL
+        return frozenset()
+
+    def _ids_only_note(self, spec: Table) -> dict[str, object]:
+        """What reconciliation.json and availability.json say of an ids-only registry."""
+        absent = sorted(
+            c.name for c in spec.columns if c.name != "uscc" and c.name not in self.present
+        )
+        note: dict[str, object] = {
+            "scheme": "ids_only",
+            "zh": "登记信息仅含企业标识：缺少的登记字段为空(不推断)，其非空规则不适用，"
+            "依赖登记信息的特征缺失",
+            "en": "the registry carries identifiers only: the registry columns it lacks are "
+            "NULL (never inferred), their not-null rules are not applied, and features "
+            "derived from them are missing",
+            "columns_absent": absent,
+        }
+        if self.name_from_id:
+            note["name"] = "the identifier (id_scheme: opaque, no name delivered)"
+        return note
+
     def _stage_source(self, spec: Table, inputs: Inputs) -> dict[str, object]:
         """Stage the table's files as the view ``src``; returns how they were read."""
         cfg = self.cfg
@@ -439,7 +531,7 @@ class _Ingest:
         self.native: set[str] = set()
         if len(inputs) == 1 and inputs[0][1] is None and sniff(inputs[0][0]) == "parquet":
             path = inputs[0][0]
-            src = parquet_source(name, path, cfg.column_aliases)
+            src = parquet_source(name, path, cfg.column_aliases, self._optional(name))
             files = ", ".join(literal(str(f)) for f in src.parquet_files)
             # columns already stored in their contract type are taken as they are
             cols = ", ".join(
@@ -471,6 +563,7 @@ class _Ingest:
                     cfg.header_scan_rows,
                     mapping=mapping,
                     delivery_date=self.delivery_date,
+                    optional=self._optional(name),
                 )
             except SourceError as exc:
                 raise StructuralError(f"{path}: {exc} [rule: source mapping]") from None
@@ -521,6 +614,7 @@ class _Ingest:
         ):
             derived.append(f"{raw('uscc')} AS {raw('name')}")
             self.present = self.present | {"name"}
+            self.name_from_id = True
         extra = "".join(f", {d}" for d in derived)
         if replaced:
             extra = f" REPLACE ({', '.join(replaced)})" + extra

@@ -145,8 +145,17 @@ def _explain_header(
 ) -> None:
     spec = TABLES[table]
     known = header_map(spec, cfg.column_aliases, mapping)
+    unpivot = mapping.unpivot if mapping is not None else None
+    unpivoted = {
+        normalise_header(h): code for h, code in (unpivot.columns if unpivot else {}).items()
+    }
     scan = mapping.header.scan_rows if mapping is not None else cfg.header_scan_rows
-    guess = find_header(rows, known, scan, mapping.header.min_matches if mapping else 2)
+    guess = find_header(
+        rows,
+        {**known, **{k: f"unpivot:{k}" for k in unpivoted}},
+        scan,
+        mapping.header.min_matches if mapping else 2,
+    )
     result.header = {
         "row": guess.row + 1 if guess.row >= 0 else None,  # 1-based, as a spreadsheet shows it
         "matched_cells": guess.matches,
@@ -185,6 +194,12 @@ def _explain_header(
         entry: dict[str, Any] = {"position": i + 1, "header": text}
         if key in passthrough:
             entry.update(fate="passthrough", column=passthrough[key])
+        elif unpivot is not None and key in unpivoted:
+            entry.update(
+                fate="unpivoted",
+                column=f"{unpivot.name} = {unpivoted[key]}, {unpivot.value} = the cell",
+            )
+            supplied.update((unpivot.name, unpivot.value))
         elif key in explicit:
             entry.update(fate="mapped", column=", ".join(explicit[key]), by="source mapping")
             supplied.update(explicit[key])

@@ -23,7 +23,13 @@ import pyarrow as pa
 
 from contract.tables import TABLES, Table
 from pipelines.intake.rules import FULL_WIDTH, HALF_WIDTH
-from pipelines.intake.sources import IDENTIFIER_LABELS, SourceMapping, ValueMapper, constant
+from pipelines.intake.sources import (
+    IDENTIFIER_LABELS,
+    SourceMapping,
+    Unpivot,
+    ValueMapper,
+    constant,
+)
 
 FORMATS = {
     ".parquet": "parquet",
@@ -59,6 +65,8 @@ class Source:
     header_cells: int = 0  # non-empty cells of the header row
     constants: list[str] = field(default_factory=list)  # columns set by a mapping's value
     rows_filtered: int = 0
+    #: a wide file made long (`SourceMapping.unpivot`): file rows, cells, blank cells, rows
+    unpivot: dict[str, int] = field(default_factory=dict)
 
     def describe(self) -> dict[str, object]:
         d: dict[str, object] = {
@@ -77,6 +85,8 @@ class Source:
             d["mapping"] = self.mapping
         if self.header_cells:
             d["header_match"] = f"{self.header_matches}/{self.header_cells}"
+        if self.unpivot:
+            d["unpivot"] = self.unpivot
         return d
 
 
@@ -324,11 +334,15 @@ def read_text_table(
     scan: int,
     mapping: SourceMapping | None = None,
     delivery_date: dt.date | None = None,
+    optional: frozenset[str] = frozenset(),
 ) -> tuple[pa.Table, Source]:
     """A CSV or workbook export (or, under a source mapping, any file) as text columns
     ``raw__<column>``, with its source rows, the mapping's value rewriting applied, and
-    ``_filtered`` set on the rows a mapping's filter leaves out."""
+    ``_filtered`` set on the rows a mapping's filter leaves out. Under a mapping's
+    ``unpivot`` each non-blank cell of its columns is a row. ``optional``: required columns
+    the file may lack (a registry of identifiers only, ``registry: ids_only``)."""
     spec = TABLES[table]
+    unpivot = mapping.unpivot if mapping is not None else None
     if mapping is not None:
         scan = mapping.header.scan_rows
     if fmt == "parquet":
@@ -340,7 +354,9 @@ def read_text_table(
     if not any(any(c for c in r) for r in rows):
         raise StructuralError(f"{path}: the file is empty, no header row [rule: header row]")
     known = header_map(spec, aliases, mapping)
-    guess = find_header(rows, known, scan, mapping.header.min_matches if mapping else 2)
+    # the unpivoted headers name the file's columns too (each its own)
+    wide = {normalise_header(hd): f"unpivot:{hd}" for hd in (unpivot.columns if unpivot else {})}
+    guess = find_header(rows, {**known, **wide}, scan, mapping.header.min_matches if mapping else 2)
     where = f"source {mapping.source}" if mapping is not None else f"table {table}"
     if guess.row < 0:
         hint = (
@@ -378,7 +394,7 @@ def read_text_table(
         key = normalise_header(text)
         hit = known.get(key)
         if hit is None or (mapping is not None and hit in mapping.columns):
-            if text.strip() and i not in positions.values() and key not in ignore:
+            if text.strip() and i not in positions.values() and key not in ignore | set(wide):
                 src.ignored_columns.append(text)
             continue
         if hit in positions:
@@ -402,8 +418,19 @@ def read_text_table(
         if mapping is not None
         else []
     )
-    _check_required(spec, path, {**src.columns, **dict.fromkeys([*consts, *filled], "")})
+    if unpivot is not None:
+        lacking = [hd for hd in unpivot.columns if normalise_header(hd) not in by_header]
+        if lacking:
+            raise StructuralError(
+                f"{path}: unpivot column {lacking[0]!r} of {where} is not a header of the "
+                "file [rule: source mapping]"
+            )
+        src.columns[unpivot.name] = src.columns[unpivot.value] = "|".join(unpivot.columns)
+    _check_required(spec, path, {**src.columns, **dict.fromkeys([*consts, *filled, *optional], "")})
     data = rows[h + 1 :]
+    if mapping is not None and mapping.blank_texts:
+        blanks = frozenset(b.strip() for b in mapping.blank_texts)
+        data = [[None if c is not None and c.strip() in blanks else c for c in r] for r in data]
     width = len(header)
     cols: dict[str, list[str | None]] = {f"raw__{name}": [] for name in positions}
     extra: list[str | None] = []
@@ -428,14 +455,23 @@ def read_text_table(
                 why = f.describe()
                 break
         filtered.append(why)
-    n = len(data)
+    source_rows = list(range(h + 2, h + 2 + len(data)))
+    if unpivot is not None:
+        cols, extra, filtered, source_rows = _unpivot(
+            unpivot, data, by_header, cols, extra, filtered, source_rows, src
+        )
+    n = len(source_rows)
     if mapping is not None:
         for target, m in mapping.columns.items():
             if not m.transforms:
                 continue
             col = spec.column(target) if target in spec.column_names else None
             mapper = ValueMapper(
-                m, bool(col and col.is_list), delivery_date, f"{where}, column {target}"
+                m,
+                bool(col and col.is_list),
+                delivery_date,
+                f"{where}, column {target}",
+                bare=bool(col and col.dtype == "float" and col.unit != "万元"),
             )
             key = f"raw__{target}"
             values = cols.get(key, [consts.get(target)] * n)
@@ -458,15 +494,60 @@ def read_text_table(
     arrays["_extra"] = pa.array(extra, type=pa.string())
     arrays["_source_file"] = pa.array([path.name] * n, type=pa.string())
     # the line or spreadsheet row a person would look up (1-based, counting title rows)
-    arrays["_source_row"] = pa.array(range(h + 2, h + 2 + n), type=pa.int64())
+    arrays["_source_row"] = pa.array(source_rows, type=pa.int64())
     arrays["_source_name"] = pa.array([src.mapping or None] * n, type=pa.string())
     arrays["_filtered"] = pa.array(filtered, type=pa.string())
     src.rows_filtered = sum(1 for f in filtered if f)
     return pa.table(arrays), src
 
 
-def parquet_source(table: str, path: Path, aliases: dict[str, str]) -> Source:
-    """Map a Parquet file's (or folder of parts') columns; the data stay on disk for DuckDB."""
+def _unpivot(
+    u: Unpivot,
+    data: list[list[str | None]],
+    by_header: dict[str, int],
+    cols: dict[str, list[str | None]],
+    extra: list[str | None],
+    filtered: list[str | None],
+    source_rows: list[int],
+    src: Source,
+) -> tuple[dict[str, list[str | None]], list[str | None], list[str | None], list[int]]:
+    """One row per non-blank cell of the unpivoted columns, each keeping its file row's other
+    columns, spill, filter verdict and row number; blank cells are counted in ``src``."""
+    at = [(by_header[normalise_header(hd)], code) for hd, code in u.columns.items()]
+    out: dict[str, list[str | None]] = {k: [] for k in cols}
+    out[f"raw__{u.name}"], out[f"raw__{u.value}"] = [], []
+    o_extra: list[str | None] = []
+    o_filtered: list[str | None] = []
+    o_rows: list[int] = []
+    blank = 0
+    for r, row in enumerate(data):
+        for i, code in at:
+            cell = row[i] if i < len(row) else None
+            if cell is None or not str(cell).strip():
+                blank += 1
+                continue
+            for k, v in cols.items():
+                out[k].append(v[r])
+            out[f"raw__{u.name}"].append(code)
+            out[f"raw__{u.value}"].append(cell)
+            o_extra.append(extra[r])
+            o_filtered.append(filtered[r])
+            o_rows.append(source_rows[r])
+    src.unpivot = {
+        "file_rows": len(data),
+        "columns": len(at),
+        "cells": len(data) * len(at),
+        "blank_cells": blank,
+        "rows": len(o_rows),
+    }
+    return out, o_extra, o_filtered, o_rows
+
+
+def parquet_source(
+    table: str, path: Path, aliases: dict[str, str], optional: frozenset[str] = frozenset()
+) -> Source:
+    """Map a Parquet file's (or folder of parts') columns; the data stay on disk for DuckDB.
+    ``optional``: required columns it may lack (as for `read_text_table`)."""
     import pyarrow.parquet as pq
 
     spec = TABLES[table]
@@ -496,7 +577,7 @@ def parquet_source(table: str, path: Path, aliases: dict[str, str]) -> Source:
             is_native = _NATIVE.get(dtype)
             if is_native is not None and is_native(schema.field(text).type):
                 src.native.add(target)
-    _check_required(spec, path, src.columns)
+    _check_required(spec, path, {**src.columns, **dict.fromkeys(optional, "")})
     return src
 
 

@@ -11,7 +11,11 @@ penalty kind and its amount written in one sentence. A source mapping
   ``value``), and how its text becomes the contract's value: ``map`` (code words),
   ``keywords`` (regular expressions over free text, first match wins), ``split`` and
   ``choose`` (several values in one cell), ``extract`` (a value inside a sentence),
-  ``unit`` (元 / 万元 / 亿元 for a bare number), ``default`` (when the cell is blank);
+  ``unit`` (元 / 万元 / 亿元 for a bare number), ``period`` (a cell naming only a year or a
+  month becomes its first or last day), ``default`` (when the cell is blank);
+* ``unpivot``: a wide export (one row per firm and year, one column per count) becomes one
+  row per non-blank cell: the header's code in one column (``indicator``), the cell in
+  another (``value``);
 * ``passthrough``: columns the contract does not name, kept with a declared type as
   ``x_<name>`` (they reach the accepted table, features and the data-contract docs);
 * ``filters``: rows the bureau does not want (kept in quarantine under rule ``filtered``,
@@ -103,6 +107,9 @@ class ColumnMapping(_Strict):
     combine: Literal["first", "sum"] = "first"
     #: Unit of a bare number in this column (amount columns; the contract stores 万元).
     unit: Literal["元", "万元", "亿元"] | None = None
+    #: A cell that names only a year or a month (``2023``, ``2024-03``, ``202403``,
+    #: ``2024年3月``) becomes a date: the period's first or last day (date columns).
+    period: Literal["first_day", "last_day"] | None = None
     #: The value of a blank cell (``{delivery_date}`` allowed).
     default: str | None = None
     #: The value when a text matched neither ``map`` nor ``keywords`` (None: keep the text,
@@ -143,6 +150,7 @@ class ColumnMapping(_Strict):
             or self.extract
             or self.combine != "first"
             or self.unit
+            or self.period is not None
             or self.default is not None
             or self.otherwise is not None
         )
@@ -156,6 +164,21 @@ class Passthrough(_Strict):
     zh: str = ""
     en: str = ""
     unit: Literal["元", "万元", "亿元"] | None = None
+
+
+class Unpivot(_Strict):
+    """A wide export made long: every header of ``columns`` gives each row of the file one
+    row of the table, whose ``name`` column holds the code the header maps to and whose
+    ``value`` column holds the cell (``columns.<value>`` may still rewrite it, e.g. with a
+    ``unit``). A blank cell is no observation: it gives no row, and is counted as
+    ``blank_cells`` in the file's description in ``reconciliation.json``."""
+
+    #: Header in the file -> the code its cells are recorded under (``裁判文书数: judgments``).
+    columns: Annotated[dict[str, str], Field(min_length=1)]
+    #: The column that takes the code (``indicator`` of the generic indicators table).
+    name: str = "indicator"
+    #: The column that takes the cell.
+    value: str = "value"
 
 
 class Filter(_Strict):
@@ -277,9 +300,14 @@ class SourceMapping(_Strict):
     columns: dict[str, ColumnMapping] = Field(default_factory=dict)
     #: Headers to leave out without a note (others not mapped are listed as ignored).
     ignore: list[str] = Field(default_factory=list)
+    #: Texts that mean an empty cell anywhere in this export (``企业选择不公示``, ``-``, ``无``):
+    #: read as blank, in contract and passthrough columns alike.
+    blank_texts: list[str] = Field(default_factory=list)
     passthrough: dict[str, Passthrough] = Field(default_factory=dict)
     filters: list[Filter] = Field(default_factory=list)
     design: Design | None = None
+    #: One row per non-blank cell of some columns (a wide export made long).
+    unpivot: Unpivot | None = None
     #: Text encoding of CSV files, when sniffing (UTF-8, then GB18030) is not wanted.
     encoding: str | None = None
 
@@ -321,6 +349,8 @@ class SourceMapping(_Strict):
                         )
             if m.unit is not None and (col is None or col.dtype != "float"):
                 raise ValueError(f"columns.{name}: unit applies to amount columns only")
+            if m.period is not None and (col is None or col.dtype != "date"):
+                raise ValueError(f"columns.{name}: period applies to date columns only")
         for header, p in self.passthrough.items():
             if p.unit is not None and p.type != "float":
                 raise ValueError(f"passthrough.{header}: unit applies to float columns only")
@@ -329,7 +359,37 @@ class SourceMapping(_Strict):
             raise ValueError("passthrough: two columns with the same name")
         if self.design is not None and self.table != "inspections":
             raise ValueError("design applies to the inspections table only")
+        if self.unpivot is not None:
+            self._check_unpivot(self.unpivot)
         return self
+
+    def _check_unpivot(self, u: Unpivot) -> None:
+        spec = TABLES[self.table]
+        for role, target in (("name", u.name), ("value", u.value)):
+            if target not in spec.column_names:
+                raise ValueError(f"unpivot.{role}: {target!r} is not a column of {self.table}")
+            m = self.columns.get(target)
+            if m is not None and (m.from_ is not None or m.value is not None):
+                raise ValueError(
+                    f"unpivot.{role}: columns.{target} comes from the unpivoted cells; "
+                    "give it transforms only, not from or value"
+                )
+        if u.name == u.value:
+            raise ValueError("unpivot: name and value must be two columns")
+        col = spec.column(u.name)
+        if col.dtype != "string":
+            raise ValueError(f"unpivot.name: {self.table}.{u.name} is not a text column")
+        codes = VOCABULARIES.get(col.vocabulary or "")
+        for header, code in u.columns.items():
+            if codes is not None and code not in codes:
+                raise ValueError(
+                    f"unpivot.columns.{header}: {code!r} is not a code of vocabulary "
+                    f"{col.vocabulary} ({', '.join(codes)})"
+                )
+        taken = {h for m in self.columns.values() for h in m.headers} | set(self.passthrough)
+        both = sorted(set(u.columns) & taken)
+        if both:
+            raise ValueError(f"unpivot.columns: {both[0]!r} is also mapped to a column")
 
     def matches(self, filename: str) -> bool:
         return any(fnmatch.fnmatch(filename, p) for p in self.files)
@@ -407,10 +467,18 @@ class ValueMapper:
     """
 
     def __init__(
-        self, m: ColumnMapping, is_list: bool, delivery_date: dt.date | None, where: str
+        self,
+        m: ColumnMapping,
+        is_list: bool,
+        delivery_date: dt.date | None,
+        where: str,
+        bare: bool = False,
     ) -> None:
         self.m = m
         self.is_list = is_list
+        #: a number column without the contract's 万元 (the indicators' value): an amount
+        #: with a unit is converted here to a bare number in 万元
+        self.bare = bare
         self.where = where
         self.words = {k.strip().lower(): v for k, v in m.map.items()}
         self.keywords = [(re.compile(k.pattern), k.value) for k in m.keywords]
@@ -439,6 +507,14 @@ class ValueMapper:
         return result
 
     def _compute(self, text: str | None) -> tuple[str | None, str]:
+        value, how = self._rewrite(text)
+        if self.bare and value is not None:
+            found = _AMOUNT.match(value.strip())
+            if found is not None and found[2] is not None:
+                return format(round(_in_wan(value, None) or 0.0, 10), ".15g"), how
+        return value, how
+
+    def _rewrite(self, text: str | None) -> tuple[str | None, str]:
         m = self.m
         if text is None or not text.strip():
             return (self.default, "default") if self.default is not None else (None, "blank")
@@ -478,9 +554,38 @@ class ValueMapper:
                 return r
             if m.otherwise is not None:
                 return m.otherwise, "otherwise"
+        if m.period is not None:
+            day = _period_day(value, m.period)
+            if day is not None:
+                return day, "period"
         if m.unit is not None and _NUMBER.match(value):
             return value + m.unit, "unit"
         return value, how
+
+
+_PERIOD = re.compile(r"^(\d{4})(?:年|(?:[-/.年]?(\d{1,2})月?))?$")
+
+
+def _period_day(text: str, which: str) -> str | None:
+    """The first or last day of the year or month ``text`` names (None for anything else).
+
+    >>> _period_day("2024-02", "last_day"), _period_day("2023", "first_day")
+    ('2024-02-29', '2023-01-01')
+    >>> _period_day("2024年3月", "last_day"), _period_day("2024-03-05", "last_day") is None
+    ('2024-03-31', True)
+    """
+    found = _PERIOD.match(text.strip())
+    if found is None:
+        return None
+    year = int(found[1])
+    month = int(found[2]) if found[2] else None
+    if month is not None and not 1 <= month <= 12:
+        return None
+    if which == "first_day":
+        return dt.date(year, month or 1, 1).isoformat()
+    if month is None or month == 12:
+        return dt.date(year, 12, 31).isoformat()
+    return (dt.date(year, month + 1, 1) - dt.timedelta(days=1)).isoformat()
 
 
 _AMOUNT = re.compile(r"^([-+]?[\d,]*\.?\d+)\s*(亿元|亿|万元|万|元)?$")

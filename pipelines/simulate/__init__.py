@@ -13,7 +13,8 @@ Folders are replaced atomically: a run that dies leaves the previous output inta
 
 The simulator is a client of the contract; this package is the pipeline's one door to it:
 `load_simulator_config` reads ``configs/simulator.yaml``, `run_simulate` writes the province,
-`write_messy` (`pipelines.simulate.messy`) its corrupted copy.
+`write_messy` (`pipelines.simulate.messy`) its corrupted copy, `write_research_dataset`
+(`simulator.research`) an anonymised, labelled research extract (issue 18).
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ from pipelines.paths import SIMULATOR_CONFIG
 from pipelines.simulate.messy import write_messy
 from simulator.config import SimulatorConfig
 from simulator.engine import ChunkStats, chunk_sizes, simulate_chunk
+from simulator.research import write_research_dataset
 from simulator.summary import SimulationSummary, summarise
 
 log = logging.getLogger(__name__)
 
-__all__ = ["load_simulator_config", "run_simulate", "write_messy"]
+__all__ = ["load_simulator_config", "run_simulate", "write_messy", "write_research_dataset"]
 
 Progress = Callable[[int, int], None]
 
