@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+import math
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from contract.months import months_between
 
 #: Deepest tree the fast explanation engine takes (`models.treeshap.MAX_PATH_FEATURES` is
 #: this: a path of depth d has at most d distinct features).
@@ -62,6 +65,9 @@ class VerifyThresholds(_Strict):
     require_increasing: bool = True  # hit rates rise strictly along the classes
     min_top_lift: Annotated[float, Field(gt=0)] = 2.0  # highest class vs random inspection
     max_score_psi: Annotated[float, Field(gt=0)] = 0.25  # the score's drift from training
+    #: The model must not lose to the plain baseline on the verified rows (`PlainBaselineConfig`);
+    #: a version trained without one reports the check as not available (not a failure).
+    require_beats_plain: bool = True
     #: Which information groups' records would reveal each problem category inspectors
     #: record (contract vocabulary problem_category): the main-risk-point check counts a
     #: problem as found by the reasons when the enterprise's top risk point is in one of them.
@@ -86,12 +92,60 @@ class MlflowConfig(_Strict):
     registered_model: str
 
 
+class PlainBaselineConfig(_Strict):
+    """Issue 18: every training also fits a plain LightGBM (fixed parameters,
+    `models.plain.PARAMS`) on simple per-enterprise aggregates of the delivered tables
+    (`pipelines.aggregates`) and judges the deployed model against it on the same test rows:
+    a paired bootstrap of the rows (``bootstrap`` resamples, seeded by ``seed``), and the model
+    *loses* when the whole ``confidence`` interval of AUC(model) - AUC(plain) lies below 0."""
+
+    enabled: bool = True
+    bootstrap: Annotated[int, Field(ge=100, le=100_000)] = 1000
+    confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
+
+
 class PromoteThresholds(_Strict):
     """Checked by `riskclass promote` until the verification report (issue 8) exists."""
 
     min_test_auc: Annotated[float, Field(ge=0.5, le=1)]
     max_test_logloss: Annotated[float, Field(gt=0)]
     require_increasing_hit_rates: bool
+    #: Refuse a version whose deployed model lost to the plain baseline on its test months.
+    require_beats_plain: bool = True
+
+
+class ClassBandsConfig(_Strict):
+    """Score bands that fit the bureau's data (``class_bands``): with ``fit``, training puts
+    the class scheme's score bands where the scores of the whole population (the latest
+    feature month it used) give ``target_shares`` (`models.classes.fit_score_bands`), and the
+    version carries them; without, the scheme's own bands are used. Which classes the shares
+    name is checked against the scheme when training starts (`models.classes.check_targets`):
+    one share for each class the scheme's bands give, any order."""
+
+    fit: bool = False
+    #: Share of the population per class (code -> share in (0, 1)), summing to 1.
+    target_shares: dict[str, Annotated[float, Field(gt=0, lt=1)]] | None = None
+    #: The highest class holds exactly this many enterprises (those the bureau can visit in
+    #: full each round); the other classes share the rest in ``target_shares``' proportions.
+    capacity: Annotated[int, Field(ge=1)] | None = None
+    #: classify warns when a class's share is off its target by more than this x the target.
+    max_share_drift: Annotated[float, Field(gt=0, le=1)] = 0.5
+
+    @model_validator(mode="after")
+    def _shares(self) -> Self:
+        if self.target_shares is None:
+            if self.fit:
+                raise ValueError("fit is true, so target_shares must be given (class -> share)")
+            return self
+        if len(self.target_shares) < 2:
+            raise ValueError("target_shares must name at least two classes")
+        total = math.fsum(self.target_shares.values())
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(f"target_shares must sum to 1, got {total:.12g}")
+        return self
+
+
+LabelKind = Literal["double_random", "design_unknown", "targeted"]
 
 
 class ModelConfig(_Strict):
@@ -100,7 +154,14 @@ class ModelConfig(_Strict):
     last_label_month: str
     valid_months: Annotated[int, Field(ge=1, le=24)]
     test_months: Annotated[int, Field(ge=1, le=24)]
-    use_targeted: bool
+    #: The label kinds training learns from (`models.data.LABEL_KINDS`): ``double_random``
+    #: (weight 1/p) always; ``design_unknown`` (double-random without an inclusion
+    #: probability) and ``targeted`` (weight 1) only when named. Evaluation uses only the first.
+    train_on: tuple[LabelKind, ...] = ("double_random",)
+    #: ``out_of_time`` (train, valid, test months), ``grouped_cv`` (folds of enterprises), or
+    #: ``auto``: out of time when the label months allow it, else grouped cross-validation.
+    split: Literal["auto", "out_of_time", "grouped_cv"] = "auto"
+    cv_folds: Annotated[int, Field(ge=3, le=20)] = 5  # grouped cross-validation's k
     lightgbm: LightGBMParams
     tuning: TuningConfig
     calibration: Literal["isotonic", "sigmoid"]
@@ -110,10 +171,57 @@ class ModelConfig(_Strict):
     sectors: tuple[SectorModel, ...]
     sector_rule: Literal["boost", "replace", "average"]
     sector_rounds: Annotated[int, Field(ge=1, le=2000)]
+    #: a sector model is kept only when its validation AUC beats the general model's in at
+    #: least this share of paired bootstrap resamples (a sector's validation rows are few:
+    #: a gain smaller than their noise is no gain)
+    sector_confidence: Annotated[float, Field(ge=0.5, lt=1)] = 0.8
     mlflow: MlflowConfig
     promote: PromoteThresholds
     explain: ExplainConfig = ExplainConfig()
     verify: VerifyThresholds = VerifyThresholds()
+    plain_baseline: PlainBaselineConfig = PlainBaselineConfig()
+    class_bands: ClassBandsConfig = ClassBandsConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _use_targeted_is_train_on(cls, data: Any) -> Any:
+        """Old configs' ``use_targeted: true`` is ``train_on: [double_random, targeted]``."""
+        if not isinstance(data, dict) or "use_targeted" not in data:
+            return data
+        data = dict(data)
+        old = data.pop("use_targeted")
+        if not isinstance(old, bool):
+            raise ValueError(f"use_targeted is true or false, got {old!r}")
+        if "train_on" in data:
+            raise ValueError("give train_on or the older use_targeted, not both")
+        data["train_on"] = ("double_random", "targeted") if old else ("double_random",)
+        return data
+
+    @model_validator(mode="after")
+    def _double_random_is_always_a_label(self) -> Self:
+        if "double_random" not in self.train_on:
+            raise ValueError(
+                "train_on must include double_random: the weighted labels every model learns "
+                "from and is evaluated on"
+            )
+        if len(set(self.train_on)) != len(self.train_on):
+            raise ValueError(f"train_on names a kind twice: {list(self.train_on)}")
+        return self
+
+    @model_validator(mode="after")
+    def _label_months_are_a_window(self) -> Self:
+        months_between(self.first_label_month, self.last_label_month)  # YYYY-MM, first <= last
+        return self
+
+    @property
+    def use_targeted(self) -> bool:
+        """Whether targeted inspections also train the model (the older setting)."""
+        return "targeted" in self.train_on
+
+    def overridden(self, update: dict[str, Any]) -> ModelConfig:
+        """This config with ``update`` (top-level keys; the command line's overrides), validated
+        again as the YAML is: a bad value is the same clear error."""
+        return type(self).model_validate({**self.model_dump(), **update})
 
     @model_validator(mode="after")
     def _depth_within_the_explanation_budget(self) -> Self:

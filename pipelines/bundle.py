@@ -7,7 +7,8 @@ benchmarks); no stage module is imported here.
   the parameters and metrics their training run logged, moving an alias);
 - `Bundle` and `load_bundle`: the boosters, calibrators and design of one version, as
   `pipelines.train` stored them (artifact folder ``bundle``), scoring with the sector blend of
-  `models.sectors` and explaining with `models.explain`;
+  `models.sectors` and explaining with `models.explain`; `Bundle.scheme` gives the class
+  scheme with the score bands the version fitted at training, when it has them;
 - `check_feature_file`: a feature file the version was not trained for is refused;
 - the classes file's columns (`CLASS_FIELDS`, `output_schema`) and the explanation columns
   stored beside each class (`risk_point_columns`), which classify writes and the reports and
@@ -36,7 +37,9 @@ from features.catalog import Feature
 from features.definitions import lookup
 from features.derived import DerivedSpec
 from models import calibration, explain, gbm, sectors
+from models.classes import ClassScheme, FittedBands, SchemeError
 from models.config import ModelConfig
+from models.plain import PlainModel
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -128,6 +131,12 @@ class Bundle:
     catalog: str | None
     #: the features derived from the bureau's own columns the model was trained with
     derived: DerivedSpec = field(default_factory=DerivedSpec)
+    #: score bands fitted at training on the population's scores (configs/model.yaml
+    #: ``class_bands.fit``); None: the class scheme's own bands apply
+    class_bands: FittedBands | None = None
+    #: the plain baseline trained beside the model (``plain.txt``, ``plain_design.json``;
+    #: `models.plain`); None: a version trained before it existed
+    plain: PlainModel | None = None
 
     @cached_property
     def features(self) -> dict[str, Feature]:
@@ -169,6 +178,25 @@ class Bundle:
         """The sector flag columns the bundle reads, sorted."""
         return sorted({flag for _n, flag, _b, _c in self.sectors})
 
+    def scheme(self, scheme: ClassScheme) -> ClassScheme:
+        """The scheme this version classes with: ``scheme`` with the score bands fitted at
+        training, when the version has them and ``scheme`` is a score-band scheme; else
+        ``scheme`` unchanged (a version without fitted bands; a ``shares`` scheme, which
+        fits each month's population by its own ranks; ``probability_thresholds``, bounds
+        the bureau set on the calibrated probability itself). Same name, classes and
+        overrides: only the bands change. `BundleError` when the scheme's bands give other
+        classes than the fitted ones (fitted for another scheme)."""
+        if self.class_bands is None or scheme.method != "score_bands":
+            return scheme
+        try:
+            return self.class_bands.apply(scheme)
+        except SchemeError as exc:
+            raise BundleError(
+                f"model {self.name} version {self.version} carries score bands fitted for "
+                f"class scheme {self.class_bands.scheme}: {exc}; class with that scheme, or "
+                "retrain with this one"
+            ) from None
+
 
 def load_bundle(cfg: ModelConfig, alias: str | None = None, version: str | None = None) -> Bundle:
     """The model version behind ``alias`` (or the given ``version``) and the artifacts of the
@@ -206,6 +234,14 @@ def load_bundle(cfg: ModelConfig, alias: str | None = None, version: str | None 
             )
             for v in meta["sectors"]
         ]
+        plain = (
+            PlainModel.from_files(
+                (folder / "plain.txt").read_text(encoding="utf-8"),
+                json.loads((folder / "plain_design.json").read_text(encoding="utf-8")),
+            )
+            if (folder / "plain.txt").is_file() and (folder / "plain_design.json").is_file()
+            else None
+        )
     return Bundle(
         name,
         mv.version,
@@ -218,6 +254,10 @@ def load_bundle(cfg: ModelConfig, alias: str | None = None, version: str | None 
         meta["sector_rule"],
         meta.get("catalog_fingerprint"),
         DerivedSpec.from_json(meta.get("derived")),
+        class_bands=(
+            FittedBands.model_validate(meta["class_bands"]) if meta.get("class_bands") else None
+        ),
+        plain=plain,
     )
 
 

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from models.plain import PlainComparison, PlainModel
 from models.verification import Calibration, Rate
 
 _T = TypeVar("_T")
@@ -81,6 +82,9 @@ class ClassesSummary:
     model_version: str
     explanations: str  # the explanation engine (models.explain.Explainer.engine), or "none"
     out: str  # the classes file
+    #: classes empty or with a share far from the expected one (`models.classes.ShareWarning`
+    #: dicts: class, kind, share, expected, basis, message; aggregate shares only)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -92,6 +96,7 @@ class ClassesSummary:
             "model_version": self.model_version,
             "explanations": self.explanations,
             "out": self.out,
+            "warnings": self.warnings,
         }
 
     @classmethod
@@ -105,6 +110,7 @@ class ClassesSummary:
             d["model_version"],
             d["explanations"],
             d["out"],
+            list(d.get("warnings", [])),  # written before issue 18: none recorded
         )
 
     @classmethod
@@ -235,12 +241,19 @@ class TrainFigures:
     oracle_auc: float | None
     labelled: dict[str, int]
     models: dict[str, ModelFigures]
+    split: dict[str, Any] | None = None  # how the rows were split (grouped CV: its AUCs)
+    #: the deployed model judged against the plain GBM (`models.plain.PlainComparison`)
+    plain_baseline: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         flat: dict[str, Any] = {"trials": self.trials, "oracle_auc": self.oracle_auc}
         flat["labelled"] = self.labelled
+        if self.split:
+            flat["split"] = self.split
         for model, r in self.models.items():
             flat[model] = r.to_dict()
+        if self.plain_baseline is not None:
+            flat["plain_baseline"] = self.plain_baseline
         out: dict[str, Any] = finite(flat)
         return out
 
@@ -249,9 +262,16 @@ class TrainFigures:
         models = {
             k: ModelFigures.from_dict(v)
             for k, v in d.items()
-            if k not in ("trials", "oracle_auc", "labelled")
+            if k not in ("trials", "oracle_auc", "labelled", "split", "plain_baseline")
         }
-        return cls(d["trials"], d["oracle_auc"], d["labelled"], models)
+        return cls(
+            d["trials"],
+            d["oracle_auc"],
+            d["labelled"],
+            models,
+            d.get("split"),
+            d.get("plain_baseline"),
+        )
 
     @classmethod
     def read(cls, path: Path) -> TrainFigures:
@@ -271,6 +291,13 @@ class TrainMetrics:
     class_scheme: str
     deployed: str  # the key in `models` of what classify runs
     model_version: str | None = None  # set once registered
+    #: How the rows were split (`pipelines.frames.SplitInfo.to_dict`, with the out-of-fold AUCs
+    #: of grouped cross-validation); empty for runs before it was recorded.
+    split: dict[str, Any] = field(default_factory=dict)
+    #: the deployed model against the plain baseline (`pipelines.train.plain`); None: not fitted
+    plain: PlainComparison | None = None
+    #: the plain GBM itself, which the bundle stores (never in the figures)
+    plain_model: PlainModel | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -284,6 +311,10 @@ class TrainMetrics:
         }
         if self.model_version is not None:
             out["model_version"] = self.model_version
+        if self.split:
+            out["split"] = self.split
+        if self.plain is not None:
+            out["plain_baseline"] = self.plain.to_dict()
         return out
 
     def figures(self) -> TrainFigures:
@@ -301,6 +332,9 @@ class TrainMetrics:
                 )
                 for model, r in self.models.items()
             },
+            # the split's mode and figures (grouped CV's AUCs); its texts stay in the card
+            {k: v for k, v in self.split.items() if k in ("mode", "folds", "cv")} or None,
+            self.plain.to_dict() if self.plain is not None else None,
         )
 
 
@@ -413,6 +447,12 @@ class VerificationMetrics:
     checks: dict[str, Check] = field(default_factory=dict)
     thresholds: dict[str, Any] = field(default_factory=dict)
     verdict: str = ""
+    #: What was evaluated: ``kind`` double_random (1/p weighted inspections) or
+    #: labelled_snapshot (its file, SHA-256, rows: test_fold or all, weights) and a ``note``.
+    evaluation: dict[str, Any] = field(default_factory=dict)
+    #: The model against the version's plain baseline on the same rows (paired bootstrap,
+    #: `models.plain.compare`); None: the version has none (trained before issue 18).
+    plain_baseline: PlainComparison | None = None
 
     @property
     def passed(self) -> bool:
@@ -437,6 +477,12 @@ class VerificationMetrics:
             "checks": {k: c.to_dict() for k, c in self.checks.items()},
             "thresholds": self.thresholds,
             "verdict": self.verdict,
+            "evaluation": self.evaluation,
+            **(
+                {"plain_baseline": self.plain_baseline.to_dict()}
+                if self.plain_baseline is not None
+                else {}
+            ),
         }
 
     @classmethod
@@ -459,6 +505,8 @@ class VerificationMetrics:
             {k: Check.from_dict(c) for k, c in d["checks"].items()},
             d["thresholds"],
             d["verdict"],
+            d.get("evaluation", {}),  # reports before it was recorded
+            PlainComparison.from_dict(d["plain_baseline"]) if d.get("plain_baseline") else None,
         )
 
     @classmethod

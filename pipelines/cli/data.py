@@ -130,6 +130,39 @@ def _print_summary(s: dict[str, Any], out: Path, truth_out: Path, summary_out: P
     )
 
 
+def simulate_research(
+    out: Annotated[Path, typer.Option(help="folder for the extract (its truth goes to truth/)")],
+    enterprises: Annotated[int, typer.Option(help="number of enterprises")] = 15_000,
+    seed: Annotated[
+        int, typer.Option(help="random seed; the same seed gives byte-identical files")
+    ] = 0,
+) -> None:
+    """Write an anonymised, labelled research data set (opaque ids, annual reports, tax
+    records, news sentiment, yearly counts, labels as of 2025-06-30), as CSV files with
+    Chinese headers, and its hidden truth in <out>/truth/. Ingest it with the example
+    configuration (docs/bring-your-own-data.md, section 12).
+
+    Example: [bold]riskclass simulate-research --out data/research --enterprises 15000[/]
+    """
+    from pipelines.simulate import write_research_dataset
+
+    if enterprises < 10:
+        fail("--enterprises must be at least 10")
+    summary = write_research_dataset(out, enterprises=enterprises, seed=seed)
+    files = summary["files"]
+    assert isinstance(files, dict)
+    for name, rows in files.items():
+        console.print(f"{escape(str(out / name))}: {rows:,} rows")
+    console.print(
+        f"label prevalence {summary['label_prevalence']:.1%}; oracle AUC of the true label "
+        f"probability {summary['oracle_auc']:.3f}; hidden truth: {escape(str(summary['truth']))}"
+    )
+    console.print(
+        f"next: riskclass ingest --source {out} --out data/interim --as-of 2025-06 "
+        "--config configs/sources/examples/research/ingest.yaml"
+    )
+
+
 def ingest(
     source: Annotated[
         Path,
@@ -254,6 +287,12 @@ def _print_reconciliation(r: dict[str, Any], out: Path) -> None:
     if unavailable:
         console.print(
             f"tables declared unavailable (their features are missing, never zero): {', '.join(unavailable)}"
+        )
+    registry = (r["tables"].get("enterprises") or {}).get("source", {}).get("registry")
+    if registry:
+        console.print(
+            "the registry carries identifiers only (registry: ids_only); these registry "
+            f"columns are NULL, never inferred: {', '.join(registry['columns_absent'])}"
         )
     if r.get("unused_sources"):
         console.print(f"source mappings that matched no file: {', '.join(r['unused_sources'])}")
@@ -487,6 +526,23 @@ def features(
         console.print(
             f"tables not delivered (their features are missing): {', '.join(r['absent_tables'])}"
         )
+    registry = _registry_scheme(source)
+    if registry:
+        console.print(
+            "the registry carries identifiers only (registry: ids_only): the features derived "
+            f"from {', '.join(map(str, registry.get('columns_absent', [])))} are missing"
+        )
+
+
+def _registry_scheme(interim: Path) -> dict[str, Any]:
+    """What availability.json of an ingested folder says of an ids-only registry ({} else)."""
+    import json
+
+    path = Path(interim) / "availability.json"
+    if not path.is_file():
+        return {}
+    registry = json.loads(path.read_text(encoding="utf-8")).get("registry")
+    return registry if isinstance(registry, dict) else {}
 
 
 def feature_docs(

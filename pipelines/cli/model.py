@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from contract.months import Month
@@ -16,6 +17,7 @@ from pipelines.cli.common import (
     ModelConfigOpt,
     console,
     fail,
+    month,
     month_option,
     pct,
     progress,
@@ -24,8 +26,15 @@ from pipelines.config import ConfigError, load_config
 from pipelines.paths import DATA, MODEL_CONFIG, OUTPUTS, REPORT_CONFIG, WARNING_CONFIG
 
 if TYPE_CHECKING:
+    from models.config import ModelConfig
     from pipelines.results import TrainMetrics
     from pipelines.train import TrainResult
+
+#: ``--first-label-month`` / ``--last-label-month``: a label window from the command line.
+LabelMonthOpt = Annotated[
+    Month | None,
+    typer.Option(parser=month, metavar="<str>", help="label month YYYY-MM (default: the config's)"),
+]
 
 
 def train(
@@ -48,13 +57,52 @@ def train(
     trials: Annotated[
         int | None, typer.Option(help="Optuna trials (default: the config's)")
     ] = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            help="an external labelled snapshot (CSV, XLSX or Parquet: enterprise id, label "
+            "0/1, optional weight) instead of the inspections; needs --as-of"
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="the snapshot's date YYYY-MM-DD (or YYYY-MM): features of the last month end "
+            "on or before it",
+        ),
+    ] = None,
+    id_column: Annotated[
+        str | None, typer.Option(help="the snapshot's enterprise id header (default: found)")
+    ] = None,
+    label_column: Annotated[
+        str | None, typer.Option(help="the snapshot's label header (default: found)")
+    ] = None,
+    weight_column: Annotated[
+        str | None, typer.Option(help="the snapshot's weight header (default: found, or none)")
+    ] = None,
+    first_label_month: LabelMonthOpt = None,
+    last_label_month: LabelMonthOpt = None,
+    valid_months: Annotated[
+        int | None, typer.Option(help="validation months (default: the config's)")
+    ] = None,
+    test_months: Annotated[
+        int | None, typer.Option(help="test months (default: the config's)")
+    ] = None,
+    cv_folds: Annotated[
+        int | None,
+        typer.Option(help="folds of grouped cross-validation (default: the config's)"),
+    ] = None,
 ) -> None:
     """Train on double-random inspection outcomes (weights 1/p), tune, calibrate, compare with
-    baselines, register the model in MLflow as @challenger.
+    baselines, register the model in MLflow as @challenger. Out of time when the label months
+    allow it, else (and on a labelled snapshot) grouped cross-validation by enterprise.
 
     Example: [bold]riskclass train --truth data/truth[/]
+    or [bold]riskclass train --labels campaign.xlsx --as-of 2026-06-30[/]
     """
     from models.config import ModelConfig
+    from pipelines.snapshot import LabelsFile
     from pipelines.train import TrainError, run_train
 
     try:
@@ -63,6 +111,23 @@ def train(
         fail(str(exc))
     if trials is not None:
         cfg = cfg.model_copy(update={"tuning": cfg.tuning.model_copy(update={"trials": trials})})
+    cfg = overridden(
+        cfg,
+        {
+            "first_label_month": first_label_month,
+            "last_label_month": last_label_month,
+            "valid_months": valid_months,
+            "test_months": test_months,
+            "cv_folds": cv_folds,
+        },
+    )
+    if (labels is None) != (as_of is None):
+        fail("--labels and --as-of go together: the labels file and the date it is as of")
+    spec = (
+        LabelsFile(labels, as_of, id_column, label_column, weight_column)
+        if labels is not None and as_of is not None
+        else None
+    )
     with console.status("training") as status:
         try:
             result = run_train(
@@ -72,10 +137,12 @@ def train(
                 truth=truth,
                 metrics_out=metrics_out,
                 progress=lambda msg: status.update(f"training: {msg}"),
+                labels=spec,
             )
         except (TrainError, ConfigError, ValueError) as exc:
             fail(str(exc))
     _print_training(result.metrics, result)
+    _print_split(result.metrics.split)
 
 
 #: How the training table names the models it compares.
@@ -85,19 +152,31 @@ MODEL_LABELS = {
     "logistic": "logistic reg.",
     "lightgbm_unweighted": "LightGBM no 1/p",
     "general_plus_sector": "+ sector models",
+    "plain_gbm": "plain GBM (aggregates)",
 }
 
 
 def _print_training(m: TrainMetrics, result: TrainResult) -> None:
     lab = m.labelled
-    console.print(
-        f"labels: {lab['labels']:,} double-random inspections ({lab['without_features']:,} without a feature row), "
-        f"train {lab['train']:,} / valid {lab['valid']:,} / test {lab['test']:,}; {m.trials} Optuna trials; "
-        f"{result.seconds:.0f} s"
-    )
+    parts = f"train {lab['train']:,} / valid {lab['valid']:,} / test {lab['test']:,}"
+    if m.split.get("source", {}).get("source") == "snapshot":
+        src = m.split["source"]
+        console.print(
+            f"labels: {src['rows']:,} rows of {escape(str(src['file']))}: {src['accepted']:,} "
+            f"accepted, {src['rejected']:,} rejected ({escape(str(src.get('rejected_file', '')))}); "
+            f"{parts}; {m.trials} Optuna trials; {result.seconds:.0f} s",
+            soft_wrap=True,
+        )
+    else:
+        console.print(
+            f"labels: {lab['labels']:,} double-random inspections ({lab['without_features']:,} without a feature row, "
+            f"{lab.get('received_after_cutoff', 0):,} received after the cut-off), "
+            f"{parts}; {m.trials} Optuna trials; {result.seconds:.0f} s"
+        )
     first = next(iter(m.models.values()))
     order = list(first.hit_rates)
-    t = Table(title="test months, 1/p weighted: AUC; hit rate by class (before overrides)")
+    where = "test fold" if m.split.get("mode") == "grouped_cv" else "test months"
+    t = Table(title=f"{where}, weighted: AUC; hit rate by class (before overrides)")
     t.add_column("model", no_wrap=True)
     for col in ["AUC", "/oracle", "logloss", *order, "A<D"]:
         t.add_column(col, justify="right")
@@ -116,9 +195,70 @@ def _print_training(m: TrainMetrics, result: TrainResult) -> None:
         console.print(f"oracle AUC (simulator's true problem probability): {m.oracle_auc:.3f}")
     for name, s in m.sectors.items():
         console.print(f"sector model {name}: {s.reason}")
+    if m.plain is not None:  # issue 18: never lose to the plain baseline
+        pb = m.plain
+        console.print(
+            f"plain baseline: AUC difference model - plain GBM {pb.diff:+.3f} "
+            f"({pb.confidence:.0%} interval {pb.diff_low:+.3f} to {pb.diff_high:+.3f}): "
+            + ("[red]LOST to the plain baseline[/]" if pb.lost else "not worse"),
+            soft_wrap=True,
+        )
     console.print(
         f"registered as version [bold]{result.version}[/] (@challenger); MLflow run {result.run_id}"
     )
+
+
+def _month_or_day(text: str) -> str:
+    """``--as-of`` of verify: a month YYYY-MM, or a day YYYY-MM-DD (a labels file's date)."""
+    import datetime as dt
+
+    if len(text) == len("YYYY-MM-DD"):
+        try:
+            return dt.date.fromisoformat(text).isoformat()
+        except ValueError:
+            raise typer.BadParameter(f"a day is written YYYY-MM-DD, got {text!r}") from None
+    return str(month(text))
+
+
+def _print_split(split: dict[str, Any]) -> None:
+    """Which split training used, and why; grouped cross-validation's out-of-fold AUC."""
+    if split.get("mode") != "grouped_cv":
+        console.print("split: out of time (training, validation, test months)")
+        return
+    cv = split.get("cv", {})
+    folds = ", ".join(f"{a:.3f}" if a == a else "–" for a in cv.get("auc_per_fold", []))
+    console.print(
+        f"split: [bold]grouped cross-validation by enterprise[/] ({split['folds']} folds): "
+        f"{escape(split['why'])}; cross-validated AUC {cv.get('auc_mean', float('nan')):.3f} "
+        f"(per fold {folds})",
+        soft_wrap=True,
+    )
+
+
+def overridden(cfg: ModelConfig, update: dict[str, Any]) -> ModelConfig:
+    """``cfg`` with the command line's values (None: not given), validated again; a bad
+    value is a clean failure naming the setting."""
+    from pydantic import ValidationError
+
+    given = {k: v for k, v in update.items() if v is not None}
+    if not given:
+        return cfg
+    try:
+        return cfg.overridden(given)
+    except ValidationError as exc:
+        fail(
+            "command line: "
+            + "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}"
+                for err in exc.errors()
+            )
+        )
+
+
+def _thresholds(cfg: ModelConfig, section: str, values: dict[str, Any]) -> dict[str, Any]:
+    """An override of one threshold section (verify, promote): its values with the given ones."""
+    given = {k: v for k, v in values.items() if v is not None}
+    return {section: {**getattr(cfg, section).model_dump(), **given}} if given else {}
 
 
 def classify(
@@ -175,11 +315,20 @@ def classify(
     console.print(t)
     if r.overrides:
         console.print("overrides: " + ", ".join(f"{k} {v:,}" for k, v in r.overrides.items()))
+    for w in r.warnings:  # aggregate shares only (models.classes.share_warnings)
+        console.print(f"[yellow]warning: {escape(w['message'])}[/]", soft_wrap=True)
     console.print(f"classes (internal, not for publication): [bold]{r.out}[/]")
 
 
 def verify(
-    as_of: Annotated[Month, month_option("last month of the window YYYY-MM")],
+    as_of: Annotated[
+        str,
+        typer.Option(
+            parser=_month_or_day,
+            metavar="<str>",
+            help="last month of the window YYYY-MM (with --labels: the snapshot's date)",
+        ),
+    ],
     first: Annotated[
         str | None,
         typer.Option("--from", help="first month (default: the model's first test month)"),
@@ -201,18 +350,58 @@ def verify(
         bool,
         typer.Option("--report-only", help="exit 0 on FAIL too (pipelines record the verdict)"),
     ] = False,
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            help="a labelled snapshot: the version's held-out test fold of the file it was "
+            "trained on (--as-of: its date)"
+        ),
+    ] = None,
+    allow_new_labels: Annotated[
+        bool,
+        typer.Option(
+            "--allow-new-labels",
+            help="evaluate every row of a labels file the version was not trained on",
+        ),
+    ] = False,
+    id_column: Annotated[str | None, typer.Option(help="the snapshot's id header")] = None,
+    label_column: Annotated[str | None, typer.Option(help="the snapshot's label header")] = None,
+    weight_column: Annotated[str | None, typer.Option(help="the snapshot's weight header")] = None,
+    min_auc: Annotated[
+        float | None, typer.Option(help="verdict: least AUC (default: the config's)")
+    ] = None,
+    min_top_lift: Annotated[
+        float | None, typer.Option(help="verdict: least lift of the top class")
+    ] = None,
+    max_score_psi: Annotated[
+        float | None, typer.Option(help="verdict: most PSI of the score")
+    ] = None,
 ) -> None:
-    """Verify that a model's classes find problems on held-out double-random inspections.
+    """Verify that a model's classes find problems on held-out double-random inspections
+    (or on the held-out test fold of the labelled snapshot it was trained on).
 
     Example: [bold]riskclass verify --as-of 2026-10 --from 2026-07[/]
+    or [bold]riskclass verify --labels campaign.xlsx --as-of 2026-06-30[/]
     """
     from models.classes import ClassScheme
     from models.config import ModelConfig
+    from models.data import snapshot_month
     from pipelines.classify import ClassifyError
+    from pipelines.snapshot import LabelsFile
     from pipelines.verify import VerifyError, run_verify
 
+    spec = None
+    if labels is not None:
+        spec = LabelsFile(labels, as_of, id_column, label_column, weight_column)
+        as_of = snapshot_month(as_of)[1]  # the feature month: outputs/<month>/verification/
+    elif len(as_of) > len("YYYY-MM"):
+        fail("--as-of is a month YYYY-MM; a day is for a labels file (--labels)")
     try:
         cfg = load_config(config, ModelConfig)
+        thresholds = {"min_auc": min_auc, "min_top_lift": min_top_lift}
+        cfg = overridden(
+            cfg, _thresholds(cfg, "verify", thresholds | {"max_score_psi": max_score_psi})
+        )
         sch = load_config(cfg.class_scheme, ClassScheme)
         from models.warning import WarningConfig
         from pipelines.render.names import Names
@@ -231,15 +420,20 @@ def verify(
             alias,
             warning=warn_cfg,
             names=names_cfg,
+            labels=spec,
+            allow_new_labels=allow_new_labels,
         )
     except (ConfigError, VerifyError, ClassifyError) as exc:
         fail(str(exc))
     m = result.metrics
+    if m.evaluation.get("note"):
+        console.print(f"evaluation: {escape(m.evaluation['note'])}", soft_wrap=True)
     t = Table(
         title=f"verification {m.window[0]}..{m.window[1]}, model version "
         f"{m.model.version}: AUC {m.auc:.3f}, KS {m.ks:.3f}"
     )
-    for col in ("class", "inspections", "hit rate (1/p)", "95% interval", "unweighted", "lift"):
+    weighted = "hit rate (weights)" if spec is not None else "hit rate (1/p)"
+    for col in ("class", "inspections", weighted, "95% interval", "unweighted", "lift"):
         t.add_column(col, justify="left" if col == "class" else "right")
     for c, rate in m.class_final.hit_rates.items():
         if rate.inspections:
@@ -286,6 +480,19 @@ def promote(
         Path | None,
         typer.Option(help="the version's verification report (riskclass verify): must PASS"),
     ] = None,
+    min_test_auc: Annotated[
+        float | None, typer.Option(help="least test AUC (default: the config's)")
+    ] = None,
+    max_test_logloss: Annotated[
+        float | None, typer.Option(help="most test log-loss (default: the config's)")
+    ] = None,
+    min_auc: Annotated[float | None, typer.Option(help="the report's checks: least AUC")] = None,
+    min_top_lift: Annotated[
+        float | None, typer.Option(help="the report's checks: least lift of the top class")
+    ] = None,
+    max_score_psi: Annotated[
+        float | None, typer.Option(help="the report's checks: most PSI of the score")
+    ] = None,
 ) -> None:
     """Make a model version the @champion if it passes the checks; log the decision.
 
@@ -297,6 +504,16 @@ def promote(
 
     try:
         cfg = load_config(config, ModelConfig)
+        promote_limits = {"min_test_auc": min_test_auc, "max_test_logloss": max_test_logloss}
+        verify_limits = {
+            "min_auc": min_auc,
+            "min_top_lift": min_top_lift,
+            "max_score_psi": max_score_psi,
+        }
+        cfg = overridden(
+            cfg,
+            _thresholds(cfg, "promote", promote_limits) | _thresholds(cfg, "verify", verify_limits),
+        )
         decision = run_promote(
             cfg, load_config(cfg.class_scheme, ClassScheme), log, version, user, verification
         )

@@ -4,10 +4,13 @@ baselines, add sector models, and register the result in MLflow as the `challeng
 Every inspection of month M is paired with the features of the month end before M and
 weighted 1/p (p = its inclusion probability; `pipelines.frames`). Months are split out of
 time: training, then `valid_months` (tuning, calibration), then `test_months` (every figure
-reported). The hidden truth of the synthetic province is read only here, only for
+reported); when the months allow no such split (or the labels are one external snapshot,
+`labels`), enterprises are split into folds instead (grouped cross-validation, `crossval`:
+the out-of-fold AUC over every fold beside the test fold's figures). The hidden truth of the synthetic province is read only here, only for
 evaluation (oracle AUC), and only when `--truth` is given.
 
-This package: `run_train` (the steps in order, below); `data` (the split rows, the oracle);
+This package: `run_train` (the steps in order, below); `labels` (inspections or a labelled
+snapshot); `data` (the split rows, the oracle); `crossval` (grouped cross-validation);
 `tuning` (Optuna); `evaluation` (test-month figures, baselines); `sectors` (sector models);
 `tracking` (MLflow: parameters, metrics, the bundle, registration); `card` (the model card,
 which also names the information groups the feature files lacked);
@@ -25,18 +28,24 @@ from typing import Any
 
 import numpy as np
 
-from features.definitions import BY_NAME, CATALOG
+from features.definitions import BY_NAME, full_catalog
 from models import calibration, gbm
 from models.baselines import IndicatorWeights
 from models.classes import ClassScheme, check_features
 from models.config import ModelConfig
+from pipelines import paths
 from pipelines.config import load_config
-from pipelines.frames import FrameError, labelled_frames, read_inspections
+from pipelines.frames import file_derived
 from pipelines.io import write_json
 from pipelines.results import TrainMetrics
+from pipelines.snapshot import LabelsFile
 from pipelines.train import tracking
+from pipelines.train.bands import check_class_bands, fit_class_bands
+from pipelines.train.crossval import out_of_fold
 from pipelines.train.data import Split, TrainError, absent_in, oracle, split
 from pipelines.train.evaluation import baselines, evaluate
+from pipelines.train.labels import labelled_rows
+from pipelines.train.plain import plain_baseline
 from pipelines.train.sectors import sector_models
 from pipelines.train.tuning import HYPER, tune
 
@@ -62,9 +71,11 @@ def run_train(
     truth: Path | None = None,
     metrics_out: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    labels: LabelsFile | None = None,
 ) -> TrainResult:
     """Train, evaluate and register a version (see the package doc); ``metrics_out``: where
-    to write ``train_metrics.json``; ``progress(step)`` as each step starts."""
+    to write ``train_metrics.json``; ``progress(step)`` as each step starts; ``labels``: an
+    external labelled snapshot instead of the inspections (`pipelines.train.labels`)."""
     import mlflow
 
     t_start = time.perf_counter()
@@ -77,21 +88,25 @@ def run_train(
             "which the inspected test rows are not; give configs/model.yaml a score-band or "
             "threshold scheme (classify can still use the shares scheme with --scheme)"
         )
+    check_class_bands(cfg, scheme)  # class_bands.fit: the target shares fit the scheme
     weights = load_config(cfg.indicator_weights, IndicatorWeights)
 
-    inspections = read_inspections(interim)
     say("reading features")
-    try:
-        frame, train_frame, counts, catalog = labelled_frames(cfg, features_dir, inspections)
-    except FrameError as exc:
-        raise TrainError(str(exc)) from None
+    cfg, rows = labelled_rows(cfg, features_dir, interim, labels, truth, metrics_out)
+    frame, train_frame, counts, catalog = rows.frame, rows.train_frame, rows.counts, rows.catalog
+    if rows.split.why:
+        say(f"grouped cross-validation by enterprise: {rows.split.why}")
     # the tables the feature files trained on lacked (their features are NaN): the card says so
     absent = absent_in(
         features_dir,
         {str(m) for f in (frame, train_frame) for m in f["feature_month"].unique()},
     )
-    design = gbm.fit_design(train_frame, CATALOG)
-    constraints = gbm.monotone(design, CATALOG)
+    # the catalog the feature files were built with: the shipped one, plus the features
+    # derived from the bureau's own indicators and columns (`features.derived`)
+    derived = file_derived(paths.features_file(features_dir, str(frame["feature_month"].iloc[0])))
+    model_catalog = full_catalog(derived)
+    design = gbm.fit_design(train_frame, model_catalog)
+    constraints = gbm.monotone(design, model_catalog)
     train = split(train_frame, design)
     valid = split(frame[frame["split"] == "valid"], design)
     test = split(frame[frame["split"] == "test"], design)
@@ -100,7 +115,7 @@ def run_train(
 
     exp_id = tracking.experiment(cfg)
     with mlflow.start_run(experiment_id=exp_id, run_name=f"train-{cfg.last_label_month}") as run:
-        tracking.log_setup(cfg, design, scheme, labelled)
+        tracking.log_setup(cfg, design, scheme, labelled, rows.split)
 
         say("tuning")
         log_trial = tracking.trial_logger(exp_id)
@@ -113,9 +128,18 @@ def run_train(
         )
         booster = gbm.train(train.x, train.y, train.w, params, best["n_estimators"])
         cal = calibration.fit(cfg.calibration, gbm.predict_raw(booster, valid.x), valid.y, valid.w)
+        # class_bands.fit: bands fitted on the population's scores; the test figures use them
+        scheme, fitted = fit_class_bands(
+            cfg, scheme, features_dir, (frame, train_frame), design, (booster, cal)
+        )
         prob_valid = cal(gbm.predict_raw(booster, valid.x))
         prob_test = cal(gbm.predict_raw(booster, test.x))
         oracle_auc = oracle(truth, test) if truth is not None else None
+        split_figures = rows.split.to_dict()
+        if rows.split.mode == "grouped_cv":
+            say("cross-validation")
+            split_figures["cv"] = out_of_fold(cfg, rows, design, best, constraints)
+            tracking.log_cross_validation(split_figures["cv"])
 
         say("baselines")
         results = {
@@ -157,6 +181,9 @@ def run_train(
             class_scheme=scheme.name,
             deployed="general_plus_sector" if "general_plus_sector" in results else "lightgbm",
         )
+        metrics.split = split_figures  # the card and the bundle's meta say how it was split
+        say("plain baseline")  # issue 18: never lose to a plain GBM on simple aggregates
+        plain_baseline(cfg, interim, scheme, (train, valid, test), prob_final, oracle_auc, metrics)
         tracking.log_test_metrics(metrics)
 
         say("registering")
@@ -171,6 +198,8 @@ def run_train(
             best,
             catalog,
             absent,
+            derived,
+            class_bands=fitted,
         )
         mlflow.set_tag("model_version", version)
 

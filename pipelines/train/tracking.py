@@ -15,10 +15,12 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from features.derived import DerivedSpec
 from models import calibration, gbm
-from models.classes import ClassScheme
+from models.classes import ClassScheme, FittedBands
 from models.config import ModelConfig
-from pipelines.results import TrainMetrics
+from pipelines.frames import SplitInfo
+from pipelines.results import TrainMetrics, finite
 from pipelines.train.card import model_card
 from pipelines.train.data import Split
 from pipelines.train.plots import plots
@@ -42,24 +44,41 @@ def experiment(cfg: ModelConfig) -> str:
 
 
 def log_setup(
-    cfg: ModelConfig, design: gbm.Design, scheme: ClassScheme, labelled: dict[str, int]
+    cfg: ModelConfig,
+    design: gbm.Design,
+    scheme: ClassScheme,
+    labelled: dict[str, int],
+    split: SplitInfo | None = None,
 ) -> None:
-    """The run's parameters (what the version was trained with) and its label counts."""
+    """The run's parameters (what the version was trained with: label months, label kinds,
+    the split and, for a labelled snapshot, its file, SHA-256 and counts) and label counts."""
     import mlflow
 
+    snapshot = split is not None and split.source.get("source") == "snapshot"
     mlflow.log_params(
         {
             "seed": cfg.seed,
             "label_months": f"{cfg.first_label_month}..{cfg.last_label_month}",
             "valid_months": cfg.valid_months,
             "test_months": cfg.test_months,
-            "use_targeted": cfg.use_targeted,
-            "weighting": "1/inclusion_probability",
+            "train_on": "snapshot" if snapshot else ",".join(cfg.train_on),
+            "use_targeted": cfg.use_targeted and not snapshot,
+            "weighting": "snapshot weights (1 if none)" if snapshot else "1/inclusion_probability",
             "features": len(design.features),
             "class_scheme": scheme.name,
+            **(split.params() if split is not None else {}),
         }
     )
     mlflow.log_dict(labelled, "labels.json")
+
+
+def log_cross_validation(cv: Mapping[str, Any]) -> None:
+    """Grouped cross-validation's out-of-fold AUCs (`pipelines.train.crossval`)."""
+    import mlflow
+
+    figures = {"cv_auc_mean": cv["auc_mean"], "cv_auc_pooled": cv["auc_pooled"]}
+    figures |= {f"cv_auc_fold_{i}": a for i, a in enumerate(cv["auc_per_fold"])}
+    mlflow.log_metrics({k: float(v) for k, v in figures.items() if np.isfinite(v)})
 
 
 def trial_logger(exp_id: str) -> Callable[[int, dict[str, Any], float, str], None]:
@@ -97,6 +116,9 @@ def log_test_metrics(metrics: TrainMetrics) -> None:
         for c, v in r.hit_rates.items():
             if np.isfinite(v.hit_rate):
                 mlflow.log_metric(f"test_{model}_hit_rate_{c}", v.hit_rate)
+    if metrics.plain is not None:  # the judgement against the plain baseline (promote reads it)
+        mlflow.log_metrics({k: v for k, v in metrics.plain.to_metrics().items() if np.isfinite(v)})
+        mlflow.set_tag("plain_baseline", "lost" if metrics.plain.lost else "not worse")
 
 
 def register(
@@ -110,10 +132,13 @@ def register(
     best: dict[str, Any],
     catalog: str | None,
     absent: Mapping[str, str] | None = None,
+    derived: DerivedSpec | None = None,
+    class_bands: FittedBands | None = None,
 ) -> str:
     """Log the bundle (boosters, calibrators, design, model card, plots) as the run's
     ``bundle`` artifacts and register the general model as ``@challenger``; its version.
-    ``absent``: the contract tables the feature files lacked (table -> reason), for the card."""
+    ``absent``: the contract tables the feature files lacked (table -> reason), for the card;
+    ``class_bands``: the score bands fitted at training (meta ``class_bands``), if any."""
     import mlflow
 
     booster, cal, sector_boosters = model
@@ -127,10 +152,16 @@ def register(
             "calibrator": cal.to_dict(),
             "score_scale": cfg.score_scale,
             "catalog_fingerprint": catalog,
+            # the features derived from the bureau's own columns (their names, meaning, SQL)
+            **({"derived": derived.to_json()} if derived else {}),
             "label_months": [cfg.first_label_month, cfg.last_label_month],
+            # out_of_time or grouped_cv, the fold rule, the labels' source (a snapshot's SHA-256)
+            "split": finite(metrics.split),
             "sector_rule": cfg.sector_rule,
             "sectors": [],  # in config order: classify applies them in this order
             "params": {k: best[k] for k in HYPER},
+            # score bands fitted on the population (`pipelines.bundle.Bundle.scheme`)
+            **({"class_bands": class_bands.model_dump(mode="json")} if class_bands else {}),
         }
         for name, sec in metrics.sectors.items():
             if sec.used:
@@ -140,11 +171,23 @@ def register(
                 meta["sectors"].append(
                     {"name": name, "flag": sec.flag, "calibrator": sec.calibrator}
                 )
+        if metrics.plain_model is not None:  # the plain baseline: verify rescores it
+            plain = metrics.plain_model
+            (bundle / "plain.txt").write_text(plain.booster.model_to_string(), encoding="utf-8")
+            (bundle / "plain_design.json").write_text(
+                json.dumps(finite(plain.design_dict()), indent=2, sort_keys=True),
+                encoding="utf-8",
+            )
+        if metrics.plain is not None:
+            meta["plain_baseline"] = finite(metrics.plain.to_dict())
         (bundle / "meta.json").write_text(
             json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8"
         )
         (bundle / "model_card.md").write_text(
-            model_card(cfg, scheme, metrics.labelled, metrics, design, absent), encoding="utf-8"
+            model_card(
+                cfg, scheme, metrics.labelled, metrics, design, absent, derived, class_bands
+            ),
+            encoding="utf-8",
         )
         plots(bundle, split, prob_test, metrics.models, scheme, cfg.score_scale)
         mlflow.log_artifacts(str(bundle), "bundle")

@@ -5,13 +5,18 @@ test month, held out from training, tuning and calibration, up to ``--as-of``), 
 enterprise is scored and classed as the model would have done at the month end before its
 inspection (features of that month, the scheme with its overrides). Every figure is
 weighted by 1/p, the inspection's inclusion probability (`models.verification`); targeted
-inspections are counted but never used.
+inspections (and double-random results without a design) are counted but never used; a
+result received after the end of ``--as-of`` is not a label yet. A version trained on a
+labelled snapshot is verified on that file's held-out test fold instead (``--labels``,
+`snapshot`), and the report says what its hit rates are (``evaluation``).
 
 Reports: the hit rate of each class with its Jeffreys interval (and the unweighted rate
 beside it, to show the bias); whether the rates rise along the classes; lift over random
 inspection and the ratio of the highest class to the lowest; AUC and KS; calibration per
 class (expected against observed, Jeffreys test); and a PASS/FAIL verdict against the
-thresholds of ``configs/model.yaml`` (``verify``; `pipelines.gates.checks`). Beside the
+thresholds of ``configs/model.yaml`` (``verify``; `pipelines.gates.checks`), among them
+that the model does not lose to the version's plain baseline rescored on the same rows
+(`plain`; not available for a version trained without one). Beside the
 verdict, reported but not gated (`monitoring`): the class shares of the whole population in
 ``--as-of`` and the month before, scored by the same model version, with the month-over-month
 migration between them; a division x industry hot-spot table (区域性、行业性风险研判); and,
@@ -33,12 +38,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from contract.months import month_end, months_between, parse_month, previous_month
-from features.definitions import BY_NAME
+from contract.months import months_between, previous_month
 from models import calibration, explain, metrics, verification
 from models.classes import ClassScheme, assign, class_order
 from models.config import ModelConfig
-from models.data import label_frames
+from models.data import label_kinds, received_by
 from models.warning import WarningConfig
 from pipelines.bundle import Bundle, load_bundle
 from pipelines.frames import load_training_frame, read_inspections
@@ -46,6 +50,7 @@ from pipelines.gates import as_trained, checks, first_held_out_month, run_params
 from pipelines.io import atomic_write, write_json
 from pipelines.paths import Outputs
 from pipelines.results import ClassFigures, ModelRef, VerificationMetrics, finite
+from pipelines.snapshot import REJECTED_NAME, LabelsFile
 from pipelines.verify.html import render_html
 from pipelines.verify.monitoring import (
     VerifyError,
@@ -57,6 +62,8 @@ from pipelines.verify.monitoring import (
     score_months,
     stability,
 )
+from pipelines.verify.plain import plain_comparison
+from pipelines.verify.snapshot import inspections_evaluation, snapshot_labels
 
 if TYPE_CHECKING:
     from pipelines.render.names import Names
@@ -87,12 +94,16 @@ def run_verify(
     hot_spot_min: int = 50,
     hot_spot_top: int = 20,
     batch_rows: int = 200_000,
+    labels: LabelsFile | None = None,
+    allow_new_labels: bool = False,
 ) -> VerifyResult:
     """Verify ``alias`` (or ``version``) on the window ``first``..``as_of``; see the module
     doc. ``warning``: the early-warning rules to judge (None: that section is not computed);
     ``names``: reference names for the hot-spot table (None: city codes); a hot-spot cell
     needs ``hot_spot_min`` enterprises (a share of 50 firms moves 2 points per firm), and the
-    ``hot_spot_top`` cells with the largest high-class share are kept."""
+    ``hot_spot_top`` cells with the largest high-class share are kept. ``labels``: a labelled
+    snapshot instead of the inspections (`pipelines.verify.snapshot`; ``as_of`` is then its
+    feature month): its test fold, or every row of a new file with ``allow_new_labels``."""
     if not scheme.chunkable:
         raise VerifyError(
             f"verify: class scheme {scheme.name} assigns classes by shares of the whole "
@@ -100,29 +111,21 @@ def run_verify(
             "threshold scheme"
         )
     bundle = load_bundle(cfg, alias=None if version else alias, version=version)
-    trained = as_trained(cfg, run_params(cfg, bundle.run_id))  # the version's own split
-    first = first or first_held_out_month(trained)
-    if first > as_of:
-        raise VerifyError(
-            f"verify: the window {first}..{as_of} is empty: the model's label months end "
-            f"{trained.last_label_month}; give --from for a held-out window"
+    scheme = bundle.scheme(scheme)  # the score bands the version fitted, when it has them
+    params = run_params(cfg, bundle.run_id)
+    trained = as_trained(cfg, params)  # the version's own split
+    if labels is not None:
+        first = as_of
+        rejected = Outputs(Path(outputs)).verification_metrics(as_of).with_name(REJECTED_NAME)
+        frame, random, counts, evaluation = snapshot_labels(
+            trained, params, features_dir, labels, as_of, allow_new_labels, rejected
         )
-    months_between(first, as_of)  # checks both months
-    inspections = read_inspections(interim)
-    end = pd.Timestamp(month_end(*parse_month(as_of)))  # results received by then only
-    late = pd.to_datetime(inspections["received_date"]) > end
-    inspections = inspections[~late.to_numpy()]
-    try:
-        random, targeted = label_frames(inspections, first, as_of)
-    except ValueError as exc:
-        raise VerifyError(f"verify: {exc}") from None
-    if random.empty:
-        raise VerifyError(
-            f"verify: no double-random inspection in {first}..{as_of} (the model was trained on "
-            f"{cfg.first_label_month}..{cfg.last_label_month}); give --from for an earlier, "
-            "held-out window, or wait for the inspections of the next rounds"
+    else:
+        first = first or first_held_out_month(trained)
+        frame, random, counts = _inspection_labels(
+            cfg, trained, features_dir, interim, first, as_of
         )
-    frame, counts, _catalog = load_training_frame(features_dir, random)
+        evaluation = inspections_evaluation()
     x, flags, p = score_frame(bundle, frame)
     scored = frame.assign(score=calibration.to_score(p, bundle.scale), probability=p)
     classes = assign(scored, scheme)
@@ -141,11 +144,7 @@ def run_verify(
         model=ModelRef(bundle.name, bundle.version),
         scheme=scheme.name,
         window=[first, as_of],
-        inspections={
-            **counts,
-            "targeted_not_used": len(targeted),
-            "received_after_as_of": int(late.sum()),
-        },
+        inspections=counts,
         auc=metrics.weighted_auc(y, p, w),
         ks=verification.weighted_ks(y, p, w),
         overall=overall,
@@ -161,15 +160,60 @@ def run_verify(
             else early_warning(bundle, scheme, warning, features_dir, random, scored, classes)
         ),
     )
-    m.checks = checks(cfg, scheme, m.auc, m.class_final, m.stability.score_psi)
+    # never lose to the plain baseline (issue 18): the version's plain GBM on the same rows
+    m.plain_baseline = plain_comparison(cfg, bundle, interim, frame, p, as_of)
+    m.checks = checks(cfg, scheme, m.auc, m.class_final, m.stability.score_psi, m.plain_baseline)
     m.thresholds = cfg.verify.model_dump()
     m.verdict = "PASS" if all(c.passed for c in m.checks.values()) else "FAIL"
+    m.evaluation = evaluation
     out = Outputs(Path(outputs))
     figures = m.to_dict()
     write_json(figures, out.verification_metrics(as_of))
     html = render_html(figures, scheme)
     atomic_write(out.verification_html(as_of), lambda tmp: tmp.write_text(html, encoding="utf-8"))
     return VerifyResult(m, m.passed, out.verification_metrics(as_of))
+
+
+def _inspection_labels(
+    cfg: ModelConfig,
+    trained: ModelConfig,
+    features_dir: Path,
+    interim: Path,
+    first: str,
+    as_of: str,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
+    """(frame with features, the double-random labels, counts) of the window's inspections
+    received by the end of ``as_of``; the other kinds are counted, never used."""
+    if first > as_of:
+        raise VerifyError(
+            f"verify: the window {first}..{as_of} is empty: the model's label months end "
+            f"{trained.last_label_month}; give --from for a held-out window"
+        )
+    months_between(first, as_of)  # checks both months
+    try:
+        received, late = received_by(read_inspections(interim), as_of)  # received by then only
+        labels = label_kinds(received, first, as_of)
+    except ValueError as exc:  # FrameError too: no inspections table
+        raise VerifyError(f"verify: {exc}") from None
+    random = labels[labels["label_kind"] == "double_random"].reset_index(drop=True)
+    if random.empty:
+        raise VerifyError(
+            f"verify: no double-random inspection in {first}..{as_of} (the model was trained on "
+            f"{cfg.first_label_month}..{cfg.last_label_month}); give --from for an earlier, "
+            "held-out window, or wait for the inspections of the next rounds"
+        )
+    frame, counts, _catalog = load_training_frame(features_dir, random)
+    kinds = labels["label_kind"]
+    return (
+        frame,
+        random,
+        {
+            **counts,
+            "targeted_not_used": int((kinds == "targeted").sum()),
+            "design_unknown_not_used": int((kinds == "design_unknown").sum()),
+            "received_after_as_of": len(late),
+        },
+    )
 
 
 def _class_figures(
@@ -207,7 +251,7 @@ def _risk_points(
     enterprise's top risk point match the category of the problem inspectors found?"""
     contrib = bundle.explainer(cfg.explain.engine)(x, flags)
     idx, _val = explain.top_risk_points(contrib, 1)
-    group_of = [BY_NAME[f].group for f in bundle.design.features]
+    group_of = [bundle.features[f].group for f in bundle.design.features]
     top = [group_of[j] if j >= 0 else None for j in idx[:, 0]]
     found = frame["y"].to_numpy() == 1
     category = frame["problem_category"].where(found, None).tolist()
