@@ -61,7 +61,9 @@ def logistic(design: Design, seed: int) -> Pipeline:
             (
                 "cat",
                 make_pipeline(
-                    SimpleImputer(strategy="constant", fill_value=-1.0),
+                    # keep_empty_features: a categorical the data never gives (a registry
+                    # of ids only) is a constant -1, not a column dropped with a warning
+                    SimpleImputer(strategy="constant", fill_value=-1.0, keep_empty_features=True),
                     OneHotEncoder(handle_unknown="ignore", min_frequency=20),
                 ),
                 categorical,

@@ -8,6 +8,7 @@ a name as its GB/T 4754 section (`pipelines.render.wording.section_name`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -42,7 +43,7 @@ class Names:
     def load(cls, cfg: NameFiles, root: Path = Path(".")) -> Names:
         out = cls()
         if cfg.divisions:
-            d = pd.read_csv(root / cfg.divisions, dtype=str, keep_default_na=False)
+            d = pd.read_csv(_resolve(root, cfg.divisions), dtype=str, keep_default_na=False)
             for r in d.itertuples(index=False):
                 # outside Guangdong the list has no English names: the Chinese one stands in
                 out.divisions[r.code] = (r.name_zh, r.name_en or r.name_zh)
@@ -50,7 +51,7 @@ class Names:
                     pz = getattr(r, "prefecture_zh", r.name_zh)
                     out.prefectures[str(r.prefecture_code)[:4]] = (pz, pz)
         if cfg.industries:
-            i = pd.read_csv(root / cfg.industries, dtype=str)
+            i = pd.read_csv(_resolve(root, cfg.industries), dtype=str)
             out.industries = {r.code: (r.name_zh, r.name_en) for r in i.itertuples(index=False)}
         return out
 
@@ -62,6 +63,16 @@ class Names:
         name = self.industries.get(code2)
         label = (name[0] if lang == "zh" else name[1]) if name else section_name(code2, lang)
         return with_code(label, code2, lang) if label else code2
+
+
+def _resolve(root: Path, path: str | Path) -> Path:
+    """A reference list's path; ``contract/data/<file>`` is the shipped list, found in the
+    installed package when the command runs outside the project folder."""
+    candidate = root / path
+    parts = Path(path).parts
+    if candidate.exists() or parts[:2] != ("contract", "data"):
+        return candidate
+    return Path(str(files("contract").joinpath("data", *parts[2:])))
 
 
 def with_code(name: str, code: str, lang: Lang) -> str:

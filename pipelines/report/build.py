@@ -106,8 +106,9 @@ def _report(
         if body[j] <= -ctx.rcfg.min_contribution
     ]
     reg = ctx.registry.loc[u] if u in ctx.registry.index else None
-    industry2 = str(reg["industry_code"])[:2] if reg is not None else ""
-    division = str(reg["division_code"]) if reg is not None else ""
+    # a registry of ids only (ingest's registry: ids_only) names neither: no peer group
+    industry2 = _code(reg, "industry_code")[:2]
+    division = _code(reg, "division_code")
     final = str(cls["class_final"])
     cdef = {d.code: d for d in ctx.scheme.classes}.get(final)
     colours = class_colours(ctx.scheme)
@@ -332,3 +333,11 @@ def _vocab(vocabulary: str, code: Any, lang: Lang) -> str:
         return ""
     labels = VOCABULARIES[vocabulary].get(str(code))
     return (labels[0] if lang == "zh" else labels[1]) if labels else str(code)
+
+
+def _code(reg: Any, column: str) -> str:
+    """A registry code as text; "" when the registry row or the code is missing."""
+    if reg is None:
+        return ""
+    value = reg[column]
+    return "" if value is None or pd.isna(value) else str(value)

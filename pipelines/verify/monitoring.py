@@ -197,7 +197,9 @@ def industry_section(division2: pd.Series) -> pd.Series:
     """The GB/T 4754-2017 section letter (A-S, in the order of `SECTIONS`) of 2-digit
     industry divisions: the coarsest level that still tells trades apart; "" when unknown."""
     letters = {v: section_letter(str(v)) or "" for v in division2.dropna().unique()}
-    return division2.map(letters).fillna("").astype(str)
+    # object dtype: a column with no industry at all (a registry of ids only) maps to floats
+    mapped = division2.map(letters).astype(object)
+    return mapped.where(mapped.notna(), "").astype(str)
 
 
 def stability(ref: MonthScores, cur: MonthScores) -> Stability:
