@@ -87,10 +87,11 @@ test: $(STAMP) browser-deps ## the whole suite CI checks (slow tests included)
 test-fast: $(STAMP) ## quick iteration: everything not marked slow
 	$(BIN)/python -m pytest -n 2 -q -m "not slow"
 
-bench: $(STAMP) ## benchmarks (simulate, ingest, features at 100k and 1M; intake of the real-shaped export cases; train, classify and explain at 1M; the service: 30 users back to back and 200 users thinking 1 s, after make demo); results in benchmarks/results/
+bench: $(STAMP) ## benchmarks (simulate, ingest, features at 100k and 1M; intake of the real-shaped export cases; the model against the plain baseline on every data set; train, classify and explain at 1M; the service: 30 users back to back and 200 users thinking 1 s, after make demo); results in benchmarks/results/
 	$(BIN)/python benchmarks/bench_simulate.py --sizes 100000 1000000 --months 36
 	$(BIN)/python benchmarks/bench_ingest.py --sizes 100000 1000000 --months 36
 	$(BIN)/python benchmarks/bench_real_exports.py
+	$(BIN)/python benchmarks/bench_baseline.py
 	$(BIN)/python benchmarks/bench_features.py --sizes 100000 1000000
 	$(BIN)/python benchmarks/bench_models.py --train-size 1000000 --classify-sizes 1000000
 	$(BIN)/python benchmarks/bench_explain.py --sizes 1000000

@@ -1,5 +1,6 @@
 """Sector models (一般 + 专业): one per configured sector, kept only if it ranks the sector's
-validation inspections better than the general model.
+validation inspections better than the general model, by more than their noise (in at least
+``sector_confidence`` of paired bootstrap resamples).
 
 Each is trained on its sector's inspections and combined with the general model by the
 configuration's ``sector_rule`` (`models.sectors`: ``boost`` grows trees on the general
@@ -20,6 +21,7 @@ import pandas as pd
 from models import calibration, gbm
 from models.config import ModelConfig
 from models.metrics import weighted_auc, weighted_logloss
+from models.plain import bootstrap_aucs
 from models.sectors import blend_probability, sector_raw
 from pipelines.results import SectorFigures, SectorOutcome
 from pipelines.train.data import Split
@@ -108,11 +110,17 @@ def sector_models(
         )
         # ranking, not log-loss: the sector calibrator was fit on these very rows, so its
         # validation log-loss would flatter it; AUC does not depend on the calibration
-        used = bool(figures.valid_sector_auc > figures.valid_general_auc)
+        draws = bootstrap_aucs(yv, wv, [p_valid, prob_valid[m_va]], 1000, cfg.seed)
+        wins = float(np.nanmean(draws[:, 0] > draws[:, 1]))
+        used = bool(
+            figures.valid_sector_auc > figures.valid_general_auc
+            and wins >= cfg.sector_confidence
+        )
         reason = (
-            "beats the general model on the validation months"
+            f"beats the general model on the validation months ({wins:.0%} of resamples)"
             if used
-            else "does not beat the general model on the validation months"
+            else "does not beat the general model on the validation months by more than "
+            f"their noise ({wins:.0%} of resamples, needs {cfg.sector_confidence:.0%})"
         )
         out[sector.name] = SectorOutcome(
             *counts, used, reason, figures, cal.to_dict() if used else None
