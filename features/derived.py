@@ -136,16 +136,18 @@ class DerivedSpec:
 
 
 def slug(text: str) -> str:
-    """A name part for ``text``: lower-case ASCII, or a stable hash when it is not ASCII.
+    """A name part for ``text``: the text itself when it is already lower_snake_case ASCII,
+    else its ASCII part with a short stable hash (so "VAT" and "vat", or "Tax Paid" and
+    "tax-paid", never give the same feature name).
 
-    >>> slug("Tax Paid"), slug("增值税"), slug("VAT-增值税")
-    ('tax_paid', 'c082d3a', 'vat_c7b19a6')
+    >>> slug("tax_paid"), slug("Tax Paid"), slug("增值税"), slug("VAT-增值税")
+    ('tax_paid', 'tax_paid_ce79ffd', 'c082d3a', 'vat_c7b19a6')
     """
     ascii_part = _SLUG.sub("_", text.lower()).strip("_")
-    if text.isascii() and ascii_part and ascii_part[0].isalpha():
+    if ascii_part == text and ascii_part[:1].isalpha():
         return ascii_part
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:6]
-    return f"{ascii_part}_c{digest}" if ascii_part and ascii_part[0].isalpha() else f"c{digest}"
+    return f"{ascii_part}_c{digest}" if ascii_part[:1].isalpha() else f"c{digest}"
 
 
 def _lit(text: str) -> str:
@@ -202,7 +204,7 @@ def discover(
     if "indicators" in present:
         cut = f"received_date <= {w.end} AND indicator_date <= {w.end}"
         rows = con.execute(
-            f"""SELECT indicator, any_value("group") AS grp,
+            f"""SELECT indicator, min("group") AS grp,
                       COUNT(DISTINCT CASE WHEN value IS NOT NULL THEN uscc END) AS firms_value,
                       COUNT(DISTINCT CASE WHEN value_text IS NOT NULL THEN uscc END) AS firms_text,
                       COUNT(value_text) AS n_text,
@@ -510,7 +512,17 @@ def _blocks_for(table: str, items: list[tuple[int, Source]], windows: Sequence[i
         for i, s in items:
             match = f"indicator = {_lit(s.column)} AND " if table == "indicators" else ""
             value = _value_expr(s)
-            order = f"{date} DESC, received_date DESC, {value} DESC"
+            # the record key after the dates: an export that stamps every annual report with
+            # one date still gives the latest report year, never the largest value
+            keys = [c for c in TABLES[table].natural_key if c not in ("uscc", date, "value")]
+            order = ", ".join(
+                [
+                    f"{date} DESC",
+                    "received_date DESC",
+                    *(f"{k} DESC" for k in keys),
+                    f"{value} DESC",
+                ]
+            )
             num = "CAST(NULL AS DOUBLE)" if s.kind == "category" else f"CAST({value} AS DOUBLE)"
             txt = f"CAST({value} AS VARCHAR)" if s.kind == "category" else "CAST(NULL AS VARCHAR)"
             pieces.append(

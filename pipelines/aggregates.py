@@ -12,9 +12,14 @@ before the feature month's end:
   `LOW_CARDINALITY` distinct values over the whole table, the count of each value;
 - the generic long ``indicators`` table, pivoted per indicator code (the `MAX_INDICATORS`
   most frequent): the latest value, the mean and the count;
-- the registry (``enterprises``): its numeric columns, its categoricals (entity type, legal
+- the registry (``enterprises``): its passthrough numbers, its categoricals (entity type, legal
   form, the 2-digit industry, the division) and the age in years at the month end (when
-  ``established_date`` exists).
+  ``established_date`` exists); not its capital or employees, which are today's values of
+  things that changed over time (the catalog rebuilds capital at the month end instead).
+
+Columns a record gets after its own date (`FILLED_LATER`: a list's removal reason, a
+complaint's verdict) are never read; "latest" orders by event date, received date, then the
+record's natural key (report year ...), never by the value alone.
 
 The columns depend on what was delivered: `plan` decides them from a folder (an `AggregateSpec`,
 stored with the plain model so that verification computes the same ones) and `compute`
@@ -232,6 +237,12 @@ def _low_cardinality(
     return tuple(out)
 
 
+#: Columns filled in after the record's own date (a removal from a list, a complaint's verdict):
+#: their value at an earlier month end is not known from the record, so they are never read
+#: (date columns, such as removed_date or closed_date, are never aggregated anyway).
+FILLED_LATER = frozenset({"removal_reason", "substantiated"})
+
+
 def plan(interim: Path, threads: int = 1) -> AggregateSpec:
     """The aggregates the ingested folder ``interim`` gives (see the module doc)."""
     con = _connect(threads)
@@ -245,7 +256,11 @@ def plan(interim: Path, threads: int = 1) -> AggregateSpec:
         cols = _columns(con, source)
         if not {"uscc", t.event_date, t.received_date} <= set(cols):
             continue
-        rest = [c for c in cols if c not in ("uscc", t.event_date, t.received_date)]
+        rest = [
+            c
+            for c in cols
+            if c not in ("uscc", t.event_date, t.received_date) and c not in FILLED_LATER
+        ]
         numeric = tuple(c for c in rest if NUMERIC.match(cols[c]))
         text = [c for c in rest if TEXT.match(cols[c])]
         tables.append(
@@ -275,7 +290,9 @@ def plan(interim: Path, threads: int = 1) -> AggregateSpec:
     if source is not None:
         cols = _columns(con, source)
         if "uscc" in cols:
-            reg_numeric = tuple(c for c in cols if c != "uscc" and NUMERIC.match(cols[c]))
+            # amounts of today's registry (capital, employees) changed over time: only its
+            # passthrough numbers, which the registry delivers as fixed facts, are read
+            reg_numeric = tuple(c for c in cols if c.startswith("x_") and NUMERIC.match(cols[c]))
             reg_categorical = tuple(k for k, (c, _) in REGISTRY_CATEGORICALS.items() if c in cols)
             age = cols.get("established_date", "").startswith(("DATE", "TIMESTAMP"))
     con.close()
@@ -287,12 +304,20 @@ _KEYS = "uscc, feature_month"
 _MONTH_END = "last_day(CAST(k.feature_month || '-01' AS DATE))"
 
 
+def _ties(t: TableSpec) -> str:
+    """The record key after the dates in "latest" (an export that stamps every annual report
+    with one date still gives the latest report year, never the largest value)."""
+    keys = [c for c in TABLES[t.table].natural_key if c not in ("uscc", t.event, t.received)]
+    return "".join(f", 'k{i}': e.{_q(c)}" for i, c in enumerate(keys))
+
+
 def _table_sql(t: TableSpec, source: str) -> str:
     e, r = f"e.{_q(t.event)}", f"e.{_q(t.received)}"
     aggs = [f"count(*) AS {_q(name(t.table, 'n'))}"]
     for c in t.numeric:
         v = f"CAST(e.{_q(c)} AS DOUBLE)"
-        latest = f"arg_max({v}, {{'d': {e}, 'r': {r}, 'v': {v}}})"  # NULL values skipped
+        # NULL values skipped
+        latest = f"arg_max({v}, {{'d': {e}, 'r': {r}{_ties(t)}, 'v': {v}}})"
         for stat, sql in zip(
             NUMERIC_STATS,
             (f"favg({v})", f"min({v})", f"max({v})", f"fsum({v})", latest),
@@ -367,7 +392,7 @@ def _parts(
             columns="code",
             values=["last", "mean", "n"],
             aggfunc="first",
-            dropna=False,
+            dropna=True,
         )
         cols = {}
         for (stat, code), values in wide.items():

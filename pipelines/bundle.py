@@ -188,6 +188,12 @@ class Bundle:
         classes than the fitted ones (fitted for another scheme)."""
         if self.class_bands is None or scheme.method != "score_bands":
             return scheme
+        if self.class_bands.scheme != scheme.name:
+            raise BundleError(
+                f"model {self.name} version {self.version} carries score bands fitted for "
+                f"class scheme {self.class_bands.scheme}, not {scheme.name}; class with that "
+                "scheme, or retrain with this one"
+            )
         try:
             return self.class_bands.apply(scheme)
         except SchemeError as exc:

@@ -54,15 +54,14 @@ def held_out_problem(
 ) -> str | None:
     """Why a verification report is not about data the version never learned from, or None.
     Inspections: its window must start at the version's first held-out month. A labelled
-    snapshot: the test fold of the very file the version was trained on (same SHA-256), or
-    a new file (another SHA-256: every row, `riskclass verify --allow-new-labels`)."""
+    snapshot: the rows of the version's test fold (its enterprises were never trained on,
+    whichever file holds them now), or every row of a file when the version was trained on
+    inspections, not on a labels file (`riskclass verify --allow-new-labels`)."""
     if evaluation.get("kind") == "labelled_snapshot":
         trained = params.get("labels_sha256")
         same = evaluation.get("sha256") == trained
         if evaluation.get("rows") == "test_fold":
-            return (
-                None if same else "its test fold is not of the labels file the version trained on"
-            )
+            return None if trained else "a test fold, but the version was trained on no labels file"
         if same:
             return "it evaluates every row of the labels file the version trained on, not its test fold"
         return None

@@ -69,7 +69,8 @@ def train(
         typer.Option(
             "--as-of",
             help="the snapshot's date YYYY-MM-DD (or YYYY-MM): features of the last month end "
-            "on or before it",
+            "on or before it; a date before the outcomes were observed (a campaign's start, not "
+            "its end), or the campaign's own records reach the features",
         ),
     ] = None,
     id_column: Annotated[
@@ -361,7 +362,8 @@ def verify(
         bool,
         typer.Option(
             "--allow-new-labels",
-            help="evaluate every row of a labels file the version was not trained on",
+            help="evaluate a labels file the version was not trained on (its rows in the trained "
+            "test fold only, when the version was trained on a labels file)",
         ),
     ] = False,
     id_column: Annotated[str | None, typer.Option(help="the snapshot's id header")] = None,

@@ -103,6 +103,11 @@ def run_train(
     )
     # the catalog the feature files were built with: the shipped one, plus the features
     # derived from the bureau's own indicators and columns (`features.derived`)
+    if frame.empty:
+        raise TrainError(
+            f"train: none of the {counts.get('labels', 0)} labels has a feature row "
+            "(the enterprises are not in the feature files of their month)"
+        )
     derived = file_derived(paths.features_file(features_dir, str(frame["feature_month"].iloc[0])))
     model_catalog = full_catalog(derived)
     design = gbm.fit_design(train_frame, model_catalog)

@@ -5,7 +5,10 @@ The tuned hyperparameters are refit k times, each time on every fold but one (th
 label kinds the config trains on included, outside the held-out fold only), and the held-out
 fold is scored: the weighted AUC of each fold, their mean, and the AUC of all out-of-fold
 scores together. The folds are those of training (`models.data.folds_of`: a seeded hash of
-the enterprise id), so no enterprise is ever on both sides.
+the enterprise id), so no enterprise is ever on both sides. The hyperparameters were tuned
+on fold 1 (validation): its figure, and so the mean and the pooled AUC, lean slightly
+optimistic; the test fold's figures (fold 0, with their bootstrap intervals) are the
+unbiased ones the model card leads with.
 """
 
 from __future__ import annotations

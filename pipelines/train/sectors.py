@@ -113,8 +113,7 @@ def sector_models(
         draws = bootstrap_aucs(yv, wv, [p_valid, prob_valid[m_va]], 1000, cfg.seed)
         wins = float(np.nanmean(draws[:, 0] > draws[:, 1]))
         used = bool(
-            figures.valid_sector_auc > figures.valid_general_auc
-            and wins >= cfg.sector_confidence
+            figures.valid_sector_auc > figures.valid_general_auc and wins >= cfg.sector_confidence
         )
         reason = (
             f"beats the general model on the validation months ({wins:.0%} of resamples)"

@@ -88,7 +88,10 @@ def snapshot_labels(
         int(params.get("cv_folds", trained.cv_folds)),
         int(params.get("seed", trained.seed)),
     )
-    if same:
+    # a version trained on a labels file saw every enterprise outside its test fold: whatever
+    # file is given now (the same one saved again, one row more), only that fold is held out
+    held_out = same or bool(trained_sha)
+    if held_out:
         rows = rows[folds_of(rows["uscc"], folds, seed) == TEST_FOLD].reset_index(drop=True)
     if rows.empty:
         raise VerifyError(f"verify: no row of {snap.path} to evaluate (its test fold is empty)")
@@ -113,9 +116,9 @@ def snapshot_labels(
         "sha256": snap.sha256,
         "as_of": snap.as_of.isoformat(),
         "feature_month": snap.feature_month,
-        "rows": "test_fold" if same else "all",
+        "rows": "test_fold" if held_out else "all",
         "fold_rule": f"{FOLD_RULE}; k = {folds}, seed = {seed}; test fold {TEST_FOLD}"
-        if same
+        if held_out
         else "every row of a labels file the version was not trained on (--allow-new-labels)",
         "weights": "file" if snap.weighted else "none (1)",
         "rejected_file": str(rejected_out),

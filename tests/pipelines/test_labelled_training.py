@@ -256,7 +256,8 @@ def test_a_labelled_snapshot_trains_by_grouped_cv_and_verifies_on_its_test_fold(
     assert found.passed == v.passed
     assert held_out_problem(cfg, params, v.metrics.window, ev) is None
 
-    # a changed file is refused unless every row of it is to be evaluated
+    # a changed file is refused unless asked for; even then only the enterprises of the
+    # trained test fold are evaluated (the version saw every other one)
     changed = tmp_path / "campaign-2.csv"
     changed.write_bytes(labels.read_bytes() + b"\n")  # a blank line: same rows, new SHA-256
     new = LabelsFile(changed, "2026-10-12")
@@ -272,8 +273,8 @@ def test_a_labelled_snapshot_trains_by_grouped_cv_and_verifies_on_its_test_fold(
         labels=new,
         allow_new_labels=True,
     )
-    assert every.metrics.evaluation["rows"] == "all"
-    assert every.metrics.inspections["used"] == len(rows)
+    assert every.metrics.evaluation["rows"] == "test_fold"
+    assert every.metrics.inspections["used"] == v.metrics.inspections["used"] < len(rows)
     assert held_out_problem(cfg, params, every.metrics.window, every.metrics.evaluation) is None
     # the trained file with every row would not be held out
     assert "not its test fold" in str(held_out_problem(cfg, params, [], {**ev, "rows": "all"}))

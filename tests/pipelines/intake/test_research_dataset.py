@@ -43,7 +43,12 @@ AS_OF = "2025-06"
 #: The registry columns the extract does not have (everything but the id; the name is the id).
 REGISTRY_ABSENT = {c.name for c in TABLES["enterprises"].columns if c.name not in ("uscc", "name")}
 UNAVAILABLE = {
-    "changes", "penalties", "abnormal_list", "serious_dishonest_list", "persons", "inspections"
+    "changes",
+    "penalties",
+    "abnormal_list",
+    "serious_dishonest_list",
+    "persons",
+    "inspections",
 }
 INGESTED = {"enterprises", "annual_reports", "indicators"}
 #: the labelled snapshot: given to `riskclass train --labels`, never ingested
