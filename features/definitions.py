@@ -83,14 +83,5 @@ def build_month(
     coverage: Mapping[str, dt.date] | None = None,
 ) -> pa.Table:
     """Features of every enterprise of the population at the end of ``month`` (``YYYY-MM``)."""
-    extra, blocks = derive(derived) if derived else ((), ())
-    return engine.build_month(
-        con,
-        month,
-        cfg,
-        tables,
-        CATALOG + extra,
-        BLOCKS + blocks,
-        base.population,
-        coverage=coverage,
-    )
+    with month_batches(con, month, cfg, tables, derived, coverage) as reader:
+        return reader.read_all()
