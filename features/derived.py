@@ -217,20 +217,10 @@ def discover(
             if firms_value >= cfg.min_enterprises:
                 keep(Source("indicators", code, "number", group, code))
             if firms_text < cfg.min_enterprises:
-                if firms_text and firms_value < cfg.min_enterprises:
-                    skipped.append(
-                        (
-                            f"indicators:{code}",
-                            f"seen for {max(firms_value, firms_text)} enterprises, fewer than {cfg.min_enterprises}",
-                        )
-                    )
-                elif firms_value < cfg.min_enterprises:
-                    skipped.append(
-                        (
-                            f"indicators:{code}",
-                            f"seen for {firms_value} enterprises, fewer than {cfg.min_enterprises}",
-                        )
-                    )
+                if firms_value < cfg.min_enterprises:
+                    seen = max(firms_value, firms_text)
+                    why = f"seen for {seen} enterprises, fewer than {cfg.min_enterprises}"
+                    skipped.append((f"indicators:{code}", why))
                 continue
             counts = con.execute(
                 f"SELECT value_text, COUNT(*) FROM raw_indicators WHERE {cut} AND indicator = ? "
