@@ -11,6 +11,7 @@ saying so where they are written.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import numbers
 import os
@@ -35,6 +36,15 @@ def write_parquet(table: pa.Table, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     pq.write_table(table, tmp, **PARQUET_OPTIONS)
     os.replace(tmp, path)
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read in 1 MiB blocks (memory stays flat for any size)."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def write_json(data: object, path: Path) -> None:

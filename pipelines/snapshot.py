@@ -20,7 +20,6 @@ file of which less than `MIN_ACCEPTED_SHARE` was accepted. Nothing here reads in
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,7 @@ from contract.months import add_months
 from models.data import LABEL_COLUMNS, SNAPSHOT_KIND, snapshot_month
 from pipelines import paths
 from pipelines.intake.readers import StructuralError, find_header, normalise_header, rows_of, sniff
-from pipelines.io import write_csv
+from pipelines.io import file_sha256, write_csv
 
 #: Training refuses a labels file of which less than this share of rows was accepted.
 MIN_ACCEPTED_SHARE = 0.5
@@ -175,37 +174,12 @@ class Snapshot:
             )
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _text(value: Any) -> str | None:
-    """A Parquet cell as the text a CSV would hold (None when empty)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    text = str(value)
-    return text if text.strip() else None
-
-
 def _rows(path: Path) -> list[list[str | None]]:
     """Every row of the file as text cells, header included."""
     if not Path(path).is_file():
         raise SnapshotError(f"labels {path}: no such file")
-    fmt = sniff(Path(path))
     try:
-        if fmt == "parquet":
-            t = pq.read_table(path)
-            cols = [[_text(v) for v in t.column(i).to_pylist()] for i in range(t.num_columns)]
-            return [list(t.column_names), *[list(r) for r in zip(*cols, strict=True)]]
-        rows, _encoding = rows_of(Path(path), fmt)
+        rows, _encoding = rows_of(Path(path), sniff(Path(path)))
     except StructuralError as exc:
         raise SnapshotError(f"labels: {exc}") from None
     except (OSError, ValueError) as exc:

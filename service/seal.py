@@ -31,18 +31,14 @@ from typing import Any
 
 from contract.months import parse_month
 from pipelines import chain, paths
+from pipelines.io import file_sha256
 
 
 class SealError(ValueError):
     """A month cannot be sealed (nothing classified), or its seal does not check."""
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+_sha256 = file_sha256  # the name the service and its tests use
 
 
 @dataclass

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -247,7 +248,9 @@ def _decode(path: Path, data: bytes, encoding: str | None = None) -> tuple[str, 
 
 
 def _cell(value: object) -> str | None:
-    if value is None:
+    """A typed cell (workbook, Parquet) as the text a CSV would hold; None when empty (a
+    Parquet NaN included: it is a missing number, never the text "nan")."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, dt.datetime):
         return (
@@ -301,9 +304,12 @@ def _sniff_delimiter(text: str) -> str:
 def rows_of(
     path: Path, fmt: str, sheet: str | int = 0, encoding: str | None = None
 ) -> tuple[list[list[str | None]], str]:
-    """Every row of a CSV or workbook as text cells (None when blank), and the encoding."""
+    """Every row of a CSV, workbook or Parquet file as text cells (None when blank), and the
+    encoding (the format's name for a binary format)."""
     if fmt in ("xlsx", "xls"):
         return _workbook_rows(path, fmt, sheet), fmt
+    if fmt == "parquet":
+        return _parquet_rows(path), fmt
     data = path.read_bytes()
     if data[:64].lstrip().lower().startswith((b"<html", b"<!doctype", b"<table", b"<?xml")):
         raise StructuralError(
