@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-from contract.tables import GROUPS, Group
+from contract.tables import GROUPS, VOCABULARIES, Group
 
 Kind = Literal["number", "flag", "category", "date"]
 Role = Literal["model", "context"]
@@ -55,6 +55,9 @@ UNITS: Mapping[str, tuple[str, str]] = MappingProxyType(
         "value": ("原值(按报送单位)", "as delivered (its own unit)"),
     }
 )
+
+#: The problem categories inspectors record (contract vocabulary ``problem_category``).
+PROBLEM_CATEGORIES: tuple[str, ...] = tuple(VOCABULARIES["problem_category"])
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)(?::[^}]*)?\}")
@@ -93,6 +96,14 @@ class Feature:
     advice_en: str = ""
     fill: Fill = "missing"
     role: Role = "model"
+    #: Problem categories (contract vocabulary ``problem_category``) this feature speaks for:
+    #: what an inspector would find if the risk it points to is real. Verification scores a
+    #: report's main risk points against the category inspectors found (issue 19).
+    categories: tuple[str, ...] = ()
+    #: Empty for a feature expected to be stationary month to month; otherwise the reason
+    #: (in English) it genuinely trends (an age that grows, a calendar effect), so that a
+    #: drift test and a reader of the drift report know the movement is not a data fault.
+    trend: str = ""
 
     def placeholders(self) -> set[str]:
         """Catalog names the templates refer to (``value`` is this feature itself).
@@ -137,6 +148,9 @@ def check_catalog(features: tuple[Feature, ...]) -> None:
             raise CatalogError(f"{where}: actionable features need advice in both languages")
         if f.kind in ("category", "date") and f.direction != 0:
             raise CatalogError(f"{where}: a {f.kind} has no risk direction")
+        bad = set(f.categories) - set(PROBLEM_CATEGORIES)
+        if bad:
+            raise CatalogError(f"{where}: unknown problem categories {sorted(bad)}")
         unknown = f.placeholders() - names
         if unknown:
             raise CatalogError(f"{where}: templates name unknown features {sorted(unknown)}")
