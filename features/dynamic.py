@@ -168,6 +168,7 @@ FEATURES = (
         template_en="the annual report for the last due year has not been filed",
         advice_zh=_FILE_ZH,
         advice_en=_FILE_EN,
+        categories=("address_unreachable", "false_disclosure"),
     ),
     Feature(
         "ar_missing_years",
@@ -192,6 +193,7 @@ FEATURES = (
         template_en="no annual report for {value:.0f} consecutive years",
         advice_zh=_FILE_ZH,
         advice_en=_FILE_EN,
+        categories=("address_unreachable", "false_disclosure"),
     ),
     Feature(
         "ar_late_3y",
@@ -210,6 +212,7 @@ FEATURES = (
         template_en="{value:.0f} late annual reports in 3 years",
         advice_zh=_FILE_ZH,
         advice_en=_FILE_EN,
+        categories=("false_disclosure",),
     ),
     Feature(
         "ar_all_zero",
@@ -229,6 +232,7 @@ FEATURES = (
         template_en="the {ar_latest_year:.0f} annual report shows zero revenue, assets, tax and employees",
         advice_zh="如实填报年度报告中的经营数据",
         advice_en="report real business figures in the annual report",
+        categories=("false_disclosure",),
     ),
     Feature(
         "ar_big_capital_zero",
@@ -253,6 +257,7 @@ FEATURES = (
         template_zh="注册资本{registered_capital:.0f}万元，但{ar_latest_year:.0f}年度报告纳税、营业收入或从业人数为零",
         template_en="registered capital {registered_capital:.0f} (10k yuan) but the {ar_latest_year:.0f} "
         "report shows zero tax, revenue or employees",
+        categories=("false_disclosure",),
     ),
     Feature(
         "ar_revenue_log",
@@ -332,6 +337,7 @@ FEATURES = (
         direction=1,
         template_zh="{ar_latest_year:.0f}年度报告纳税总额为零",
         template_en="the {ar_latest_year:.0f} report shows no tax paid",
+        categories=("false_disclosure",),
     ),
     Feature(
         "ar_insured_share",
@@ -392,6 +398,7 @@ FEATURES = (
         fill="zero",
         template_zh="近12个月变更法定代表人{value:.0f}次",
         template_en="changed its legal representative {value:.0f} times in 12 months",
+        categories=("address_unreachable", "false_disclosure"),
     ),
     Feature(
         "chg_legal_rep_36m",
@@ -407,6 +414,7 @@ FEATURES = (
         fill="zero",
         template_zh="近三年变更法定代表人{value:.0f}次",
         template_en="changed its legal representative {value:.0f} times in 3 years",
+        categories=("address_unreachable", "false_disclosure"),
     ),
     Feature(
         "chg_address_12m",
@@ -422,6 +430,7 @@ FEATURES = (
         fill="zero",
         template_zh="近12个月变更住所{value:.0f}次",
         template_en="moved its registered address {value:.0f} times in 12 months",
+        categories=("address_unreachable",),
     ),
     Feature(
         "chg_shareholders_12m",
@@ -437,6 +446,7 @@ FEATURES = (
         fill="zero",
         template_zh="近12个月变更股东{value:.0f}次",
         template_en="changed shareholders {value:.0f} times in 12 months",
+        categories=("false_disclosure",),
     ),
     Feature(
         "chg_capital_down_12m",
@@ -452,6 +462,7 @@ FEATURES = (
         fill="zero",
         template_zh="近12个月减少注册资本{value:.0f}次",
         template_en="reduced its registered capital {value:.0f} times in 12 months",
+        categories=("false_disclosure",),
     ),
     Feature(
         "chg_name_36m",
@@ -524,6 +535,7 @@ FEATURES = (
         fill="zero",
         template_zh="持有有效许可证{value:.0f}类",
         template_en="holds {value:.0f} kinds of valid licence",
+        categories=("licence",),
     ),
     Feature(
         "lic_lapsed_12m",
@@ -542,6 +554,7 @@ FEATURES = (
         template_en="{value:.0f} licences expired in the last 12 months without renewal",
         advice_zh="依法办理许可证延续，或停止需许可的经营活动",
         advice_en="renew the licence, or stop the activity that needs it",
+        categories=("licence",),
     ),
     Feature(
         "lic_revoked_36m",
@@ -557,6 +570,7 @@ FEATURES = (
         fill="zero",
         template_zh="近三年{value:.0f}个许可证被吊销或撤销",
         template_en="{value:.0f} licences revoked in 3 years",
+        categories=("licence",),
     ),
     Feature(
         "lic_expiring_3m",
@@ -574,6 +588,7 @@ FEATURES = (
         template_en="{value:.0f} licences expire within 3 months",
         advice_zh="在许可证到期前申请延续",
         advice_en="apply to renew the licence before it expires",
+        categories=("licence",),
     ),
     Feature(
         "lic_unlicensed_sector",
@@ -593,6 +608,7 @@ FEATURES = (
         template_en="works in a sector that needs a licence but holds no valid one",
         advice_zh="依法取得或延续相应许可证后再从事相关经营",
         advice_en="obtain or renew the required licence before trading",
+        categories=("licence",),
     ),
     # ------------------------------------------------------------------ pledges
     Feature(
@@ -663,21 +679,25 @@ FEATURES = (
         "months since any activity",
         "距最近一次年报报送、变更登记或成立的月数；成立早于年报和变更记录的起始日、且此后"
         "没有记录的企业，取距记录起始日的月数(记录起始前的活动不可见，即至少该月数)；"
+        "最多计36个月；"
         "统计月末早于记录起始日时缺失",
         "months since the latest annual report, registration change or establishment; for an "
         "enterprise older than the annual-report and change records with no record since they "
         "begin, the months since they begin (activity before is not on record: at least that "
-        "many); missing for a month end before they begin",
+        "many); capped at 36 months (longer would only measure how far the records reach "
+        "back, issue 19); missing for a month end before they begin",
         "months",
         "CASE WHEN {w.covered_from[annual_reports]} <= {w.end} "
         "AND {w.covered_from[changes]} <= {w.end} THEN "
-        "days_between(greatest(p.established_date, COALESCE(ar.submitted, p.established_date), "
+        "least(days_between(greatest(p.established_date, "
+        "COALESCE(ar.submitted, p.established_date), "
         "COALESCE(chg.last_date, p.established_date), {w.covered_from[annual_reports]}, "
-        "{w.covered_from[changes]}), {w.end}) / 30.4375 END",
+        "{w.covered_from[changes]}), {w.end}) / 30.4375, 36.0) END",
         DORMANT,
         direction=1,
         template_zh="已有{value:.0f}个月无年报报送或变更登记等活动",
         template_en="no annual report, change or other activity for {value:.0f} months",
+        categories=("address_unreachable", "false_disclosure"),
     ),
     Feature(
         "dormant",
@@ -707,5 +727,6 @@ FEATURES = (
         template_en="shows signs of dormancy: no or empty annual reports and no registration activity",
         advice_zh="恢复正常经营并如实报送年报，或依法办理歇业备案或注销登记",
         advice_en="resume business and file real reports, or register a suspension or deregister",
+        categories=("address_unreachable", "false_disclosure"),
     ),
 )

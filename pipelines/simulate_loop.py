@@ -18,9 +18,12 @@ At the same inspection budget three policies draw side by side each month:
   drawn at the same rates, so the same number of inspections per class;
 - ``uniform``: the same number of inspections drawn uniformly from everyone.
 
-All three see the same outcomes: one uniform number per enterprise and month decides,
-against its ``p_problem``, whether a problem would be found, whoever inspects it (common
-random numbers: the comparison is not blurred by luck). Problems found per 100 inspections
+All three see the same outcomes (common random numbers: the comparison is not blurred by
+luck). As in the simulator, inspectors miss problems (issue 19): one uniform number per
+enterprise and month decides against ``p_present`` whether a problem is there, a second
+against the detection rate ``p_problem / p_present`` (the firm's likely problem, checked
+by an inspector of average skill) whether the inspector sees it; found = present AND
+detected, so ``p_problem`` is the probability that a problem is found. Problems found per 100 inspections
 are given with Jeffreys intervals; the expected count (the sum of ``p_problem`` over the
 inspected, free of outcome noise) beside them.
 
@@ -130,7 +133,9 @@ def _truth(truth_dir: Path, month: str) -> pd.DataFrame:
             f"simulate-loop: no hidden truth at {path}; the loop runs on the synthetic province "
             "only (riskclass simulate --truth-out)"
         )
-    t = pq.read_table(path, columns=["uscc", "month", "p_problem"], filters=[("month", "=", month)])
+    t = pq.read_table(
+        path, columns=["uscc", "month", "p_problem", "p_present"], filters=[("month", "=", month)]
+    )
     if t.num_rows == 0:
         raise LoopError(f"simulate-loop: the hidden truth has no month {month}")
     return t.drop(["month"]).to_pandas()
@@ -250,7 +255,11 @@ def run_loop(
         ss = np.random.SeedSequence([seed, *(int(x) for x in month.split("-"))])
         outcome_rng, draw_rng = (np.random.default_rng(s) for s in ss.spawn(2))
         truth_p = pop["p_problem"].to_numpy(dtype=float)
-        found = outcome_rng.random(len(pop)) < truth_p  # common to every policy
+        present_p = pop["p_present"].to_numpy(dtype=float)
+        detect_p = np.divide(truth_p, present_p, out=np.zeros_like(truth_p), where=present_p > 0)
+        present = outcome_rng.random(len(pop)) < present_p
+        detected = outcome_rng.random(len(pop)) < detect_p
+        found = present & detected  # common to every policy
         sizes = {c: int((classes == c).sum()) for c in order}
         rule_classes = _rank_classes(indicator_score(pop, weights), sizes, order, draw_rng)
         drawn = {

@@ -29,12 +29,15 @@ def month_label(year: int, month: int) -> str:
 
 @dataclass(frozen=True)
 class Calendar:
-    """The simulated months: ``burn_in`` months before the window, then ``window`` months
-    ending with ``end_month``.
+    """The simulated months: ``warm_up`` months that are simulated but not delivered (the
+    state reaches its steady state), ``burn_in`` delivered months of history before the
+    window, then ``window`` months ending with ``end_month``. ``burn_in`` here is the index
+    of the window's first month (warm-up included); ``delivered_from`` the index of the
+    first delivered month.
 
-    >>> cal = Calendar.ending("2026-10", window=3, burn_in=1)
-    >>> cal.label(0), cal.window_labels()
-    ('2026-07', ['2026-08', '2026-09', '2026-10'])
+    >>> cal = Calendar.ending("2026-10", window=3, burn_in=1, warm_up=2)
+    >>> cal.label(0), cal.label(cal.delivered_from), cal.window_labels()
+    ('2026-05', '2026-07', ['2026-08', '2026-09', '2026-10'])
     """
 
     year: npt.NDArray[np.int64]
@@ -42,11 +45,12 @@ class Calendar:
     start: npt.NDArray[np.int64]  # first day of each month
     ndays: npt.NDArray[np.int64]
     burn_in: int
+    delivered_from: int = 0
 
     @classmethod
-    def ending(cls, end_month: str, window: int, burn_in: int) -> Calendar:
+    def ending(cls, end_month: str, window: int, burn_in: int, warm_up: int = 0) -> Calendar:
         y, m = parse_month(end_month)
-        total = window + burn_in
+        total = window + burn_in + warm_up
         first = y * 12 + (m - 1) - (total - 1)
         idx = np.arange(first, first + total + 1)
         years, months = idx // 12, idx % 12 + 1
@@ -56,7 +60,8 @@ class Calendar:
             month=months[:-1],
             start=starts[:-1],
             ndays=np.diff(starts),
-            burn_in=burn_in,
+            burn_in=burn_in + warm_up,
+            delivered_from=warm_up,
         )
 
     @property
@@ -67,6 +72,11 @@ class Calendar:
     def end_day(self) -> int:
         """Last day of the last simulated month."""
         return int(self.start[-1] + self.ndays[-1] - 1)
+
+    @property
+    def data_start(self) -> int:
+        """First day of the first delivered month (records before it are not delivered)."""
+        return int(self.start[self.delivered_from])
 
     def label(self, k: int) -> str:
         return month_label(int(self.year[k]), int(self.month[k]))

@@ -24,7 +24,6 @@ class _Strict(BaseModel):
 class PopulationConfig(_Strict):
     entity_type_shares: dict[str, Share]
     legal_form_shares: dict[str, Share]
-    born_in_simulation_share: Share
     age_young_mean_years: Positive
     age_old_share: Share
     age_max_years: Positive
@@ -156,6 +155,35 @@ class LegacySchemeConfig(_Strict):
         return v
 
 
+class SignalConfig(_Strict):
+    """How much of the hidden risk the observable records carry (issue 19)."""
+
+    #: No single model feature may predict next month's double-random outcomes with a
+    #: weighted AUC (direction-free) above this; pinned by tests/simulator/test_signal.py.
+    max_single_feature_auc: Annotated[float, Field(gt=0.5, le=1.0)]
+    #: Events are driven by ``event_slope_scale * z + u``, u a firm's own N(0, sd) offset:
+    #: what the records show is the risk blurred by what the firm happens to be.
+    event_slope_scale: Annotated[float, Field(ge=0.0, le=2.0)]
+    observable_noise_sd: Annotated[float, Field(ge=0.0)]
+    #: The tax bureau's rating: its own view of the firm, noisy against the latent risk.
+    tax_rating_noise_sd: Positive
+    platform_rating_noise_sd: Positive
+    #: Share of dormant firms that still file an (empty) annual report each year, so that
+    #: they stay off the abnormal list and out of sight.
+    dormant_filing_share: Share
+
+
+class DetectionConfig(_Strict):
+    """Inspectors miss problems: problem found = problem present AND detected, detected
+    with sigmoid(logit(item rate) + inspector skill), skill ~ N(0, sd) per inspector."""
+
+    #: Chance that an average inspector finds a problem that is there, by inspection item
+    #: (the firm's hardest-to-see problem is checked under the item its category falls in).
+    item_rates: dict[str, Share]
+    inspectors_per_division: Annotated[int, Field(ge=1, le=1000)]
+    inspector_skill_sd: Annotated[float, Field(ge=0.0)]
+
+
 class MessyConfig(_Strict):
     """How often each corruption is injected into the `--messy` copy."""
 
@@ -175,7 +203,8 @@ class SimulatorConfig(_Strict):
     end_month: str
     #: The province simulated (two-digit GB/T 2260 code; contract/data ships 44).
     province: Annotated[str, Field(pattern=r"^\d{2}$")] = "44"
-    burn_in_months: Annotated[int, Field(ge=0, le=60)]
+    burn_in_months: Annotated[int, Field(ge=0, le=120)]
+    warm_up_months: Annotated[int, Field(ge=0, le=240)]
     chunk_size: Annotated[int, Field(ge=1000, le=2_000_000)]
     population: PopulationConfig
     risk: RiskConfig
@@ -183,6 +212,8 @@ class SimulatorConfig(_Strict):
     lags: LagConfig
     inspections: InspectionConfig
     legacy_scheme: LegacySchemeConfig
+    signal: SignalConfig
+    detection: DetectionConfig
     messy: MessyConfig
 
     @field_validator("end_month")

@@ -144,6 +144,7 @@ class _Chunk(_Legacy, _Events, _Tables):
         start, end = int(cal.start[k]), int(cal.start[k] + cal.ndays[k] - 1)
         year, month = int(cal.year[k]), int(cal.month[k])
         exists = (pop.established <= end) & (self.dereg_day > end)
+        self.set_young(start)
 
         # 1. latent risk drifts; idiosyncratic and cluster-wide shocks
         self.a = rc.ar_coefficient * self.a + rng.normal(0, rc.monthly_noise_sd, n)
@@ -161,7 +162,6 @@ class _Chunk(_Legacy, _Events, _Tables):
         h = rc.deregistration_monthly * np.where(
             self.dormant, rc.dormant_deregistration_multiplier, 1.0
         )
-        h = np.where(self.serious, h * 0.2, h)  # the seriously listed cannot deregister easily
         gone = self._bern(h, exists & (pop.established < start))
         # a firm deregisters after its last recorded event (a listing, a court filing ...)
         gone_day = np.maximum(self._day(k, gone), self.last_event[gone] + 1)
@@ -200,7 +200,9 @@ class _Chunk(_Legacy, _Events, _Tables):
         if w >= 0:
             live = np.flatnonzero(exists)
             self.truth_z[live, w] = self.z()[live]
-            self.truth_p[live, w] = self.p_problem()[live]
+            present = self.p_problem()[live]
+            self.truth_present[live, w] = present
+            self.truth_p[live, w] = present * self.expected_detection(k, live)
             self.truth_dormant[live, w] = self.dormant[live]
             self.truth_class[live, w] = self.legacy[live]
             self.class_counts[w] += np.bincount(self.legacy[live], minlength=4)
@@ -213,7 +215,7 @@ def simulate_chunk(
     cfg: SimulatorConfig, months: int, chunk_index: int, n: int, seed: int
 ) -> ChunkResult:
     """Generate chunk ``chunk_index`` (``n`` enterprises) over ``months`` window months."""
-    cal = Calendar.ending(cfg.end_month, months, cfg.burn_in_months)
+    cal = Calendar.ending(cfg.end_month, months, cfg.burn_in_months, cfg.warm_up_months)
     rng = chunk_rng(seed, chunk_index)
     pop = build_population(cfg, cal, chunk_index, n, rng)
     chunk = _Chunk(cfg, cal, pop, rng, seed)

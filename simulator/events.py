@@ -130,21 +130,34 @@ class _Events(_ChunkState):
             due = alive & (pop.established < first_of_year)
             # a year still owed from before is forgotten once a new one is due (kept on list)
             self.owed_year = np.where(due, year - 1, -1)
-            z = self.z()
+            z = self.zo()
             p = _sigmoid(ec.annual_report_on_time_intercept - ec.annual_report_on_time_slope * z)
             # shells file (empty reports) half the time to stay off the list
-            p = np.where(pop.shell, 0.5, np.where(self.dormant, 0.0, p))
+            # dormant firms file nothing, or (signal.dormant_filing_share) an empty report
+            dormant_files = self.cfg.signal.dormant_filing_share
+            p = np.where(pop.shell, 0.5, np.where(self.dormant, dormant_files, p))
             self.files_on_time = due & (rng.random(n) < p)
             # most reports come in May and June, before the June 30 deadline
             self.file_month = rng.choice(6, size=n, p=[0.04, 0.05, 0.09, 0.17, 0.27, 0.38]) + 1
             self.zero_report = (
                 rng.random(n) < _sigmoid(ec.zero_report_intercept + ec.zero_report_slope * z)
             ) | (pop.shell & (rng.random(n) < 0.8))
+            self.zero_report |= self.dormant
         if 1 <= month <= 6:
             filing = np.flatnonzero(
-                active & self.files_on_time & (self.file_month == month) & (self.owed_year >= 0)
+                (active | (alive & self.dormant & (self.cfg.signal.dormant_filing_share > 0)))
+                & self.files_on_time
+                & (self.file_month == month)
+                & (self.owed_year >= 0)
             )
-            self._file_reports(k, filing)
+            days = self._file_reports(k, filing)
+            # a firm listed for an earlier missing report files that one too, and leaves
+            listed = self.abn_reason[filing] == 0
+            self._unlist_abnormal(
+                filing[listed],
+                days[listed] + rng.integers(0, 10, int(listed.sum())),
+                "report_filed",
+            )
         elif month == 7:
             # listed for not filing within the period (the bureau lists in July)
             missing = np.flatnonzero(alive & (self.owed_year >= 0))
@@ -192,7 +205,7 @@ class _Events(_ChunkState):
         ec, rng = self.cfg.events, self.rng
         lam = (
             ec.complaint_monthly
-            * np.exp(ec.complaint_slope * self.z())
+            * np.exp(ec.complaint_slope * self.zo())
             * np.where(self.consumer, ec.complaint_consumer_multiplier, 1.0)
         )
         counts = rng.poisson(np.where(active, lam, 0.0))
@@ -209,7 +222,7 @@ class _Events(_ChunkState):
         cats = np.array(["quality", "service", "price", "contract", "advertising", "safety"])
         cat = np.where(food & (rng.random(m) < 0.5), "food", cats[rng.integers(0, len(cats), m)])
         subst = rng.random(m) < _sigmoid(
-            -0.8 + self.cfg.events.complaint_substantiated_slope * self.z()[firms]
+            -0.8 + self.cfg.events.complaint_substantiated_slope * self.zo()[firms]
         )
         self._add(
             "complaints",
@@ -227,7 +240,7 @@ class _Events(_ChunkState):
 
     def _penalties(self, k: int, alive: B) -> None:
         ec, rng = self.cfg.events, self.rng
-        h = ec.penalty_monthly * np.exp(ec.penalty_slope * self.z())
+        h = ec.penalty_monthly * np.exp(ec.penalty_slope * self.zo())
         spontaneous = self._bern(h, alive & ~self.dormant)
         due = np.flatnonzero(alive & (self.pending_penalty == k))
         firms = np.concatenate([spontaneous, due])
@@ -254,7 +267,7 @@ class _Events(_ChunkState):
         amount = np.where(kind == "warning", 0.0, np.round(rng.lognormal(np.log(1.0), 1.3, m), 2))
         amount = np.where(minor & (kind == "fine"), np.minimum(amount, 0.5), amount)
         days = self._day(k, firms)
-        z = self.z()[firms]
+        z = self.zo()[firms]
         repaired = (~minor) & (rng.random(m) < ec.penalty_repair_share * _sigmoid(-z))
         repair_day = np.where(repaired, days + rng.integers(365, 900, m), NULL_DAY)
         repair_day = np.where(repair_day > self.end_day, NULL_DAY, repair_day)
@@ -285,10 +298,11 @@ class _Events(_ChunkState):
         self.log.update("licences", "revoked_day", self.licence_row[lic], revoked)
         self.licence_row[lic] = -1
         self.licence_lapsed[lic] = True
-        # heavy penalties for serious violations put a firm on the serious list
+        # heavy penalties for serious violations put a firm on the serious list (the
+        # violation is real: its seriousness follows the true risk, not the records)
         heavy = firms[
             (np.isin(kind, ["suspension", "licence_revocation", "business_licence_revocation"]))
-            & (z > 1.0)
+            & (self.z()[firms] > 1.0)
         ]
         self._list_serious(
             heavy,
@@ -319,7 +333,7 @@ class _Events(_ChunkState):
 
     def _judicial(self, k: int, alive: B) -> None:
         ec, rng, pop = self.cfg.events, self.rng, self.pop
-        h = ec.judicial_monthly * np.exp(ec.judicial_slope * self.z())
+        h = ec.judicial_monthly * np.exp(ec.judicial_slope * self.zo())
         firms = self._bern(h, alive & (pop.entity == 0))
         if len(firms) == 0:
             return
@@ -342,7 +356,7 @@ class _Events(_ChunkState):
         )
         self.enforced_until[firms] = np.where(closed == NULL_DAY, NO_DAY, closed)
         # dishonest judgment debtors: those who do not pay, published months later
-        z = self.z()[firms]
+        z = self.zo()[firms]
         bad = rng.random(m) < ec.dishonest_debtor_share * 2 * _sigmoid(z)
         d_day = days + rng.integers(60, 180, m)
         ok = bad & (d_day <= np.where(closed == NULL_DAY, NO_DAY, closed))
@@ -373,7 +387,7 @@ class _Events(_ChunkState):
     def _changes(self, k: int, active: B) -> None:
         ec, rng, pop = self.cfg.events, self.rng, self.pop
         burst = np.where(k - self.last_shock <= 3, ec.shock_change_multiplier, 1.0)
-        scale = np.exp(ec.change_slope * self.z()) * burst
+        scale = np.exp(ec.change_slope * self.zo()) * burst
         for kind in CHANGE_KINDS:
             firms = self._bern(
                 ec.change_monthly[kind] * scale, active & (pop.established < self.cal.start[k])
@@ -394,7 +408,7 @@ class _Events(_ChunkState):
                 new_person = firms * 8 + 4 + self.rep_changes[firms] % 3
                 # risky firms hand over to professional nominees
                 use_nominee = (
-                    (self.z()[firms] > 1.5) & (rng.random(m) < 0.5) & (len(self.nominee_pool) > 0)
+                    (self.zo()[firms] > 1.5) & (rng.random(m) < 0.5) & (len(self.nominee_pool) > 0)
                 )
                 if len(self.nominee_pool):
                     new_person = np.where(use_nominee, rng.choice(self.nominee_pool, m), new_person)
@@ -415,7 +429,7 @@ class _Events(_ChunkState):
             elif kind == "registered_capital":
                 old = self.capital[firms]
                 factor = np.where(
-                    self.z()[firms] > 1.0, rng.uniform(0.1, 0.9, m), rng.uniform(1.2, 5.0, m)
+                    self.zo()[firms] > 1.0, rng.uniform(0.1, 0.9, m), rng.uniform(1.2, 5.0, m)
                 )
                 new = np.round(np.nan_to_num(old, nan=10.0) * factor, 2)
                 before = np.array([f"{v:g}" for v in np.nan_to_num(old, nan=0.0)], dtype=object)
@@ -443,7 +457,7 @@ class _Events(_ChunkState):
         ec, rng, pop = self.cfg.events, self.rng, self.pop
         h = (
             ec.pledge_monthly
-            * np.exp(ec.pledge_slope * self.z())
+            * np.exp(ec.pledge_slope * self.zo())
             * np.clip(np.log10(np.nan_to_num(self.capital, nan=1.0) + 1), 0.2, 4)
         )
         firms = self._bern(h, active & (pop.entity == 0))
@@ -480,7 +494,7 @@ class _Events(_ChunkState):
             & (self.licence_until >= start)
             & (self.licence_until <= end)
         )
-        p = self.cfg.events.licence_renewal_prob * _sigmoid(2.5 - self.z()[expiring])
+        p = self.cfg.events.licence_renewal_prob * _sigmoid(2.5 - self.zo()[expiring])
         renew = expiring[active[expiring] & (rng.random(len(expiring)) < p)]
         lapse = np.setdiff1d(expiring, renew)
         self._grant_licence(
@@ -499,7 +513,7 @@ class _Events(_ChunkState):
             return
         m = len(firms)
         fail = rng.random(m) < _sigmoid(
-            ec.sampling_fail_intercept + ec.sampling_fail_slope * self.z()[firms]
+            ec.sampling_fail_intercept + ec.sampling_fail_slope * self.zo()[firms]
         )
         self._add(
             "product_sampling",
@@ -509,6 +523,7 @@ class _Events(_ChunkState):
             product_tag=self.product_tag[firms].astype(str),
             result=np.where(fail, "fail", "pass"),
         )
+        self.last_fail[firms[fail]] = k
         bad = firms[fail & (self.pending_penalty[firms] < 0) & (rng.random(m) < 0.6)]
         self.pending_penalty[bad] = k + rng.integers(1, 4, len(bad))
         # product-tagged firms always map to a sector cause (never a random one)
@@ -520,7 +535,7 @@ class _Events(_ChunkState):
             # tax credit ratings for last year, published in April
             first_of_last = int(np.datetime64(f"{year - 1}-01-01").astype(np.int64))
             rated = np.flatnonzero(alive & (pop.entity == 0) & (pop.established < first_of_last))
-            s = self.z()[rated] + rng.normal(0, 0.5, len(rated))
+            s = self.zo()[rated] + rng.normal(0, self.cfg.signal.tax_rating_noise_sd, len(rated))
             new = pop.established[rated] >= first_of_last - 365
             cls = np.where(s > 2.2, 4, np.where(s > 1.3, 3, np.where(s > -0.6, 1, 0)))
             cls = np.where(
@@ -540,7 +555,14 @@ class _Events(_ChunkState):
                 alive & ~self.dormant & np.array(["catering" in t for t in self.tag_sets])
             )
             score = np.clip(
-                np.round(4.6 - 0.3 * self.z()[cat] + rng.normal(0, 0.25, len(cat)), 1), 1.0, 5.0
+                np.round(
+                    4.6
+                    - 0.3 * self.zo()[cat]
+                    + rng.normal(0, self.cfg.signal.platform_rating_noise_sd, len(cat)),
+                    1,
+                ),
+                1.0,
+                5.0,
             )
             self._add(
                 "social",
@@ -550,7 +572,7 @@ class _Events(_ChunkState):
                 score=score,
                 eval_day=self._day(k, cat),
             )
-        news = self._bern(self.cfg.events.news_monthly * np.exp(self.z()), alive)
+        news = self._bern(self.cfg.events.news_monthly * np.exp(self.zo()), alive)
         if len(news):
             sev = rng.integers(1, 6, len(news)).astype(float)
             self._add(

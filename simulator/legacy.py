@@ -16,8 +16,29 @@ import numpy.typing as npt
 
 from simulator.config import RISK_CLASSES
 from simulator.events import _Events
-from simulator.state import F64, I64, B
+from simulator.state import F64, I64, B, _sigmoid
 
+CATEGORIES = (
+    "false_disclosure",
+    "licence",
+    "product_quality",
+    "food_safety",
+    "drug_device_safety",
+    "special_equipment",
+    "advertising_pricing",
+    "address_unreachable",
+)
+# the inspection item under which each category of problem is checked (its detection rate)
+_ITEM_FOR_CATEGORY = {
+    "false_disclosure": "disclosure",
+    "licence": "registration",
+    "product_quality": "product_quality",
+    "food_safety": "food_safety",
+    "drug_device_safety": "drug_quality",
+    "special_equipment": "special_equipment",
+    "advertising_pricing": "advertising_pricing",
+    "address_unreachable": "address",
+}
 _CAUSE_FOR_PROBLEM = {
     "address_unreachable": "registration",
     "false_disclosure": "registration",
@@ -60,6 +81,9 @@ class _Legacy(_Events):
         score = (
             pts["serious_list"] * self.serious
             + pts["abnormal_list"] * (self.abn_reason >= 0)
+            # found unreachable at the registered address (a listing by inspection)
+            + (pts.get("abnormal_unreachable", pts["abnormal_list"]) - pts["abnormal_list"])
+            * (self.abn_reason == 2)
             + pts["dishonest_debtor"] * (self.dishonest_until > end)
             + pts["penalty_12m"] * np.minimum(window("penalty", 12), 2)
             + pts["minor_penalty_12m"] * np.minimum(window("minor_penalty", 12), 2)
@@ -85,18 +109,19 @@ class _Legacy(_Events):
         ic = cfg.inspections
         eligible = alive & (pop.established < self.cal.start[k])
         parts: list[tuple[I64, str, F64]] = []
-        if k >= self.cal.burn_in:
-            period = 12 // ic.rounds_per_year
-            in_round = (month - 1 + self.division_offset[pop.division_idx]) % period == 0
-            rate = np.array([ic.class_rates[c] for c in RISK_CLASSES])[self.legacy]
-            drawn = np.flatnonzero(eligible & in_round & (rng.random(self.n) < rate))
-            parts.append((drawn, "double_random", rate[drawn]))
+        # double-random rounds run in every month, warm-up and delivered history included,
+        # so that a feature's 36-month window of inspections is full from the first month
+        period = 12 // ic.rounds_per_year
+        in_round = (month - 1 + self.division_offset[pop.division_idx]) % period == 0
+        rate = np.array([ic.class_rates[c] for c in RISK_CLASSES])[self.legacy]
+        drawn = np.flatnonzero(eligible & in_round & (rng.random(self.n) < rate))
+        parts.append((drawn, "double_random", rate[drawn]))
         targeted = np.flatnonzero(eligible & (self.pending_targeted == k))
         self.pending_targeted[self.pending_targeted == k] = -1
         campaign = self._bern(
-            ic.campaign_monthly * np.exp(0.5 * self.z()), eligible & (self.product_tag != "")
+            ic.campaign_monthly * np.exp(0.5 * self.zo()), eligible & (self.product_tag != "")
         )
-        referral = self._bern(ic.referral_monthly * np.exp(self.z()), eligible)
+        referral = self._bern(ic.referral_monthly * np.exp(self.zo()), eligible)
         for firms, trig in (
             (targeted, "complaint"),
             (campaign, "campaign"),
@@ -108,17 +133,74 @@ class _Legacy(_Events):
                 continue
             self._inspect(k, firms, mode, prob)
 
+    def _category_weights(self, k: int, firms: I64) -> F64:
+        """Weights of each problem category (columns in `CATEGORIES` order) for ``firms``:
+        a problem is found where the firm's own records point (a lapsed licence, a failed
+        sampling of its product, complaints, an owed or empty annual report); the sector
+        alone weighs little."""
+        pop = self.pop
+        c = self.counts["complaint"]
+        complaints = np.minimum(c[firms, k] - c[firms, max(0, k - 12)], 3)
+        failed = (k - self.last_fail[firms]) <= 12
+        food, drug, se, prod = (self.tag_masks[t][firms] for t in ("food", "drug", "se", "prod"))
+        w = np.column_stack(
+            [
+                0.3 + 3.0 * self.zero_report[firms] + 3.0 * (self.owed_year[firms] >= 0),
+                0.2 + 6.0 * self.licence_lapsed[firms],
+                prod * (0.5 + 6.0 * failed),
+                food * (0.5 + 6.0 * failed),
+                drug * (0.5 + 6.0 * failed),
+                se * 0.8,
+                0.2 + 0.4 * self.consumer[firms] + 2.0 * complaints,
+                0.1 + 0.6 * pop.cluster_address[firms],
+            ]
+        ).astype(np.float64)
+        # dormant firms are found unreachable at their address
+        w[self.dormant[firms]] = np.eye(len(CATEGORIES))[CATEGORIES.index("address_unreachable")]
+        return w
+
+    def _detection(self, firms: I64, cat_idx: I64, skill: F64) -> F64:
+        """Chance that an inspector of ``skill`` sees a problem of category ``cat_idx``."""
+        rates = np.array([self.cfg.detection.item_rates[_ITEM_FOR_CATEGORY[c]] for c in CATEGORIES])
+        rate = np.clip(rates[cat_idx], 1e-6, 1 - 1e-6)
+        return _sigmoid(np.log(rate / (1 - rate)) + skill)
+
+    def expected_detection(self, k: int, firms: I64) -> F64:
+        """Chance an average inspector finds a firm's problem, over the categories it may be."""
+        w = self._category_weights(k, firms)
+        w = w / w.sum(axis=1, keepdims=True)
+        per_cat = np.column_stack(
+            [
+                self._detection(firms, np.full(len(firms), j), np.zeros(len(firms)))
+                for j in range(len(CATEGORIES))
+            ]
+        )
+        out: F64 = (w * per_cat).sum(axis=1)
+        return out
+
     def _inspect(self, k: int, firms: I64, mode: str, prob: F64) -> None:
         cfg, rng, pop = self.cfg, self.rng, self.pop
         m = len(firms)
         double = mode == "double_random"
         bonus = 0.0 if double else cfg.inspections.targeted_problem_bonus
-        p = self.p_problem(bonus)[firms]
-        found = rng.random(m) < p
+        p_present = self.p_problem(bonus)[firms]
+        present = rng.random(m) < p_present
+        # what the problem is follows from the events that caused it (hidden truth)
+        w = self._category_weights(k, firms)
+        cum = np.cumsum(w, axis=1)
+        cat_idx = (cum < (rng.random(m) * cum[:, -1])[:, None]).sum(axis=1)
+        cat_idx = np.minimum(cat_idx, len(CATEGORIES) - 1)
+        # the inspector, drawn at random from the division's pool, sees it or misses it
+        inspector = rng.integers(0, cfg.detection.inspectors_per_division, m)
+        skill = self.inspector_skill[pop.division_idx[firms], inspector]
+        p_detect = self._detection(firms, cat_idx, skill)
+        detected = rng.random(m) < p_detect
+        found = present & detected
+        p = p_present * p_detect  # the true probability that this inspection finds a problem
         days = self._day(k, firms)
-        category = np.array([self._problem_category(j) for j in firms], dtype=object)
-        category = np.where(self.dormant[firms], "address_unreachable", category)
-        category = np.where(found, category, None)  # type: ignore[call-overload]
+        names: npt.NDArray[np.object_] = np.array(CATEGORIES, dtype=object)[cat_idx]
+        category = names.copy()
+        category[~found] = None
         result = np.where(
             found,
             np.where(
@@ -160,6 +242,9 @@ class _Legacy(_Events):
         self.insp_truth_rows.append(rows)
         self.insp_truth_p.append(p)
         self.insp_truth_z.append(self.z()[firms])
+        self.insp_truth_present.append(present)
+        self.insp_truth_detected.append(detected)
+        self.insp_truth_inspector.append(pop.division_idx[firms] * 1000 + inspector)
         if double and k >= self.cal.burn_in:
             c = self.legacy[firms]
             self.dr_n += np.bincount(c, minlength=4)
@@ -189,23 +274,6 @@ class _Legacy(_Events):
         self.pending_penalty[pen] = k + rng.integers(1, 4, len(pen))
         cat_of = dict(zip(hit.tolist(), cat.tolist(), strict=True))
         self.pending_penalty_cause[pen] = [_CAUSE_FOR_PROBLEM[cat_of[j]] for j in pen]
-
-    def _problem_category(self, j: int) -> str:
-        """What an inspector finds at a firm with a problem follows from what the firm is."""
-        tags = self.tag_sets[j]
-        w = {
-            "false_disclosure": 1.5 + 2.0 * self.zero_report[j] + 1.5 * (self.owed_year[j] >= 0),
-            "licence": 0.5 + 4.0 * self.licence_lapsed[j],
-            "product_quality": 0.4 + 1.5 * bool(tags & {"industrial_products", "cosmetics"}),
-            "food_safety": 3.0 * bool(tags & {"food_production", "food_distribution", "catering"}),
-            "drug_device_safety": 3.0 * bool(tags & {"drugs", "medical_devices"}),
-            "special_equipment": 3.0 * ("special_equipment" in tags),
-            "advertising_pricing": 0.8 + 1.2 * bool(self.consumer[j]),
-            "address_unreachable": 0.3 + 1.0 * self.pop.cluster_address[j],
-        }
-        keys = list(w)
-        p = np.array([w[c] for c in keys], dtype=float)
-        return keys[int(np.searchsorted(np.cumsum(p), self.rng.random() * p.sum()))]
 
     def _items(self, j: int) -> str:
         items = ["disclosure", "registration"]

@@ -141,21 +141,18 @@ def build_population(
                 raise ValueError(f"industry_classes.csv has no class in division {div}")
             industry_idx[pick] = rng.choice(candidates, size=len(pick))
 
-    # Establishment: a share born during the simulation, the rest before it; the stock is
-    # heavy in young firms (exponential ages) with an older tail.
-    sim_start, sim_end = int(cal.start[0]), cal.end_day
-    born_in_sim = rng.random(n) < pc.born_in_simulation_share
+    # Establishment: ages at the last month are heavy in young firms (exponential) with an
+    # older tail. Births therefore grow over time at a steady rate, and the stock's age mix
+    # is the same in every month (no drift in age, hence in the latent risk); firms born
+    # before the first simulated month are there from its start.
+    sim_end = cal.end_day
     age_years = np.where(
         rng.random(n) < pc.age_old_share,
         rng.uniform(5, pc.age_max_years, n),
         rng.exponential(pc.age_young_mean_years, n),
     )
     age_years = np.minimum(age_years, pc.age_max_years)
-    established = np.where(
-        born_in_sim,
-        rng.integers(sim_start, sim_end + 1, n),
-        sim_start - 1 - (age_years * 365.25).astype(np.int64),
-    )
+    established = sim_end - (age_years * 365.25).astype(np.int64)
 
     # Size: lognormal capital (万元) by entity type, rounded as registries do.
     log_median = np.array([pc.capital_log_median[e] for e in ENTITY_TYPES])[entity]
@@ -254,13 +251,10 @@ def build_population(
         tags[j] = ";".join(sorted(set(filter(None, [*tags[j].split(";"), "special_equipment"]))))
 
     # Latent risk: what the firm is, where and with whom.
-    age_at_start = (sim_start - established) / 365.25
-    young = np.clip(1.0 - age_at_start / 3.0, 0.0, 1.0)
     industry_effect = rng.normal(0, rc.industry_effect_sd, len(inds.code))[industry_idx]
     division_effect = rng.normal(0, rc.division_effect_sd, len(divs.code))[division_idx]
     z_base = (
         rc.base_intercept
-        + rc.young_effect * young
         + rc.small_capital_effect * (np.log(100.0) - np.log(capital)).clip(-3, 4)
         + rc.individual_business_effect * (entity == 1)
         + industry_effect

@@ -84,8 +84,24 @@ class _ChunkState:
         self.last_event = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
         self.revoked_day = np.full(n, NO_DAY, dtype=np.int64)
         self.dormant = np.zeros(n, dtype=bool)
-        # latent risk: z = z_base + a, a an AR(1) with shocks
+        # latent risk: z = z_base + a + young_effect * young, a an AR(1) with shocks; the
+        # young-firm effect fades over the first three years (so a firm born late does not
+        # stay young for ever and the province's risk does not drift up as it ages)
         self.a = np.zeros(n)
+        self.young = np.zeros(n)
+        self.set_young(int(cal.start[0]))
+        # what the records show: the risk blurred by a firm's own offset (SignalConfig)
+        sc = cfg.signal
+        self.obs_offset = rng.normal(0.0, 1.0, n) * sc.observable_noise_sd
+        # inspectors: per division a pool with a detection skill (hidden truth); the same
+        # for every chunk (drawn from the seed alone)
+        dc = cfg.detection
+        pool_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**31 - 1,)))
+        self.inspector_skill = pool_rng.normal(
+            0.0, dc.inspector_skill_sd, (10_000, dc.inspectors_per_division)
+        )
+        # the month of the latest failed product sampling (-99: none), for categories
+        self.last_fail = np.full(n, -99, dtype=np.int64)
         self.last_shock = np.full(n, -99, dtype=np.int64)
         # lists (one open listing at a time)
         self.abn_reason = np.full(n, -1, dtype=np.int64)
@@ -138,6 +154,15 @@ class _ChunkState:
         self.ind_div = np.array(inds.division)[pop.industry_idx]
         self.consumer = np.isin(self.ind_div, list(CONSUMER_DIVISIONS))
         self.tag_sets = [frozenset(t.split(";")) if t else frozenset() for t in pop.tags]
+        self.tag_masks = {
+            key: np.array([bool(t & tags) for t in self.tag_sets])
+            for key, tags in (
+                ("food", {"food_production", "food_distribution", "catering"}),
+                ("drug", {"drugs", "medical_devices"}),
+                ("se", {"special_equipment"}),
+                ("prod", {"industrial_products", "cosmetics"}),
+            )
+        }
         self.product_tag = np.array(
             [next((t for t in _PRODUCT_TAGS if t in s), "") for s in self.tag_sets], dtype=object
         )
@@ -145,6 +170,7 @@ class _ChunkState:
         W = cal.n_months - cal.burn_in
         self.truth_z = np.full((n, W), np.nan, dtype=np.float32)
         self.truth_p = np.full((n, W), np.nan, dtype=np.float32)
+        self.truth_present = np.full((n, W), np.nan, dtype=np.float32)
         self.truth_dormant = np.zeros((n, W), dtype=bool)
         self.truth_class = np.full((n, W), -1, dtype=np.int8)
         self.class_counts = np.zeros((W, 4), dtype=np.int64)
@@ -156,6 +182,9 @@ class _ChunkState:
         self.insp_truth_rows: list[I64] = []
         self.insp_truth_p: list[F64] = []
         self.insp_truth_z: list[F64] = []
+        self.insp_truth_present: list[B] = []
+        self.insp_truth_detected: list[B] = []
+        self.insp_truth_inspector: list[I64] = []
 
     # ------------------------------------------------------------------ helpers
     def _next_ids(self, count: int) -> I64:
@@ -171,8 +200,19 @@ class _ChunkState:
         lag = np.where(late, self.rng.integers(30, int(lc.late_max_days) + 1, len(event_day)), lag)
         return event_day + lag
 
+    def set_young(self, day: int) -> None:
+        """The young-firm share of the risk as of ``day`` (1 at birth, 0 from three years)."""
+        age = (day - self.pop.established) / 365.25
+        self.young = np.clip(1.0 - age / 3.0, 0.0, 1.0)
+
     def z(self) -> F64:
-        return self.pop.z_base + self.a
+        z: F64 = self.pop.z_base + self.a + self.cfg.risk.young_effect * self.young
+        return z
+
+    def zo(self) -> F64:
+        """The risk as the records show it (events are driven by this, problems by `z`)."""
+        zo: F64 = self.cfg.signal.event_slope_scale * self.z() + self.obs_offset
+        return zo
 
     def p_problem(self, bonus: float = 0.0) -> F64:
         rc = self.cfg.risk

@@ -9,8 +9,10 @@ only evaluation reads, and `ChunkStats`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from contract.tables import SIMULATED, TABLES
@@ -20,6 +22,18 @@ from simulator.config import RISK_CLASSES
 from simulator.eventlog import Column
 from simulator.population import ENTITY_DIGIT, ENTITY_TYPES, organisation_new_style
 from simulator.state import F64, I64, B, _ChunkState
+
+# The dates on which a record stops being in force, for the tables that hold registers
+# rather than one-off events; a record of the warm-up is delivered while in force.
+_ENDS = {
+    "persons": ("to_date",),
+    "enterprise_links": ("to_date",),
+    "licences": ("valid_until", "revoked_date", "cancelled_date"),
+    "abnormal_list": ("removed_date",),
+    "serious_dishonest_list": ("removed_date",),
+    "judicial": ("closed_date",),
+    "pledges": ("released_date",),
+}
 
 
 @dataclass
@@ -164,6 +178,14 @@ class _Tables(_ChunkState):
         received = self._received(name, event)
         # records received after the export date are not in the export
         keep = (received <= self.end_day) & (event <= self.end_day)
+        # the warm-up is not delivered: a record dated before the data start is delivered
+        # only when it is still in force then (an open listing, a licence, a role ...)
+        in_force = np.ones(len(event), dtype=bool)
+        for end_col in _ENDS.get(name, ()):
+            if end_col in cols:
+                d = np.asarray(cols[end_col], dtype=np.int64)
+                in_force &= (d == NULL_DAY) | (d >= self.cal.data_start)
+        keep &= (event >= self.cal.data_start) | (name in _ENDS and in_force)
         cols["received_date"] = received
         for col in spec.columns:
             if col.dtype == "date" and col.name in cols and col.nullable:
@@ -195,6 +217,13 @@ class _Tables(_ChunkState):
         self._insp_p = p[order][keep]
         self._insp_z = z[order][keep]
 
+        def cat(parts: list[npt.NDArray[Any]], dtype: type) -> npt.NDArray[Any]:
+            return np.concatenate(parts)[order][keep] if parts else np.empty(0, dtype=dtype)
+
+        self._insp_present = cat(self.insp_truth_present, bool)
+        self._insp_detected = cat(self.insp_truth_detected, bool)
+        self._insp_inspector = cat(self.insp_truth_inspector, np.int64)
+
     def _truth(self, tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
         insp = tables["inspections"]
         dr = np.asarray(insp["draw_mode"].to_numpy(zero_copy_only=False) == "double_random")
@@ -210,6 +239,10 @@ class _Tables(_ChunkState):
                 "uscc": insp["uscc"],
                 "p_problem": pa.array(self._insp_p.astype(np.float32)),
                 "latent_risk": pa.array(self._insp_z.astype(np.float32)),
+                # the true state: a problem was there, and the inspector saw it (or not)
+                "problem_present": pa.array(self._insp_present),
+                "detected": pa.array(self._insp_detected & self._insp_present),
+                "inspector": pa.array([f"INS{i:08d}" for i in self._insp_inspector]),
             }
         )
         live = ~np.isnan(self.truth_p)
@@ -221,6 +254,7 @@ class _Tables(_ChunkState):
                 "month": pa.array(labels[w]),
                 "latent_risk": pa.array(self.truth_z[firm, w]),
                 "p_problem": pa.array(self.truth_p[firm, w]),
+                "p_present": pa.array(self.truth_present[firm, w]),
                 "dormant": pa.array(self.truth_dormant[firm, w]),
                 "legacy_class": pa.array(np.array(RISK_CLASSES)[self.truth_class[firm, w]]),
             }

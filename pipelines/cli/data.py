@@ -24,9 +24,25 @@ from pipelines.cli.common import (
 from pipelines.config import ConfigError, load_config
 from pipelines.paths import DATA, FEATURES_CONFIG, INGEST_CONFIG, OUTPUTS, SIMULATOR_CONFIG
 
+#: ``riskclass simulate --difficulty``: the configuration each level selects (issue 19).
+DIFFICULTY_CONFIGS = {
+    "default": SIMULATOR_CONFIG,
+    "hard": SIMULATOR_CONFIG.with_name("simulator_hard.yaml"),
+}
+
 
 def simulate(
-    config: Annotated[Path, typer.Option(help="simulator configuration (YAML)")] = SIMULATOR_CONFIG,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="simulator configuration (YAML); default configs/simulator.yaml"),
+    ] = None,
+    difficulty: Annotated[
+        str | None,
+        typer.Option(
+            help="shortcut for --config: default (configs/simulator.yaml) or hard "
+            "(configs/simulator_hard.yaml: a markedly weaker signal)"
+        ),
+    ] = None,
     enterprises: Annotated[
         int, typer.Option(help="number of enterprises in the registry")
     ] = 100_000,
@@ -54,11 +70,17 @@ def simulate(
     """Generate a synthetic province with a hidden ground truth.
 
     Example: [bold]riskclass simulate --enterprises 100000 --months 36 --seed 7 --out data/raw --messy-out data/raw_messy[/]
+    (a harder world: [bold]riskclass simulate --difficulty hard[/])
     """
     from pipelines.simulate import load_simulator_config, run_simulate, write_messy
 
+    if difficulty is not None and difficulty not in DIFFICULTY_CONFIGS:
+        fail(f"--difficulty: one of {', '.join(DIFFICULTY_CONFIGS)}, not {difficulty!r}")
+    if difficulty is not None and config is not None:
+        fail("give --config or --difficulty, not both")
+    config = DIFFICULTY_CONFIGS[difficulty] if difficulty is not None else config
     try:
-        cfg = load_simulator_config(config)
+        cfg = load_simulator_config(config or SIMULATOR_CONFIG)
     except ConfigError as exc:
         fail(str(exc))
     n_workers = workers or max(1, min(os.cpu_count() or 1, 2))

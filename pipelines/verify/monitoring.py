@@ -319,7 +319,10 @@ def early_warning(
         cols = ["uscc", "class_final", "score", *sorted(cfg.features)]
         warned = warnings(cur[cols], was, order, cfg).drop_duplicates("uscc")
         reasons[cur.index] = (
-            cur["uscc"].map(dict(zip(warned["uscc"], warned["reasons"], strict=True))).fillna("")
+            cur["uscc"]
+            .map(dict(zip(warned["uscc"], warned["reasons"], strict=True)))
+            .astype(object)
+            .fillna("")
         )
     texts = reason_texts(cfg)
     out = verification.warning_precision(now["y"], now["weight"], reasons.tolist(), list(texts))
