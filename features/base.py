@@ -293,6 +293,7 @@ FEATURES = (
         # no direction: since the 2014 subscription reform paid-in capital is not required
         template_zh="实缴资本占注册资本的{value:.0%}",
         template_en="{value:.0%} of the registered capital is paid in",
+        categories=("false_disclosure",),
     ),
     Feature(
         "revoked",
@@ -308,6 +309,7 @@ FEATURES = (
         direction=1,
         template_zh="营业执照已被吊销",
         template_en="the business licence has been revoked",
+        categories=("address_unreachable", "licence"),
     ),
     Feature(
         "sector_food",
@@ -322,6 +324,7 @@ FEATURES = (
         kind="flag",
         template_zh="属于食品重点领域",
         template_en="in the food sector",
+        categories=("food_safety",),
     ),
     Feature(
         "sector_drug",
@@ -336,6 +339,7 @@ FEATURES = (
         kind="flag",
         template_zh="属于药品、医疗器械或化妆品重点领域",
         template_en="in the drugs, devices or cosmetics sector",
+        categories=("drug_device_safety",),
     ),
     Feature(
         "sector_special_equipment",
@@ -350,6 +354,7 @@ FEATURES = (
         kind="flag",
         template_zh="属于特种设备重点领域",
         template_en="in the special-equipment sector",
+        categories=("special_equipment",),
     ),
     Feature(
         "sector_industrial",
@@ -364,6 +369,7 @@ FEATURES = (
         kind="flag",
         template_zh="属于重要工业产品领域",
         template_en="in the key-industrial-products sector",
+        categories=("product_quality",),
     ),
     Feature(
         "sector_tag_count",
@@ -378,6 +384,13 @@ FEATURES = (
         REGISTRY,
         template_zh="涉及{value:.0f}个重点领域",
         template_en="in {value:.0f} key sectors",
+        categories=(
+            "licence",
+            "product_quality",
+            "food_safety",
+            "drug_device_safety",
+            "special_equipment",
+        ),
     ),
     Feature(
         "established_date",
@@ -405,6 +418,13 @@ FEATURES = (
         CONTEXT,
         direction=1,
         template_zh="同行业企业抽查问题发现率为{value:.1%}",
+        trend=(
+            "group aggregate: one value per industry division, shared by all its "
+            "enterprises, so that the small month-to-month noise of a few aggregates (an "
+            "industry division of a 10^5-firm province rests on a few hundred inspections) "
+            "moves whole groups across the deciles of a PSI (> 0.25 with the province level "
+            "unchanged; issue 19 measured the province level flat)"
+        ),
         template_en="inspections of peers in its industry found problems {value:.1%} of the time",
     ),
     Feature(
@@ -420,6 +440,13 @@ FEATURES = (
         CONTEXT,
         direction=1,
         template_zh="所在县区企业抽查问题发现率为{value:.1%}",
+        trend=(
+            "group aggregate: one value per county, shared by all its enterprises, so that "
+            "the small month-to-month noise of a few aggregates (a county of a 10^5-firm "
+            "province rests on a few dozen inspections) moves whole groups across the "
+            "deciles of a PSI (> 0.25 with the province level unchanged; issue 19 measured "
+            "the province level flat)"
+        ),
         template_en="inspections in its county found problems {value:.1%} of the time",
     ),
     Feature(
@@ -434,6 +461,13 @@ FEATURES = (
         CONTEXT,
         direction=1,
         template_zh="同行业企业近12个月受处罚比例为{value:.1%}",
+        trend=(
+            "group aggregate: one value per industry division, shared by all its "
+            "enterprises, so that the small month-to-month noise of a few aggregates (an "
+            "industry division of a 10^5-firm province rests on a few dozen penalties) "
+            "moves whole groups across the deciles of a PSI (> 0.25 with the province level "
+            "unchanged; issue 19 measured the province level flat)"
+        ),
         template_en="{value:.1%} of its industry peers were penalised in the last 12 months",
     ),
     Feature(
@@ -448,6 +482,13 @@ FEATURES = (
         CONTEXT,
         direction=1,
         template_zh="所在县区企业近12个月受处罚比例为{value:.1%}",
+        trend=(
+            "group aggregate: one value per county, shared by all its enterprises, so that "
+            "the small month-to-month noise of a few aggregates (a county of a 10^5-firm "
+            "province rests on a handful of penalties) moves whole groups across the "
+            "deciles of a PSI (> 0.25 with the province level unchanged; issue 19 measured "
+            "the province level flat)"
+        ),
         template_en="{value:.1%} of enterprises in its county were penalised in the last 12 months",
     ),
     Feature(
@@ -462,7 +503,16 @@ FEATURES = (
         CONTEXT,
         direction=1,
         template_zh="同行业企业有{value:.1%}在经营异常名录中",
+        trend=(
+            "group aggregate: one value per industry division, shared by all its "
+            "enterprises, so that the small month-to-month noise of a few aggregates (an "
+            "industry division of a 10^5-firm province rests on a few hundred listings) "
+            "moves whole groups across the deciles of a PSI (> 0.25 with the province level "
+            "unchanged; issue 19 measured the province level flat); and a calendar effect: "
+            "late annual reports are listed every July"
+        ),
         template_en="{value:.1%} of its industry peers are on the abnormal list",
+        categories=("address_unreachable", "false_disclosure"),
     ),
     Feature(
         "ctx_division_abnormal_share",
@@ -476,6 +526,15 @@ FEATURES = (
         CONTEXT,
         direction=1,
         template_zh="所在县区企业有{value:.1%}在经营异常名录中",
+        trend=(
+            "group aggregate: one value per county, shared by all its enterprises, so that "
+            "the small month-to-month noise of a few aggregates (a county of a 10^5-firm "
+            "province rests on a few dozen listings) moves whole groups across the deciles "
+            "of a PSI (> 0.25 with the province level unchanged; issue 19 measured the "
+            "province level flat); and a calendar effect: late annual reports are listed "
+            "every July"
+        ),
         template_en="{value:.1%} of enterprises in its county are on the abnormal list",
+        categories=("address_unreachable", "false_disclosure"),
     ),
 )

@@ -127,7 +127,9 @@ BLOCKS = (
 )
 
 
-def _share(flag: str, zh: str, en: str, zh_t: str, en_t: str) -> Feature:
+def _share(
+    flag: str, zh: str, en: str, zh_t: str, en_t: str, categories: tuple[str, ...] = ()
+) -> Feature:
     return Feature(
         f"rel_{flag}_share",
         "relations",
@@ -142,6 +144,7 @@ def _share(flag: str, zh: str, en: str, zh_t: str, en_t: str) -> Feature:
         direction=1,
         template_zh=zh_t,
         template_en=en_t,
+        categories=categories,
     )
 
 
@@ -188,6 +191,7 @@ FEATURES = (
         direction=1,
         template_zh="法定代表人同时担任另外{value:.0f}家企业的法定代表人",
         template_en="its legal representative is legal representative of {value:.0f} other enterprises",
+        categories=("address_unreachable", "false_disclosure"),
     ),
     Feature(
         "rel_person_max_other_firms",
@@ -203,6 +207,7 @@ FEATURES = (
         direction=1,
         template_zh="其一名主要人员或股东还关联另外{value:.0f}家企业",
         template_en="one of its key persons or shareholders is tied to {value:.0f} other enterprises",
+        categories=("address_unreachable", "false_disclosure"),
     ),
     Feature(
         "rel_legal_rep_tenure_years",
@@ -238,6 +243,7 @@ FEATURES = (
         "on the abnormal list",
         "关联企业中{value:.0%}正被列入经营异常名录",
         "{value:.0%} of its related enterprises are on the abnormal list",
+        categories=("address_unreachable", "false_disclosure"),
     ),
     _share(
         "serious",
@@ -245,6 +251,7 @@ FEATURES = (
         "on the serious list",
         "关联企业中{value:.0%}正被列入严重违法失信名单",
         "{value:.0%} of its related enterprises are on the serious list",
+        categories=("address_unreachable", "false_disclosure"),
     ),
     _share(
         "revoked",
@@ -252,6 +259,7 @@ FEATURES = (
         "with a revoked licence",
         "关联企业中{value:.0%}营业执照已被吊销",
         "{value:.0%} of its related enterprises had their licence revoked",
+        categories=("address_unreachable",),
     ),
     _share(
         "penalised",
@@ -288,6 +296,7 @@ FEATURES = (
         direction=1,
         template_zh="同一住所登记了{value:.0f}家企业",
         template_en="{value:.0f} enterprises are registered at its address",
+        categories=("address_unreachable",),
     ),
     Feature(
         "addr_cluster",
@@ -303,6 +312,7 @@ FEATURES = (
         direction=1,
         template_zh="住所为集中登记地址（同址{addr_firm_count:.0f}家企业）",
         template_en="its address hosts {addr_firm_count:.0f} enterprises",
+        categories=("address_unreachable",),
     ),
     Feature(
         "addr_abnormal_share",
@@ -318,6 +328,7 @@ FEATURES = (
         direction=1,
         template_zh="同址其他企业中{value:.0%}在经营异常名录中",
         template_en="{value:.0%} of the other enterprises at its address are on the abnormal list",
+        categories=("address_unreachable", "false_disclosure"),
     ),
     Feature(
         "inv_out_count",

@@ -191,6 +191,7 @@ FEATURES = (
         direction=-1,
         template_zh="纳税信用等级为{tax_rating}级",
         template_en="tax credit rating {tax_rating}",
+        categories=("address_unreachable", "false_disclosure"),
     ),
     Feature(
         "tax_rating",
@@ -219,6 +220,7 @@ FEATURES = (
         direction=1,
         template_zh="纳税信用等级被评为D级",
         template_en="rated D for tax credit",
+        categories=("address_unreachable", "false_disclosure"),
     ),
     Feature(
         "tax_rating_down",
@@ -237,6 +239,7 @@ FEATURES = (
         direction=1,
         template_zh="纳税信用等级较上次下降",
         template_en="its tax rating was lowered",
+        categories=("address_unreachable", "false_disclosure"),
     ),
     Feature(
         "news_negative_12m",
@@ -252,6 +255,7 @@ FEATURES = (
         fill="zero",
         template_zh="近12个月有负面舆情{value:.0f}条",
         template_en="{value:.0f} negative news items in 12 months",
+        categories=("product_quality", "food_safety", "advertising_pricing"),
     ),
     Feature(
         "platform_rating",
@@ -266,6 +270,7 @@ FEATURES = (
         direction=-1,
         template_zh="平台评分{value:.1f}分",
         template_en="platform rating {value:.1f} out of 5",
+        categories=("product_quality", "advertising_pricing"),
     ),
     Feature(
         "platform_rating_low",
@@ -282,6 +287,7 @@ FEATURES = (
         direction=1,
         template_zh="平台评分偏低（{platform_rating:.1f}分）",
         template_en="low platform rating ({platform_rating:.1f})",
+        categories=("product_quality", "advertising_pricing"),
     ),
     Feature(
         "platform_ratings_12m",

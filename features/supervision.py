@@ -294,6 +294,7 @@ FEATURES = (
         fill="zero",
         template_zh="近三年因食品药品安全问题受处罚{value:.0f}次",
         template_en="{value:.0f} penalties for food or drug safety in the last 3 years",
+        categories=("food_safety", "drug_device_safety"),
     ),
     Feature(
         "pen_quality_36m",
@@ -309,6 +310,7 @@ FEATURES = (
         fill="zero",
         template_zh="近三年因产品质量或特种设备安全受处罚{value:.0f}次",
         template_en="{value:.0f} penalties for product quality or equipment safety in the last 3 years",
+        categories=("product_quality", "special_equipment"),
     ),
     Feature(
         "pen_commercial_36m",
@@ -324,6 +326,7 @@ FEATURES = (
         fill="zero",
         template_zh="近三年因广告、价格或不正当竞争等经营行为受处罚{value:.0f}次",
         template_en="{value:.0f} penalties for advertising, pricing or unfair trading in the last 3 years",
+        categories=("advertising_pricing",),
     ),
     Feature(
         "pen_licensing_36m",
@@ -339,6 +342,7 @@ FEATURES = (
         fill="zero",
         template_zh="近三年因无照无证经营或登记违法受处罚{value:.0f}次",
         template_en="{value:.0f} penalties for unlicensed operation or registration in the last 3 years",
+        categories=("licence",),
     ),
     Feature(
         "pen_days_since_last",
@@ -399,6 +403,7 @@ FEATURES = (
         template_en="on the abnormal list since {abn_listed_since} (reason: {abn_reason})",
         advice_zh=_ABN_ZH,
         advice_en=_ABN_EN,
+        categories=("address_unreachable", "false_disclosure"),
     ),
     Feature(
         "abn_listed_annual_report",
@@ -418,6 +423,7 @@ FEATURES = (
         template_en="listed as abnormal for not filing the annual report on time",
         advice_zh="补报并公示年度报告后申请移出经营异常名录",
         advice_en="file and publish the annual report, then apply to leave the abnormal list",
+        categories=("address_unreachable", "false_disclosure"),
     ),
     Feature(
         "abn_listed_unreachable",
@@ -437,6 +443,7 @@ FEATURES = (
         template_en="listed as abnormal because it cannot be reached at its registered address",
         advice_zh="办理住所变更登记或恢复联系后申请移出经营异常名录",
         advice_en="register the real address or become reachable, then apply to leave the list",
+        categories=("address_unreachable",),
     ),
     Feature(
         "abn_listed_disclosure",
@@ -456,6 +463,7 @@ FEATURES = (
         template_en="listed as abnormal for false or missing public disclosures",
         advice_zh="更正或补充公示信息后申请移出经营异常名录",
         advice_en="correct or complete the public information, then apply to leave the list",
+        categories=("false_disclosure",),
     ),
     Feature(
         "abn_months_listed",
@@ -470,6 +478,7 @@ FEATURES = (
         direction=1,
         template_zh="已在经营异常名录中{value:.0f}个月",
         template_en="on the abnormal list for {value:.0f} months",
+        categories=("address_unreachable", "false_disclosure"),
     ),
     Feature(
         "abn_count_36m",
@@ -485,6 +494,7 @@ FEATURES = (
         fill="zero",
         template_zh="近三年{value:.0f}次被列入经营异常名录",
         template_en="listed as abnormal {value:.0f} times in the last 3 years",
+        categories=("address_unreachable", "false_disclosure"),
     ),
     Feature(
         "abn_removed_36m",
@@ -500,6 +510,7 @@ FEATURES = (
         fill="zero",
         template_zh="近三年曾{value:.0f}次列入后移出经营异常名录",
         template_en="listed as abnormal and removed {value:.0f} times in the last 3 years",
+        categories=("address_unreachable", "false_disclosure"),
     ),
     Feature(
         "abn_listed_since",
@@ -546,6 +557,7 @@ FEATURES = (
         template_en="on the list of seriously illegal and dishonest entities since {sd_listed_since}",
         advice_zh="纠正失信行为、消除不良影响后依法申请信用修复",
         advice_en="correct the conduct, remedy its effects and apply for credit repair",
+        categories=("address_unreachable", "false_disclosure"),
     ),
     Feature(
         "sd_count_ever",
@@ -561,6 +573,7 @@ FEATURES = (
         fill="zero",
         template_zh="曾{value:.0f}次被列入严重违法失信名单",
         template_en="listed as seriously dishonest {value:.0f} times",
+        categories=("address_unreachable", "false_disclosure"),
     ),
     Feature(
         "sd_listed_since",
@@ -664,6 +677,7 @@ FEATURES = (
         template_en="could not be reached at its registered address in {value:.0f} inspections in 3 years",
         advice_zh="办理住所变更登记，确保通过登记的住所可以联系",
         advice_en="register its real address so that it can be reached there",
+        categories=("address_unreachable",),
     ),
     Feature(
         "insp_refused_36m",
@@ -750,6 +764,7 @@ FEATURES = (
         fill="zero",
         template_zh="近三年产品抽检不合格{value:.0f}次",
         template_en="{value:.0f} failed product samples in 3 years",
+        categories=("product_quality", "food_safety", "drug_device_safety"),
     ),
     Feature(
         "samp_fail_rate_36m",
@@ -764,6 +779,7 @@ FEATURES = (
         direction=1,
         template_zh="近三年产品抽检不合格率{value:.0%}",
         template_en="{value:.0%} of its product samples failed in 3 years",
+        categories=("product_quality", "food_safety", "drug_device_safety"),
     ),
     # ------------------------------------------------------------------ complaints
     Feature(
@@ -780,6 +796,7 @@ FEATURES = (
         fill="zero",
         template_zh="近3个月被投诉举报{value:.0f}次",
         template_en="{value:.0f} complaints in the last 3 months",
+        categories=("product_quality", "advertising_pricing"),
     ),
     Feature(
         "cmp_count_12m",
@@ -795,6 +812,7 @@ FEATURES = (
         fill="zero",
         template_zh="近12个月被投诉举报{value:.0f}次",
         template_en="{value:.0f} complaints in the last 12 months",
+        categories=("product_quality", "advertising_pricing"),
     ),
     Feature(
         "cmp_count_prev_12m",
@@ -809,6 +827,7 @@ FEATURES = (
         fill="zero",
         template_zh="此前一年被投诉举报{value:.0f}次",
         template_en="{value:.0f} complaints in the year before",
+        categories=("product_quality", "advertising_pricing"),
     ),
     Feature(
         "cmp_growth_12m",
@@ -823,6 +842,7 @@ FEATURES = (
         direction=1,
         template_zh="投诉举报比上一年增加{cmp_count_12m:.0f}次对{cmp_count_prev_12m:.0f}次",
         template_en="complaints rose to {cmp_count_12m:.0f} from {cmp_count_prev_12m:.0f} the year before",
+        categories=("product_quality", "advertising_pricing"),
     ),
     Feature(
         "cmp_substantiated_12m",
@@ -839,6 +859,7 @@ FEATURES = (
         fill="zero",
         template_zh="近12个月{value:.0f}件投诉举报经核查属实",
         template_en="{value:.0f} complaints in the last 12 months were substantiated",
+        categories=("product_quality", "advertising_pricing"),
     ),
     Feature(
         "cmp_reports_12m",
@@ -854,6 +875,7 @@ FEATURES = (
         fill="zero",
         template_zh="近12个月被举报{value:.0f}次",
         template_en="reported for violations {value:.0f} times in 12 months",
+        categories=("licence", "product_quality", "advertising_pricing"),
     ),
     Feature(
         "cmp_safety_12m",
@@ -869,5 +891,6 @@ FEATURES = (
         fill="zero",
         template_zh="近12个月涉及食品或人身财产安全的投诉举报{value:.0f}次",
         template_en="{value:.0f} complaints about food or personal safety in 12 months",
+        categories=("product_quality", "food_safety", "drug_device_safety", "special_equipment"),
     ),
 )

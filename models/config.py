@@ -58,6 +58,23 @@ class ExplainConfig(_Strict):
     engine: Literal["tables", "lightgbm"] = "tables"  # models.explain: same values, tables faster
 
 
+class WhatIfConfig(_Strict):
+    """What would lower the risk (`riskclass classify`, `pipelines.whatif`): every remedy of
+    every enterprise of the highest classes, re-scored exactly (`features.whatif`)."""
+
+    enabled: bool = True
+    #: the enterprises of this many highest classes of the ladder (2: C and D of A-D)
+    top_classes: Annotated[int, Field(ge=1, le=5)] = 2
+    #: a serious-list entry may be credit-repaired after this many months listed, for these
+    #: reasons (contract vocabulary ``serious_reason``)
+    serious_repair_months: Annotated[int, Field(ge=0, le=120)] = 12
+    serious_repair_reasons: tuple[str, ...] = ("abnormal_3y", "major_violation")
+    #: a published penalty may be credit-repaired this many months after its decision
+    penalty_repair_months: Annotated[int, Field(ge=0, le=120)] = 12
+    #: a renewed licence's validity, in years
+    licence_valid_years: Annotated[int, Field(ge=1, le=20)] = 5
+
+
 class VerifyThresholds(_Strict):
     """`riskclass verify`'s PASS/FAIL verdict (system verification, 系统验证)."""
 
@@ -68,6 +85,27 @@ class VerifyThresholds(_Strict):
     #: The model must not lose to the plain baseline on the verified rows (`PlainBaselineConfig`);
     #: a version trained without one reports the check as not available (not a failure).
     require_beats_plain: bool = True
+    #: Calibration per class is a check (issue 19): the class's weighted mean predicted
+    #: probability against its weighted hit rate, Jeffreys test on the effective sample size
+    #: (`models.verification.calibration_check`). False: reported, never failing.
+    require_calibrated: bool = True
+    #: The family-wise error rate of the calibration tests: the chance that a well-calibrated
+    #: model fails the verdict on calibration by chance alone, over all classes together.
+    calibration_alpha: Annotated[float, Field(gt=0, lt=1)] = 0.05
+    #: How the per-class p-values are combined: ``holm`` (Holm 1979: family-wise error rate
+    #: ``calibration_alpha`` under any dependence, never less powerful than Bonferroni),
+    #: ``bonferroni``, or ``none`` (each class at ``calibration_alpha``: more false failures).
+    calibration_multiplicity: Literal["holm", "bonferroni", "none"] = "holm"
+    #: A class fails only when the test rejects AND predicted and observed differ by more than
+    #: this many percentage points (as a share, 0.02 = 2 points): on a very large sample the
+    #: test rejects gaps too small to change a plan (the minimum sampling rates are set in
+    #: whole points, 1/3/10/20%); with a few hundred inspections per class, whose 95% interval
+    #: is ±4–5 points wide, it never bites.
+    calibration_tolerance: Annotated[float, Field(ge=0, lt=1)] = 0.02
+    #: Main-risk-point accuracy at the level of reasons: shuffles of the problem categories
+    #: found among the inspected enterprises with a problem (seeded by ``seed``) that make the
+    #: permutation baseline (reported, not gated).
+    risk_point_permutations: Annotated[int, Field(ge=100, le=100_000)] = 2000
     #: Which information groups' records would reveal each problem category inspectors
     #: record (contract vocabulary problem_category): the main-risk-point check counts a
     #: problem as found by the reasons when the enterprise's top risk point is in one of them.
@@ -181,6 +219,7 @@ class ModelConfig(_Strict):
     verify: VerifyThresholds = VerifyThresholds()
     plain_baseline: PlainBaselineConfig = PlainBaselineConfig()
     class_bands: ClassBandsConfig = ClassBandsConfig()
+    whatif: WhatIfConfig = WhatIfConfig()
 
     @model_validator(mode="before")
     @classmethod

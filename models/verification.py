@@ -406,3 +406,199 @@ def risk_point_accuracy(
         "high": r.high,
         "baseline": float(baseline),
     }
+
+
+# ------------------------------------------------------------------ calibration as a check
+def adjusted_p_values(p_values: Mapping[str, float], rule: str) -> dict[str, float]:
+    """Each p-value adjusted for the family (the NaN ones, classes not tested, left out):
+    ``holm`` (step-down, Holm 1979: reject where the adjusted value is at most alpha, and the
+    chance of any false rejection is at most alpha under any dependence), ``bonferroni``
+    (times the number tested), ``none`` (as they are).
+
+    >>> adjusted_p_values({"A": 0.01, "B": 0.04, "C": 0.03}, "holm")
+    {'A': 0.03, 'C': 0.06, 'B': 0.06}
+    """
+    tested = sorted(
+        ((c, float(p)) for c, p in p_values.items() if np.isfinite(p)), key=lambda cp: cp[1]
+    )
+    m = len(tested)
+    if rule == "none":
+        return dict(tested)
+    if rule == "bonferroni":
+        return {c: min(1.0, m * p) for c, p in tested}
+    if rule != "holm":
+        raise ValueError(f"adjusted_p_values: unknown rule {rule!r} (holm, bonferroni, none)")
+    out, running = {}, 0.0
+    for i, (c, p) in enumerate(tested):
+        running = max(running, min(1.0, (m - i) * p))  # monotone: never below an earlier one
+        out[c] = round(running, 15)
+    return out
+
+
+@dataclass(frozen=True)
+class CalibrationFinding:
+    """One class in the calibration check: predicted against observed, the test's p-value,
+    the p-value adjusted for the number of classes tested, and whether the class fails
+    (adjusted p at most alpha and the gap over the tolerance)."""
+
+    cls: str
+    inspections: int
+    expected: float
+    observed: float
+    p_value: float
+    adjusted_p: float
+    significant: bool
+    fails: bool
+
+    @property
+    def gap(self) -> float:
+        """Observed minus predicted, as a share (+: more problems than the model said)."""
+        return self.observed - self.expected
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "class": self.cls,
+            "inspections": self.inspections,
+            "expected": self.expected,
+            "observed": self.observed,
+            "gap": self.gap,
+            "p_value": self.p_value,
+            "adjusted_p": self.adjusted_p,
+            "significant": self.significant,
+            "fails": self.fails,
+        }
+
+
+def calibration_findings(
+    cal: Mapping[str, Calibration], alpha: float, rule: str, tolerance: float
+) -> list[CalibrationFinding]:
+    """The calibration check over the classes with inspections (`calibration`'s figures):
+    the Jeffreys p-values adjusted by ``rule`` over the classes tested; a class fails when
+    its adjusted p-value is at most ``alpha`` and |observed - expected| exceeds ``tolerance``
+    (a share): significant and large enough to matter."""
+    tested = {c: r for c, r in cal.items() if r.inspections and np.isfinite(r.p_value)}
+    adjusted = adjusted_p_values({c: r.p_value for c, r in tested.items()}, rule)
+    out = []
+    for c, r in tested.items():
+        significant = bool(adjusted[c] <= alpha)
+        big = bool(abs(r.observed - r.expected) > tolerance)
+        out.append(
+            CalibrationFinding(
+                c,
+                r.inspections,
+                r.expected,
+                r.observed,
+                r.p_value,
+                adjusted[c],
+                significant,
+                significant and big,
+            )
+        )
+    return out
+
+
+# ------------------------------------------------------------------ reasons against problems
+def category_matrix(
+    feature_categories: Sequence[Sequence[str]], categories: Sequence[str]
+) -> npt.NDArray[np.bool_]:
+    """(features, categories) booleans: does feature i name category j (`features.catalog`
+    ``Feature.categories``)."""
+    index = {c: j for j, c in enumerate(categories)}
+    out = np.zeros((len(feature_categories), len(categories)), dtype=bool)
+    for i, cats in enumerate(feature_categories):
+        for c in cats:
+            if c in index:
+                out[i, index[c]] = True
+    return out
+
+
+def named_categories(
+    top: npt.NDArray[np.int64], matrix: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.bool_]:
+    """(rows, categories): the categories any of a row's top risk points names (``top``: the
+    feature indices of `models.explain.top_risk_points`, -1 for an empty slot)."""
+    out = np.zeros((top.shape[0], matrix.shape[1]), dtype=bool)
+    for k in range(top.shape[1]):
+        j = top[:, k]
+        ok = j >= 0
+        out[ok] |= matrix[j[ok]]
+    return out
+
+
+def _share_figures(hit: F, w: F, baseline: F, level: float) -> dict[str, Any]:
+    """The observed weighted share with its Jeffreys interval against the permutation
+    baseline's draws (mean, central ``level`` range, one-sided p-value)."""
+    r = rate(hit, w, level)
+    base = baseline[np.isfinite(baseline)]
+    if not len(base) or not r.inspections:
+        low = high = mean = p = float("nan")
+    else:
+        tail = (1 - level) / 2
+        low, high = (float(q) for q in np.quantile(base, [tail, 1 - tail]))
+        mean = float(base.mean())
+        # one-sided permutation p-value: at least as many hits by chance (with the observed)
+        p = float((1 + np.sum(base >= r.weighted - 1e-12)) / (1 + len(base)))
+    return {
+        "problems": r.inspections,
+        "hit_share": r.weighted,
+        "low": r.low,
+        "high": r.high,
+        "unweighted": r.unweighted,
+        "baseline_mean": mean,
+        "baseline_low": low,
+        "baseline_high": high,
+        "p_value": p,
+        "above_baseline": bool(np.isfinite(high) and r.weighted > high),
+    }
+
+
+def reason_accuracy(
+    named: npt.NDArray[np.bool_],
+    category: Sequence[str | None],
+    w: npt.ArrayLike,
+    categories: Sequence[str],
+    permutations: int,
+    seed: int,
+    level: float = 0.95,
+) -> dict[str, Any]:
+    """Main-risk-point accuracy at the level of reasons: over the inspections that found a
+    problem of a known category, the weighted share (1/p) whose top risk points name that
+    category (``named``: rows x ``categories``, `named_categories`), overall and per category,
+    against a permutation baseline: the found categories shuffled among the same inspections
+    ``permutations`` times (seeded), each enterprise keeping its top points and its weight. The
+    baseline is what the reasons would score if they said nothing about the problem found; a
+    share above the baseline's central ``level`` range is reasons that point the right way."""
+    index = {c: j for j, c in enumerate(categories)}
+    cat = np.array([index.get(c, -1) if isinstance(c, str) else -1 for c in category])
+    ww = np.asarray(w, dtype=float)
+    if not len(cat) == len(ww) == named.shape[0]:
+        raise ValueError("reason_accuracy: named, category and w need one row per inspection")
+    keep = cat >= 0
+    nm, cat, ww = named[keep], cat[keep], ww[keep]
+    n, k = len(cat), len(categories)
+    rng = np.random.default_rng(seed)
+    rows = np.arange(n)
+    base_all = np.full(permutations, np.nan)
+    base_cat = np.full((permutations, k), np.nan)
+    if n:
+        for b in range(permutations):
+            shuffled = cat[rng.permutation(n)]
+            hit = nm[rows, shuffled].astype(float)
+            base_all[b] = np.sum(ww * hit) / ww.sum()
+            num = np.bincount(shuffled, ww * hit, minlength=k)
+            den = np.bincount(shuffled, ww, minlength=k)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                base_cat[b] = num / den
+    hit = nm[rows, cat].astype(float) if n else np.empty(0)
+    by_category = {}
+    for j, c in enumerate(categories):
+        m = cat == j
+        by_category[c] = {
+            **_share_figures(hit[m], ww[m], base_cat[:, j] if m.any() else np.empty(0), level),
+            # how often the top points name it at all, among these inspections
+            "named_share": float(np.sum(ww * nm[:, j]) / ww.sum()) if n else float("nan"),
+        }
+    return {
+        "overall": _share_figures(hit, ww, base_all, level),
+        "by_category": by_category,
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from contract.tables import GROUPS, TABLES
+from contract.tables import GROUPS, TABLES, VOCABULARIES
 from features.catalog import UNITS, Feature
 from features.config import FeaturesConfig
 from features.definitions import BLOCKS, CATALOG, MODEL_FEATURES
@@ -46,6 +46,10 @@ Columns:
   (`coverage` in `availability.json`); "since" features (months since any activity,
   consecutive years without an annual report, dormancy) never reach back before it: they
   then mean "at least" (至少), and are NaN when the month end is before it.
+- **problems / 问题类别**: the problem categories inspectors record (contract vocabulary
+  `problem_category`) that the feature speaks for: what an inspector would find if the risk it
+  points to is real. `riskclass verify` counts how often an enterprise's main risk points name
+  the category found (issue 19); empty for a generic feature (age, capital, size).
 - Context columns (上下文字段) are kept beside the features so that reports can quote real
   dates and values; the model never sees them.
 
@@ -64,6 +68,13 @@ def _optional(f: Feature) -> list[str]:
     return sorted({t for a in block_aliases(feature_sql(f, w)) for t in blocks[a].optional})
 
 
+def _categories(f: Feature) -> str:
+    """The problem categories a feature speaks for, Chinese and English (contract vocabulary
+    ``problem_category``); empty for a generic feature."""
+    names = VOCABULARIES["problem_category"]
+    return "<br>".join(f"{names[c][0]} {c}" for c in f.categories)
+
+
 def _row(f: Feature) -> str:
     unit = UNITS[f.unit]
     tables = ", ".join(f"`{t}`" for t in f.sources if t not in ("enterprises", "changes"))
@@ -79,6 +90,7 @@ def _row(f: Feature) -> str:
         "✓" if f.actionable else "",
         "0" if f.fill == "zero" else "NaN",
         tables,
+        _categories(f),
     ]
     return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
@@ -95,7 +107,8 @@ def render() -> str:
     lines = [HEADER.format(summary=summary)]
     head = (
         "| name | 名称 / name | 说明 / description | 单位 / unit | direction | actionable "
-        "| missing | tables |\n| --- | --- | --- | --- | --- | --- | --- | --- |"
+        "| missing | tables | problems / 问题类别 |\n"
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     )
     for group, (zh, en) in GROUPS.items():
         feats = [f for f in CATALOG if f.group == group]

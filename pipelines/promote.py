@@ -113,7 +113,11 @@ def verification_check(
     if held is not None:
         problems.append(held)
     if report.verdict != "PASS":
-        problems.append(f"its verdict is {report.verdict}")
+        failed = report.failed_checks  # each in plain words (issue 19)
+        problems.append(
+            f"its verdict is {report.verdict}"
+            + "".join(f"; {k} failed: {c.message or c.value}" for k, c in failed.items())
+        )
     found = (
         {}
         if problems
@@ -124,9 +128,14 @@ def verification_check(
             report.class_final,
             report.stability.score_psi,
             report.plain_baseline,
+            report.class_model,  # calibration: the model's own classes
         )
     )
-    problems += [f"check {k} fails" for k, c in found.items() if not c.passed]
+    problems += [
+        f"check {k} fails" + (f": {c.message}" if c.message else "")
+        for k, c in found.items()
+        if not c.passed
+    ]
     return Check("PASS" if not problems else "FAIL: " + "; ".join(problems), "PASS", not problems)
 
 

@@ -244,6 +244,8 @@ class TrainFigures:
     split: dict[str, Any] | None = None  # how the rows were split (grouped CV: its AUCs)
     #: the deployed model judged against the plain GBM (`models.plain.PlainComparison`)
     plain_baseline: dict[str, Any] | None = None
+    #: every test AUC with its paired-bootstrap interval (`pipelines.train.intervals`)
+    auc_intervals: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         flat: dict[str, Any] = {"trials": self.trials, "oracle_auc": self.oracle_auc}
@@ -254,6 +256,8 @@ class TrainFigures:
             flat[model] = r.to_dict()
         if self.plain_baseline is not None:
             flat["plain_baseline"] = self.plain_baseline
+        if self.auc_intervals is not None:
+            flat["auc_intervals"] = self.auc_intervals
         out: dict[str, Any] = finite(flat)
         return out
 
@@ -262,7 +266,8 @@ class TrainFigures:
         models = {
             k: ModelFigures.from_dict(v)
             for k, v in d.items()
-            if k not in ("trials", "oracle_auc", "labelled", "split", "plain_baseline")
+            if k
+            not in ("trials", "oracle_auc", "labelled", "split", "plain_baseline", "auc_intervals")
         }
         return cls(
             d["trials"],
@@ -271,6 +276,7 @@ class TrainFigures:
             models,
             d.get("split"),
             d.get("plain_baseline"),
+            d.get("auc_intervals"),
         )
 
     @classmethod
@@ -298,6 +304,8 @@ class TrainMetrics:
     plain: PlainComparison | None = None
     #: the plain GBM itself, which the bundle stores (never in the figures)
     plain_model: PlainModel | None = field(default=None, repr=False, compare=False)
+    #: every test AUC with its interval (`pipelines.train.intervals`); None: not computed
+    intervals: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -335,24 +343,31 @@ class TrainMetrics:
             # the split's mode and figures (grouped CV's AUCs); its texts stay in the card
             {k: v for k, v in self.split.items() if k in ("mode", "folds", "cv")} or None,
             self.plain.to_dict() if self.plain is not None else None,
+            self.intervals,
         )
 
 
 # ------------------------------------------------------------------ verify
 @dataclass(frozen=True)
 class Check:
-    """One check of a verdict or a promotion: the figure, the threshold (as text), passed."""
+    """One check of a verdict or a promotion: the figure, the threshold (as text), passed,
+    and (verify's checks, issue 19) what it found in plain words, Chinese first and English
+    beside it: for a failed check, what failed and by how much."""
 
     value: Any
     threshold: str
     passed: bool
+    message: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "threshold": self.threshold, "passed": self.passed}
+        out = {"value": self.value, "threshold": self.threshold, "passed": self.passed}
+        if self.message:
+            out["message"] = self.message
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Check:
-        return cls(d["value"], d["threshold"], d["passed"])
+        return cls(d["value"], d["threshold"], d["passed"], d.get("message", ""))
 
 
 @dataclass(frozen=True)
@@ -457,6 +472,11 @@ class VerificationMetrics:
     @property
     def passed(self) -> bool:
         return self.verdict == "PASS"
+
+    @property
+    def failed_checks(self) -> dict[str, Check]:
+        """The checks that failed the verdict, each with its plain-words `Check.message`."""
+        return {k: c for k, c in self.checks.items() if not c.passed}
 
     def to_dict(self) -> dict[str, Any]:
         return {

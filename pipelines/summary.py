@@ -1,7 +1,8 @@
 """`riskclass summary`: the closing table of a month's run, from the files the stages wrote.
 
 Class shares (classify), hit rates per class with intervals, lift and the verdict
-(verify) with the model against its plain baseline in plain words, the policy comparison (simulate-loop, when it ran), and where to look next: the
+(verify) with each failed check and the model against its plain baseline in plain words,
+the policy comparison (simulate-loop, when it ran), and where to look next: the
 verification report, one class-D report, the inspection plan, the MLflow UI. Aggregates
 and paths only; read from ``outputs/`` (`pipelines.results`), never recomputed.
 """
@@ -38,6 +39,37 @@ class MonthSummary:
     plans: list[str]  # the month's plan.csv files
     loop: dict[str, Any] | None  # loop.json of the simulated loop ending in the month
     mlflow_ui: str
+
+    @property
+    def failed_checks(self) -> list[str]:
+        """Each check that failed the verdict in plain words, Chinese then English (`name:
+        message`; the figure and threshold for a report written before messages existed)."""
+        if self.verification is None:
+            return []
+        return [
+            f"{name}: {c.message or f'{c.value} (required: {c.threshold})'}"
+            for name, c in self.verification.failed_checks.items()
+        ]
+
+    @property
+    def risk_points(self) -> str | None:
+        """Main-risk-point accuracy at the level of reasons in one sentence (issue 19; None:
+        not verified, or a report without it)."""
+        rp = {} if self.verification is None else self.verification.main_risk_points
+        o = rp.get("overall") or {}
+        if not o.get("problems"):
+            return None
+
+        def p(x: float | None) -> str:
+            return "–" if x is None else f"{100 * x:.1f}%"
+
+        return (
+            f"main risk points: of {o['problems']:,} problems of a known category, "
+            f"{p(o['hit_share'])} had it named by one of the top {rp['top_k']} points "
+            f"(permutation baseline {p(o['baseline_mean'])}, 95% {p(o['baseline_low'])}–"
+            f"{p(o['baseline_high'])}): "
+            + ("above the baseline" if o["above_baseline"] else "NOT above the baseline")
+        )
 
     @property
     def plain_baseline(self) -> str | None:

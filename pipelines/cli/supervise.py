@@ -289,7 +289,18 @@ def summary(
             f"{s.top_class}:{next(iter(rates), '?')} ratio {v.class_final.top_to_bottom:.1f}",
             soft_wrap=True,
         )
+        for line in s.failed_checks:  # what failed, and by how much (issue 19)
+            console.print(f"FAILED {line}", soft_wrap=True, markup=False, style="red")
+        if not v.passed:
+            console.print(
+                "验证未通过：该模型版本不得设为正式使用版本 / verification FAILED: this version "
+                "is not to be promoted (riskclass promote refuses it)",
+                soft_wrap=True,
+                markup=False,
+            )
         console.print(s.plain_baseline, soft_wrap=True, markup=False)
+        if s.risk_points:
+            console.print(s.risk_points, soft_wrap=True, markup=False)
     else:
         console.print("verification: none for this month (riskclass verify)")
     if s.versions_differ and v:  # they differ only when the month was verified

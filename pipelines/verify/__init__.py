@@ -16,7 +16,14 @@ inspection and the ratio of the highest class to the lowest; AUC and KS; calibra
 class (expected against observed, Jeffreys test); and a PASS/FAIL verdict against the
 thresholds of ``configs/model.yaml`` (``verify``; `pipelines.gates.checks`), among them
 that the model does not lose to the version's plain baseline rescored on the same rows
-(`plain`; not available for a version trained without one). Beside the
+(`plain`; not available for a version trained without one), and that each class's predicted
+probability matches what inspections found (calibration on the model's classes, Jeffreys
+test on the effective sample size, Holm over the classes, a practical tolerance; issue 19).
+Every check says in plain words, Chinese and English, what it found and, when it fails, by
+how much (`pipelines.results.Check.message`). Main-risk-point accuracy at the level of
+reasons: how often any of an inspected enterprise's top risk points names the problem
+category inspectors found, overall and per category, against a permutation baseline
+(`_risk_points`; reported, not gated). Beside the
 verdict, reported but not gated (`monitoring`): the class shares of the whole population in
 ``--as-of`` and the month before, scored by the same model version, with the month-over-month
 migration between them; a division x industry hot-spot table (区域性、行业性风险研判); and,
@@ -39,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from contract.months import months_between, previous_month
+from features.catalog import PROBLEM_CATEGORIES
 from models import calibration, explain, metrics, verification
 from models.classes import ClassScheme, assign, class_order
 from models.config import ModelConfig
@@ -150,7 +158,7 @@ def run_verify(
         overall=overall,
         class_final=by_class["class_final"],
         class_model=by_class["class_model"],
-        main_risk_points=_risk_points(cfg, bundle, x, flags, frame, w),
+        main_risk_points=finite(_risk_points(cfg, bundle, x, flags, frame, w)),
         stability=stability(months[ref_month], months[as_of]),
         population=finite(population(months[as_of], months.get(before), scheme)),
         hot_spots=finite(hot_spots),
@@ -162,7 +170,15 @@ def run_verify(
     )
     # never lose to the plain baseline (issue 18): the version's plain GBM on the same rows
     m.plain_baseline = plain_comparison(cfg, bundle, interim, frame, p, as_of)
-    m.checks = checks(cfg, scheme, m.auc, m.class_final, m.stability.score_psi, m.plain_baseline)
+    m.checks = checks(
+        cfg,
+        scheme,
+        m.auc,
+        m.class_final,
+        m.stability.score_psi,
+        m.plain_baseline,
+        m.class_model,
+    )
     m.thresholds = cfg.verify.model_dump()
     m.verdict = "PASS" if all(c.passed for c in m.checks.values()) else "FAIL"
     m.evaluation = evaluation
@@ -247,12 +263,53 @@ def _risk_points(
     frame: pd.DataFrame,
     w: np.ndarray,
 ) -> dict[str, Any]:
-    """Main-risk-point accuracy (主要风险点精准识别): does the group of each inspected
-    enterprise's top risk point match the category of the problem inspectors found?"""
+    """Main-risk-point accuracy (主要风险点精准识别), issue 19: for each inspection that found
+    a problem of a known category, do the enterprise's top risk points, as classify gives them
+    (``explain.top_k`` points, ``explain.engine``) from the features of the month end before
+    the inspection, name that category (`features.catalog.Feature.categories`)? Overall and per
+    category, weighted 1/p, against a permutation baseline (`models.verification
+    .reason_accuracy`). Beside it, the older group-level figure (the information group of the
+    top point against ``verify.problem_groups``). Aggregates only."""
     contrib = bundle.explainer(cfg.explain.engine)(x, flags)
-    idx, _val = explain.top_risk_points(contrib, 1)
-    group_of = [bundle.features[f].group for f in bundle.design.features]
-    top = [group_of[j] if j >= 0 else None for j in idx[:, 0]]
+    k = cfg.explain.top_k
+    idx, _val = explain.top_risk_points(contrib, k)
+    catalog = bundle.features
+    names = bundle.design.features
+    matrix = verification.category_matrix(
+        [catalog[f].categories for f in names], PROBLEM_CATEGORIES
+    )
     found = frame["y"].to_numpy() == 1
     category = frame["problem_category"].where(found, None).tolist()
-    return verification.risk_point_accuracy(top, category, w, cfg.verify.problem_groups)
+    known = sum(1 for c in category if isinstance(c, str) and c in PROBLEM_CATEGORIES)
+    reasons = verification.reason_accuracy(
+        verification.named_categories(idx, matrix),
+        category,
+        w,
+        PROBLEM_CATEGORIES,
+        cfg.verify.risk_point_permutations,
+        cfg.seed,
+    )
+    group_of = [catalog[f].group for f in names]
+    top = [group_of[j] if j >= 0 else None for j in idx[:, 0]]
+    return {
+        "top_k": k,
+        "permutations": cfg.verify.risk_point_permutations,
+        "seed": cfg.seed,
+        "level": 0.95,
+        "problems": int(found.sum()),
+        "problems_with_category": known,
+        "features_with_categories": int(matrix.any(axis=1).sum()),
+        "features": len(names),
+        "rule": (
+            f"an inspection that found a problem of a known category counts as a hit when any "
+            f"of the enterprise's top {k} risk points (classify's, at the month end before the "
+            "inspection) is a feature that names that category; shares weighted 1/p; baseline: "
+            f"the found categories shuffled among the same inspections {cfg.verify.risk_point_permutations} "
+            "times (seeded), each enterprise keeping its points and weight; above the baseline "
+            "when the share exceeds the baseline's 97.5th percentile"
+        ),
+        **reasons,
+        "group_level": verification.risk_point_accuracy(
+            top, category, w, cfg.verify.problem_groups
+        ),
+    }

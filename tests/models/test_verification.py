@@ -202,3 +202,146 @@ def test_risk_point_accuracy_against_its_random_baseline() -> None:
     assert out["baseline"] == pytest.approx(2 / 5 * 3 / 5 + 1 / 5 * 2 / 5)
     weighted = v.risk_point_accuracy(top, cat, [1, 1, 1, 7, 1, 1], groups_of)
     assert weighted["accuracy"] == pytest.approx(3 / 11)  # the miss weighs 7
+
+
+# ------------------------------------------------------------------ issue 19: calibration check
+def _cal(expected: float, observed: float, n: int) -> v.Calibration:
+    """A class of ``n`` equally weighted inspections: predicted ``expected``, found ``observed``."""
+    test = v.jeffreys_test(observed * n, n, expected)
+    low, high = v.jeffreys(observed * n, n)
+    return v.Calibration(n, expected, observed, low, high, test)
+
+
+def test_holm_adjusts_step_down_and_is_never_below_bonferroni_power() -> None:
+    p = {"A": 0.01, "B": 0.04, "C": 0.03, "D": float("nan")}  # D: not tested, left out
+    holm = v.adjusted_p_values(p, "holm")
+    assert holm == pytest.approx({"A": 0.03, "C": 0.06, "B": 0.06})
+    bonf = v.adjusted_p_values(p, "bonferroni")
+    assert bonf == pytest.approx({"A": 0.03, "B": 0.12, "C": 0.09})
+    assert all(holm[c] <= bonf[c] for c in holm)  # Holm rejects whatever Bonferroni does
+    assert v.adjusted_p_values(p, "none") == {"A": 0.01, "C": 0.03, "B": 0.04}
+    with pytest.raises(ValueError, match="unknown rule"):
+        v.adjusted_p_values(p, "fdr")
+
+
+def test_calibration_check_passes_a_calibrated_model_and_fails_a_miscalibrated_one() -> None:
+    calibrated = {
+        "A": _cal(0.03, 0.032, 400),
+        "B": _cal(0.22, 0.23, 400),
+        "C": _cal(0.7, 0.69, 300),
+    }
+    found = v.calibration_findings(calibrated, 0.05, "holm", 0.02)
+    assert [f.cls for f in found] == ["A", "B", "C"] and not any(f.fails for f in found)
+    # the demo's class B: 23.1% predicted, 34.6% found on ~210 effective inspections
+    bad = {**calibrated, "B": _cal(0.231, 0.346, 210)}
+    found = {f.cls: f for f in v.calibration_findings(bad, 0.05, "holm", 0.02)}
+    assert found["B"].fails and found["B"].p_value < 0.001
+    assert found["B"].adjusted_p == pytest.approx(min(1.0, 3 * found["B"].p_value))
+    assert found["B"].gap == pytest.approx(0.115) and not found["A"].fails
+    # without inspections a class is not tested (and does not count in the family)
+    empty = {**bad, "D": v.Calibration(0, *(float("nan"),) * 5)}
+    assert [f.cls for f in v.calibration_findings(empty, 0.05, "holm", 0.02)] == ["A", "B", "C"]
+
+
+def test_calibration_tolerance_spares_a_trivial_gap_on_a_huge_sample() -> None:
+    # one point off on 200,000 inspections: the test rejects, the gap changes no plan
+    huge = {"A": _cal(0.03, 0.04, 200_000), "B": _cal(0.20, 0.20, 200_000)}
+    strict = {f.cls: f for f in v.calibration_findings(huge, 0.05, "holm", 0.0)}
+    assert strict["A"].significant and strict["A"].fails
+    tolerant = {f.cls: f for f in v.calibration_findings(huge, 0.05, "holm", 0.02)}
+    assert tolerant["A"].significant and not tolerant["A"].fails
+    # ... but a gap over the tolerance still fails
+    worse = {**huge, "A": _cal(0.03, 0.06, 200_000)}
+    assert {f.cls: f.fails for f in v.calibration_findings(worse, 0.05, "holm", 0.02)}["A"]
+
+
+def test_multiplicity_rule_matters_for_a_borderline_class() -> None:
+    # p ~ 0.02 in one of four classes: significant alone, not after Holm over four
+    cal = {c: _cal(0.2, 0.2, 300) for c in "ABC"}
+    n = 300
+    for obs in np.linspace(0.2, 0.4, 401):  # the first observed share with p below 0.025
+        if v.jeffreys_test(obs * n, n, 0.2) < 0.025:
+            break
+    cal["D"] = _cal(0.2, float(obs), n)
+    assert 0.0125 < cal["D"].p_value < 0.025
+    none = {f.cls: f.fails for f in v.calibration_findings(cal, 0.05, "none", 0.02)}
+    holm = {f.cls: f.fails for f in v.calibration_findings(cal, 0.05, "holm", 0.02)}
+    assert none["D"] and not holm["D"]
+
+
+# ------------------------------------------------------------------ issue 19: reasons
+CATS = ("address_unreachable", "false_disclosure", "licence", "food_safety")
+
+
+def _named(points: list[tuple[str, ...]]) -> np.ndarray:
+    return np.array([[c in p for c in CATS] for p in points], dtype=bool)
+
+
+def test_named_categories_from_the_top_points() -> None:
+    matrix = v.category_matrix([("licence",), (), ("food_safety", "licence")], CATS)
+    top = np.array([[0, -1], [1, 2], [-1, -1]])
+    named = v.named_categories(top, matrix)
+    assert named.tolist() == [
+        [False, False, True, False],
+        [False, False, True, True],
+        [False, False, False, False],
+    ]
+
+
+def test_reasons_that_point_at_the_problem_beat_the_permutation_baseline() -> None:
+    rng = np.random.default_rng(3)
+    n = 400
+    found = rng.choice(CATS, n, p=[0.4, 0.3, 0.2, 0.1])
+    # the top points name the category found 80% of the time, and one other at random
+    points = [
+        tuple({c if rng.random() < 0.8 else str(rng.choice(CATS)), str(rng.choice(CATS))})
+        for c in found
+    ]
+    out = v.reason_accuracy(_named(points), list(found), np.ones(n), CATS, 500, seed=1)
+    o = out["overall"]
+    assert o["problems"] == n and o["hit_share"] > o["baseline_high"] and o["above_baseline"]
+    assert o["p_value"] < 0.01 and o["baseline_low"] <= o["baseline_mean"] <= o["baseline_high"]
+    for c in CATS:
+        assert out["by_category"][c]["problems"] == int((found == c).sum())
+    assert out["by_category"]["address_unreachable"]["above_baseline"]
+    # seeded: the same baseline again
+    again = v.reason_accuracy(_named(points), list(found), np.ones(n), CATS, 500, seed=1)
+    assert again == out
+
+
+def test_random_top_points_sit_at_the_baseline() -> None:
+    rng = np.random.default_rng(4)
+    n = 600
+    found = rng.choice(CATS, n)
+    points = [tuple(rng.choice(CATS, 2)) for _ in range(n)]  # unrelated to what was found
+    w = rng.uniform(1, 20, n)
+    out = v.reason_accuracy(_named(points), list(found), w, CATS, 1000, seed=2)
+    o = out["overall"]
+    assert o["baseline_low"] <= o["hit_share"] <= o["baseline_high"] and not o["above_baseline"]
+    assert abs(o["hit_share"] - o["baseline_mean"]) < 0.06
+    assert o["p_value"] > 0.025
+
+
+def test_reason_accuracy_leaves_out_problems_without_a_known_category() -> None:
+    named = _named([("licence",), ("licence",), ("food_safety",)])
+    out = v.reason_accuracy(named, ["licence", None, "other"], [1.0, 2.0, 3.0], CATS, 100, 0)
+    assert out["overall"]["problems"] == 1 and out["overall"]["hit_share"] == 1.0
+    assert out["by_category"]["food_safety"]["problems"] == 0
+    none = v.reason_accuracy(named[:0], [], [], CATS, 100, 0)
+    assert none["overall"]["problems"] == 0
+
+
+def test_every_problem_category_is_spoken_for_by_some_model_feature() -> None:
+    """Issue 19: the catalog says which problem categories each feature speaks for; every
+    category inspectors record has features that can name it, context columns name none."""
+    from features.catalog import PROBLEM_CATEGORIES
+    from features.definitions import CATALOG
+
+    model = [f for f in CATALOG if f.role == "model"]
+    named = {c for f in model for c in f.categories}
+    assert named == set(PROBLEM_CATEGORIES)
+    assert not [f.name for f in CATALOG if f.role == "context" and f.categories]
+    by = {f.name: set(f.categories) for f in model}
+    assert by["ar_last_due_missing"] >= {"false_disclosure", "address_unreachable"}
+    assert by["lic_lapsed_12m"] == {"licence"} and "food_safety" in by["samp_fail_36m"]
+    assert by["age_years"] == set() and by["registered_capital_log"] == set()
