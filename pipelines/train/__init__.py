@@ -30,9 +30,10 @@ import numpy as np
 
 from features.definitions import BY_NAME, full_catalog
 from models import calibration, gbm
-from models.baselines import IndicatorWeights
+from models.baselines import IndicatorWeights, indicator_score
 from models.classes import ClassScheme, check_features
 from models.config import ModelConfig
+from models.metrics import weighted_auc
 from pipelines import paths
 from pipelines.config import load_config
 from pipelines.frames import file_derived
@@ -42,8 +43,9 @@ from pipelines.snapshot import LabelsFile
 from pipelines.train import tracking
 from pipelines.train.bands import check_class_bands, fit_class_bands
 from pipelines.train.crossval import out_of_fold
-from pipelines.train.data import Split, TrainError, absent_in, oracle, split
+from pipelines.train.data import Split, TrainError, absent_in, oracle_scores, split
 from pipelines.train.evaluation import baselines, evaluate
+from pipelines.train.intervals import auc_intervals
 from pipelines.train.labels import labelled_rows
 from pipelines.train.plain import plain_baseline
 from pipelines.train.sectors import sector_models
@@ -139,7 +141,8 @@ def run_train(
         )
         prob_valid = cal(gbm.predict_raw(booster, valid.x))
         prob_test = cal(gbm.predict_raw(booster, test.x))
-        oracle_auc = oracle(truth, test) if truth is not None else None
+        oracle_p = oracle_scores(truth, test) if truth is not None else None
+        oracle_auc = weighted_auc(test.y, oracle_p, test.w) if oracle_p is not None else None
         split_figures = rows.split.to_dict()
         if rows.split.mode == "grouped_cv":
             say("cross-validation")
@@ -188,7 +191,23 @@ def run_train(
         )
         metrics.split = split_figures  # the card and the bundle's meta say how it was split
         say("plain baseline")  # issue 18: never lose to a plain GBM on simple aggregates
-        plain_baseline(cfg, interim, scheme, (train, valid, test), prob_final, oracle_auc, metrics)
+        prob_plain = plain_baseline(
+            cfg, interim, scheme, (train, valid, test), prob_final, oracle_auc, metrics
+        )
+        # issue 19: every test AUC with its interval, on the plain baseline's resamples
+        metrics.intervals = auc_intervals(
+            test.y,
+            test.w,
+            {
+                "deployed": prob_final,
+                **({"plain_gbm": prob_plain} if prob_plain is not None else {}),
+                "indicator_score": indicator_score(test.frame, weights),
+                **({"oracle": oracle_p} if oracle_p is not None else {}),
+            },
+            cfg.plain_baseline.bootstrap,
+            cfg.plain_baseline.confidence,
+            cfg.seed,
+        )
         tracking.log_test_metrics(metrics)
 
         say("registering")

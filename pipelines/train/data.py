@@ -39,15 +39,21 @@ def split(frame: pd.DataFrame, design: gbm.Design) -> Split:
     )
 
 
-def oracle(truth: Path, test: Split) -> float:
-    """Weighted AUC of the simulator's true problem probability on the test inspections."""
+def oracle_scores(truth: Path, test: Split) -> np.ndarray:
+    """The simulator's true problem probability of each test inspection, in row order."""
     t = pq.read_table(
         Path(truth) / "inspections", columns=["inspection_id", "p_problem"]
     ).to_pandas()
     p = test.frame[["inspection_id"]].merge(t, on="inspection_id", how="left")["p_problem"]
     if p.isna().any():
         raise TrainError("train: --truth does not cover every test inspection (another province?)")
-    return weighted_auc(test.y, p.to_numpy(), test.w)
+    out: np.ndarray = p.to_numpy(dtype=float)
+    return out
+
+
+def oracle(truth: Path, test: Split) -> float:
+    """Weighted AUC of the simulator's true problem probability on the test inspections."""
+    return weighted_auc(test.y, oracle_scores(truth, test), test.w)
 
 
 def absent_in(features_dir: Path, months: Iterable[str]) -> dict[str, str]:

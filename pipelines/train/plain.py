@@ -54,20 +54,21 @@ def plain_baseline(
     prob_deployed: np.ndarray,
     oracle_auc: float | None,
     metrics: TrainMetrics,
-) -> None:
+) -> np.ndarray | None:
     """Fit the plain GBM on the aggregates of ``data`` (train, valid, test), evaluate it and
     judge the deployed model (test probabilities ``prob_deployed``) against it; adds
     ``plain_gbm`` to ``metrics.models`` and sets ``metrics.plain`` and ``metrics.plain_model``.
     Nothing when ``plain_baseline.enabled`` is false, or when ``interim`` holds no table to
     aggregate (a model trained on a labelled snapshot alone): the card then says it was not
-    fitted, and verify and promote report it as not available."""
+    fitted, and verify and promote report it as not available. Returns the plain GBM's
+    calibrated test probabilities (None when it was not fitted)."""
     pc = cfg.plain_baseline
     if not pc.enabled:
-        return
+        return None
     threads = cfg.lightgbm.threads
     spec = aggregates.plan(interim, threads)
     if not spec.columns():
-        return
+        return None
     train, valid, test = data
     a_train, a_valid, a_test = aggregate_rows(interim, data, spec, threads)
     design = plain.design(a_train, spec.columns(), spec.categorical_columns())
@@ -89,3 +90,4 @@ def plain_baseline(
         cfg.seed,
     )
     metrics.plain_model = plain.PlainModel(booster, design, cal, spec.to_dict())
+    return prob_test
