@@ -18,6 +18,13 @@ shap_<group> for each of the five information groups (how much the group pushes 
 shap_expected (the province's average margin) and margin (their sum with every
 contribution). The model version, the file's columns and the explanation columns come from
 `pipelines.bundle`; ``classes_summary.json`` beside it is `pipelines.results.ClassesSummary`.
+
+Then, given the ingested tables and unless turned off (``riskclass classify --no-whatif``,
+``whatif.enabled`` in configs/model.yaml), what would lower the risk of every enterprise of the
+highest classes: each remedy of its actionable risk points alone and all together, re-scored
+exactly from its changed records with the same model version and scheme
+(`pipelines.whatif`; ``outputs/<month>/whatif.parquet``, internal like the classes). A run that
+does not compute them removes the month's earlier what-ifs: they would not match the classes.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ from models.classes import (
     class_order,
     share_warnings,
 )
-from models.config import ModelConfig
+from models.config import ModelConfig, WhatIfConfig
 from pipelines.bundle import (
     CLASS_FIELDS,
     Bundle,
@@ -55,6 +62,7 @@ from pipelines.bundle import (
 from pipelines.io import PARQUET_OPTIONS, atomic_write, write_json
 from pipelines.paths import Outputs, features_file
 from pipelines.results import ClassesSummary
+from pipelines.whatif import WhatIfReport, run_whatif
 
 #: The errors classify raises are the bundle's: a missing model version, a feature file that
 #: does not fit it (`pipelines.bundle.BundleError`).
@@ -67,6 +75,8 @@ class ClassifyReport:
 
     summary: ClassesSummary
     seconds: float
+    #: what would lower the risk (`pipelines.whatif`); None when not computed
+    whatif: WhatIfReport | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The summary's dict (``classes_summary.json``)."""
@@ -83,10 +93,17 @@ def run_classify(
     batch_rows: int = 50_000,
     explain: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    interim: Path | None = None,
+    whatif: WhatIfConfig | None = None,
 ) -> ClassifyReport:
     """Score and class every enterprise of ``as_of``; with ``explain`` (the default) also its
     main risk points. Without, only the class columns are written (a quick rescoring; reports
-    need the explanations). ``progress(rows done, rows)`` after each batch."""
+    need the explanations). ``progress(rows done, rows)`` after each batch.
+
+    With the ingested tables (``interim``) and ``whatif`` enabled, then also what would lower
+    the risk of the month's high-class enterprises (`pipelines.whatif`, it needs the risk
+    points: ``explain``; not with a ``shares`` scheme, which classes by rank in the whole
+    population): ``outputs/<month>/whatif.parquet``."""
     t0 = time.perf_counter()
     bundle = load_bundle(cfg, alias=alias)
     scheme = bundle.scheme(scheme)  # the score bands the version fitted, when it has them
@@ -184,7 +201,19 @@ def run_classify(
         warnings=[w.to_dict() for w in _share_warnings(cfg, scheme, bundle, counts, model_counts)],
     )
     write_json(summary.to_dict(), Outputs(Path(outputs)).classes_summary(as_of))
-    return ClassifyReport(summary, time.perf_counter() - t0)
+    what = None
+    stale = Outputs(Path(outputs)).whatif(as_of)
+    if (
+        interim is not None
+        and whatif is not None
+        and whatif.enabled
+        and explain
+        and scheme.chunkable
+    ):
+        what = run_whatif(bundle, scheme, whatif, Path(interim), path, out, as_of, stale)
+    else:
+        stale.unlink(missing_ok=True)  # never a what-if of another run beside these classes
+    return ClassifyReport(summary, time.perf_counter() - t0, what)
 
 
 def _share_warnings(

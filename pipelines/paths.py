@@ -108,6 +108,10 @@ class Outputs:
     def classes_summary(self, month: str) -> Path:
         return self.month(month) / "classes_summary.json"
 
+    def whatif(self, month: str) -> Path:
+        """What would lower the risk of the month's high-class enterprises (internal)."""
+        return self.month(month) / "whatif.parquet"
+
     def warnings(self, month: str) -> Path:
         return self.month(month) / "warnings.parquet"
 

@@ -277,9 +277,19 @@ def classify(
         bool,
         typer.Option("--explain/--no-explain", help="store each enterprise's main risk points"),
     ] = True,
+    interim: InterimOpt = DATA.interim,
+    whatif: Annotated[
+        bool,
+        typer.Option(
+            "--whatif/--no-whatif",
+            help="what would lower the risk of each high-class enterprise, re-scored exactly "
+            "(configs/model.yaml whatif; needs the risk points)",
+        ),
+    ] = True,
 ) -> None:
     """Score every enterprise of a month and assign its class (with overrides), with its
-    main risk points (exact TreeSHAP) unless --no-explain.
+    main risk points (exact TreeSHAP) unless --no-explain, and what would lower the risk of
+    every high-class (C, D) enterprise unless --no-whatif (outputs/<month>/whatif.parquet).
 
     Example: [bold]riskclass classify --as-of 2026-10[/]
     """
@@ -301,6 +311,8 @@ def classify(
                 alias=alias,
                 explain=explain,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
+                interim=interim if whatif else None,
+                whatif=cfg.whatif if whatif else None,
             )
     except (ConfigError, ClassifyError, SchemeError) as exc:
         fail(str(exc))
@@ -319,6 +331,14 @@ def classify(
     for w in r.warnings:  # aggregate shares only (models.classes.share_warnings)
         console.print(f"[yellow]warning: {escape(w['message'])}[/]", soft_wrap=True)
     console.print(f"classes (internal, not for publication): [bold]{r.out}[/]")
+    if report.whatif is not None:  # counts only
+        wi = report.whatif
+        console.print(
+            f"what-if: {wi.with_remedies:,} of {wi.enterprises:,} high-class enterprises with a "
+            f"remedy, {wi.scenarios:,} scenarios in {wi.seconds:.1f} s"
+            + (f", {wi.inexact:,} not reproduced (not shown)" if wi.inexact else "")
+            + f" (internal): [bold]{wi.out}[/]"
+        )
 
 
 def verify(
@@ -462,10 +482,23 @@ def verify(
         f"hot spots (division x industry): {hs['cells_kept']:,} cells of at least "
         f"{hs['min_enterprises']} enterprises, top {min(hs['top'], hs['cells_kept'])} in the report"
     )
+    rp = m.main_risk_points.get("overall") or {}
+    if rp.get("problems"):  # issue 19: do the reasons name what inspectors found?
+        console.print(
+            f"main risk points: of {rp['problems']:,} problems of a known category, "
+            f"{pct(rp['hit_share'])} had the category among the top "
+            f"{m.main_risk_points['top_k']} points (permutation baseline "
+            f"{pct(rp['baseline_mean'])}, 95% {pct(rp['baseline_low'])}–"
+            f"{pct(rp['baseline_high'])}): "
+            + ("above the baseline" if rp["above_baseline"] else "NOT above the baseline"),
+            soft_wrap=True,
+        )
     for name, check in m.checks.items():
         console.print(
             f"{'[green]pass[/]' if check.passed else '[red]fail[/]'} {name}: {check.threshold}"
         )
+    for name, check in m.failed_checks.items():  # what failed, in plain words (issue 19)
+        console.print(f"FAILED {name}: {check.message}", soft_wrap=True, markup=False, style="red")
     console.print(f"verdict: [bold]{m.verdict}[/]; {result.out}", soft_wrap=True)
     if not result.passed and not report_only:
         raise typer.Exit(code=1)

@@ -3,8 +3,11 @@
 For each enterprise of a classified month: its class and score and what the class means for
 supervision; its main risk points as plain sentences about its own records (the catalog's
 templates with its real values and dates); a waterfall of how the score is made up; the five
-information groups; how it compares with its industry and division; what it can do (the
-catalog's advice for actionable risk points only); its class over the last 12 months; the
+information groups; how it compares with its industry and division; what it can do: one
+sentence per remedy classify computed for it (`pipelines.whatif`: «补报2025年度年报，风险分预计
+由912降至540（C类）», all together, an override that still holds the class and the remedy
+that lifts it), only what-ifs computed exactly for the classes shown, and otherwise, labelled
+as advice, the catalog's advice for actionable risk points only; its class over the last 12 months; the
 model version and data month; when the month's feature file lacked contract tables (a
 bureau could not deliver them), the information groups the data lacked, under the header
 (`pipelines.render.lacking`; nothing otherwise); and the internal-use banner
@@ -23,7 +26,7 @@ The package, by concern:
 - `config`: `ReportConfig` (``configs/report.yaml``) and `ReportError`;
 - `context`: `ReportMonth`, the month's classes, registry, model version,
   history and peers, and the selection of enterprises;
-- `sentences`: values and sentences as a regulator reads them;
+- `sentences`: values and sentences as a regulator reads them, the what-if sentences among them;
 - `build`: a report's content;
 - `pages`: rendering, writing the files and the index (`write_reports`);
 - `pdf`: printing through headless Chromium.

@@ -20,6 +20,7 @@ from markupsafe import Markup
 
 from contract.months import months_between, previous_month
 from contract.tables import GROUPS, VOCABULARIES
+from features.whatif import BY_KEY
 from models import calibration, explain, gbm
 from models.classes import ClassScheme
 from pipelines.bundle import Bundle
@@ -29,7 +30,13 @@ from pipelines.render.names import Lang
 from pipelines.render.wording import TEXT
 from pipelines.report.config import ReportError
 from pipelines.report.context import ReportMonth
-from pipelines.report.sentences import display, is_fact, sentence
+from pipelines.report.sentences import (
+    WHATIF_TEXT,
+    display,
+    is_fact,
+    sentence,
+    whatif_sentences,
+)
 
 
 def build(ctx: ReportMonth, usccs: Sequence[str], lang: Lang) -> list[dict[str, Any]]:
@@ -100,6 +107,16 @@ def _report(
         tip = f.advice_zh if lang == "zh" else f.advice_en
         if f.actionable and tip and tip not in advice and is_fact(f, row.get(f.name)):
             advice.append(tip)
+    whatif = whatif_sentences(ctx.whatif.get(u, []), ctx.scheme, lang)
+    if whatif:  # computed: the advice the what-ifs already answer is not repeated
+        done = {f for r in ctx.whatif.get(u, []) for k in str(r["remedies"]).split(";")
+                for f in BY_KEY[k].features if k in BY_KEY}  # fmt: skip
+        answered = {
+            (ctx.bundle.features[n].advice_zh if lang == "zh" else ctx.bundle.features[n].advice_en)
+            for n in done
+            if n in ctx.bundle.features
+        }
+        advice = [a for a in advice if a not in answered]
     favourable = [
         sentence(ctx.bundle.features[features[j]], row, ctx.names, lang)
         for j in order[: ctx.rcfg.favourable]
@@ -130,6 +147,8 @@ def _report(
         "probability": f"{float(cls['probability']):.1%}",
         "points": points,
         "advice": advice,
+        "whatif": whatif,
+        "whatif_text": WHATIF_TEXT[lang],
         "favourable": favourable,
         "waterfall": Markup(path.svg),
         "bands": path.bands,

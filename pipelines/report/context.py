@@ -59,6 +59,9 @@ class ReportMonth:
     _table: pa.Table | None = None
     _row_of: dict[str, int] = field(default_factory=dict)
     _absent: dict[str, str] | None = None
+    #: the month's what-ifs (`pipelines.whatif`) by uscc, only those computed exactly for the
+    #: classes shown (same model version and score); empty when classify did not compute them
+    whatif: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def warm(self) -> None:
         """Build what every report of the month shares (the feature table when it is cached,
@@ -135,6 +138,7 @@ class ReportMonth:
             cfg.explain.top_k,
             cfg.explain.engine,
             Path(outputs),
+            whatif=_whatif(paths.Outputs(Path(outputs)).whatif(month), classes),
         )
 
     # --- selection ---------------------------------------------------------------------------
@@ -303,3 +307,25 @@ class Peers:
     index: pd.Index  # the enterprises of the group that were classified
     scores: np.ndarray[Any, Any]  # their scores, sorted
     shares: list[tuple[str, str]]  # class -> share of the group
+
+
+def _whatif(path: Path, classes: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """The what-ifs of ``path`` by uscc (in the file's order), keeping only rows computed
+    exactly for the classes shown: same model version, the stored score as their start."""
+    if not path.is_file():
+        return {}
+    rows = pq.read_table(path).to_pylist()
+    out: dict[str, list[dict[str, Any]]] = {}
+    version = str(classes["model_version"].iloc[0]) if len(classes) else None
+    for r in rows:
+        u = str(r["uscc"])
+        if (
+            r.get("exact") is not True
+            or u not in classes.index
+            or str(r["model_version"]) != version
+            or float(classes.at[u, "score"]) != float(r["score_before"])
+            or str(classes.at[u, "class_final"]) != str(r["class_before"])
+        ):
+            continue
+        out.setdefault(u, []).append(r)
+    return out

@@ -12,6 +12,8 @@ import numpy as np
 from contract.tables import VOCABULARIES
 from features.catalog import Feature
 from features.definitions import BY_NAME
+from features.whatif import BY_KEY
+from models.classes import ClassScheme
 from pipelines.render.names import Lang, Names, with_code
 from pipelines.render.wording import TEXT
 
@@ -123,3 +125,126 @@ def sentence(f: Feature, row: dict[str, Any], names: Names, lang: Lang) -> str:
         return template.format(**values)
     except (ValueError, KeyError, TypeError):  # a format spec that does not fit the value
         return plain
+
+
+# ------------------------------------------------------------------ what would lower the risk
+#: A report's what-if wording (`whatif_sentences`), Chinese and English.
+WHATIF_TEXT: dict[str, dict[str, str]] = {
+    "zh": {
+        "intro": "按企业自身记录完成下列措施后重新测算（同一模型、同一分类规则）：",
+        "note": "测算只改变企业自身的记录（其他企业的记录及行业、地区背景不变）；实际分类以措施完成、"
+        "记录归集后的月度重新评估为准。",
+        "advice": "其他建议（未测算）：",
+        "all": "以上措施全部完成后",
+        "down": "风险分预计由{before}降至{after}（{cls}）",
+        "up": "风险分预计由{before}升至{after}（{cls}）",
+        "same": "风险分预计仍为{after}（{cls}）",
+        "moved": "风险分预计仍为{after}，分类由{before_cls}变为{cls}",
+        "held": "，但因{rule}，仍为{cls}",
+        "lift": "；{action}后，不再因此列为{cls}",
+        "years": "补报{years}年度年报",
+        "years_many": "补报{first}—{last}年度共{n}份年报",
+        "and_remove": "并申请移出经营异常名录",
+        "sep": "、",
+        "cls": "{code}类",
+    },
+    "en": {
+        "intro": "Recomputed with the enterprise's own records changed as each step would change "
+        "them (same model, same class rules):",
+        "note": "Only the enterprise's own records change (other enterprises' records and the "
+        "industry and county context stay as they are); the class changes only at the monthly "
+        "update after the step is done and its records arrive.",
+        "advice": "Other advice (not computed):",
+        "all": "With all of these done",
+        "down": "the score would fall from {before} to {after} ({cls})",
+        "up": "the score would rise from {before} to {after} ({cls})",
+        "same": "the score would stay at {after} ({cls})",
+        "moved": "the score would stay at {after} and its class would change from {before_cls} "
+        "to {cls}",
+        "held": ", but it stays in {cls} because it is {rule}",
+        "lift": "; once it has {action}, that rule no longer puts it in {cls}",
+        "years": "file the annual reports for {years}",
+        "years_many": "file the {n} annual reports for {first}-{last}",
+        "and_remove": " and apply to leave the abnormal list",
+        "sep": ", ",
+        "cls": "class {code}",
+    },
+}
+
+#: What each remedy does, as a report says it (`features.whatif.REMEDIES` otherwise).
+_DONE_EN = {
+    "annual_report": "filed the missing annual reports",
+    "abnormal_address": "left the abnormal list",
+    "abnormal_disclosure": "left the abnormal list",
+    "licence": "renewed the licence",
+    "court": "settled the enforcement cases",
+    "serious_repair": "obtained credit repair",
+    "penalty_repair": "obtained credit repair of its penalties",
+}
+
+
+def _class_name(scheme: ClassScheme, code: str, lang: Lang) -> str:
+    """``C类`` / ``class C`` for a letter; the class's name otherwise (``三级(失信)``)."""
+    if len(code) == 1:
+        return WHATIF_TEXT[lang]["cls"].format(code=code)
+    d = {c.code: c for c in scheme.classes}.get(code)
+    return (d.zh if lang == "zh" else d.en) if d else code
+
+
+def _action(remedy: str, records: int, detail: str | None, lang: Lang) -> str:
+    """What the enterprise does, in words (the years filed, when reports are owed)."""
+    t = WHATIF_TEXT[lang]
+    r = BY_KEY[remedy]
+    if remedy != "annual_report":
+        return r.zh if lang == "zh" else r.en
+    years = [int(y) for y in (detail or "").split(",") if y]
+    if not years:  # only a listing for unfiled reports to leave (the reports are in)
+        return "申请移出经营异常名录" if lang == "zh" else "apply to leave the abnormal list"
+    if len(years) > 4:
+        text = t["years_many"].format(first=years[0], last=years[-1], n=len(years))
+    else:
+        text = t["years"].format(years=t["sep"].join(map(str, years)))
+    return text + (t["and_remove"] if records > len(years) else "")
+
+
+def whatif_sentences(rows: list[dict[str, Any]], scheme: ClassScheme, lang: Lang) -> list[str]:
+    """One sentence per computed what-if of one enterprise (`pipelines.whatif` rows, in their
+    order: each remedy alone, then all together); nothing for a row that was not computed
+    exactly (``exact`` false): never a promise the model did not compute."""
+    t = WHATIF_TEXT[lang]
+    rules = {r.name: r for r in scheme.overrides}
+    rows = [r for r in rows if r.get("exact") is True]
+    alone = {str(r["scenario"]): r for r in rows if r["scenario"] != "all"}
+    out = []
+    for r in rows:
+        before, after = round(float(r["score_before"])), round(float(r["score_after"]))
+        cls = _class_name(scheme, str(r["class_final_after"]), lang)
+        rule = rules.get(str(r.get("override_after")))
+        held = r.get("override_held") is True and rule is not None
+        # held by a rule: the score's own class in brackets, the rule's class after it
+        own = _class_name(scheme, str(r["class_model_after"]), lang) if held else cls
+        key = "down" if after < before else "up" if after > before else "same"
+        if key == "same" and r["class_final_after"] != r["class_before"]:
+            key = "moved"
+        before_cls = _class_name(scheme, str(r["class_before"]), lang)
+        effect = t[key].format(before=before, after=after, cls=own, before_cls=before_cls)
+        if held and rule is not None:
+            effect += t["held"].format(rule=rule.zh if lang == "zh" else rule.en, cls=cls)
+            lifts = [k for k in str(r.get("lifted_by") or "").split(";") if k in alone]
+            same_rule = r.get("override_after") == r.get("override_before")
+            if lifts and same_rule and str(r["scenario"]) not in lifts:
+                done = [
+                    _action(k, int(alone[k]["records"]), alone[k].get("detail"), lang)
+                    if lang == "zh"
+                    else _DONE_EN[k]
+                    for k in lifts
+                ]
+                effect += t["lift"].format(action=t["sep"].join(done), cls=cls)
+        if r["scenario"] == "all":
+            head = t["all"]
+        else:
+            head = _action(str(r["scenario"]), int(r["records"]), r.get("detail"), lang)
+            if lang == "en":
+                head = head[0].upper() + head[1:]
+        out.append(f"{head}，{effect}。" if lang == "zh" else f"{head}: {effect}.")
+    return out
