@@ -418,13 +418,6 @@ FEATURES = (
         CONTEXT,
         direction=1,
         template_zh="同行业企业抽查问题发现率为{value:.1%}",
-        trend=(
-            "group aggregate: one value per industry division, shared by all its "
-            "enterprises, so that the small month-to-month noise of a few aggregates (an "
-            "industry division of a 10^5-firm province rests on a few hundred inspections) "
-            "moves whole groups across the deciles of a PSI (> 0.25 with the province level "
-            "unchanged; issue 19 measured the province level flat)"
-        ),
         template_en="inspections of peers in its industry found problems {value:.1%} of the time",
     ),
     Feature(
@@ -440,13 +433,6 @@ FEATURES = (
         CONTEXT,
         direction=1,
         template_zh="所在县区企业抽查问题发现率为{value:.1%}",
-        trend=(
-            "group aggregate: one value per county, shared by all its enterprises, so that "
-            "the small month-to-month noise of a few aggregates (a county of a 10^5-firm "
-            "province rests on a few dozen inspections) moves whole groups across the "
-            "deciles of a PSI (> 0.25 with the province level unchanged; issue 19 measured "
-            "the province level flat)"
-        ),
         template_en="inspections in its county found problems {value:.1%} of the time",
     ),
     Feature(
@@ -461,13 +447,6 @@ FEATURES = (
         CONTEXT,
         direction=1,
         template_zh="同行业企业近12个月受处罚比例为{value:.1%}",
-        trend=(
-            "group aggregate: one value per industry division, shared by all its "
-            "enterprises, so that the small month-to-month noise of a few aggregates (an "
-            "industry division of a 10^5-firm province rests on a few dozen penalties) "
-            "moves whole groups across the deciles of a PSI (> 0.25 with the province level "
-            "unchanged; issue 19 measured the province level flat)"
-        ),
         template_en="{value:.1%} of its industry peers were penalised in the last 12 months",
     ),
     Feature(
@@ -482,13 +461,6 @@ FEATURES = (
         CONTEXT,
         direction=1,
         template_zh="所在县区企业近12个月受处罚比例为{value:.1%}",
-        trend=(
-            "group aggregate: one value per county, shared by all its enterprises, so that "
-            "the small month-to-month noise of a few aggregates (a county of a 10^5-firm "
-            "province rests on a handful of penalties) moves whole groups across the "
-            "deciles of a PSI (> 0.25 with the province level unchanged; issue 19 measured "
-            "the province level flat)"
-        ),
         template_en="{value:.1%} of enterprises in its county were penalised in the last 12 months",
     ),
     Feature(
@@ -503,14 +475,6 @@ FEATURES = (
         CONTEXT,
         direction=1,
         template_zh="同行业企业有{value:.1%}在经营异常名录中",
-        trend=(
-            "group aggregate: one value per industry division, shared by all its "
-            "enterprises, so that the small month-to-month noise of a few aggregates (an "
-            "industry division of a 10^5-firm province rests on a few hundred listings) "
-            "moves whole groups across the deciles of a PSI (> 0.25 with the province level "
-            "unchanged; issue 19 measured the province level flat); and a calendar effect: "
-            "late annual reports are listed every July"
-        ),
         template_en="{value:.1%} of its industry peers are on the abnormal list",
         categories=("address_unreachable", "false_disclosure"),
     ),
@@ -526,14 +490,6 @@ FEATURES = (
         CONTEXT,
         direction=1,
         template_zh="所在县区企业有{value:.1%}在经营异常名录中",
-        trend=(
-            "group aggregate: one value per county, shared by all its enterprises, so that "
-            "the small month-to-month noise of a few aggregates (a county of a 10^5-firm "
-            "province rests on a few dozen listings) moves whole groups across the deciles "
-            "of a PSI (> 0.25 with the province level unchanged; issue 19 measured the "
-            "province level flat); and a calendar effect: late annual reports are listed "
-            "every July"
-        ),
         template_en="{value:.1%} of enterprises in its county are on the abnormal list",
         categories=("address_unreachable", "false_disclosure"),
     ),

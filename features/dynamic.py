@@ -91,7 +91,10 @@ def _licences(w: Window) -> str:
                  THEN 1 ELSE 0 END) AS expired_12m,
         SUM(CASE WHEN revoked_date > {w.ago(36)} AND revoked_date <= {w.end} THEN 1 ELSE 0 END)
           AS revoked_36m,
-        MAX(CASE WHEN {valid} AND valid_until <= {w.ago(-3)} THEN 1 ELSE 0 END) AS expiring
+        -- a kind expires when its latest valid licence does: a renewal exported as a new row
+        -- beside the old one is no longer expiring
+        CASE WHEN MAX(CASE WHEN {valid} THEN valid_until END) <= {w.ago(-3)} THEN 1 ELSE 0 END
+          AS expiring
       FROM pit_licences GROUP BY uscc, licence_kind
     )
     SELECT p.uscc,
@@ -577,8 +580,8 @@ FEATURES = (
         "dynamic",
         "3个月内到期许可证",
         "licences expiring in 3 months",
-        "有效期在3个月内届满的有效许可证种类数",
-        "kinds of valid licence that expire within 3 months",
+        "有效期在3个月内届满且未延续的许可证种类数(同类许可证以最晚届满的有效许可证为准)",
+        "kinds of licence whose latest valid licence expires within 3 months (not yet renewed)",
         "count",
         "lic.expiring_3m",
         LIC,

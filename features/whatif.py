@@ -5,8 +5,7 @@ holds about it (the contract tables of `contract.tables`), stated as exactly tho
 dated at the month end (a record filed and received on the last day of the month); each
 remedy (and the features it answers):
 
-- ``annual_report`` (``ar_last_due_missing``, ``ar_missing_years``, ``ar_late_3y``,
-  ``dormant``, ``abn_listed``, ``abn_listed_annual_report``): adds a row to ``annual_reports``
+- ``annual_report`` (``ar_last_due_missing``, ``ar_missing_years``, ``dormant``, ``abn_listed``, ``abn_listed_annual_report``): adds a row to ``annual_reports``
   for every year owed and not filed (from the year of establishment, or the first year the
   records cover, to the latest year past its deadline), submitted and received at the month
   end, with the figures of the latest report filed (unknown when none was); and removes a
@@ -26,7 +25,7 @@ remedy (and the features it answers):
 - ``serious_repair`` (``sd_listed``): credit repair of a serious-list entry
   (``removal_reason`` credit_repair), only for one listed at least
   `RemedyRules.serious_repair_months` for a reason in `RemedyRules.serious_repair_reasons`;
-- ``penalty_repair`` (``pen_count_12m``, ``pen_count_36m``): credit repair of a penalty still
+- ``penalty_repair`` (``pen_count_36m``): credit repair of a penalty still
   published (``repaired_date`` = month end), only for one decided at least
   `RemedyRules.penalty_repair_months` before the month end.
 
@@ -101,7 +100,6 @@ REMEDIES: tuple[Remedy, ...] = (
         (
             "ar_last_due_missing",
             "ar_missing_years",
-            "ar_late_3y",
             "dormant",
             "abn_listed",
             "abn_listed_annual_report",
@@ -147,7 +145,9 @@ REMEDIES: tuple[Remedy, ...] = (
         "penalty_repair",
         "申请行政处罚信息信用修复",
         "obtain credit repair of the published penalties",
-        ("pen_count_12m", "pen_count_36m"),
+        # only penalties decided penalty_repair_months (12) or more ago can be repaired: never
+        # one a 12-month count holds, so pen_count_12m is not a risk point this remedy answers
+        ("pen_count_36m",),
         ("penalties",),
     ),
 )
@@ -249,9 +249,11 @@ def _lapsed_licences(lic: pd.DataFrame, end: pd.Timestamp, w: Window) -> pd.Data
     )
     ago12, ahead3 = _months_before(w.end_date, 12), _months_before(w.end_date, -3)
     k["_lapsed"] = (k["_until"] < end) & (k["_until"] > ago12) & ~revoked_early
-    k["_expiring"] = k["_valid"] & (k["_until"] <= ahead3)
+    k["_valid_until"] = k["_until"].where(k["_valid"])
     g = k.groupby(["uscc", "licence_kind"], sort=True)
-    state = g.agg(valid=("_valid", "max"), lapsed=("_lapsed", "max"), expiring=("_expiring", "max"))
+    state = g.agg(valid=("_valid", "max"), lapsed=("_lapsed", "max"), last=("_valid_until", "max"))
+    # as the feature SQL: a kind expires when its latest valid licence does
+    state["expiring"] = state["last"].notna() & (state["last"] <= ahead3)
     need = state[(state["lapsed"] & ~state["valid"]) | state["expiring"]].reset_index()
     latest = (
         k.sort_values(["uscc", "licence_kind", "_until", "licence_no"])

@@ -87,7 +87,7 @@ class VerifyThresholds(_Strict):
     require_beats_plain: bool = True
     #: Calibration per class is a check (issue 19): the class's weighted mean predicted
     #: probability against its weighted hit rate, Jeffreys test on the effective sample size
-    #: (`models.verification.calibration_check`). False: reported, never failing.
+    #: (`pipelines.gates.calibration_check`). False: reported, never failing.
     require_calibrated: bool = True
     #: The family-wise error rate of the calibration tests: the chance that a well-calibrated
     #: model fails the verdict on calibration by chance alone, over all classes together.

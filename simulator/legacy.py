@@ -165,16 +165,27 @@ class _Legacy(_Events):
         rate = np.clip(rates[cat_idx], 1e-6, 1 - 1e-6)
         return _sigmoid(np.log(rate / (1 - rate)) + skill)
 
+    def _pool_detection(self) -> F64:
+        """Per division slot and category: the chance that an inspector drawn at random from
+        the division's pool sees the problem (the mean over the pool; fixed by the seed)."""
+        table: F64 | None = getattr(self, "_pool_table", None)
+        if table is None:
+            rates = np.array(
+                [self.cfg.detection.item_rates[_ITEM_FOR_CATEGORY[c]] for c in CATEGORIES]
+            )
+            logit = np.log(np.clip(rates, 1e-6, 1 - 1e-6) / np.clip(1 - rates, 1e-6, 1))
+            skill = self.inspector_skill  # (division slots, inspectors)
+            table = _sigmoid(logit[None, None, :] + skill[:, :, None]).mean(axis=1)
+            self._pool_table = table
+        return table
+
     def expected_detection(self, k: int, firms: I64) -> F64:
-        """Chance an average inspector finds a firm's problem, over the categories it may be."""
+        """Chance that the inspector drawn for a firm finds its problem: over the categories
+        the problem may be and the division's pool of inspectors (nothing a targeting policy
+        could not know beyond the firm itself)."""
         w = self._category_weights(k, firms)
         w = w / w.sum(axis=1, keepdims=True)
-        per_cat = np.column_stack(
-            [
-                self._detection(firms, np.full(len(firms), j), np.zeros(len(firms)))
-                for j in range(len(CATEGORIES))
-            ]
-        )
+        per_cat = self._pool_detection()[self.pop.division_idx[firms]]
         out: F64 = (w * per_cat).sum(axis=1)
         return out
 
@@ -196,7 +207,10 @@ class _Legacy(_Events):
         p_detect = self._detection(firms, cat_idx, skill)
         detected = rng.random(m) < p_detect
         found = present & detected
-        p = p_present * p_detect  # the true probability that this inspection finds a problem
+        # the true probability that this inspection finds a problem, as far as anything about
+        # the firm could tell (not which inspector came, nor which category was drawn): the
+        # oracle every model is compared with
+        p = p_present * self.expected_detection(k, firms)
         days = self._day(k, firms)
         names: npt.NDArray[np.object_] = np.array(CATEGORIES, dtype=object)[cat_idx]
         category = names.copy()

@@ -110,7 +110,7 @@ def _report(
     whatif = whatif_sentences(ctx.whatif.get(u, []), ctx.scheme, lang)
     if whatif:  # computed: the advice the what-ifs already answer is not repeated
         done = {f for r in ctx.whatif.get(u, []) for k in str(r["remedies"]).split(";")
-                for f in BY_KEY[k].features if k in BY_KEY}  # fmt: skip
+                if k in BY_KEY for f in BY_KEY[k].features}  # fmt: skip
         answered = {
             (ctx.bundle.features[n].advice_zh if lang == "zh" else ctx.bundle.features[n].advice_en)
             for n in done

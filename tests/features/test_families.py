@@ -216,7 +216,9 @@ def test_annual_reports_and_dormancy(tmp_path) -> None:  # type: ignore[no-untyp
     assert (e5["ar_last_due_missing"], e5["ar_missing_years"]) == (1, 3)
     # dormancy: E3 (all-zero report, no change) and E5 (no report, no change); E1 changed lately
     assert [f[k]["dormant"] for k in ("E1", "E2", "E3", "E4", "E5")] == [0, 0, 1, 0, 1]
-    assert e5["months_since_activity"] == pytest.approx(days("2010-01-01") / 30.4375)
+    # capped at 36 months: beyond it the figure would measure how far the records reach back
+    assert days("2010-01-01") / 30.4375 > 36
+    assert e5["months_since_activity"] == pytest.approx(36.0)
     assert e1["months_since_activity"] == pytest.approx(days("2026-02-01") / 30.4375)
     assert e4["months_since_activity"] == pytest.approx(days("2026-05-01") / 30.4375)
 
@@ -268,6 +270,7 @@ def test_licences_and_pledges(tmp_path) -> None:  # type: ignore[no-untyped-def]
                 {"uscc": "E4"},
                 {"uscc": "E5", "sector_tags": "drugs"},
                 {"uscc": "E6", "sector_tags": "catering"},
+                {"uscc": "E7", "sector_tags": "drugs"},
             ],
             "licences": [
                 lic("E1", "food_business", "2021-09-01", "2026-08-31"),  # lapsed, not renewed
@@ -281,6 +284,9 @@ def test_licences_and_pledges(tmp_path) -> None:  # type: ignore[no-untyped-def]
                     revoked_date=d("2025-01-10"),
                 ),
                 lic("E5", "drug_production", "2021-12-16", "2026-12-15"),  # expires within 3 months
+                # renewed early: the new licence is exported as a row beside the old, still valid one
+                lic("E7", "drug_production", "2021-12-16", "2026-12-15"),
+                lic("E7", "drug_production", "2026-10-10", "2031-12-15"),
                 lic(
                     "E6", "food_business", "2026-10-20", "2031-10-19", received_date=d("2026-11-02")
                 ),  # not received by the month end
@@ -323,6 +329,8 @@ def test_licences_and_pledges(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert [f["E4"][c] for c in lic_cols] == [0, 0, 0, 0, None]  # no licensed sector
     assert [f["E5"][c] for c in lic_cols] == [1, 0, 0, 1, 0]
     assert f["E6"]["lic_unlicensed_sector"] == 1
+    # a kind expires when its latest valid licence does: E7's renewal ends the warning
+    assert [f["E7"][c] for c in lic_cols] == [1, 0, 0, 0, 0]
     e1 = f["E1"]
     assert (e1["pledge_active_count"], e1["pledge_new_12m"], e1["pledge_equity_active"]) == (
         2,

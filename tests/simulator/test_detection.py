@@ -69,6 +69,7 @@ def test_detection_below_one_by_item_and_inspector(chunk: _Chunk) -> None:
     assert chunk.inspector_skill.shape[1] == chunk.cfg.detection.inspectors_per_division
 
 
+@pytest.mark.slow  # two 20k provinces of 132 months
 def test_hard_difficulty_is_markedly_weaker(sim_config: SimulatorConfig) -> None:
     hard = load_config(ROOT / "configs" / "simulator_hard.yaml", SimulatorConfig)
     assert hard.risk == sim_config.risk and hard.events == sim_config.events

@@ -20,6 +20,8 @@ from tests.simulator.conftest import FIRST_MONTH, LAST_MONTH
 pytestmark = pytest.mark.slow
 
 PSI_LIMIT = 0.25
+#: Rates of an enterprise's industry or county (one value per group).
+GROUP_RATES = {f.name for f in CATALOG if f.role == "model" and f.name.startswith("ctx_")}
 
 
 def test_every_model_feature_is_stationary(province_features: Any) -> None:
@@ -27,12 +29,36 @@ def test_every_model_feature_is_stationary(province_features: Any) -> None:
     last = pd.read_parquet(province_features / f"{LAST_MONTH}.parquet")
     drifting = {}
     for f in CATALOG:
-        if f.role != "model" or f.trend or f.kind == "category":
+        if f.role != "model" or f.trend or f.kind == "category" or f.name in GROUP_RATES:
             continue
         value = psi(first[f.name].astype(float), last[f.name].astype(float))
         if value >= PSI_LIMIT:
             drifting[f.name] = round(value, 3)
     assert not drifting, f"features drifting between {FIRST_MONTH} and {LAST_MONTH}: {drifting}"
+
+
+def test_group_rates_keep_their_level(province_features: Any) -> None:
+    """The industry and county rates (`ctx_*`) are one value per group, shared by all its
+    enterprises: a small change of one aggregate moves a whole group across a decile, so a
+    PSI over enterprises measures the grouping, not drift. They are held to their level
+    instead - the province-wide mean, and each enterprise's own group value (the median
+    relative change) - within the same 25% a PSI of 0.25 stands for. Issue 19 found
+    `ctx_industry_abnormal_share` drifting by a PSI of 6.0: its level rose month by month
+    as the records piled up, which this catches."""
+    first = pd.read_parquet(province_features / f"{FIRST_MONTH}.parquet").set_index("uscc")
+    last = pd.read_parquet(province_features / f"{LAST_MONTH}.parquet").set_index("uscc")
+    both = first.index.intersection(last.index)
+    assert GROUP_RATES
+    moved = {}
+    for name in sorted(GROUP_RATES):
+        a, b = first[name].astype(float), last[name].astype(float)
+        level = abs(b.mean() / a.mean() - 1)
+        x, y = a.loc[both], b.loc[both]
+        ok = (x > 0) & y.notna()
+        own = float(((y[ok] - x[ok]).abs() / x[ok]).median())
+        if level >= PSI_LIMIT or own >= PSI_LIMIT:
+            moved[name] = (round(level, 3), round(own, 3))
+    assert not moved, f"group rates off their level (province, own group): {moved}"
 
 
 def test_records_reach_back_before_the_longest_window(province: Any) -> None:
