@@ -41,14 +41,31 @@ def interim_for(n: int) -> Path:
     return found[0] / "interim"
 
 
+def _current(out: Path, months: list[str]) -> bool:
+    """Whether the cached files were built by today's feature catalog (its fingerprint)."""
+    import pyarrow.parquet as pq
+
+    from features.config import FeaturesConfig
+    from pipelines.config import load_config
+    from pipelines.features import catalog_fingerprint
+
+    want = catalog_fingerprint(load_config(ROOT / "configs" / "features.yaml", FeaturesConfig))
+    for m in months:
+        meta = pq.read_metadata(out / f"{m}.parquet").metadata or {}
+        if meta.get(b"riskclass.catalog", b"").decode() != want:
+            return False
+    return True
+
+
 def features_for(n: int, first: str, last: str) -> Path:
     """Feature files of ``first .. last`` for the province of ``n`` (cached)."""
     out = WORK / f"features-{n}"
     from contract.months import months_between
 
     wanted = months_between(first, last)
-    if all((out / f"{m}.parquet").is_file() for m in wanted):
+    if all((out / f"{m}.parquet").is_file() for m in wanted) and _current(out, wanted):
         return out
+    shutil.rmtree(out, ignore_errors=True)  # another catalog's files would mix with the new ones
     print(
         f"{n:>10,} enterprises: features {first} .. {last} (not timed, cached in {out})", flush=True
     )

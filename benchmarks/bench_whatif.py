@@ -80,6 +80,13 @@ def _config_stamp() -> str:
     h = hashlib.sha256()
     for f in files:
         h.update(f.read_bytes())
+    # the feature SQL too: a changed catalog gives other features, so other classes
+    from features.config import FeaturesConfig
+    from pipelines.config import load_config
+    from pipelines.features import catalog_fingerprint
+
+    cfg = load_config(ROOT / "configs" / "features.yaml", FeaturesConfig)
+    h.update(catalog_fingerprint(cfg).encode())
     return h.hexdigest()[:16]
 
 
