@@ -128,12 +128,7 @@ class FeaturesReport:
 
 def source_tables(source: Path) -> dict[str, Path]:
     """The contract tables present in an ingested folder (``<table>.parquet``)."""
-    found = {}
-    for name in TABLES:
-        path = paths.table(source, name)
-        if path.is_file():
-            found[name] = path
-    return found
+    return paths.tables(source)
 
 
 def connect(cfg: FeaturesConfig, spill: Path | None = None) -> duckdb.DuckDBPyConnection:

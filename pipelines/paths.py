@@ -82,6 +82,14 @@ def table(interim: Path, name: str) -> Path:
     return Path(interim) / f"{name}.parquet"
 
 
+def tables(interim: Path) -> dict[str, Path]:
+    """The contract tables present in an interim folder, by name (as every reader finds them)."""
+    from contract.tables import TABLES
+
+    found = {name: table(interim, name) for name in TABLES}
+    return {name: path for name, path in found.items() if path.is_file()}
+
+
 def plan_files(folder: Path) -> tuple[Path, Path]:
     """The list (CSV) and its record (JSON, with the seed) in one campaign's plan folder."""
     return Path(folder) / "plan.csv", Path(folder) / "plan.json"

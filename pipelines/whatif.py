@@ -116,11 +116,6 @@ def rules(cfg: WhatIfConfig) -> remedies.RemedyRules:
     )
 
 
-def _source_tables(source: Path) -> dict[str, Path]:
-    """The contract tables present in the ingested folder (as the features stage reads it)."""
-    return {n: paths.table(source, n) for n in TABLES if paths.table(source, n).is_file()}
-
-
 def _file_settings(
     path: Path,
 ) -> tuple[FeaturesConfig, dict[str, Any]]:
@@ -164,7 +159,7 @@ def run_whatif(
     classes = pq.read_table(classes_path, columns=cols).to_pandas()
     high = chosen(classes, scheme, cfg.top_classes).reset_index(drop=True)
     fcfg, coverage = _file_settings(features_path)
-    tables = _source_tables(Path(source))
+    tables = paths.tables(Path(source))
     w = Window(month, fcfg, frozenset(tables), coverage_pairs(coverage))
     r = rules(cfg)
     con = duckdb.connect()
