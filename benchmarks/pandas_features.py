@@ -59,6 +59,9 @@ FEATURES: tuple[str, ...] = (
     "insp_problem_rate_36m",
     "cmp_count_12m",
     "cmp_growth_12m",
+    "rep_refused_36m",
+    "rep_revoked_36m",
+    "com_broken_36m",
     # relations
     "rel_linked_firms",
     "rel_abnormal_share",
@@ -303,10 +306,33 @@ def _changes(changes: pd.DataFrame, pop: pd.DataFrame, w: _Window) -> dict[str, 
     }
 
 
+def _repairs(source: Path, w: _Window) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """Credit repairs known at the month end: (granted and in force, granted and revoked);
+    a revocation counts once its date and the date it was received have passed. None when
+    the table was not delivered."""
+    cols = [
+        "uscc", "target_table", "decision_no", "listing_reason", "listed_date", "decision",
+        "decided_date", "received_date", "revoked_date", "revocation_received_date",
+    ]  # fmt: skip
+    rep = _read(source, "credit_repairs", cols)
+    if rep is None:
+        return None
+    rep = _pit(rep, "credit_repairs", w)
+    granted = rep[rep["decision"] == "granted"]
+    revoked = (granted["revoked_date"] <= w.end) & (granted["revocation_received_date"] <= w.end)
+    return granted[~revoked], granted[revoked]
+
+
+def _keys(frame: pd.DataFrame, columns: list[str]) -> pd.MultiIndex:
+    return pd.MultiIndex.from_frame(frame[columns])
+
+
 def _effective_penalties(source: Path, w: _Window) -> pd.DataFrame:
-    """Penalties known at the month end, in their publication period and not repaired."""
-    cols = ["uscc", "decision_date", "received_date", "amount", "minor", "repaired_date"]
-    pen = _read(source, "penalties", [*cols, "penalty_kind"])
+    """Penalties known at the month end, in their publication period and not repaired
+    (with the credit-repair table: a granted repair in force, or a ``repaired_date`` that
+    has passed for a penalty the repair table has no record of)."""
+    cols = ["uscc", "decision_no", "decision_date", "received_date", "amount", "minor"]
+    pen = _read(source, "penalties", [*cols, "repaired_date", "penalty_kind"])
     assert pen is not None
     pen = _pit(pen, "penalties", w)
     cfg = w.cfg
@@ -316,18 +342,93 @@ def _effective_penalties(source: Path, w: _Window) -> pd.DataFrame:
         w.ago(cfg.minor_penalty_publication_months),
         w.ago(cfg.penalty_publication_months),
     )
-    keep = ~(pen["repaired_date"] <= w.end) & (pen["decision_date"] > since)
+    repaired = (pen["repaired_date"] <= w.end).to_numpy()
+    reps = _repairs(source, w)
+    if reps is not None:
+        key = ["uscc", "decision_no"]
+        in_force, _revoked = (r[r["target_table"] == "penalties"] for r in reps)
+        mine = _keys(pen, key)
+        # the penalty's own repaired_date counts only where the repair table has no record
+        everything = _read(source, "credit_repairs", ["uscc", "target_table", "decision_no"])
+        assert everything is not None
+        recorded = _keys(everything[everything["target_table"] == "penalties"], key)
+        repaired = mine.isin(_keys(in_force, key)) | (repaired & ~mine.isin(recorded))
+    keep = ~repaired & (pen["decision_date"] > since).to_numpy()
     return pen[keep]
 
 
 def _listed(source: Path, table: str, w: _Window) -> pd.DataFrame:
-    """Listings known at the month end with ``current``: not removed (and received) by then."""
-    cols = ["uscc", "listed_date", "received_date", "removed_date", "removal_received_date"]
+    """Listings known at the month end with ``current``: not removed (and received) by then,
+    or a repair of it revoked (and received) with none in force."""
+    cols = [
+        "uscc",
+        "reason",
+        "listed_date",
+        "received_date",
+        "removed_date",
+        "removal_received_date",
+    ]
     lst = _read(source, table, cols)
     assert lst is not None
     lst = _pit(lst, table, w)
-    removed = (lst["removed_date"] <= w.end) & (lst["removal_received_date"] <= w.end)
+    removed = ((lst["removed_date"] <= w.end) & (lst["removal_received_date"] <= w.end)).to_numpy()
+    reps = _repairs(source, w)
+    if reps is not None:
+        in_force, revoked = (
+            r[r["target_table"] == table].rename(columns={"listing_reason": "reason"}) for r in reps
+        )
+        key = ["uscc", "reason", "listed_date"]
+        mine = _keys(lst, key)
+        back = mine.isin(_keys(revoked, key)) & ~mine.isin(_keys(in_force, key))
+        removed = removed & ~back
     return lst.assign(current=(~removed).astype(int))
+
+
+def _repair_counts(source: Path, idx: pd.Index, w: _Window) -> dict[str, pd.Series]:
+    cols = ["uscc", "decision", "decided_date", "received_date", "revoked_date",
+            "revocation_received_date"]  # fmt: skip
+    rep = _read(source, "credit_repairs", cols)
+    if rep is None:
+        return {n: pd.Series(np.nan, index=idx) for n in ("rep_refused_36m", "rep_revoked_36m")}
+    rep = _pit(rep, "credit_repairs", w)
+    m36 = w.ago(36)
+    refused = (rep["decision"] == "refused") & (rep["decided_date"] > m36)
+    revoked = (
+        (rep["decision"] == "granted")
+        & (rep["revoked_date"] <= w.end)
+        & (rep["revocation_received_date"] <= w.end)
+        & (rep["revoked_date"] > m36)
+    )
+    agg = pd.DataFrame({"uscc": rep["uscc"], "refused": refused, "revoked": revoked})
+    agg = agg.groupby("uscc", sort=False).sum()
+    return {
+        "rep_refused_36m": _zero(agg["refused"], idx),
+        "rep_revoked_36m": _zero(agg["revoked"], idx),
+    }
+
+
+def _commitment_counts(source: Path, idx: pd.Index, w: _Window) -> dict[str, pd.Series]:
+    cols = ["uscc", "made_date", "received_date", "kept", "assessed_date",
+            "assessment_received_date"]  # fmt: skip
+    com = _read(source, "commitments", cols)
+    if com is None:
+        return {"com_broken_36m": pd.Series(np.nan, index=idx)}
+    com = _pit(com, "commitments", w)
+    assessed = (
+        (com["assessed_date"] <= w.end)
+        & (com["assessment_received_date"] <= w.end)
+        & (com["assessed_date"] > w.ago(36))
+    )
+    # an assessed commitment whose result is unknown makes the count unknown (sum_strict)
+    broken = pd.Series(np.where(assessed, np.where(com["kept"].isna(), np.nan,
+                                                   (com["kept"] == False).astype(float)), 0.0),  # noqa: E712
+                       index=com.index)  # fmt: skip
+    agg = (
+        pd.DataFrame({"uscc": com["uscc"], "broken": broken})
+        .groupby("uscc", sort=False)["broken"]
+        .agg(lambda v: v.sum() if v.notna().all() else np.nan)
+    )
+    return {"com_broken_36m": _zero(agg, idx)}
 
 
 def _supervision(
@@ -396,6 +497,8 @@ def _supervision(
         n12, prev = _zero(cmp_agg["n_12m"], idx), _zero(cmp_agg["n_prev"], idx)
         out["cmp_count_12m"] = n12
         out["cmp_growth_12m"] = (n12 - prev) / (prev + 1.0)
+    out.update(_repair_counts(source, idx, w))
+    out.update(_commitment_counts(source, idx, w))
     return out
 
 

@@ -315,6 +315,73 @@ VOCABULARIES: Mapping[str, _V] = MappingProxyType(
             "platform_rating": ("平台评价", "platform rating"),
             "utility_payment": ("水电气缴费信用", "utility payment record"),
         },
+        # Credit repair (seeds/003: 明确修复范围……明确不予修复情形、建立撤销机制). The three things
+        # market regulation repairs are those of 《市场监督管理信用修复管理办法》(总局令第55号,
+        # 2021): stopping the publication of a penalty, removal from the abnormal list, early
+        # removal from the serious list.
+        "repair_target": {
+            "penalties": ("行政处罚信息(停止公示)", "penalty (publication stopped)"),
+            "abnormal_list": ("经营异常名录(移出)", "abnormal list (removal)"),
+            "serious_dishonest_list": (
+                "严重违法失信名单(提前移出)",
+                "serious list (early removal)",
+            ),
+        },
+        "repair_decision": {
+            "granted": ("准予信用修复", "repair granted"),
+            "refused": ("不予信用修复", "repair refused"),
+        },
+        # 不予修复情形: seeds/003 asks for them without listing them; these are the cases of the
+        # national measures cited above (assumption: our reading of 总局令第55号 and the 严重违法失信
+        # 名单管理办法, 总局令第44号; a bureau's own list is mapped to them at ingestion).
+        "repair_refusal_reason": {
+            "period_not_met": (
+                "未满最短公示期或列入期限(不符合申请条件)",
+                "minimum publication or listing period not reached",
+            ),
+            "obligations_unmet": (
+                "未履行行政处罚决定或未消除危害后果和不良影响",
+                "penalty not carried out or its effects not remedied",
+            ),
+            "heavier_penalty": (
+                "期间再次受到较重行政处罚",
+                "another heavier penalty in the meantime",
+            ),
+            "measure_in_force": (
+                "法律、行政法规规定的管理措施期限尚未届满",
+                "a statutory measure is still in force",
+            ),
+            "false_materials": (
+                "申请材料隐瞒真实情况、弄虚作假",
+                "application concealed facts or was falsified",
+            ),
+            "barred_after_revocation": (
+                "信用修复被撤销后三年内再次申请",
+                "applied again within 3 years of a revoked repair",
+            ),
+            "not_repairable": ("依法不属于可修复的信息", "not repairable by law"),
+        },
+        # 撤销机制 (seeds/003); same source and assumption as the refusal reasons.
+        "repair_revocation_reason": {
+            "false_materials": (
+                "申请信用修复时隐瞒真实情况、弄虚作假",
+                "the repair was obtained by concealment or falsification",
+            ),
+            "commitment_broken": ("未履行信用修复承诺", "the credit-repair commitment was broken"),
+            "unlawful_decision": (
+                "修复决定违反法定程序或依法应予撤销的其他情形",
+                "the decision was unlawful or must otherwise be revoked",
+            ),
+        },
+        # 事前信用承诺 (seeds/003: 在企业登记注册、行政审批等环节开展市场主体事前信用承诺工作;
+        # 推动食品生产企业等通过公示系统主动公示信用承诺; a repair application carries a
+        # 信用修复承诺书 under the national measures).
+        "commitment_kind": {
+            "notification_approval": ("告知承诺制审批", "approval by notification and commitment"),
+            "registration": ("登记注册信用承诺", "commitment at registration"),
+            "credit_repair": ("信用修复承诺", "credit-repair commitment"),
+            "voluntary": ("主动公示信用承诺", "voluntary public commitment"),
+        },
     }
 )
 
@@ -559,7 +626,14 @@ _TABLES: tuple[Table, ...] = (
             # a warning or an order to suspend business has no amount; a fine has one
             _amount("amount", "罚没款金额", "fine and confiscation"),
             Column("minor", "bool", "是否简易程序(轻微)", "minor (summary procedure)"),
-            Column("repaired_date", "date", "信用修复日期", "date of credit repair", nullable=True),
+            Column(
+                "repaired_date",
+                "date",
+                "信用修复日期(随处罚信息报送时)",
+                "date of credit repair, where exported on the penalty (a revocation in "
+                "credit_repairs makes it count again)",
+                nullable=True,
+            ),
             _received(),
         ),
         checks=(
@@ -922,6 +996,171 @@ _TABLES: tuple[Table, ...] = (
             _received(),
         ),
         checks=(_received_after("eval_date"),),
+    ),
+    Table(
+        "credit_repairs",
+        "信用修复信息",
+        "credit repairs",
+        "supervision",
+        required=False,
+        natural_key=("repair_id",),
+        event_date="decided_date",
+        received_date="received_date",
+        columns=(
+            Column("repair_id", "string", "信用修复申请编号", "credit-repair application id"),
+            _uscc(),
+            Column(
+                "target_table",
+                "string",
+                "修复对象(信息类别)",
+                "what is repaired (contract table)",
+                vocabulary="repair_target",
+            ),
+            Column(
+                "decision_no",
+                "string",
+                "被修复的行政处罚决定书文号",
+                "decision number of the repaired penalty",
+                nullable=True,
+            ),
+            Column(
+                "listing_reason",
+                "string",
+                "被修复名录的列入原因",
+                "reason of the repaired listing (its list's vocabulary)",
+                nullable=True,
+            ),
+            Column(
+                "listed_date",
+                "date",
+                "被修复名录的列入日期",
+                "date of the repaired listing",
+                nullable=True,
+            ),
+            Column("applied_date", "date", "申请日期", "date applied"),
+            Column("decision", "string", "修复决定", "decision", vocabulary="repair_decision"),
+            Column(
+                "refusal_reason",
+                "string",
+                "不予修复情形",
+                "reason the repair was refused",
+                nullable=True,
+                vocabulary="repair_refusal_reason",
+            ),
+            Column("decided_date", "date", "决定日期", "date decided"),
+            _received(),
+            Column(
+                "revoked_date", "date", "撤销修复日期", "date the repair was revoked", nullable=True
+            ),
+            Column(
+                "revocation_reason",
+                "string",
+                "撤销原因",
+                "reason the repair was revoked",
+                nullable=True,
+                vocabulary="repair_revocation_reason",
+            ),
+            Column(
+                "revocation_received_date",
+                "date",
+                "撤销记录归集日期",
+                "date the revocation was received",
+                nullable=True,
+            ),
+        ),
+        checks=(
+            _received_after("decided_date"),
+            _ordered("applied_date", "decided_date"),
+            _ordered("listed_date", "applied_date"),
+            Check(
+                "target_complete",
+                "(target_table = 'penalties' AND decision_no IS NOT NULL "
+                "AND listing_reason IS NULL AND listed_date IS NULL) "
+                "OR (target_table <> 'penalties' AND decision_no IS NULL "
+                "AND listing_reason IS NOT NULL AND listed_date IS NOT NULL)",
+                "修复行政处罚须有决定书文号；修复名录须有列入原因和列入日期",
+                "a penalty repair names its decision_no; a listing repair its listing_reason "
+                "and listed_date",
+            ),
+            Check(
+                "listing_reason_known",
+                "target_table = 'penalties' "
+                "OR (target_table = 'abnormal_list' AND listing_reason IN ("
+                + ", ".join(f"'{c}'" for c in VOCABULARIES["abnormal_reason"])
+                + ")) OR (target_table = 'serious_dishonest_list' AND listing_reason IN ("
+                + ", ".join(f"'{c}'" for c in VOCABULARIES["serious_reason"])
+                + "))",
+                "列入原因须取自对应名录的代码表",
+                "listing_reason comes from the vocabulary of the list repaired",
+            ),
+            Check(
+                "refusal_has_reason",
+                "(decision = 'refused') = (refusal_reason IS NOT NULL)",
+                "不予修复当且仅当有不予修复情形",
+                "refusal_reason is set exactly when the repair was refused",
+            ),
+            Check(
+                "revocation_complete",
+                "(revoked_date IS NULL) = (revocation_reason IS NULL) "
+                "AND (revoked_date IS NULL) = (revocation_received_date IS NULL)",
+                "撤销日期、撤销原因、撤销归集日期须同时填写或同时为空",
+                "revoked_date, revocation_reason and revocation_received_date are set together",
+            ),
+            Check(
+                "only_granted_revoked",
+                "revoked_date IS NULL OR decision = 'granted'",
+                "只有准予的信用修复可以撤销",
+                "only a granted repair can be revoked",
+            ),
+            _ordered("decided_date", "revoked_date"),
+            _ordered("revoked_date", "revocation_received_date"),
+        ),
+    ),
+    Table(
+        "commitments",
+        "信用承诺信息",
+        "credit commitments",
+        "supervision",
+        required=False,
+        natural_key=("commitment_id",),
+        event_date="made_date",
+        received_date="received_date",
+        columns=(
+            Column("commitment_id", "string", "信用承诺编号", "commitment id"),
+            _uscc(),
+            Column(
+                "kind", "string", "承诺类型", "kind of commitment", vocabulary="commitment_kind"
+            ),
+            Column("made_date", "date", "承诺日期", "date the commitment was made"),
+            _received(),
+            Column(
+                "kept",
+                "bool",
+                "是否履行承诺(核查结论)",
+                "commitment kept (assessment result)",
+                nullable=True,
+            ),
+            Column("assessed_date", "date", "核查日期", "date assessed", nullable=True),
+            Column(
+                "assessment_received_date",
+                "date",
+                "核查结论归集日期",
+                "date the assessment was received",
+                nullable=True,
+            ),
+        ),
+        checks=(
+            _received_after("made_date"),
+            _ordered("made_date", "assessed_date"),
+            _ordered("assessed_date", "assessment_received_date"),
+            Check(
+                "assessment_complete",
+                "(kept IS NULL) = (assessed_date IS NULL) "
+                "AND (kept IS NULL) = (assessment_received_date IS NULL)",
+                "是否履行、核查日期、核查结论归集日期须同时填写或同时为空",
+                "kept, assessed_date and assessment_received_date are set together",
+            ),
+        ),
     ),
     # A home for signal the tables above do not name: tax paid by category, counts of court
     # judgments without case details, brands and patents, the annual report's other lines.

@@ -143,6 +143,7 @@ BLOCKS = (
         ("inspections", "penalties", "abnormal_list", "serious_dishonest_list"),
         _context,
         needs=("flags",),
+        optional=("credit_repairs",),  # through the flags (features.supervision._flags)
     ),
 )
 

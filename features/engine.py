@@ -78,10 +78,25 @@ class Window:
     #: (table, first covered date) pairs, sorted: where each table's records start
     #: (`coverage_pairs`); a table not named is not censored. A tuple keeps Window hashable.
     coverage: tuple[tuple[str, dt.date], ...] = ()
+    #: a day within the month to compute at instead of its last day (a within-month update,
+    #: `pipelines.update`): ``end`` is then that day, and ``ago(k)`` the same day k months
+    #: earlier (clipped to the month's length). None: the month end, as always.
+    cutoff: dt.date | None = None
+
+    def __post_init__(self) -> None:
+        if self.cutoff is not None and (self.cutoff.year, self.cutoff.month) != parse_month(
+            self.month
+        ):
+            raise FeatureError(
+                f"features: cutoff {self.cutoff.isoformat()} is not within month {self.month} "
+                "[rule: cutoff within the month]"
+            )
 
     @property
     def end_date(self) -> dt.date:
-        """The month's last day."""
+        """The month's last day, or the cutoff day when one is set."""
+        if self.cutoff is not None:
+            return self.cutoff
         return month_end(*parse_month(self.month))
 
     @property
@@ -93,7 +108,10 @@ class Window:
         """The month end ``months`` months before ``end`` (a window (ago, end] is exact)."""
         y, m = parse_month(self.month)
         k = y * 12 + (m - 1) - months
-        return sql_date(month_end(k // 12, k % 12 + 1))
+        last = month_end(k // 12, k % 12 + 1)
+        if self.cutoff is not None:  # the same day k months before the cutoff
+            return sql_date(last.replace(day=min(self.cutoff.day, last.day)))
+        return sql_date(last)
 
     @property
     def dormancy_since(self) -> str:
@@ -326,11 +344,13 @@ def month_batches(
     population: Callable[[Window], str],
     batch_rows: int = 1_000_000,
     coverage: Mapping[str, dt.date] | None = None,
+    cutoff: dt.date | None = None,
 ) -> Iterator[pa.RecordBatchReader]:
     """Every feature of every enterprise of the population at the end of ``month``, sorted
     by ``uscc``, as a stream of record batches (memory stays bounded at province scale).
-    ``coverage`` is each table's first covered day (`Window.coverage`; none: not censored)."""
-    w = Window(month, cfg, frozenset(tables), coverage_pairs(coverage))
+    ``coverage`` is each table's first covered day (`Window.coverage`; none: not censored);
+    ``cutoff`` a day within ``month`` to compute at instead of its end (`Window.cutoff`)."""
+    w = Window(month, cfg, frozenset(tables), coverage_pairs(coverage), cutoff)
     _pit_views(con, w)
     con.execute(f"CREATE OR REPLACE TEMP TABLE pop AS {population(w)}")
     present: set[str] = set()
@@ -369,9 +389,10 @@ def build_month(
     blocks: Iterable[Block],
     population: Callable[[Window], str],
     coverage: Mapping[str, dt.date] | None = None,
+    cutoff: dt.date | None = None,
 ) -> pa.Table:
-    """`month_batches` as one table (tests, small provinces)."""
+    """`month_batches` as one table (tests, small provinces, within-month updates)."""
     with month_batches(
-        con, month, cfg, tables, catalog, blocks, population, coverage=coverage
+        con, month, cfg, tables, catalog, blocks, population, coverage=coverage, cutoff=cutoff
     ) as reader:
         return reader.read_all()

@@ -121,9 +121,16 @@ LNK = (*FLAGS, "enterprise_links")
 BLOCKS = (
     Block("act", PER, _persons_active, joined=False),
     Block("per", PER, _persons, needs=("act",)),
-    Block("rel", REL, _related, needs=("flags", "act"), optional=("enterprise_links",)),
-    Block("addr", FLAGS, _address, needs=("flags",)),
-    Block("lnk", LNK, _links, needs=("flags",)),
+    # the flags read credit repairs when delivered (features.supervision._flags)
+    Block(
+        "rel",
+        REL,
+        _related,
+        needs=("flags", "act"),
+        optional=("enterprise_links", "credit_repairs"),
+    ),
+    Block("addr", FLAGS, _address, needs=("flags",), optional=("credit_repairs",)),
+    Block("lnk", LNK, _links, needs=("flags",), optional=("credit_repairs",)),
 )
 
 

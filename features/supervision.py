@@ -14,14 +14,49 @@ from features.catalog import Feature
 from features.engine import Block, Window, flag, max_strict, sum_strict
 
 
+def _revocation_known(w: Window) -> str:
+    return f"(revoked_date IS NOT NULL AND revoked_date <= {w.end} AND revocation_received_date <= {w.end})"
+
+
+def repairs_in_force(w: Window) -> str:
+    """Granted repairs known at the month end and not revoked by then (a revocation counts
+    once both its date and the date it was received have passed)."""
+    return f"""
+    SELECT * FROM pit_credit_repairs
+    WHERE decision = 'granted' AND NOT {_revocation_known(w)}"""
+
+
+def repairs_revoked(w: Window) -> str:
+    """Granted repairs whose revocation is known at the month end."""
+    return f"""
+    SELECT * FROM pit_credit_repairs
+    WHERE decision = 'granted' AND {_revocation_known(w)}"""
+
+
+def _penalty_repaired(w: Window) -> str:
+    """Whether a ``pit_penalties`` row ``pp`` is repaired at the month end.
+
+    Without the credit-repair table: its ``repaired_date`` has passed. With it: a granted repair
+    known at the month end (its decision received) and not revoked; a ``repaired_date`` on the
+    penalty counts only for a penalty the repair table has no record of at all (a bureau that
+    delivers both would otherwise count a repair from its decision date, before the decision
+    was received, and a revoked repair counts again from the date the revocation was received)."""
+    legacy = f"(pp.repaired_date IS NOT NULL AND pp.repaired_date <= {w.end})"
+    if not w.has("credit_repairs"):
+        return legacy
+    match = "r.uscc = pp.uscc AND r.target_table = 'penalties' AND r.decision_no = pp.decision_no"
+    return f"""(EXISTS (SELECT 1 FROM ({repairs_in_force(w)}) r WHERE {match})
+         OR ({legacy} AND NOT EXISTS (SELECT 1 FROM raw_credit_repairs r WHERE {match})))"""
+
+
 def effective_penalties(w: Window) -> str:
     """Penalties known at the month end (``Window.end``), within their publication period and not repaired."""
     cfg = w.cfg
     return f"""
-    SELECT * FROM pit_penalties
-    WHERE (repaired_date IS NULL OR repaired_date > {w.end})
-      AND decision_date > CASE WHEN minor THEN {w.ago(cfg.minor_penalty_publication_months)}
-                               ELSE {w.ago(cfg.penalty_publication_months)} END"""
+    SELECT * FROM pit_penalties pp
+    WHERE NOT {_penalty_repaired(w)}
+      AND pp.decision_date > CASE WHEN pp.minor THEN {w.ago(cfg.minor_penalty_publication_months)}
+                                  ELSE {w.ago(cfg.penalty_publication_months)} END"""
 
 
 def _listed(table: str, w: Window) -> str:
@@ -29,11 +64,22 @@ def _listed(table: str, w: Window) -> str:
 
     A removal counts once the bureau has it: one without the date it was received (the
     abnormal list's contract sets the two together; the serious list's does not) is not
-    yet received, and the listing stays in force (the point-in-time reading)."""
+    yet received, and the listing stays in force (the point-in-time reading). With the
+    credit-repair table, a listing whose repair was revoked (revocation received by the
+    month end) is in force again, unless another repair of it is in force."""
+    removed = f"l.removed_date IS NOT NULL AND l.removed_date <= {w.end} AND l.removal_received_date <= {w.end}"
+    if w.has("credit_repairs"):
+        match = (
+            f"r.uscc = l.uscc AND r.target_table = '{table}' "
+            "AND r.listing_reason = l.reason AND r.listed_date = l.listed_date"
+        )
+        removed = (
+            f"{removed} AND NOT (EXISTS (SELECT 1 FROM ({repairs_revoked(w)}) r WHERE {match}) "
+            f"AND NOT EXISTS (SELECT 1 FROM ({repairs_in_force(w)}) r WHERE {match}))"
+        )
     return f"""
-    SELECT *, CASE WHEN removed_date IS NOT NULL AND removed_date <= {w.end}
-                        AND removal_received_date <= {w.end} THEN 0 ELSE 1 END AS current
-    FROM pit_{table}"""
+    SELECT l.*, CASE WHEN {removed} THEN 0 ELSE 1 END AS current
+    FROM pit_{table} l"""
 
 
 def _flags(w: Window) -> str:
@@ -156,23 +202,79 @@ def _complaints(w: Window) -> str:
     GROUP BY uscc"""
 
 
+def _repairs(w: Window) -> str:
+    """Credit repairs decided (and received) by the month end: granted ones still in force,
+    refused ones and revoked ones (revocation received), with the latest reasons."""
+    m36 = w.ago(36)
+    revoked = _revocation_known(w)
+    return f"""
+    SELECT uscc,
+      SUM(CASE WHEN decision = 'granted' AND NOT {revoked} AND decided_date > {m36}
+               THEN 1 ELSE 0 END) AS granted_36m,
+      SUM(CASE WHEN decision = 'refused' AND decided_date > {m36} THEN 1 ELSE 0 END)
+        AS refused_36m,
+      SUM(CASE WHEN decision = 'granted' AND {revoked} AND revoked_date > {m36}
+               THEN 1 ELSE 0 END) AS revoked_36m,
+      MAX(CASE WHEN rn_refused = 1 AND decision = 'refused' THEN refusal_reason END)
+        AS last_refusal_reason,
+      MAX(CASE WHEN rn_revoked = 1 AND decision = 'granted' AND {revoked}
+               THEN revocation_reason END) AS last_revocation_reason
+    FROM (
+      SELECT *,
+        ROW_NUMBER() OVER (PARTITION BY uscc
+          ORDER BY CASE WHEN decision = 'refused' THEN 0 ELSE 1 END, decided_date DESC,
+                   repair_id DESC) AS rn_refused,
+        ROW_NUMBER() OVER (PARTITION BY uscc
+          ORDER BY CASE WHEN decision = 'granted' AND {revoked} THEN 0 ELSE 1 END,
+                   revoked_date DESC, repair_id DESC) AS rn_revoked
+      FROM pit_credit_repairs
+    ) x
+    GROUP BY uscc"""
+
+
+def _commitments(w: Window) -> str:
+    """Credit commitments made by the month end, and those whose assessment (kept or not)
+    was received by then; the assessed ones are windowed on the assessment date."""
+    m36 = w.ago(36)
+    assessed = (
+        f"assessed_date IS NOT NULL AND assessed_date <= {w.end} "
+        f"AND assessment_received_date <= {w.end} AND assessed_date > {m36}"
+    )
+    return f"""
+    SELECT uscc,
+      SUM(CASE WHEN made_date > {m36} THEN 1 ELSE 0 END) AS made_36m,
+      {sum_strict(f"CASE WHEN {assessed} THEN {flag('kept')} ELSE 0 END")} AS kept_36m,
+      {sum_strict(f"CASE WHEN {assessed} THEN {flag('NOT kept')} ELSE 0 END")} AS broken_36m
+    FROM pit_commitments
+    GROUP BY uscc"""
+
+
 PEN = ("enterprises", "penalties")
 ABN = ("enterprises", "abnormal_list")
 SD = ("enterprises", "serious_dishonest_list")
 INSP = ("enterprises", "inspections")
 SAMP = ("enterprises", "product_sampling")
 CMP = ("enterprises", "complaints")
+REP = ("enterprises", "credit_repairs")
+COM = ("enterprises", "commitments")
+_REP_OPT = ("credit_repairs",)
 
 BLOCKS = (
     Block(
-        "flags", ("changes", "abnormal_list", "serious_dishonest_list", *PEN), _flags, joined=False
+        "flags",
+        ("changes", "abnormal_list", "serious_dishonest_list", *PEN),
+        _flags,
+        optional=_REP_OPT,
+        joined=False,
     ),
-    Block("pen", PEN, _penalties),
-    Block("abn", ABN, _abnormal),
-    Block("sd", SD, _serious),
+    Block("pen", PEN, _penalties, optional=_REP_OPT),
+    Block("abn", ABN, _abnormal, optional=_REP_OPT),
+    Block("sd", SD, _serious, optional=_REP_OPT),
     Block("insp", INSP, _inspections),
     Block("samp", SAMP, _sampling),
     Block("cmp", CMP, _complaints),
+    Block("rep", REP, _repairs),
+    Block("com", COM, _commitments),
 )
 
 _REPAIR_ZH = "履行行政处罚决定，公示期满后依法申请信用修复"
@@ -892,5 +994,135 @@ FEATURES = (
         template_zh="近12个月涉及食品或人身财产安全的投诉举报{value:.0f}次",
         template_en="{value:.0f} complaints about food or personal safety in 12 months",
         categories=("product_quality", "food_safety", "drug_device_safety", "special_equipment"),
+    ),
+    # ------------------------------------------------------------------ credit repair
+    Feature(
+        "rep_granted_36m",
+        "supervision",
+        "近36个月信用修复(有效)",
+        "credit repairs granted, 36 months",
+        "近36个月准予且未被撤销的信用修复次数(以修复决定归集日期为准)",
+        "credit repairs granted in the last 36 months and not revoked (counted once the "
+        "decision was received)",
+        "count",
+        "rep.granted_36m",
+        REP,
+        fill="zero",
+        template_zh="近三年{value:.0f}项失信信息已完成信用修复",
+        template_en="{value:.0f} records credit-repaired in the last 3 years",
+    ),
+    Feature(
+        "rep_refused_36m",
+        "supervision",
+        "近36个月信用修复被拒",
+        "credit repairs refused, 36 months",
+        "近36个月申请信用修复被决定不予修复的次数",
+        "credit-repair applications refused in the last 36 months",
+        "count",
+        "rep.refused_36m",
+        REP,
+        direction=1,
+        fill="zero",
+        actionable=True,
+        template_zh="近三年{value:.0f}次申请信用修复被决定不予修复（最近一次原因：{rep_last_refusal_reason}）",
+        template_en="{value:.0f} credit-repair applications refused in the last 3 years "
+        "(latest reason: {rep_last_refusal_reason})",
+        advice_zh="消除不予修复情形(履行处罚决定、消除不良影响、满足公示期限)后重新申请信用修复",
+        advice_en="remove the reason for refusal (carry out the decision, remedy its effects, "
+        "wait for the minimum period) and apply again",
+    ),
+    Feature(
+        "rep_revoked_36m",
+        "supervision",
+        "近36个月信用修复被撤销",
+        "credit repairs revoked, 36 months",
+        "近36个月已准予的信用修复被撤销的次数(以撤销记录归集日期为准，被撤销的失信信息重新计入)",
+        "granted credit repairs revoked in the last 36 months (counted once the revocation "
+        "was received; the record repaired counts again)",
+        "count",
+        "rep.revoked_36m",
+        REP,
+        direction=1,
+        fill="zero",
+        template_zh="近三年{value:.0f}项信用修复被撤销（最近一次原因：{rep_last_revocation_reason}）",
+        template_en="{value:.0f} credit repairs revoked in the last 3 years "
+        "(latest reason: {rep_last_revocation_reason})",
+    ),
+    Feature(
+        "rep_last_refusal_reason",
+        "supervision",
+        "最近不予修复情形",
+        "reason of the latest refusal",
+        "最近一次不予信用修复的情形(repair_refusal_reason代码)",
+        "reason of the latest refused credit repair (repair_refusal_reason code)",
+        "code",
+        "rep.last_refusal_reason",
+        REP,
+        kind="category",
+        role="context",
+    ),
+    Feature(
+        "rep_last_revocation_reason",
+        "supervision",
+        "最近撤销修复原因",
+        "reason of the latest revocation",
+        "最近一次信用修复被撤销的原因(repair_revocation_reason代码)",
+        "reason of the latest revoked credit repair (repair_revocation_reason code)",
+        "code",
+        "rep.last_revocation_reason",
+        REP,
+        kind="category",
+        role="context",
+    ),
+    # ------------------------------------------------------------------ credit commitments
+    Feature(
+        "com_made_36m",
+        "supervision",
+        "近36个月信用承诺",
+        "credit commitments, 36 months",
+        "近36个月作出的事前信用承诺次数(告知承诺、登记承诺、修复承诺、主动承诺)",
+        "credit commitments made in the last 36 months (approval by notification, "
+        "registration, repair, voluntary)",
+        "count",
+        "com.made_36m",
+        COM,
+        fill="zero",
+        template_zh="近三年作出信用承诺{value:.0f}项",
+        template_en="{value:.0f} credit commitments made in the last 3 years",
+    ),
+    Feature(
+        "com_kept_36m",
+        "supervision",
+        "近36个月已履行信用承诺",
+        "commitments kept, 36 months",
+        "近36个月经核查已履行的信用承诺次数(以核查结论归集日期为准)",
+        "credit commitments found kept in the last 36 months (counted once the assessment "
+        "was received)",
+        "count",
+        "com.kept_36m",
+        COM,
+        fill="zero",
+        template_zh="近三年{value:.0f}项信用承诺经核查已履行",
+        template_en="{value:.0f} credit commitments found kept in the last 3 years",
+    ),
+    Feature(
+        "com_broken_36m",
+        "supervision",
+        "近36个月未履行信用承诺",
+        "commitments broken, 36 months",
+        "近36个月经核查未履行的信用承诺次数(以核查结论归集日期为准)",
+        "credit commitments found broken in the last 36 months (counted once the assessment "
+        "was received)",
+        "count",
+        "com.broken_36m",
+        COM,
+        direction=1,
+        fill="zero",
+        actionable=True,
+        template_zh="近三年{value:.0f}项信用承诺经核查未履行",
+        template_en="{value:.0f} credit commitments found broken in the last 3 years",
+        advice_zh="按承诺补齐条件、履行承诺事项，并如实公示",
+        advice_en="meet the conditions promised, keep the commitment and disclose it truthfully",
+        categories=("licence", "false_disclosure"),
     ),
 )

@@ -27,7 +27,9 @@ remedy (and the features it answers):
   `RemedyRules.serious_repair_months` for a reason in `RemedyRules.serious_repair_reasons`;
 - ``penalty_repair`` (``pen_count_36m``): credit repair of a penalty still
   published (``repaired_date`` = month end), only for one decided at least
-  `RemedyRules.penalty_repair_months` before the month end.
+  `RemedyRules.penalty_repair_months` before the month end, and (with ``credit_repairs``
+  delivered) neither repaired there already nor with a revoked repair (no new application
+  for three years after a revocation).
 
 Only records the bureau knows at the month end are changed (the point-in-time reading of
 `features.engine`); nothing is invented beyond the remedy itself (the figures of a report
@@ -263,6 +265,22 @@ def _lapsed_licences(lic: pd.DataFrame, end: pd.Timestamp, w: Window) -> pd.Data
     return need[["uscc", "licence_kind"]].merge(latest, on=["uscc", "licence_kind"])
 
 
+def _penalty_repairs(rep: pd.DataFrame, end: pd.Timestamp) -> tuple[pd.MultiIndex, pd.MultiIndex]:
+    """(uscc, decision_no) of penalties with a granted repair in force at the month end, and
+    of those with a granted repair whose revocation is known by then."""
+    known = rep[
+        _known(rep, "decided_date", end)
+        & (rep["decision"] == "granted")
+        & (rep["target_table"] == "penalties")
+    ]
+    revoked = (_d(known["revoked_date"]) <= end) & (_d(known["revocation_received_date"]) <= end)
+
+    def keys(frame: pd.DataFrame) -> pd.MultiIndex:
+        return pd.MultiIndex.from_frame(frame[["uscc", "decision_no"]].astype(str))
+
+    return keys(known[~revoked]), keys(known[revoked])
+
+
 def _rows(t: Mapping[str, pd.DataFrame], key: str, w: Window, rules: RemedyRules) -> pd.Series:
     """For a remedy that changes existing rows: which rows of its table it changes."""
     end = pd.Timestamp(w.end_date)
@@ -289,6 +307,18 @@ def _rows(t: Mapping[str, pd.DataFrame], key: str, w: Window, rules: RemedyRules
         minor_from = _months_before(w.end_date, w.cfg.minor_penalty_publication_months)
         published = decided > pd.Series(major_from, index=p.index).where(~minor, minor_from)
         unrepaired = p["repaired_date"].isna() | (_d(p["repaired_date"]) > end)
+        if "credit_repairs" in t and len(t["credit_repairs"]) and len(p):
+            # as features.supervision: a granted repair in force means repaired; a revoked
+            # one bars a new application (撤销后三年内不予受理), so neither is a remedy left
+            in_force, revoked = _penalty_repairs(t["credit_repairs"], end)
+            mine = pd.MultiIndex.from_frame(p[["uscc", "decision_no"]].astype(str))
+            r = t["credit_repairs"]
+            r = r[r["target_table"] == "penalties"]
+            known = pd.MultiIndex.from_frame(r[["uscc", "decision_no"]].astype(str))
+            # the penalty's own repaired_date counts only where the repair table has no record
+            unrepaired = (
+                (unrepaired | mine.isin(known)) & ~mine.isin(in_force) & ~mine.isin(revoked)
+            )
         old = decided <= _months_before(w.end_date, rules.penalty_repair_months)
         return _known(p, "decision_date", end) & unrepaired & published & old
     raise KeyError(key)

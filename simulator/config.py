@@ -116,6 +116,43 @@ class LagConfig(_Strict):
     late_max_days: Positive
 
 
+class RepairConfig(_Strict):
+    """Credit repairs and their refusals and revocations (`simulator.repairs`)."""
+
+    penalty_refused_share: Share
+    serious_refused_share: Share
+    abnormal_recorded_share: Share
+    revoked_share: Share
+    refusal_reasons: dict[str, Share]
+    revocation_reasons: dict[str, Share]
+    repaired_date_on_penalty: bool
+
+    @model_validator(mode="after")
+    def _known_codes(self) -> RepairConfig:
+        from contract.tables import VOCABULARIES
+
+        for field, vocab in (
+            ("refusal_reasons", "repair_refusal_reason"),
+            ("revocation_reasons", "repair_revocation_reason"),
+        ):
+            unknown = set(getattr(self, field)) - set(VOCABULARIES[vocab])
+            if unknown or not getattr(self, field):
+                raise ValueError(f"repairs.{field}: unknown or no codes {sorted(unknown)}")
+        return self
+
+
+class CommitmentConfig(_Strict):
+    """Credit commitments and their assessment (`simulator.repairs`)."""
+
+    notification_share: Share
+    registration_share: Share
+    voluntary_yearly_food: Annotated[float, Field(ge=0.0, le=12.0)]
+    assess_min_days: Annotated[int, Field(ge=0, le=3650)]
+    assess_max_days: Annotated[int, Field(ge=0, le=3650)]
+    broken_intercept: float
+    broken_slope: float
+
+
 class InspectionConfig(_Strict):
     class_rates: dict[str, Share]
     rounds_per_year: Annotated[int, Field(ge=1, le=12)]
@@ -210,6 +247,8 @@ class SimulatorConfig(_Strict):
     risk: RiskConfig
     events: EventRates
     lags: LagConfig
+    repairs: RepairConfig
+    commitments: CommitmentConfig
     inspections: InspectionConfig
     legacy_scheme: LegacySchemeConfig
     signal: SignalConfig

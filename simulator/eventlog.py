@@ -12,6 +12,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
+
+from simulator.calendar import NULL_DAY
 
 #: One column of records: day numbers, amounts, flags or strings (object arrays).
 Column = npt.NDArray[Any]
@@ -58,3 +61,31 @@ class EventLog:
         for column, rows, values in self._updates.get(table, []):
             out[column][rows] = values
         return out
+
+
+def _arrow(values: Column, dtype: str) -> pa.Array:
+    """A generated column as Arrow, typed as the contract says (NULL_DAY and NaN are null)."""
+    if dtype == "date":
+        v = np.asarray(values, dtype=np.int64)
+        mask = v == NULL_DAY
+        return pa.array(np.where(mask, 0, v).astype(np.int32), type=pa.date32(), mask=mask)
+    if dtype == "float":
+        v = np.asarray(values, dtype=np.float64)
+        return pa.array(v, type=pa.float64(), mask=np.isnan(v))
+    if dtype == "int":
+        v = np.asarray(values, dtype=np.float64)
+        mask = np.isnan(v)
+        return pa.array(np.where(mask, 0, v).astype(np.int64), type=pa.int64(), mask=mask)
+    if dtype == "bool":
+        v = np.asarray(values)
+        if v.dtype == np.float64:
+            mask = np.isnan(v)
+            return pa.array(np.where(mask, 0, v).astype(bool), type=pa.bool_(), mask=mask)
+        return pa.array(v.astype(bool), type=pa.bool_())
+    v = np.asarray(values, dtype=object)
+    mask = (
+        np.array([x is None or x == "" for x in v], dtype=bool)
+        if len(v)
+        else np.zeros(0, dtype=bool)
+    )
+    return pa.array(np.where(mask, "", v).astype(str), type=pa.string(), mask=mask)

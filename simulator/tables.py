@@ -19,9 +19,13 @@ from contract.tables import SIMULATED, TABLES
 from simulator import codes, mix
 from simulator.calendar import NULL_DAY
 from simulator.config import RISK_CLASSES
-from simulator.eventlog import Column
+from simulator.eventlog import Column, _arrow
 from simulator.population import ENTITY_DIGIT, ENTITY_TYPES, organisation_new_style
-from simulator.state import F64, I64, B, _ChunkState
+from simulator.repairs import _Repairs
+from simulator.state import F64, I64, B
+
+#: Tables `simulator.repairs` grows from the others once they are built.
+_GROWN = ("credit_repairs", "commitments")
 
 # The dates on which a record stops being in force, for the tables that hold registers
 # rather than one-off events; a record of the warm-up is delivered while in force.
@@ -74,11 +78,14 @@ class ChunkResult:
     stats: ChunkStats
 
 
-class _Tables(_ChunkState):
+class _Tables(_Repairs):
     """The chunk's tables, truth and statistics once every month has run."""
 
     def finish(self) -> ChunkResult:
-        tables = {name: self._table(name) for name in SIMULATED}
+        tables = {name: self._table(name) for name in SIMULATED if name not in _GROWN}
+        # repairs and commitments grow from the other tables, their draws last
+        self._repairs_and_commitments(tables)
+        tables = {name: tables[name] for name in SIMULATED}
         truth = self._truth(tables)
         stats = ChunkStats(
             window_months=self.cal.window_labels(),
@@ -273,30 +280,3 @@ class _Tables(_ChunkState):
             }
         )
         return {"enterprise_months": months, "enterprises": enterprises, "inspections": inspections}
-
-
-def _arrow(values: Column, dtype: str) -> pa.Array:
-    if dtype == "date":
-        v = np.asarray(values, dtype=np.int64)
-        mask = v == NULL_DAY
-        return pa.array(np.where(mask, 0, v).astype(np.int32), type=pa.date32(), mask=mask)
-    if dtype == "float":
-        v = np.asarray(values, dtype=np.float64)
-        return pa.array(v, type=pa.float64(), mask=np.isnan(v))
-    if dtype == "int":
-        v = np.asarray(values, dtype=np.float64)
-        mask = np.isnan(v)
-        return pa.array(np.where(mask, 0, v).astype(np.int64), type=pa.int64(), mask=mask)
-    if dtype == "bool":
-        v = np.asarray(values)
-        if v.dtype == np.float64:
-            mask = np.isnan(v)
-            return pa.array(np.where(mask, 0, v).astype(bool), type=pa.bool_(), mask=mask)
-        return pa.array(v.astype(bool), type=pa.bool_())
-    v = np.asarray(values, dtype=object)
-    mask = (
-        np.array([x is None or x == "" for x in v], dtype=bool)
-        if len(v)
-        else np.zeros(0, dtype=bool)
-    )
-    return pa.array(np.where(mask, "", v).astype(str), type=pa.string(), mask=mask)

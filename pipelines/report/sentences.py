@@ -24,6 +24,8 @@ VOCABULARY_OF = {
     "abn_reason": "abnormal_reason",
     "pen_last_cause": "penalty_cause",
     "insp_last_category": "problem_category",
+    "rep_last_refusal_reason": "repair_refusal_reason",
+    "rep_last_revocation_reason": "repair_revocation_reason",
 }
 
 #: Numbers that code a level, shown as the level (features/social.py: A=5 ... D=1).

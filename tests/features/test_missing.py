@@ -41,6 +41,8 @@ EVERYTHING = {
     "persons": [{"uscc": "E1", "person_id": "P1", "from_date": d("2020-01-01")}],
     "enterprise_links": [{"uscc": "E1", "linked_uscc": "E2", "from_date": d("2020-01-01")}],
     "social": [{"uscc": "E1", "eval_date": d("2026-01-01")}],
+    "credit_repairs": [{"uscc": "E1", "decision_no": "P00000", "decided_date": d("2026-03-01")}],
+    "commitments": [{"uscc": "E1", "made_date": d("2026-01-01")}],
 }
 
 

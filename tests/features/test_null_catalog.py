@@ -420,6 +420,47 @@ def _rich() -> dict[str, list[dict[str, Any]]]:
                 "score": -1.0,
             },
         ],
+        "credit_repairs": [
+            {  # E1's warning repaired
+                "uscc": "E1",
+                "decision_no": "P00001",
+                "applied_date": d("2026-01-10"),
+                "decided_date": d("2026-02-01"),
+                "received_date": d("2026-02-10"),
+            },
+            {  # E1's fine: refused
+                "uscc": "E1",
+                "decision_no": "P00000",
+                "decision": "refused",
+                "refusal_reason": "period_not_met",
+                "decided_date": d("2026-03-01"),
+            },
+            {  # E2's penalty repaired, the repair revoked
+                "uscc": "E2",
+                "decision_no": "P00002",
+                "decided_date": d("2026-06-15"),
+                "revoked_date": d("2026-08-01"),
+                "revocation_reason": "false_materials",
+                "revocation_received_date": d("2026-08-05"),
+            },
+        ],
+        "commitments": [
+            {
+                "uscc": "E1",
+                "made_date": d("2025-01-01"),
+                "kept": True,
+                "assessed_date": d("2025-07-01"),
+                "assessment_received_date": d("2025-07-03"),
+            },
+            {
+                "uscc": "E1",
+                "made_date": d("2025-06-01"),
+                "kept": False,
+                "assessed_date": d("2026-01-01"),
+                "assessment_received_date": d("2026-01-03"),
+            },
+            {"uscc": "E2", "made_date": d("2026-05-01")},
+        ],
     }
 
 
@@ -438,6 +479,11 @@ NOT_HAPPENED = {
     "removal_received_date",
     "closed_date",
     "to_date",
+    # a revocation's received date goes with its date (credit_repairs' contract check), and
+    # so do an assessment's date and received date (commitments')
+    "revocation_received_date",
+    "assessed_date",
+    "assessment_received_date",
 }
 
 #: Two known values of every other nullable column (a feature that depends on the column
@@ -468,6 +514,14 @@ VALUES: dict[tuple[str, str], tuple[Any, Any]] = {
     ("persons", "share_pct"): (10.0, 90.0),
     ("enterprise_links", "share_pct"): (10.0, 90.0),
     ("social", "score"): (1.0, 5.0),
+    # the repaired record's key: values that name no delivered record change nothing (a
+    # repair naming a penalty or listing is tested in tests/features/test_repairs.py)
+    ("credit_repairs", "decision_no"): ("CF-X1", "CF-X2"),
+    ("credit_repairs", "listing_reason"): ("false_registration", "abnormal_3y"),
+    ("credit_repairs", "listed_date"): (d("2020-01-01"), d("2021-01-01")),
+    ("credit_repairs", "refusal_reason"): ("period_not_met", "false_materials"),
+    ("credit_repairs", "revocation_reason"): ("false_materials", "commitment_broken"),
+    ("commitments", "kept"): (False, True),
 }
 
 #: The deliberate exceptions: a NULL in (table, column) that these features read as a value.

@@ -102,6 +102,37 @@ def _with_future(src: Path, dst: Path) -> dict[str, int]:
             parts[0] = t2
         elif name == "penalties":
             parts[0], _ = _end_after(t, "repaired_date", 3, 2, "decision_date")
+        elif name == "credit_repairs":
+            # repairs revoked after the month end (the revocation received later still)
+            granted = np.asarray(t.column("decision").to_pylist(), dtype=object) == "granted"
+            t2, pick = _end_after(t, "revoked_date", 4, 2, "decided_date")
+            pick &= granted
+            old_rev = _days(t.column("revoked_date"))
+            t2 = _set(t2, "revoked_date", _dates(np.where(pick, E + 4, old_rev)))
+            t2 = _set(
+                t2,
+                "revocation_received_date",
+                _dates(np.where(pick, E + 9, _days(t2.column("revocation_received_date")))),
+            )
+            reasons = t2.column("revocation_reason").to_pylist()
+            t2 = _set(
+                t2,
+                "revocation_reason",
+                pa.array(
+                    ["false_materials" if p else r for p, r in zip(pick, reasons, strict=True)],
+                    pa.string(),
+                ),
+            )
+            parts[0] = t2
+            added["repairs_revoked_later"] = int(pick.sum())
+        elif name == "commitments":
+            # the result of an assessment made after the month end turns the other way
+            made, assessed = _days(t.column("made_date")), _days(t.column("assessed_date"))
+            pick = (made <= E) & (assessed > E)
+            kept = t.column("kept").to_pylist()
+            flipped = [(not k) if p else k for p, k in zip(pick, kept, strict=True)]
+            parts[0] = _set(t, "kept", pa.array(flipped, pa.bool_()))
+            added["commitments_assessed_later"] = int(pick.sum())
         elif name == "judicial":
             parts[0], _ = _end_after(t, "closed_date", 7, 1, "filed_date")
         elif name == "licences":
@@ -180,6 +211,7 @@ def test_no_record_after_the_month_end_changes_any_feature(small_interim, tmp_pa
     future = tmp_path / "future"
     added = _with_future(src, future)
     assert added["penalties"] > 0 and added["persons"] > 0 and added["address_moves"] > 0
+    assert added["repairs_revoked_later"] > 0 and added["commitments_assessed_later"] > 0
     before = build(src, MONTH)
     after = build(future, MONTH)
     assert set(before) == set(after), "the population changed"

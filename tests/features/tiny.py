@@ -62,6 +62,8 @@ def _defaults(table: str, row: dict[str, Any], i: int) -> dict[str, Any]:
         "product_sampling": ("sample_id", "S"),
         "complaints": ("complaint_id", "C"),
         "judicial": ("case_no", "J"),
+        "credit_repairs": ("repair_id", "R"),
+        "commitments": ("commitment_id", "K"),
     }
     if table in ids:
         out[ids[table][0]] = f"{ids[table][1]}{i:05d}"
@@ -88,6 +90,8 @@ def _defaults(table: str, row: dict[str, Any], i: int) -> dict[str, Any]:
         "pledges": {"pledge_kind": "equity", "amount": 10.0},
         "social": {"indicator": "tax_credit_rating", "value": "A"},
         "changes": {"change_kind": "other"},
+        "credit_repairs": {"target_table": "penalties", "decision": "granted"},
+        "commitments": {"kind": "voluntary"},
     }
     out.update(extra.get(table, {}))
     spec = TABLES[table]
@@ -96,6 +100,8 @@ def _defaults(table: str, row: dict[str, Any], i: int) -> dict[str, Any]:
         out["received_date"] = out[spec.event_date]
     if table == "licences" and "valid_until" not in out:
         out["valid_until"] = out["issued_date"] + dt.timedelta(days=5 * 365)
+    if table == "credit_repairs" and out.get("decided_date") is not None:
+        out.setdefault("applied_date", out["decided_date"])
     if table == "inspections" and out.get("problem_found") and "problem_category" not in out:
         out["problem_category"] = "false_disclosure"
     return out
