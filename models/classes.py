@@ -107,6 +107,11 @@ class ClassDef(BaseModel):
     #: Minimum share of the class drawn in each double-random round; ``None`` for a class
     #: that is not drawn by rate (grey: dormant enterprises).
     min_sampling_rate: Annotated[float, Field(gt=0, le=1)] | None
+    #: Visits a year an enterprise of the class is due at least (its 频次; none: no minimum):
+    #: a plan lists who has had fewer in the last 12 months (`models.sampling.due`).
+    visits_per_year: Annotated[int, Field(ge=0, le=12)] | None = None
+    #: How the class is checked: in writing (书面检查) or on site (实地检查); none: on site.
+    check_mode: Literal["written", "on_site"] | None = None
     #: What the class means for supervision (差异化监管措施), quoted in every report.
     measures_zh: tuple[Text, ...] = ()
     measures_en: tuple[Text, ...] = ()

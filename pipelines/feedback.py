@@ -139,6 +139,24 @@ def _received(interim: Path, plan_id: str) -> pd.DataFrame:
     return got[["uscc", "inspection_id"]]
 
 
+def _keep_targeted(plan: pd.DataFrame, linked: pd.DataFrame) -> pd.DataFrame:
+    """Results of a targeted plan (定向/专项, ``draw_mode`` targeted in plan.csv) stay targeted:
+    their trigger, and no inclusion probability, so they never become double-random labels."""
+    if "draw_mode" not in plan.columns or not len(linked):
+        return linked
+    firm = plan.drop_duplicates("uscc").set_index("uscc")
+    mode = linked["uscc"].map(firm["draw_mode"])
+    hit = (mode == "targeted").to_numpy()
+    if not hit.any():
+        return linked
+    out = linked.copy()
+    out["inclusion_probability"] = out["inclusion_probability"].astype(object)
+    out.loc[hit, "draw_mode"] = "targeted"
+    out.loc[hit, "trigger"] = linked.loc[hit, "uscc"].map(firm["trigger"])
+    out.loc[hit, "inclusion_probability"] = ""
+    return out
+
+
 def run_feedback(
     plan_folder: Path,
     results: Path,
@@ -150,6 +168,7 @@ def run_feedback(
     plan, plan_info = read_plan(plan_folder)
     raw = read_results(results)
     linked, rejected = link(plan, raw, _received(Path(interim), plan_info["plan_id"]))
+    linked = _keep_targeted(plan, linked)
     digest = hashlib.sha256(Path(results).read_bytes()).hexdigest()[:10]
     folder = Path(out) / plan_info["plan_id"] / f"{Path(results).stem}-{digest}"
     folder.mkdir(parents=True, exist_ok=True)

@@ -129,10 +129,27 @@ def plan(
     scheme: Annotated[
         Path | None, typer.Option(help="class scheme (default: the model config's)")
     ] = None,
+    division: Annotated[
+        str | None,
+        typer.Option(
+            help="a county (or city prefix) planning for itself: its firms only, strata by "
+            "division; the plan is <campaign>-<division>"
+        ),
+    ] = None,
+    features_dir: Annotated[
+        Path, typer.Option("--features", help="monthly features (a targeted campaign's rule)")
+    ] = DATA.features,
+    targets: Annotated[
+        Path | None,
+        typer.Option(help="targeted campaign: file of USCCs (default: its enterprises_file)"),
+    ] = None,
 ) -> None:
-    """Draw the double-random inspection list of a month (CSV and XLSX for the platform).
+    """Draw the double-random inspection list of a month (CSV and XLSX for the platform), with
+    the firms due a visit (due.csv); or list a targeted campaign's firms (定向/专项).
 
-    Example: [bold]riskclass plan --as-of 2026-10 --campaign configs/campaigns/routine.yaml --seed 20261101[/]
+    Examples: [bold]riskclass plan --as-of 2026-10 --campaign configs/campaigns/routine.yaml --seed 20261101[/];
+    a county's own plan: [bold]riskclass plan --as-of 2026-10 --campaign configs/campaigns/county_routine.yaml --seed 20261101 --division 440106[/];
+    a special campaign: [bold]riskclass plan --as-of 2026-10 --campaign configs/campaigns/targeted_food.yaml --seed 1[/]
     """
     from models.classes import ClassScheme
     from models.config import ModelConfig
@@ -142,7 +159,18 @@ def plan(
     try:
         cfg = load_config(config, ModelConfig)
         sch = load_config(scheme or cfg.class_scheme, ClassScheme)
-        run = run_plan(as_of, load_config(campaign, Campaign), sch, seed, outputs, interim, roster)
+        run = run_plan(
+            as_of,
+            load_config(campaign, Campaign),
+            sch,
+            seed,
+            outputs,
+            interim,
+            roster,
+            division=division,
+            features=features_dir,
+            targets=targets,
+        )
     except (ConfigError, PlanError) as exc:
         fail(str(exc))
     s = run.summary
@@ -150,9 +178,21 @@ def plan(
     for col in ("stratum", "enterprises", "drawn", "inclusion probability"):
         t.add_column(col, justify="left" if col == "stratum" else "right")
     for name, st in s["strata"].items():
-        t.add_row(name, f"{st['size']:,}", f"{st['drawn']:,}", f"{st['inclusion_probability']:.2%}")
+        p = st["inclusion_probability"]
+        shown = "targeted (none)" if p is None else f"{p:.2%}"
+        t.add_row(name, f"{st['size']:,}", f"{st['drawn']:,}", shown)
     console.print(t)
     console.print(f"excluded (inspected recently, not operating): {s['excluded']:,}")
+    due = s["due"]
+    console.print(
+        f"due a visit (yearly frequency): {due['enterprises']:,}, in this plan {due['in_plan']:,}"
+        f" (list: {run.folder / 'due.csv'})",
+        soft_wrap=True,
+    )
+    modes = ", ".join(f"{k} {v:,}" for k, v in s["visits_by_check_mode"].items())
+    console.print(f"visits by check mode: {modes}; departments: {', '.join(s['departments'])}")
+    if s["trigger"]:
+        console.print(f"targeted ({s['trigger']}): {s['selection']}", soft_wrap=True)
     console.print(f"plan (internal): [bold]{run.folder / 'plan.csv'}[/]", soft_wrap=True)
 
 
@@ -316,6 +356,16 @@ def summary(
             f"inspections at one budget: uniform {p['uniform']['per_100']:.1f}, indicator points "
             f"{p['rules']['per_100']:.1f}, model {p['model']['per_100']:.1f} "
             f"({p['model']['low']:.1f}–{p['model']['high']:.1f})",
+            soft_wrap=True,
+        )
+    for extra in (s.followup, s.collection):
+        if extra:
+            console.print(extra, soft_wrap=True, markup=False)
+    for u in s.updates:
+        e = u.get("effects", {})
+        console.print(
+            f"within-month update {u['date']}: {u['enterprises_named']:,} enterprises named, "
+            f"overrides applied at once {e.get('applied', 0):,} (model score at month end only)",
             soft_wrap=True,
         )
     where = [
