@@ -7,6 +7,7 @@ figures and enterprise reports rendered on request.
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 from jinja2 import Environment
+from markupsafe import escape
 
 from models.classes import ClassScheme
 from models.config import ModelConfig
@@ -121,11 +123,41 @@ def registry(state: State) -> pd.DataFrame:
 
 
 def classes(state: State, month: str) -> pd.DataFrame:
+    """The month's classes as served now: the month-end classes with the month's sealed
+    within-month updates applied, the latest winning (`pipelines.update.current`: adds
+    ``class_month``, ``updated`` and ``update_effect``; the score stays the month end's)."""
+    from pipelines.updates import current
+
     key = f"classes:{month}"
     if key not in state.months:
         cols = ["uscc", "class_final", "score", "override_rule"]
-        state.months[key] = pq.read_table(state.outputs.classes(month), columns=cols).to_pandas()
+        month_end = pq.read_table(state.outputs.classes(month), columns=cols).to_pandas()
+        state.months[key] = current(month_end, updates(state, month))
     return state.months[key]
+
+
+def updates(state: State, month: str) -> pd.DataFrame:
+    """The month's within-month updates (`pipelines.update`), in the order applied; the seal
+    check of `month` covers them (they lie under the month's folder)."""
+    from pipelines.updates import read_updates
+
+    key = f"updates:{month}"
+    if key not in state.months:
+        state.months[key] = read_updates(state.settings.outputs, month)
+    frame: pd.DataFrame = state.months[key]
+    return frame
+
+
+def update_notice(state: State, month: str, uscc: str, lang: str) -> str:
+    """Why the class served for ``uscc`` differs from the month-end one (empty when it has no
+    update this month): the latest update, in words (`pipelines.update.describe`)."""
+    from pipelines.update import describe
+
+    frame = updates(state, month)
+    mine = frame[frame["uscc"] == uscc]
+    if mine.empty:
+        return ""
+    return describe(mine.iloc[-1], state.scheme, "en" if lang == "en" else "zh")
 
 
 def scoped(state: State, user: User, month: str) -> pd.DataFrame:
@@ -212,4 +244,21 @@ def report_html(state: State, month: str, uscc: str, lang: str) -> str:
     if "report_env" not in state.months:  # templates compiled once
         state.months["report_env"] = report.environment()
     built = report.build(ctx, [uscc], lang)  # type: ignore[arg-type]
-    return report.render(ctx, built[0], lang, state.months["report_env"])  # type: ignore[arg-type]
+    html = report.render(ctx, built[0], lang, state.months["report_env"])  # type: ignore[arg-type]
+    return with_notice(html, update_notice(state, month, uscc, lang), lang)
+
+
+def with_notice(html: str, notice: str, lang: str) -> str:
+    """The report with the within-month update's notice at the top of its body (the report
+    itself stays the month-end one: its class, score and risk points)."""
+    if not notice:
+        return html
+    title = "本月内更新" if lang != "en" else "Updated within the month"
+    box = (
+        '<div class="update-notice" role="note" style="border:2px solid #b00;padding:.5em 1em;'
+        f'margin:.5em 0"><strong>{escape(title)}</strong>: {escape(notice)}</div>'
+    )
+    found = re.search(r"<body[^>]*>", html)
+    if found is None:
+        return box + html
+    return html[: found.end()] + box + html[found.end() :]
