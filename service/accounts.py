@@ -25,6 +25,16 @@ address failing for many names (password spraying) is not blocked but reported
 forgotten a window after their last failure or block, so unauthenticated requests cannot
 grow the database beyond what one window's attempts write.
 
+Service accounts (`add_service`): machines such as the double-random platform, with bearer
+tokens scoped to what they may do (`SCOPES`) and to a jurisdiction (division code prefixes of
+2, 4 or 6 digits, as for staff: a city's code covers its counties). A token is 32 random bytes
+(`secrets.token_urlsafe`), shown once; only its SHA-256 is stored: a salted slow hash such as
+argon2 guards low-entropy passwords against guessing, which 256 random bits need no help
+against, and a plain hash keeps each API call's check to one indexed look-up. A token that
+reads named classes waits for a second administrator under four eyes, like a staff account
+that sees named data (a request of kind ``token``); it expires (``expires_days``) and can be
+revoked at once (`revoke_token`).
+
 Four eyes (``Policy.four_eyes``): creating an account that sees named data or an
 administrator, or widening an account's rights, is a *request* that another active
 administrator must approve (not the requester, not the account itself); narrowing applies at
@@ -86,6 +96,11 @@ CREATE TABLE IF NOT EXISTS requests (
   requested_by TEXT NOT NULL, requested_at TEXT NOT NULL,
   status TEXT NOT NULL DEFAULT 'pending', decided_by TEXT, decided_at TEXT);
 CREATE INDEX IF NOT EXISTS requests_open ON requests (status, username);
+CREATE TABLE IF NOT EXISTS api_tokens (
+  id TEXT PRIMARY KEY, token_sha256 TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+  divisions TEXT NOT NULL, scopes TEXT NOT NULL, created TEXT NOT NULL,
+  created_by TEXT NOT NULL, expires TEXT NOT NULL, revoked TEXT,
+  pending INTEGER NOT NULL DEFAULT 0, request_id INTEGER);
 """
 
 
@@ -147,7 +162,7 @@ class Request:
     """A request for an account or wider rights, waiting for (or given) a second approval."""
 
     id: int
-    kind: Literal["create", "change"]
+    kind: Literal["create", "change", "token"]  # token: a service account's token
     username: str
     role: Role
     divisions: tuple[str, ...]
@@ -162,6 +177,56 @@ class Request:
     def user(self) -> User:
         """The account as requested."""
         return User(self.username, self.role, self.divisions, self.named_lists)
+
+
+#: what a service account's token may be allowed to do (`riskclass users add-service`)
+SCOPES = ("classes:read", "results:write", "export:read")
+#: scopes that read named data: such a token needs a second administrator under four eyes
+NAMED_SCOPES = frozenset({"classes:read", "export:read"})
+TOKEN_PREFIX = "rct_"
+MAX_TOKEN_DAYS = 366
+
+
+@dataclass(frozen=True)
+class Service:
+    """The caller behind a valid API token: its service account, jurisdiction and scopes."""
+
+    name: str
+    divisions: tuple[str, ...]
+    scopes: tuple[str, ...]
+    token_id: str
+
+    def may_see(self, division_code: str | None) -> bool:
+        code = str(division_code or "")
+        return any(code.startswith(d) for d in self.divisions)
+
+    @property
+    def user(self) -> User:
+        """The account as `service.data` scopes lists: named data within its codes."""
+        return User(self.name, "data_scientist", self.divisions, True)
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A token as listed (never the token itself)."""
+
+    id: str
+    name: str
+    divisions: tuple[str, ...]
+    scopes: tuple[str, ...]
+    created: dt.datetime
+    created_by: str
+    expires: dt.datetime
+    revoked: dt.datetime | None
+    pending: bool
+    request_id: int | None
+
+    def status(self, now: dt.datetime) -> str:
+        if self.revoked is not None:
+            return "revoked"
+        if self.pending:
+            return "pending"
+        return "expired" if self.expires <= now else "active"
 
 
 @dataclass(frozen=True)
@@ -395,7 +460,13 @@ class Accounts:
         and other than the account itself."""
         with self._tx() as db:
             req = self._decidable(db, request_id, by)
-            if req.kind == "create":
+            if req.kind == "token":
+                done = db.execute(
+                    "UPDATE api_tokens SET pending = 0 WHERE request_id = ? AND pending = 1 "
+                    "AND revoked IS NULL",
+                    (request_id,),
+                ).rowcount
+            elif req.kind == "create":
                 done = db.execute(
                     "UPDATE users SET active = 1, pending = 0 WHERE username = ? AND pending = 1",
                     (req.username,),
@@ -420,6 +491,8 @@ class Accounts:
             req = self._decidable(db, request_id, by)
             if req.kind == "create":
                 db.execute("DELETE FROM users WHERE username = ? AND pending = 1", (req.username,))
+            elif req.kind == "token":
+                db.execute("DELETE FROM api_tokens WHERE request_id = ?", (request_id,))
             self._decide(db, request_id, "rejected", by)
 
     def users(self) -> list[tuple[User, Status]]:
@@ -717,6 +790,127 @@ class Accounts:
                     (_iso(now), _sha(token)),
                 )
         return Session(self._user(row[0][:4]), row[0][4])
+
+    # ------------------------------------------------------------------ service accounts
+    def add_service(
+        self,
+        name: str,
+        divisions: tuple[str, ...],
+        scopes: tuple[str, ...],
+        expires_days: int = 90,
+        *,
+        by: str,
+    ) -> tuple[str, TokenInfo]:
+        """A new token for the service account ``name`` (made by its first token; a second
+        token for the same name is a rotation, with its own codes and scopes). Returns the
+        token, to be shown once, and what is stored of it. A token with a scope that reads
+        named data waits for a second administrator (`approve`) while four eyes are on."""
+        if not NAME.fullmatch(name):
+            raise AccountError(
+                f"service name {name!r}: 2-40 characters, lower-case letters, digits, . _ -"
+            )
+        codes = _codes(divisions)
+        self._check_divisions("data_scientist", codes, True)
+        wanted = tuple(dict.fromkeys(x.strip() for x in scopes if x.strip()))
+        unknown = [x for x in wanted if x not in SCOPES]
+        if unknown or not wanted:
+            raise AccountError(
+                f"scopes {','.join(unknown) or '(none)'}: give one or more of {', '.join(SCOPES)}"
+            )
+        if not 1 <= expires_days <= MAX_TOKEN_DAYS:
+            raise AccountError(f"expires_days {expires_days}: 1 to {MAX_TOKEN_DAYS} days")
+        token_id = secrets.token_hex(4)
+        token = f"{TOKEN_PREFIX}{token_id}_{secrets.token_urlsafe(32)}"  # 256 random bits
+        now = self.now()
+        expires = now + dt.timedelta(days=expires_days)
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM users WHERE username = ?", (name,)).fetchall():
+                raise AccountError(f"{name!r} is a staff account; give the service another name")
+            wait = self.policy.four_eyes and bool(NAMED_SCOPES & set(wanted))
+            request_id = None
+            if wait:
+                asked = User(name, "data_scientist", codes, True)
+                request_id = self._request(db, "token", asked, by, _iso(now))
+                db.execute("UPDATE requests SET role = 'service' WHERE id = ?", (request_id,))
+            db.execute(
+                "INSERT INTO api_tokens (id, token_sha256, name, divisions, scopes, created, "
+                "created_by, expires, revoked, pending, request_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
+                (
+                    token_id,
+                    _sha(token),
+                    name,
+                    ",".join(codes),
+                    ",".join(wanted),
+                    _iso(now),
+                    by,
+                    _iso(expires),
+                    int(wait),
+                    request_id,
+                ),
+            )
+        info = TokenInfo(token_id, name, codes, wanted, now, by, expires, None, wait, request_id)
+        return token, info
+
+    def tokens(self, name: str | None = None) -> list[TokenInfo]:
+        """Every token (or a service account's), newest first: never the token itself."""
+        sql = "SELECT * FROM api_tokens"
+        args: tuple[str, ...] = ()
+        if name is not None:
+            sql, args = sql + " WHERE name = ?", (name,)
+        with self._db() as db:
+            rows = db.execute(sql + " ORDER BY created DESC, id", args).fetchall()
+        return [
+            TokenInfo(
+                id=r[0],
+                name=r[2],
+                divisions=_split(r[3]),
+                scopes=_split(r[4]),
+                created=_time(r[5]),
+                created_by=r[6],
+                expires=_time(r[7]),
+                revoked=_time(r[8]) if r[8] else None,
+                pending=bool(r[9]),
+                request_id=r[10],
+            )
+            for r in rows
+        ]
+
+    def revoke_token(self, token_id: str) -> TokenInfo:
+        """Revoke a token at once (its open request, if any, is closed)."""
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT request_id FROM api_tokens WHERE id = ? AND revoked IS NULL", (token_id,)
+            ).fetchall()
+            if not rows:
+                raise AccountError(f"no unrevoked token {token_id!r} (riskclass users tokens)")
+            now = _iso(self.now())
+            db.execute("UPDATE api_tokens SET revoked = ? WHERE id = ?", (now, token_id))
+            if rows[0][0] is not None:
+                db.execute(
+                    "UPDATE requests SET status = 'rejected', decided_at = ? "
+                    "WHERE id = ? AND status = 'pending'",
+                    (now, rows[0][0]),
+                )
+        return next(t for t in self.tokens() if t.id == token_id)
+
+    def service(self, token: str | None) -> Service | None:
+        """The service account of a bearer token: None unless it is known, approved, not
+        revoked and not expired."""
+        if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+            return None
+        reader = getattr(self._readers, "db", None)
+        if reader is None:
+            reader = self._readers.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        rows = reader.execute(
+            "SELECT id, name, divisions, scopes, expires FROM api_tokens "
+            "WHERE token_sha256 = ? AND revoked IS NULL AND pending = 0",
+            (_sha(token),),
+        ).fetchall()
+        if not rows or _time(rows[0][4]) <= self.now():
+            return None
+        r = rows[0]
+        return Service(name=r[1], divisions=_split(r[2]), scopes=_split(r[3]), token_id=r[0])
 
     def logout(self, token: str | None) -> None:
         if token:

@@ -64,6 +64,7 @@ class ServiceConfig(_Strict):
     worker_threads: int = Field(2, ge=1, le=64)
     #: the largest request body accepted (forms are small; a bigger body is refused with 413)
     max_body_kib: int = Field(64, ge=1)
+    api_max_body_kib: int = Field(8192, ge=1)  # the platform API posts results in bulk
     anchors: AnchorConfig | None = None
 
     @field_validator("trusted_proxies")

@@ -119,15 +119,18 @@ class BodyLimit:
     limit answers 413 at once; a chunked body is cut off at the limit (the form parser then
     answers 400)."""
 
-    def __init__(self, app: Any, limit: int) -> None:
+    def __init__(self, app: Any, limit: int, api_limit: int | None = None) -> None:
         self.app, self.limit = app, limit
+        #: the platform's API (``/api/v1/``) posts inspection results in bulk: its own limit
+        self.api_limit = limit if api_limit is None else api_limit
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.api_limit if str(scope.get("path", "")).startswith("/api/") else self.limit
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await _too_large(send)
             return
         seen = 0
@@ -136,7 +139,7 @@ class BodyLimit:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.limit:
+            if seen > limit:
                 raise _TooLarge
             return message
 

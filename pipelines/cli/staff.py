@@ -267,6 +267,110 @@ def users_deactivate(
     console.print(f"account {username} deactivated")
 
 
+@users_app.command("add-service")
+def users_add_service(
+    name: Annotated[str, typer.Option(help="service account, e.g. platform-4401")],
+    divisions: Annotated[
+        str, typer.Option(help="jurisdiction: division code prefixes (2, 4 or 6 digits)")
+    ],
+    scopes: Annotated[
+        str, typer.Option(help="comma-separated: classes:read, results:write, export:read")
+    ],
+    expires_days: Annotated[int, typer.Option(help="the token expires after these days")] = 90,
+    accounts: AccountsOpt = OUTPUTS.accounts,
+    by: ByOpt = None,
+) -> None:
+    """A bearer token for a machine (the double-random platform), printed ONCE.
+
+    Only its SHA-256 is kept: keep the token in the platform's secret store. A token that
+    reads classes waits for a second administrator (riskclass users approve).
+
+    Example: [bold]riskclass users add-service --name platform-4401 --divisions 4401
+    --scopes classes:read,results:write --expires-days 90[/]
+    """
+    from service import audit
+    from service.accounts import AccountError, Accounts
+
+    person = who(by)
+    try:
+        token, info = Accounts(accounts).add_service(
+            name, tuple(divisions.split(",")), tuple(scopes.split(",")), expires_days, by=person
+        )
+    except AccountError as exc:
+        fail(f"users add-service: {exc}")
+    audit.record(
+        AUDIT_LOG,
+        person,
+        "add_token",
+        name,
+        outcome="pending" if info.pending else "ok",
+        token_id=info.id,
+        divisions=",".join(info.divisions),
+        scopes=",".join(info.scopes),
+        expires=info.expires.date().isoformat(),
+        request=info.request_id,
+    )
+    console.print(
+        f"token {info.id} for {name} ({','.join(info.scopes)}; {','.join(info.divisions)}), "
+        f"expires {info.expires.date().isoformat()}"
+        + (
+            f"; pending approval by a second administrator (request {info.request_id})"
+            if info.pending
+            else ""
+        ),
+        soft_wrap=True,
+    )
+    console.print("shown once, only its hash is kept:", soft_wrap=True)
+    print(token)  # plain, so that it can be piped into a secret store
+
+
+@users_app.command("tokens")
+def users_tokens(
+    name: Annotated[str | None, typer.Option(help="only this service account's")] = None,
+    accounts: AccountsOpt = OUTPUTS.accounts,
+) -> None:
+    """List the service accounts' tokens (never the tokens themselves) with their status."""
+    import datetime as dt
+
+    from service.accounts import Accounts
+
+    now = dt.datetime.now(dt.UTC)
+    t = Table("token", "service", "divisions", "scopes", "created", "by", "expires", "status")
+    for k in Accounts(accounts).tokens(name):
+        t.add_row(
+            k.id,
+            k.name,
+            ",".join(k.divisions),
+            ",".join(k.scopes),
+            k.created.date().isoformat(),
+            k.created_by,
+            k.expires.date().isoformat(),
+            k.status(now),
+        )
+    console.print(t)
+
+
+@users_app.command("revoke-token")
+def users_revoke_token(
+    token_id: Annotated[str, typer.Option(help="the token's id (riskclass users tokens)")],
+    accounts: AccountsOpt = OUTPUTS.accounts,
+    by: ByOpt = None,
+) -> None:
+    """Revoke a service account's token at once.
+
+    Example: [bold]riskclass users revoke-token --token-id 3fa2c1d0[/]
+    """
+    from service import audit
+    from service.accounts import AccountError, Accounts
+
+    try:
+        info = Accounts(accounts).revoke_token(token_id)
+    except AccountError as exc:
+        fail(f"users revoke-token: {exc}")
+    audit.record(AUDIT_LOG, who(by), "revoke_token", info.name, token_id=token_id)
+    console.print(f"token {token_id} of {info.name} revoked")
+
+
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 8000,

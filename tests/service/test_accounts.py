@@ -396,3 +396,97 @@ def test_users_commands_follow_the_same_rules(tmp_path, monkeypatch) -> None:  #
         (entries[9][0], "unlock_user", "city.user", "ok"),
         ("admin.a", "deactivate_user", "city.user", "ok"),
     ]
+
+
+# ---------------------------------------------------------------------- service accounts
+def test_service_token_lifecycle(tmp_path: Path, clock: _Clock) -> None:
+    acc = _open(tmp_path, clock)
+    acc.add("admin.a", PASSWORD, "admin", by="ops")
+    acc.add("admin.b", PASSWORD, "admin", by="ops")
+    acc.approve(1, by="admin.a")
+    token, info = acc.add_service(
+        "platform-4401", ("4401",), ("classes:read", "results:write"), 30, by="admin.a"
+    )
+    assert token.startswith(f"rct_{info.id}_") and len(token) > 40
+    # only the hash is stored, and the token does not work before a second approval
+    assert not any(token in str(r) for r in _rows(acc, "SELECT * FROM api_tokens"))
+    assert info.pending and acc.service(token) is None
+    assert acc.tokens()[0].status(clock.t) == "pending"
+    with pytest.raises(AccountError, match="second administrator"):
+        acc.approve(info.request_id or 0, by="admin.a")  # not the one who asked
+    acc.approve(info.request_id or 0, by="admin.b")
+    svc = acc.service(token)
+    assert svc is not None and svc.name == "platform-4401"
+    assert svc.may_see("440103") and not svc.may_see("440203")  # a city sees its counties
+    assert svc.user.may_see("440106") and svc.scopes == ("classes:read", "results:write")
+    assert acc.service(token[:-1] + ("A" if token[-1] != "A" else "B")) is None
+    clock.advance(days=31)
+    assert acc.service(token) is None and acc.tokens()[0].status(clock.t) == "expired"
+    # a write-only token reads no named data: no second approval; revoked at once
+    token2, info2 = acc.add_service("platform-4401", ("4401",), ("results:write",), by="admin.a")
+    assert not info2.pending and acc.service(token2) is not None
+    acc.revoke_token(info2.id)
+    assert acc.service(token2) is None
+    assert acc.tokens("platform-4401")[0].status(clock.t) == "revoked"
+    with pytest.raises(AccountError, match="no unrevoked token"):
+        acc.revoke_token(info2.id)
+
+
+@pytest.mark.parametrize(
+    ("name", "divisions", "scopes", "days", "message"),
+    [
+        ("Platform", ("4401",), ("classes:read",), 90, "service name"),
+        ("platform", ("４４０１",), ("classes:read",), 90, "digits 0-9"),
+        ("platform", (), ("classes:read",), 90, "needs division codes"),
+        ("platform", ("4401",), ("classes:write",), 90, "scopes classes:write"),
+        ("platform", ("4401",), (), 90, "scopes"),
+        ("platform", ("4401",), ("classes:read",), 0, "expires_days"),
+        ("admin.a", ("4401",), ("classes:read",), 90, "staff account"),
+    ],
+)
+def test_bad_service_accounts_are_clear_errors(
+    tmp_path: Path,
+    clock: _Clock,
+    name: str,
+    divisions: tuple[str, ...],
+    scopes: tuple[str, ...],
+    days: int,
+    message: str,
+) -> None:
+    acc = _open(tmp_path, clock)
+    acc.add("admin.a", PASSWORD, "admin", by="ops")
+    with pytest.raises(AccountError, match=message):
+        acc.add_service(name, divisions, scopes, days, by="admin.a")
+
+
+def test_token_commands(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from pipelines import chain, cli
+    from pipelines.paths import OUTPUTS
+
+    monkeypatch.chdir(tmp_path)
+    db = str(tmp_path / "a.sqlite")
+    runner = CliRunner()
+
+    def users(*args: str) -> tuple[int, str]:
+        result = runner.invoke(cli.app, ["users", *args, "--accounts", db])
+        return result.exit_code, result.output
+
+    code, out = users(
+        "add-service", "--name", "platform-4401", "--divisions", "4401",
+        "--scopes", "results:write", "--by", "ops",
+    )  # fmt: skip
+    assert code == 0, out
+    token = out.strip().splitlines()[-1]
+    svc = Accounts(tmp_path / "a.sqlite").service(token)
+    assert svc is not None and svc.scopes == ("results:write",)
+    code, out = users("tokens")
+    assert code == 0 and svc.token_id in out and "active" in out and token not in out
+    code, out = users("add-service", "--name", "pf", "--divisions", "4401", "--scopes", "x:y")
+    assert code == 2 and "scopes x:y" in " ".join(out.split())
+    assert users("revoke-token", "--token-id", svc.token_id, "--by", "ops")[0] == 0
+    assert "revoked" in users("tokens")[1]
+    entries = [(e["action"], e["object"]) for e in chain.read(tmp_path / OUTPUTS.audit_log)]
+    assert entries == [("add_token", "platform-4401"), ("revoke_token", "platform-4401")]
+    assert token not in (tmp_path / OUTPUTS.audit_log).read_text()
