@@ -323,10 +323,57 @@ def _print_reconciliation(r: dict[str, Any], out: Path) -> None:
         console.print(
             f"optional tables absent (features that need them will be missing): {', '.join(absent)}"
         )
+    _print_quality(r.get("quality") or {})
     console.print(
         f"accepted: [bold]{out}/<table>.parquet[/]  quarantine: [bold]{out}/quarantine/[/]  "
         f"reconciliation: [bold]{out}/reconciliation.json[/]  Data Docs: [bold]{r['data_docs']}[/]"
     )
+
+
+def _print_quality(quality: dict[str, Any]) -> None:
+    """Collection quality per department and table (`pipelines.intake.quality`)."""
+    from pipelines.intake.quality import table_rows
+
+    rows = table_rows(quality)
+    if not rows:
+        return
+    limit = quality["working_day_limit"]
+
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{v:.1%}"
+
+    def days(v: float | None) -> str:
+        return "-" if v is None else f"{v:g}"
+
+    t = Table(
+        "department",
+        "table",
+        "records",
+        f"<={limit}wd",
+        "median/p90",
+        "filled req/opt",
+        "errors",
+        title=f"collection quality: delay from event to receipt in working days (wd), "
+        f"limit {limit} (seeds/004); completeness; quarantined share",
+    )
+    for r in rows:
+        t.add_row(
+            escape(r["department"]),
+            escape(r["table"]),
+            f"{r['records']:,}",
+            pct(r["within_limit_share"]),
+            f"{days(r['median_days'])}/{days(r['p90_days'])}",
+            f"{pct(r['required_filled_share'])}/{pct(r['optional_filled_share'])}",
+            pct(r["error_rate"]),
+        )
+    console.print(t)
+    outside = sum(r["outside_calendar"] for r in quality.get("tables", []))
+    if outside:
+        years = quality["calendar"]["years"]
+        console.print(
+            f"{outside:,} records have a date outside the holiday calendar's years "
+            f"{years[0]}-{years[1]}: weekends only were left out for them"
+        )
 
 
 def preview_source(

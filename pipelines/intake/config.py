@@ -82,6 +82,36 @@ class NameLinkageConfig(_Strict):
         return self
 
 
+class DepartmentByColumn(_Strict):
+    """A table delivered by several departments, told apart by a coded column
+    (licences by ``licence_kind``): code -> department; other codes keep the table's."""
+
+    column: str
+    values: dict[str, str]
+
+
+class CollectionConfig(_Strict):
+    """Who delivers each table, for the collection-quality report (`pipelines.intake.quality`);
+    a source mapping's own ``department:`` overrides both."""
+
+    #: seeds/004: enterprise information is to be collected 「20个工作日内」.
+    working_days: Annotated[int, Field(ge=1, le=365)] = 20
+    #: table -> the department that delivers it
+    departments: dict[str, str] = Field(default_factory=dict)
+    #: table -> department by the value of a coded column
+    by_column: dict[str, DepartmentByColumn] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known(self) -> CollectionConfig:
+        for t in (*self.departments, *self.by_column):
+            if t not in TABLES:
+                raise ValueError(f"collection: unknown table {t!r}")
+        for t, by in self.by_column.items():
+            if by.column not in TABLES[t].column_names:
+                raise ValueError(f"collection.by_column: {t} has no column {by.column!r}")
+        return self
+
+
 class IngestConfig(_Strict):
     #: The province(s) the bureau serves (two-digit GB/T 2260 codes). Division codes of the
     #: whole country are valid; those outside these provinces are kept and noted
@@ -124,6 +154,9 @@ class IngestConfig(_Strict):
     earliest_date: str
     latest_date: str
     column_aliases: dict[str, str]
+    #: Collection quality per table and department (timeliness in working days,
+    #: completeness, error rates): reconciliation.json's ``quality`` section.
+    collection: CollectionConfig = CollectionConfig()
 
     @field_validator("earliest_date", "latest_date")
     @classmethod

@@ -21,7 +21,9 @@ Output folder (replaced atomically; a killed run leaves the previous one intact)
                                        _delivery, _resolved_by, _resolution_score, _notes)
     <out>/quarantine/<table>.parquet   rejected rows: raw text, source row, rule, reasons
     <out>/review/<table>.csv           names waiting for a person to confirm their enterprise
-    <out>/reconciliation.json          per table and rule; also printed by the CLI
+    <out>/reconciliation.json          per table and rule; also printed by the CLI; its
+                                       ``quality`` section: collection quality per table
+                                       and department (`pipelines.intake.quality`)
     <out>/availability.json            tables declared unavailable, and the groups they leave;
                                        coverage: each event table's first and last event date
     <out>/validation/                  Great Expectations project and Data Docs (HTML)
@@ -54,7 +56,7 @@ from stdnum.cn import uscc as stdnum_uscc
 from contract import reference
 from contract.months import month_end, parse_month
 from contract.tables import GROUPS, TABLES, VOCABULARIES, Column, Table
-from pipelines.intake import rules
+from pipelines.intake import quality, rules
 from pipelines.intake.config import IngestConfig
 from pipelines.intake.expectations import Validation, validate_staged
 from pipelines.intake.readers import (
@@ -204,12 +206,16 @@ def run_ingest(
                     progress(table)
                 reports.append(ingest.table(table, found.get(table)))
             docs = ingest.build_docs()
+            collected = quality.summarise(
+                ingest.quality, ingest.calendar, cfg.collection.working_days
+            )
         finally:
             con.close()
             stage_db.unlink(missing_ok=True)
             shutil.rmtree(work / ".spill", ignore_errors=True)
         report = IngestReport(run_name, as_of, reports, unknown, docs)
         report.unused_sources = [m.source for m in unused]
+        report.quality = collected
         if report.unaccounted:
             raise IngestError(
                 f"ingest: {report.unaccounted} rows are unaccounted for; nothing was written"
@@ -429,6 +435,9 @@ class _Ingest:
         self.side_tables = False
         self.review: pd.DataFrame | None = None
         self.name_from_id = False
+        # collection quality per table and department (`pipelines.intake.quality`)
+        self.calendar = quality.load_calendar()
+        self.quality: list[quality.TableQuality] = []
 
     # ------------------------------------------------------------------ one table
     def table(self, name: str, inputs: Inputs | None) -> TableReport:
@@ -498,7 +507,21 @@ class _Ingest:
         self._write_quarantine(spec, report)
         self._merge_accepted(spec, report, previous)
         self._write_review(spec)
+        self.quality += quality.measure(
+            self.con, spec, self._department(spec, inputs), self.calendar
+        )
         return report
+
+    def _department(self, spec: Table, inputs: Inputs) -> str:
+        """SQL of each row's delivering department (`pipelines.intake.quality.department_sql`)."""
+        col = self.cfg.collection
+        by = col.by_column.get(spec.name)
+        return quality.department_sql(
+            spec,
+            col.departments,
+            {spec.name: (by.column, by.values)} if by is not None else {},
+            {m.source: m.department for _, m in inputs if m is not None and m.department},
+        )
 
     def _optional(self, table: str) -> frozenset[str]:
         """Required columns a file of ``table`` may lack (an ids-only registry's)."""

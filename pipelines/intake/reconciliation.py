@@ -43,6 +43,8 @@ class IngestReport:
     unknown_files: list[str]
     data_docs: str
     unused_sources: list[str] = field(default_factory=list)
+    #: collection quality per table and department (`pipelines.intake.quality.summarise`)
+    quality: dict[str, object] = field(default_factory=dict)
 
     @property
     def unaccounted(self) -> int:
@@ -77,4 +79,5 @@ class IngestReport:
                 }
                 for t in self.tables
             },
+            **({"quality": self.quality} if self.quality else {}),
         }

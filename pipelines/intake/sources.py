@@ -294,6 +294,9 @@ class SourceMapping(_Strict):
     source: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]
     table: str
     description: str = ""
+    #: The department that delivers this export (for the collection-quality report);
+    #: None: the table's department in ``collection`` of the ingest configuration.
+    department: str | None = None
     #: Glob patterns over file names in the delivery folder (``行政处罚*.xls*``, ``pen_*.csv``).
     files: Annotated[list[str], Field(min_length=1)]
     header: HeaderSettings = HeaderSettings()
