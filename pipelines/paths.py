@@ -194,6 +194,11 @@ class Outputs:
         return self.service / "accounts.sqlite"
 
     @property
+    def cases(self) -> Path:
+        """The follow-up of problems found (`pipelines.cases`): one SQLite store, not per month."""
+        return self.root / "cases" / "cases.sqlite"
+
+    @property
     def ingest_reconciliation(self) -> Path:
         return self.root / "ingest_reconciliation.json"
 

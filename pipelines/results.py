@@ -468,6 +468,12 @@ class VerificationMetrics:
     #: The model against the version's plain baseline on the same rows (paired bootstrap,
     #: `models.plain.compare`); None: the version has none (trained before issue 18).
     plain_baseline: PlainComparison | None = None
+    #: Collection quality per department and table, from the last ingestion
+    #: (`pipelines.verify.collection`); reported, not gated. Empty: not computed.
+    collection: dict[str, Any] = field(default_factory=dict)
+    #: Follow-up of warnings and cases to their disposal (`pipelines.verify.followup`,
+    #: 「预警处置准确性」); reported, not gated. Empty: not computed.
+    followup: dict[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -503,6 +509,8 @@ class VerificationMetrics:
                 if self.plain_baseline is not None
                 else {}
             ),
+            **({"collection": self.collection} if self.collection else {}),
+            **({"followup": self.followup} if self.followup else {}),
         }
 
     @classmethod
@@ -527,6 +535,8 @@ class VerificationMetrics:
             d["verdict"],
             d.get("evaluation", {}),  # reports before it was recorded
             PlainComparison.from_dict(d["plain_baseline"]) if d.get("plain_baseline") else None,
+            collection=d.get("collection", {}),  # reports before issue 20 have none
+            followup=d.get("followup", {}),  # reports before issue 20 have none
         )
 
     @classmethod

@@ -39,6 +39,35 @@ class MonthSummary:
     plans: list[str]  # the month's plan.csv files
     loop: dict[str, Any] | None  # loop.json of the simulated loop ending in the month
     mlflow_ui: str
+    updates: list[dict[str, Any]]  # the month's within-month updates (their json: counts only)
+
+    @property
+    def followup(self) -> str | None:
+        """Cases opened for the problems found, disposed of and overdue (issue 20; None: no
+        case store when the month was verified)."""
+        f = {} if self.verification is None else self.verification.followup
+        c = f.get("cases") or {}
+        if not f.get("computed") or not c.get("opened"):
+            return None
+        return (
+            f"follow-up (预警处置): {c['opened']:,} cases for the problems found, "
+            f"{c['disposed_share']:.1%} disposed of (median {c['median_days_to_disposal']:.0f} days), "
+            f"{c['overdue']:,} overdue on {f['as_of']}"
+        )
+
+    @property
+    def collection(self) -> str | None:
+        """The slowest department's share received within the limit (issue 20)."""
+        q = {} if self.verification is None else self.verification.collection
+        deps = [d for d in q.get("departments", []) if d.get("within_limit_share") is not None]
+        if not deps:
+            return None
+        slow = min(deps, key=lambda d: d["within_limit_share"])
+        return (
+            f"collection quality: {len(deps)} departments; the slowest, {slow['department']}, "
+            f"delivered {slow['within_limit_share']:.1%} within {q.get('working_day_limit', 20)} "
+            f"working days (median {slow['median_days']:.0f})"
+        )
 
     @property
     def failed_checks(self) -> list[str]:
@@ -147,4 +176,8 @@ def collect(outputs: Path, as_of: str, order: list[str]) -> MonthSummary:
         plans=[str(plan_files(p.parent)[0]) for p in plans],
         loop=json.loads(loop.read_text(encoding="utf-8")) if loop.is_file() else None,
         mlflow_ui="make mlflow-ui  # http://127.0.0.1:5000",
+        updates=[
+            json.loads(u.read_text(encoding="utf-8"))
+            for u in sorted((out.month(as_of) / "updates").glob("*.json"))
+        ],
     )

@@ -47,9 +47,10 @@ from pipelines.config import load_config
 from pipelines.environment import no_telemetry
 from pipelines.render.wording import BANNER_ZH as BANNER
 from pipelines.results import ClassesSummary
-from service import audit, data, pages, web
+from service import audit, campaigns, cases, data, outreach, pages, quality, updates, web
 from service.accounts import ROLES, AccountError, Accounts, Grant, Session, same
 from service.anchor import AnchorError
+from service.api import build_api
 from service.config import ServiceConfig
 from service.data import Settings
 from service.guard import Guard, read_anchors
@@ -172,7 +173,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="riskclass", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
     app.state.rc = state
-    app.add_middleware(web.BodyLimit, limit=sc.max_body_kib * 1024)
+    app.add_middleware(
+        web.BodyLimit, limit=sc.max_body_kib * 1024, api_limit=sc.api_max_body_kib * 1024
+    )
 
     @app.exception_handler(web.Refused)
     async def _refused(request: Request, exc: web.Refused) -> Response:
@@ -661,4 +664,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         )
 
+    # The supervision workflow's pages (issue 20), each in its own module, and the platform's
+    # JSON API, a sub-application with its own OpenAPI document at /api/v1/openapi.json.
+    for routes in (campaigns, cases, updates, outreach, quality):
+        routes.add_routes(app, state)
+    app.mount("/api/v1", build_api(state))
     return app

@@ -5,7 +5,10 @@ the list of commands, in the order ``riskclass --help`` shows them. The commands
 they work on: :mod:`~pipelines.cli.data` (simulate, ingest, features, feedback, the docs),
 :mod:`~pipelines.cli.model` (train, classify, verify, promote), :mod:`~pipelines.cli.supervise`
 (report, plan, simulate-loop, summary, warn), :mod:`~pipelines.cli.records` (seal, audit) and
-:mod:`~pipelines.cli.staff` (users, serve); :mod:`~pipelines.cli.common` holds what they share.
+:mod:`~pipelines.cli.staff` (users, serve), :mod:`~pipelines.cli.cases` (the follow-up of problems
+found), :mod:`~pipelines.cli.update` (within-month updates), :mod:`~pipelines.cli.outreach` (publication
+and reminders) and :mod:`~pipelines.cli.platform` (the bulk export); :mod:`~pipelines.cli.common` holds
+what they share.
 Each command imports its stage when it runs, so ``--help`` stays fast.
 """
 
@@ -16,7 +19,7 @@ from typing import Annotated
 
 import typer
 
-from pipelines.cli import data, model, records, staff, supervise
+from pipelines.cli import cases, data, model, outreach, platform, records, staff, supervise, update
 from pipelines.environment import no_telemetry
 
 app = typer.Typer(
@@ -55,6 +58,12 @@ app.command()(supervise.summary)
 app.command()(model.verify)
 app.command()(supervise.warn)
 app.command()(model.promote)
+app.command()(update.update)
+app.command("update-demo-delivery")(update.update_demo_delivery)
+app.command()(outreach.publish)
+app.command()(outreach.remind)
+app.command("export")(platform.export)
+app.add_typer(cases.cases_app, name="cases")
 app.command()(records.seal)
 app.command()(staff.serve)
 app.add_typer(staff.users_app, name="users")

@@ -38,7 +38,13 @@ from simulator.summary import SimulationSummary, summarise
 
 log = logging.getLogger(__name__)
 
-__all__ = ["load_simulator_config", "run_simulate", "write_messy", "write_research_dataset"]
+__all__ = [
+    "load_simulator_config",
+    "run_simulate",
+    "write_messy",
+    "write_research_dataset",
+    "write_update_delivery",
+]
 
 Progress = Callable[[int, int], None]
 
@@ -132,3 +138,55 @@ def _collect(
             progress(done, total)
     assert merged is not None
     return merged
+
+
+def write_update_delivery(
+    raw: Path, out: Path, month: str, date: object, seed: int
+) -> dict[str, int]:
+    """A within-month delivery for the demo province (`simulator.updates`): new serious-list
+    entries, heavy penalties and court records of real enterprises of ``raw``'s registry,
+    received by ``date`` (a `datetime.date` in the month after ``month``), written to
+    ``out/<table>.parquet`` typed as the contract says; rows per table
+    (`riskclass update-demo-delivery`, then `riskclass update`)."""
+    import datetime as dt
+
+    import pandas as pd
+    import pyarrow as pa
+
+    from contract.tables import TABLES
+    from simulator.updates import delivery
+
+    if not isinstance(date, dt.date):
+        raise TypeError("date must be a datetime.date")
+    cols = ["uscc", "established_date", "deregistered_date", "revoked_date"]
+    registry = pd.read_parquet(Path(raw) / "enterprises", columns=cols)
+    types = {"string": pa.string(), "date": pa.date32(), "float": pa.float64(),
+             "bool": pa.bool_(), "int": pa.int64()}  # fmt: skip
+    Path(out).mkdir(parents=True, exist_ok=True)
+    counts = {}
+    for name, frame in delivery(registry, month, date, seed).items():
+        schema = pa.schema([(c.name, types[c.dtype]) for c in TABLES[name].columns])
+        write_parquet(pa.Table.from_pandas(frame, schema=schema, preserve_index=False),
+                      Path(out) / f"{name}.parquet")  # fmt: skip
+        counts[name] = len(frame)
+    return counts
+
+
+def write_case_actions(raw: Path, out: Path, seed: int) -> int:
+    """The demo's case-system export (`simulator.followup`): actions on the problems found in
+    ``raw``'s inspections, dated up to the last inspection received, written as a formula-safe
+    CSV to ``out`` (the demo: ``data/raw_cases/actions.csv``, read by ``riskclass cases
+    import``); returns the rows written."""
+    import pandas as pd
+
+    from pipelines.io import write_csv
+    from simulator.followup import case_actions
+
+    cols = ["inspection_id", "inspection_date", "problem_found", "problem_category",
+            "received_date"]  # fmt: skip
+    insp = pd.read_parquet(Path(raw) / "inspections", columns=cols)
+    end = pd.to_datetime(insp["received_date"]).max().date()
+    actions = case_actions(insp, end, seed)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    write_csv(actions, Path(out))
+    return len(actions)

@@ -28,7 +28,8 @@ verdict, reported but not gated (`monitoring`): the class shares of the whole po
 ``--as-of`` and the month before, scored by the same model version, with the month-over-month
 migration between them; a division x industry hot-spot table (区域性、行业性风险研判); and,
 given the warning rules, whether the enterprises warned before their inspection
-(`models.warning`) went on to show problems more often than the others.
+(`models.warning`) went on to show problems more often than the others; and the collection
+quality of the last delivery per department (`collection`, from ``reconciliation.json``).
 
 Writes ``outputs/<as_of>/verification/metrics.json`` (a DVC metric; the figures are
 `pipelines.results.VerificationMetrics`) and ``verification.html`` (the report with its
@@ -59,6 +60,8 @@ from pipelines.io import atomic_write, write_json
 from pipelines.paths import Outputs
 from pipelines.results import ClassFigures, ModelRef, VerificationMetrics, finite
 from pipelines.snapshot import REJECTED_NAME, LabelsFile
+from pipelines.verify.collection import collection_section
+from pipelines.verify.followup import followup_section
 from pipelines.verify.html import render_html
 from pipelines.verify.monitoring import (
     VerifyError,
@@ -182,6 +185,10 @@ def run_verify(
     m.thresholds = cfg.verify.model_dump()
     m.verdict = "PASS" if all(c.passed for c in m.checks.values()) else "FAIL"
     m.evaluation = evaluation
+    # collection quality of the last delivery (issue 20): reported, not gated
+    m.collection = collection_section(interim)
+    # follow-up of warnings and problems (「预警处置准确性」, issue 20): reported, not gated
+    m.followup = followup_section(Path(outputs), interim, as_of)
     out = Outputs(Path(outputs))
     figures = m.to_dict()
     write_json(figures, out.verification_metrics(as_of))
