@@ -16,6 +16,12 @@ DEMO_AS_OF ?= 2026-10
 DEMO_FEATURES_FROM ?= 2024-10
 # Months also classified by the demo's champion, so that reports show a class history.
 DEMO_HISTORY ?= 2026-08 2026-09
+# The county that plans for itself and prints its reminders; a past round published; the day a
+# within-month delivery arrives; the day overdue cases are listed.
+DEMO_COUNTY ?= 440106
+DEMO_ROUND ?= SJ440306202608
+DEMO_UPDATE_DATE ?= 2026-11-12
+DEMO_OVERDUE_AS_OF ?= 2026-10-31
 
 # No telemetry or analytics from any library, ever (the bureau's network is closed).
 export GX_ANALYTICS_ENABLED := False
@@ -57,6 +63,12 @@ demo: $(STAMP) ## the whole loop on a 100k-enterprise province: simulate, ingest
 		--out data/raw --truth-out data/truth --messy-out data/raw_messy
 	$(BIN)/riskclass ingest --source data/raw --out data/interim --as-of $(DEMO_AS_OF) \
 		--report-out outputs/ingest_reconciliation.json
+	# follow-up of the problems found: the demo's case actions (what a case system would export),
+	# a case for every problem found, the actions imported (the demo rebuilds its province: its case store too)
+	rm -rf outputs/cases
+	$(BIN)/riskclass cases demo-actions --raw data/raw --out data/raw_cases/actions.csv
+	$(BIN)/riskclass cases open --as-of $(DEMO_AS_OF)
+	$(BIN)/riskclass cases import data/raw_cases/actions.csv
 	$(BIN)/riskclass features --source data/interim --out data/processed/features \
 		--from $(DEMO_FEATURES_FROM) --to $(DEMO_AS_OF) --summary-out outputs/features_summary.json
 	$(BIN)/riskclass train --features data/processed/features --interim data/interim \
@@ -75,9 +87,23 @@ demo: $(STAMP) ## the whole loop on a 100k-enterprise province: simulate, ingest
 	$(BIN)/riskclass report --as-of $(DEMO_AS_OF) --class D
 	$(BIN)/riskclass warn --as-of $(DEMO_AS_OF)
 	$(BIN)/riskclass plan --as-of $(DEMO_AS_OF) --campaign configs/campaigns/routine.yaml --seed $(DEMO_SEED)
+	# a county's own plan (strata by division, yearly frequencies, check modes), a special campaign by rule, a joint one
+	$(BIN)/riskclass plan --as-of $(DEMO_AS_OF) --campaign configs/campaigns/county_routine.yaml --seed $(DEMO_SEED) --division $(DEMO_COUNTY)
+	$(BIN)/riskclass plan --as-of $(DEMO_AS_OF) --campaign configs/campaigns/targeted_food.yaml --seed $(DEMO_SEED)
+	$(BIN)/riskclass plan --as-of $(DEMO_AS_OF) --campaign configs/campaigns/joint_food_drug.yaml --seed $(DEMO_SEED)
+	# what is published (no class in it) and what enterprises are told (facts of their own records only)
+	$(BIN)/riskclass publish --plan-id $(DEMO_ROUND) --as-of $(DEMO_AS_OF)
+	$(BIN)/riskclass publish --dormant --as-of $(DEMO_AS_OF)
+	if command -v chromium >/dev/null; then fmt=both; else fmt=html; echo "demo: no chromium, reminders in HTML only (make browser-deps)"; fi; \
+	$(BIN)/riskclass remind --as-of $(DEMO_AS_OF) --division $(DEMO_COUNTY) --format $$fmt
 	$(BIN)/riskclass simulate-loop --to $(DEMO_AS_OF) --months 12 --retrain-every 3 --seed $(DEMO_SEED)
 	test -f data/keys/anchor.key || $(BIN)/riskclass audit keygen  # the demo's anchor key pair (configs/service.yaml)
 	for m in $(DEMO_HISTORY) $(DEMO_AS_OF); do $(BIN)/riskclass seal --as-of $$m --user demo --reseal-reason "make demo built the month" || exit 1; done
+	# a within-month delivery (serious-list entries, heavy penalties, court records): overrides at once, re-sealed
+	$(BIN)/riskclass update-demo-delivery --as-of $(DEMO_AS_OF) --date $(DEMO_UPDATE_DATE) --out data/updates/$(DEMO_UPDATE_DATE)
+	$(BIN)/riskclass update --as-of $(DEMO_AS_OF) --delivery data/updates/$(DEMO_UPDATE_DATE) --date $(DEMO_UPDATE_DATE) --user demo
+	$(BIN)/riskclass export --as-of $(DEMO_AS_OF) --user demo  # the classes in force now, for the platform
+	$(BIN)/riskclass cases overdue --as-of $(DEMO_OVERDUE_AS_OF) --division $(DEMO_COUNTY)
 	$(BIN)/riskclass summary --as-of $(DEMO_AS_OF)
 
 # The staff service on the demo's sealed months. No account exists until one is made:
@@ -94,7 +120,7 @@ test: $(STAMP) browser-deps ## the whole suite CI checks (slow tests included)
 test-fast: $(STAMP) ## quick iteration: everything not marked slow
 	$(BIN)/python -m pytest -n 2 -q -m "not slow"
 
-bench: $(STAMP) ## benchmarks (simulate, ingest, features at 100k and 1M; intake of the real-shaped export cases; the model against the plain baseline on every data set; the demo's figures with intervals at each difficulty; train, classify, explain and what-if at 1M; the service: 30 users back to back and 200 users thinking 1 s, after make demo); results in benchmarks/results/
+bench: $(STAMP) ## benchmarks (simulate, ingest, features at 100k and 1M; intake of the real-shaped export cases; the model against the plain baseline on every data set; the demo's figures with intervals at each difficulty; train, classify, explain and what-if at 1M; the service: 30 users back to back and 200 users thinking 1 s; county plans and cases, the platform API, reminders for a county of 20,000, after make demo); results in benchmarks/results/
 	$(BIN)/python benchmarks/bench_simulate.py --sizes 100000 1000000 --months 36
 	$(BIN)/python benchmarks/bench_ingest.py --sizes 100000 1000000 --months 36
 	$(BIN)/python benchmarks/bench_real_exports.py
@@ -106,6 +132,9 @@ bench: $(STAMP) ## benchmarks (simulate, ingest, features at 100k and 1M; intake
 	$(BIN)/python benchmarks/bench_whatif.py --size 1000000
 	$(BIN)/python benchmarks/bench_serve.py --users 30 --think 0 --seconds 60
 	$(BIN)/python benchmarks/bench_serve.py --users 200 --think 1 --seconds 60
+	$(BIN)/python benchmarks/bench_supervision.py --month $(DEMO_AS_OF)
+	$(BIN)/python benchmarks/bench_api.py --clients 4 --seconds 20 --rows 200 --posts 6
+	$(BIN)/python benchmarks/bench_remind.py --size 20000
 
 lint: $(STAMP) ## ruff, ruff format --check, mypy --strict, import-linter (the layer contracts in pyproject.toml)
 	$(BIN)/ruff check .
