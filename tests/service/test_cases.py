@@ -9,8 +9,7 @@ import re
 import pandas as pd
 import pytest
 
-from pipelines.cases import CaseStore
-from service.cases import add_routes
+from pipelines.cases import CaseStore, store_path
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +18,8 @@ def cases(env, tmp_path_factory):  # type: ignore[no-untyped-def]
     reg = pd.read_parquet(env.settings.interim / "enterprises.parquet",
                           columns=["uscc", "division_code"])  # fmt: skip
     divisions = reg.drop_duplicates("uscc").set_index("uscc")["division_code"]
-    store = CaseStore(tmp_path_factory.mktemp("cases") / "cases.sqlite")
+    # the store the service reads: <outputs>/cases/cases.sqlite (create_app adds the pages)
+    store = CaseStore(store_path(env.settings.outputs))
     store.open_cases(
         pd.DataFrame(
             {
@@ -32,7 +32,6 @@ def cases(env, tmp_path_factory):  # type: ignore[no-untyped-def]
         ),
         divisions,
     )
-    add_routes(env.app, env.app.state.rc, store=store.path)
     return store
 
 

@@ -15,7 +15,6 @@ from pipelines.config import load_config
 from pipelines.publish import publish_dormant, publish_inspections
 from pipelines.remind import run_remind
 from pipelines.report import chromium, to_pdf
-from service.outreach import add_routes
 from tests.conftest import ROOT
 from tests.pipelines.outreach_scan import leaks
 
@@ -45,7 +44,6 @@ def outreach(env):  # type: ignore[no-untyped-def]
     plan_id = str(insp["plan_id"].value_counts().index[0])
     publish_inspections(plan_id, "2026-10", "任务", cfg, s.interim, s.outputs)
     publish_dormant("2026-10", cfg, s.interim, s.outputs)
-    add_routes(env.app, env.app.state.rc)
     return mine, other, plan_id
 
 

@@ -8,7 +8,6 @@ import pytest
 
 from pipelines import chain
 from pipelines.render.wording import BANNER_ZH as BANNER
-from service import quality
 from tests.service.conftest import Env
 
 pytestmark = pytest.mark.xdist_group("report")
@@ -16,8 +15,7 @@ pytestmark = pytest.mark.xdist_group("report")
 
 @pytest.fixture(scope="module")
 def qenv(env: Env) -> Env:
-    quality.add_routes(env.app, env.app.state.rc)  # the lead calls it from create_app
-    return env
+    return env  # create_app adds /quality
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from pipelines.update import run_update
-from service import data, seal, updates
+from service import data, seal
 from service.accounts import Accounts, Policy
 from service.app import Settings, create_app
 from service.config import ServiceConfig
@@ -69,8 +69,7 @@ def served(small_interim, tmp_path: Path):  # type: ignore[no-untyped-def]
         accounts=tmp_path / "accounts.sqlite",
         audit_log=audit_log,
     )
-    app = create_app(s)
-    updates.add_routes(app, app.state.rc)
+    app = create_app(s)  # its routes include the updates pages
     return {"app": app, "firm": firm, "interim": interim, "outputs": outputs, "root": tmp_path,
             "audit": audit_log}  # fmt: skip
 
