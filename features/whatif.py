@@ -465,6 +465,22 @@ def _added(
         rows["submitted_date"] = end_date
         rows["received_date"] = end_date
         return rows.merge(latest[["uscc", *figures]], on="uscc", how="left")
+    if table == "credit_repairs" and "penalty_repair" in scenarios.columns and "penalties" in t:
+        # with the repair table, a penalty is repaired by a granted repair received (the
+        # penalty's own repaired_date counts only where the table has no record of it): the
+        # remedy is that record, decided and received at the month end
+        on = scenarios[scenarios["penalty_repair"]]
+        pen = t["penalties"]
+        due = pen.loc[_rows(t, "penalty_repair", w, rules).fillna(False).to_numpy(dtype=bool)]
+        if not len(on) or not len(due):
+            return None
+        add = on[["key", "uscc"]].merge(due[["uscc", "decision_no"]], on="uscc")
+        add["repair_id"] = "WHATIF-" + add["decision_no"].astype(str)
+        add["target_table"] = "penalties"
+        add["decision"] = "granted"
+        for c in ("applied_date", "decided_date", "received_date"):
+            add[c] = end_date
+        return add
     if table == "licences" and "licence" in scenarios.columns:
         on = scenarios[scenarios["licence"]]
         lapsed = _lapsed_licences(t["licences"], end, w)

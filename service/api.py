@@ -53,7 +53,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contract.months import Month
 from pipelines import paths
-from pipelines.config import load_config
+from pipelines.config import ConfigError, load_config
 from pipelines.export import PLATFORM_COLUMNS, platform_frame
 from pipelines.feedback import FeedbackError, run_feedback
 from pipelines.intake.config import IngestConfig
@@ -409,12 +409,15 @@ def build_api(
             with _one_at_a_time(feedback_dir):
                 cfg = load_config(ingest_yaml, IngestConfig)
                 run = run_feedback(folder, received, s.interim, feedback_dir, cfg, as_of=body.as_of)
+        except ConfigError:  # the server's own configuration: not the platform's fault
+            raise
         except (FeedbackError, ValueError) as exc:
             # the intake's own refusals (too little accepted, rows unaccounted for, a file it
             # cannot read) name the rule; the server's paths are not the platform's business
             message = str(exc)
             for path, label in (
                 (received, "the posted results"),
+                (folder, "<plan>"),
                 (feedback_dir, "<feedback>"),
                 (s.interim, "<interim>"),
             ):

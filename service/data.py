@@ -124,7 +124,7 @@ def registry(state: State) -> pd.DataFrame:
 
 def classes(state: State, month: str) -> pd.DataFrame:
     """The month's classes as served now: the month-end classes with the month's sealed
-    within-month updates applied, the latest winning (`pipelines.update.current`: adds
+    within-month updates applied, the latest winning (`pipelines.updates.current`: adds
     ``class_month``, ``updated`` and ``update_effect``; the score stays the month end's)."""
     from pipelines.updates import current
 

@@ -92,6 +92,18 @@ def publish(
                     fail("publish: --plan-id needs --as-of MONTH (the month it is published for)")
                 pid, month = str(plan_id), str(as_of)
                 number = task_no or pid
+                # a round drawn here, named by its id: the same rules as --plan
+                for found in sorted(Path(outputs).glob("*/plans/*/plan.json")):
+                    record = read_plan(found.parent)
+                    if record["plan_id"] != pid:
+                        continue
+                    if class_limited(record, _sampled_classes(record)):
+                        fail(
+                            f"publish: plan {pid} was drawn from some classes only; publishing "
+                            "its results would disclose the class of every firm listed (rule: "
+                            "only rounds drawn from every class are published)"
+                        )
+                    number = task_no or public_task_no(pid, month)
             # a neutral name: a campaign's own name can say which classes it drew
             name = task_name or cfg.publish.task_name_template.format(
                 month=f"{month[:4]}年{int(month[5:7])}月", campaign="双随机抽查"

@@ -61,7 +61,9 @@ def case_states(store: Path, end: dt.date, interim: Path | None = None) -> pd.Da
     """Each case opened by ``end`` as it stood on ``end``: case_id, division_code,
     opened_date, state, state_since, disposal, disposal_date (from the events dated by then).
     Point in time: with ``interim``, a case counts only once its inspection was received by
-    ``end`` (a case is dated by its inspection, but cannot exist before the result came in)."""
+    ``end`` (a case is dated by its inspection, but cannot exist before the result came in).
+    Actions count by the date they were taken, as the case system records them: an action
+    imported later but dated before ``end`` changes the figures of a verification run again."""
     with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
         cases = pd.read_sql_query(
             "SELECT case_id, inspection_id, division_code, opened_date FROM cases "

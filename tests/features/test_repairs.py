@@ -259,3 +259,20 @@ def test_the_penalty_repair_remedy_skips_repaired_and_revoked_penalties() -> Non
     )
     # E1 repaired (in force), E3 and E4 revoked (barred): only E2's refused one is left
     assert list(pens.loc[both.to_numpy(dtype=bool), "uscc"]) == ["E2"]
+    # the remedy itself, with the repair table: a granted repair record decided and received
+    # at the month end (the penalty's own repaired_date would not count: the table knows it)
+    from features.whatif import apply
+
+    tables = {"penalties": pens, "credit_repairs": frame(REPAIRS, "credit_repairs")}
+    scenarios = pd.DataFrame({"key": ["S1", "S0"], "uscc": ["E2", "E2"]})
+    scenarios["penalty_repair"] = [True, False]
+    out = apply(tables, scenarios, w, rules)["credit_repairs"]
+    added = out[out["repair_id"].astype(str).str.startswith("WHATIF-")]
+    assert list(added["uscc"]) == ["S1"]  # the scenario's key stands in for the enterprise
+    row = added.iloc[0]
+    assert (row["decision"], row["target_table"], row["decision_no"]) == (
+        "granted",
+        "penalties",
+        "P00001",
+    )
+    assert row["received_date"] == w.end_date

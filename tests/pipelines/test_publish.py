@@ -166,3 +166,9 @@ def test_the_command(round_interim, tmp_path) -> None:  # type: ignore[no-untype
     )  # fmt: skip
     r = CliRunner().invoke(app, ["publish", "--plan", str(high), *common])
     assert r.exit_code == 2 and "some classes only" in r.output
+    # ... also when named by its id, if it was drawn here
+    here = out / "2026-10" / "plans" / "high_risk_batches"
+    here.mkdir(parents=True)
+    (here / "plan.json").write_text((high / "plan.json").read_text(encoding="utf-8"))
+    r = CliRunner().invoke(app, ["publish", "--plan-id", plan_id, "--as-of", "2026-10", *common])
+    assert r.exit_code == 2 and "some classes only" in r.output
