@@ -62,6 +62,7 @@ from pipelines.bundle import (
 from pipelines.io import PARQUET_OPTIONS, atomic_write, write_json
 from pipelines.paths import Outputs, features_file
 from pipelines.results import ClassesSummary
+from pipelines.updates import supersede
 from pipelines.whatif import WhatIfReport, run_whatif
 
 #: The errors classify raises are the bundle's: a missing model version, a feature file that
@@ -77,6 +78,8 @@ class ClassifyReport:
     seconds: float
     #: what would lower the risk (`pipelines.whatif`); None when not computed
     whatif: WhatIfReport | None = None
+    #: within-month updates of the month this classification superseded (`pipelines.updates`)
+    superseded_updates: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The summary's dict (``classes_summary.json``)."""
@@ -187,6 +190,7 @@ def run_classify(
                     write(writer, frame, assign(frame, scheme))
 
     atomic_write(out, write_classes)
+    superseded = supersede(Path(outputs), as_of)  # made against the classes just replaced
     order = [*class_order(scheme), *[c for c in counts if c not in class_order(scheme)]]
     class_counts = {c: counts.get(c, 0) for c in order}
     summary = ClassesSummary(
@@ -213,7 +217,7 @@ def run_classify(
         what = run_whatif(bundle, scheme, whatif, Path(interim), path, out, as_of, stale)
     else:
         stale.unlink(missing_ok=True)  # never a what-if of another run beside these classes
-    return ClassifyReport(summary, time.perf_counter() - t0, what)
+    return ClassifyReport(summary, time.perf_counter() - t0, what, superseded)
 
 
 def _share_warnings(

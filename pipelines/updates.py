@@ -87,3 +87,22 @@ def current(classes: pd.DataFrame, updates: pd.DataFrame) -> pd.DataFrame:
     out.loc[idx, "updated"] = usccs.map(last["delivered"]).to_numpy()
     out.loc[idx, "update_effect"] = effect
     return out
+
+
+def supersede(outputs: Path, month: str) -> int:
+    """A new classification of ``month`` supersedes its within-month updates (they were made
+    against the classes it replaces): their files move to ``updates/superseded/<k>/``, kept, no
+    longer applied. Returns how many updates were superseded. Deliveries received after the
+    month end are applied again by `riskclass update` on the new classes."""
+    files = update_files(outputs, month)
+    if not files:
+        return 0
+    folder = updates_dir(outputs, month) / "superseded"
+    k = 1 + sum(1 for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else 1
+    target = folder / str(k)
+    target.mkdir(parents=True)
+    for p in files:
+        for f in (p, p.with_suffix(".json")):
+            if f.is_file():
+                f.rename(target / f.name)
+    return len(files)

@@ -331,6 +331,13 @@ def classify(
     for w in r.warnings:  # aggregate shares only (models.classes.share_warnings)
         console.print(f"[yellow]warning: {escape(w['message'])}[/]", soft_wrap=True)
     console.print(f"classes (internal, not for publication): [bold]{r.out}[/]")
+    if report.superseded_updates:
+        console.print(
+            f"[yellow]note:[/] {report.superseded_updates} within-month update(s) of {as_of} were "
+            "made against the classes just replaced: kept under updates/superseded/, no longer "
+            "applied; run `riskclass update` again for deliveries after the month end",
+            soft_wrap=True,
+        )
     if report.whatif is not None:  # counts only
         wi = report.whatif
         console.print(

@@ -325,3 +325,21 @@ def test_a_cutoff_outside_the_month_is_refused() -> None:
     assert Window("2026-10", cfg).end == "DATE '2026-10-31'"  # unchanged without a cutoff
     with pytest.raises(FeatureError, match="not within month"):
         Window("2026-10", cfg, cutoff=dt.date(2026, 11, 12))
+
+
+def test_a_new_classification_supersedes_the_months_updates(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    from pipelines.updates import read_updates, supersede, updates_dir
+
+    folder = updates_dir(tmp_path, MONTH)
+    folder.mkdir(parents=True)
+    row = dict.fromkeys(COLUMNS, "x") | {"uscc": "U1", "class_after": "D", "effect": "applied"}
+    pd.DataFrame([row]).to_parquet(folder / "2026-11-12-1.parquet")
+    (folder / "2026-11-12-1.json").write_text("{}")
+    assert len(read_updates(tmp_path, MONTH)) == 1
+    assert supersede(tmp_path, MONTH) == 1
+    assert read_updates(tmp_path, MONTH).empty  # no longer applied ...
+    kept = folder / "superseded" / "1"
+    assert {p.name for p in kept.iterdir()} == {"2026-11-12-1.parquet", "2026-11-12-1.json"}
+    assert supersede(tmp_path, MONTH) == 0  # ... but kept
