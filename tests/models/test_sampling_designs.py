@@ -24,7 +24,7 @@ from models.sampling import (
 )
 
 MINIMUM = {"A": 0.01, "B": 0.03, "C": 0.10, "D": 0.20}
-RUNS = 2000
+RUNS = 1000
 
 
 def _population(n: int = 500, seed: int = 5) -> pd.DataFrame:
@@ -109,7 +109,7 @@ def test_scope_selects_divisions_industries_and_sections() -> None:
         _campaign(industries=("Z",))
 
 
-#: 2,000 redraws (slow: minutes on a shared CPU); 300 in the quick suite, same tolerance
+#: 1,000 redraws (slow); 300 in the quick suite, same tolerance
 REDRAWS = [pytest.param(RUNS, marks=pytest.mark.slow), 300]
 
 
