@@ -30,7 +30,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: help install browser-deps demo demo-messy serve test test-fast bench lint format docs repro mlflow-ui clean
+.PHONY: help install browser-deps java-deps demo demo-messy serve test test-fast bench lint format docs repro mlflow-ui clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -55,6 +55,18 @@ browser-deps: ## headless Chromium and a Chinese font (Debian packages) for brow
 	else \
 		echo "the browser tests need Chromium and a Chinese font:" \
 			"sudo apt-get install chromium fonts-wqy-microhei" >&2; exit 1; \
+	fi
+
+# The Spark engine (`--engine spark`, pipelines/spark) runs on Java 17 or newer: from Debian's
+# packages when missing (pyspark carries Spark's own jars; nothing is downloaded at run time).
+java-deps: ## Java 17+ (Debian package default-jre-headless) for the Spark engine and its tests
+	@if command -v java >/dev/null && [ "$$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')" -ge 17 ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing default-jre-headless (Debian package) for Spark"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			default-jre-headless >/dev/null; \
+	else \
+		echo "the Spark engine needs Java 17 or newer: sudo apt-get install default-jre-headless" >&2; exit 1; \
 	fi
 
 demo: $(STAMP) ## the whole loop on a 100k-enterprise province: simulate, ingest, features, train, verify, promote, classify, reports, warnings, a plan, the monthly loop, a summary
@@ -114,10 +126,10 @@ serve: $(STAMP) ## the staff service on http://127.0.0.1:8000 (after make demo a
 demo-messy: $(STAMP) ## ingest the corrupted copy (after make demo): quarantine with reasons, counts reconcile
 	$(BIN)/riskclass ingest --source data/raw_messy --out data/interim_messy --as-of $(DEMO_AS_OF)
 
-test: $(STAMP) browser-deps ## the whole suite CI checks (slow tests included)
+test: $(STAMP) browser-deps java-deps ## the whole suite CI checks (slow tests included)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
-test-fast: $(STAMP) ## quick iteration: everything not marked slow
+test-fast: $(STAMP) java-deps ## quick iteration: everything not marked slow
 	$(BIN)/python -m pytest -n 2 -q -m "not slow"
 
 bench: $(STAMP) ## benchmarks (simulate, ingest, features at 100k and 1M; intake of the real-shaped export cases; the model against the plain baseline on every data set; the demo's figures with intervals at each difficulty; train, classify, explain and what-if at 1M; the service: 30 users back to back and 200 users thinking 1 s; county plans and cases, the platform API, reminders for a county of 20,000, after make demo); results in benchmarks/results/
