@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from models.classes import ClassScheme
 from models.sampling import Campaign
+from pipelines import store
 from pipelines.config import load_config
 from pipelines.plan import run_plan
 from service import seal
@@ -46,9 +48,37 @@ class Env:
         return c
 
 
-@pytest.fixture(scope="module")
-def env(report_month, small_model, small_history, small_interim, tmp_path_factory):  # type: ignore[no-untyped-def]
-    root = tmp_path_factory.mktemp("service")
+@dataclass(frozen=True)
+class Base:
+    """The service folder built once (sealed months, plan, verification, accounts) and the
+    enterprises and division the tests look at; never served itself, only copied."""
+
+    root: Path
+    inside: str
+    outside: str
+    division: str
+
+
+def settings_for(root: Path, interim: Path, features: Path) -> Settings:
+    """The service over a copy of the base folder ``root`` (the interim tables and features
+    are the session's, read only)."""
+    return Settings(
+        config=ServiceConfig(seal_check_seconds=0, four_eyes=False),
+        outputs=root / "outputs",
+        interim=interim,
+        features=features,
+        model_config=root / "model.yaml",
+        accounts=root / "accounts.sqlite",
+        audit_log=root / "outputs" / "audit.jsonl",
+    )
+
+
+@pytest.fixture(scope="session")
+def service_base(report_month, small_model, small_history, small_interim, tmp_path_factory) -> Base:  # type: ignore[no-untyped-def]
+    """Built once per test process, not once per module: the plan, the verification, the
+    seals and six argon2 accounts took 1-3 minutes, and eight modules each built the same.
+    Nothing writes here; `env` gives each module a copy (a few MB) to change freely."""
+    root = tmp_path_factory.mktemp("service_base")
     outputs = root / "outputs"
     for m in ("2026-09", "2026-10"):
         shutil.copytree(
@@ -66,9 +96,7 @@ def env(report_month, small_model, small_history, small_interim, tmp_path_factor
     audit_log = outputs / "audit.jsonl"
     for m in ("2026-09", "2026-10"):
         seal.seal(outputs, m, "admin", audit_log, small_history / f"{m}.parquet")
-    reg = pd.read_parquet(
-        small_interim[1] / "enterprises.parquet", columns=["uscc", "division_code"]
-    )
+    reg = store.open_table(small_interim[1], "enterprises").pandas(["uscc", "division_code"])  # type: ignore[union-attr]
     classed = set(
         pd.read_parquet(outputs / "2026-10" / "classes.parquet", columns=["uscc"])["uscc"]
     )
@@ -85,13 +113,15 @@ def env(report_month, small_model, small_history, small_interim, tmp_path_factor
     acc.add("analyst", PASSWORD, "data_scientist", by="setup")
     acc.add("granted", PASSWORD, "data_scientist", (division[:2],), named_lists=True, by="setup")
     acc.add("admin", PASSWORD, "admin", by="setup")
-    s = Settings(
-        config=ServiceConfig(seal_check_seconds=0, four_eyes=False),
-        outputs=outputs,
-        interim=small_interim[1],
-        features=small_history,
-        model_config=model_yaml,
-        accounts=root / "accounts.sqlite",
-        audit_log=audit_log,
-    )
-    return Env(root, s, inside, outside, division)
+    return Base(root, str(inside), str(outside), division)
+
+
+@pytest.fixture(scope="module")
+def env(service_base: Base, small_history, small_interim, tmp_path_factory) -> Env:  # type: ignore[no-untyped-def]
+    """A module's own copy of the base folder: its tests log in, add accounts and tokens, open
+    cases and write outreach files, so no module sees another's audit entries or accounts."""
+    root = tmp_path_factory.mktemp("service")
+    shutil.copytree(service_base.root, root, dirs_exist_ok=True)
+    b = service_base
+    return Env(root, settings_for(root, small_interim[1], small_history), b.inside, b.outside,
+               b.division)  # fmt: skip

@@ -15,7 +15,9 @@ from pipelines.render.wording import BANNER_ZH as BANNER
 from service import seal
 from tests.service.conftest import PASSWORD, Env
 
-pytestmark = pytest.mark.xdist_group("report")
+# the module on one worker, its `env` copied once; modules balance across workers (the
+# service base is built once per worker: tests/service/conftest.py)
+pytestmark = pytest.mark.xdist_group("service_access")
 
 
 ROLES = ["county", "city", "province", "analyst", "granted", "admin", None]

@@ -29,6 +29,11 @@ from service.accounts import Accounts, Policy
 from service.api import build_api
 from service.app import create_app
 from tests.conftest import ROOT
+from tests.interim import read_table
+
+# the module on one worker, its `env` copied once; modules balance across workers (the
+# service base is built once per worker: tests/service/conftest.py)
+pytestmark = pytest.mark.xdist_group("service_api")
 
 FORBIDDEN = ("score", "probability", "risk_1_feature", "override_rule", "margin", "class_model")
 
@@ -79,7 +84,7 @@ def _classes(api: Api) -> pd.DataFrame:
 
 
 def _registry(api: Api) -> pd.DataFrame:
-    return pd.read_parquet(api.settings.interim / "enterprises.parquet")
+    return read_table(api.settings.interim, "enterprises")
 
 
 def test_auth_scopes_and_audit(api: Api) -> None:
@@ -214,7 +219,7 @@ def test_results_go_through_feedback_like_the_cli(api: Api, tmp_path: Path) -> N
     folder = api.settings.outputs / "2026-10" / "plans" / "routine"
     run = run_feedback(folder, results_csv, cli_interim, tmp_path / "feedback", cfg)
     assert run.summary["linked"] == 3
-    cli = pd.read_parquet(cli_interim / "inspections.parquet")
+    cli = read_table(cli_interim, "inspections")
     cols = [c for c in landed.columns if not c.startswith("_")]
     a = landed[cols].sort_values("inspection_id").reset_index(drop=True)
     b = cli[cli["inspection_id"].str.startswith("API-")][cols]

@@ -29,7 +29,9 @@ from service.config import AnchorConfig, ServiceConfig
 from service.pages import csv as export_csv
 from tests.service.conftest import PASSWORD, Env
 
-pytestmark = pytest.mark.xdist_group("report")
+# the module on one worker, its `env` copied once; modules balance across workers (the
+# service base is built once per worker: tests/service/conftest.py)
+pytestmark = pytest.mark.xdist_group("service_attacks")
 
 
 def _token(c: TestClient) -> str:

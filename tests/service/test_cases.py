@@ -10,12 +10,17 @@ import pandas as pd
 import pytest
 
 from pipelines.cases import CaseStore, store_path
+from tests.interim import read_table
+
+# the module on one worker, its `env` copied once; modules balance across workers (the
+# service base is built once per worker: tests/service/conftest.py)
+pytestmark = pytest.mark.xdist_group("service_cases")
 
 
 @pytest.fixture(scope="module")
 def cases(env, tmp_path_factory):  # type: ignore[no-untyped-def]
     """Two problem cases: one inside the county user's division, one outside its city."""
-    reg = pd.read_parquet(env.settings.interim / "enterprises.parquet",
+    reg = read_table(env.settings.interim, "enterprises",
                           columns=["uscc", "division_code"])  # fmt: skip
     divisions = reg.drop_duplicates("uscc").set_index("uscc")["division_code"]
     # the store the service reads: <outputs>/cases/cases.sqlite (create_app adds the pages)

@@ -16,7 +16,12 @@ from pipelines.publish import publish_dormant, publish_inspections
 from pipelines.remind import run_remind
 from pipelines.report import chromium, to_pdf
 from tests.conftest import ROOT
+from tests.interim import read_table
 from tests.pipelines.outreach_scan import leaks
+
+# the module on one worker, its `env` copied once; modules balance across workers (the
+# service base is built once per worker: tests/service/conftest.py)
+pytestmark = pytest.mark.xdist_group("service_outreach")
 
 
 def _has_chromium() -> bool:
@@ -33,14 +38,14 @@ def outreach(env):  # type: ignore[no-untyped-def]
     round's results and the dormant list, written after the months were sealed."""
     cfg = load_config(ROOT / "configs" / "remind.yaml", OutreachConfig)
     s = env.settings
-    reg = pd.read_parquet(s.interim / "enterprises.parquet", columns=["uscc", "division_code"])
+    reg = read_table(s.interim, "enterprises", columns=["uscc", "division_code"])
     other = str(reg.set_index("uscc").at[env.outside, "division_code"])
     fmt = "both" if _has_chromium() else "html"
     mine = run_remind(
         "2026-10", cfg, s.interim, s.outputs, division=env.division, fmt=fmt, printer=to_pdf
     )
     run_remind("2026-10", cfg, s.interim, s.outputs, division=other, fmt="html")
-    insp = pd.read_parquet(s.interim / "inspections.parquet", columns=["plan_id"])
+    insp = read_table(s.interim, "inspections", columns=["plan_id"])
     plan_id = str(insp["plan_id"].value_counts().index[0])
     publish_inspections(plan_id, "2026-10", "任务", cfg, s.interim, s.outputs)
     publish_dormant("2026-10", cfg, s.interim, s.outputs)
@@ -95,8 +100,8 @@ def test_publication_rows_are_those_of_the_jurisdiction(
     env, outreach, report_month, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
     _, _, plan_id = outreach
-    reg = pd.read_parquet(
-        env.settings.interim / "enterprises.parquet", columns=["uscc", "division_code"]
+    reg = read_table(
+        env.settings.interim, "enterprises", columns=["uscc", "division_code"]
     ).set_index("uscc")["division_code"]
     for name in (plan_id, "dormant"):
         r = env.client("county").get(f"/outreach/publication/{name}.csv?month=2026-10")

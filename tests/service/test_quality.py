@@ -10,7 +10,9 @@ from pipelines import chain
 from pipelines.render.wording import BANNER_ZH as BANNER
 from tests.service.conftest import Env
 
-pytestmark = pytest.mark.xdist_group("report")
+# the module on one worker, its `env` copied once; modules balance across workers (the
+# service base is built once per worker: tests/service/conftest.py)
+pytestmark = pytest.mark.xdist_group("service_quality")
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import re
 import shutil
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import yaml
 from fastapi.testclient import TestClient
@@ -22,6 +21,7 @@ from service.accounts import Accounts, Policy
 from service.app import Settings, create_app
 from service.config import ServiceConfig
 from tests.conftest import model_config
+from tests.interim import read_table
 from tests.pipelines.test_update import MONTH, configs, make_month, serious_rows, write_delivery
 from tests.service.conftest import PASSWORD
 
@@ -47,7 +47,7 @@ def served(small_interim, tmp_path: Path):  # type: ignore[no-untyped-def]
     month = make_month(interim, outputs)
     audit_log = outputs / "audit.jsonl"
     seal.seal(outputs, MONTH, "admin", audit_log)
-    reg = pd.read_parquet(interim / "enterprises.parquet", columns=["uscc", "division_code"])
+    reg = read_table(interim, "enterprises", columns=["uscc", "division_code"])
     reg = reg.set_index("uscc").loc[month[month["override_rule"].isna()]["uscc"]]
     firm = str(reg.index[0])
     division = str(reg["division_code"].iloc[0])
