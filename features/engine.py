@@ -294,15 +294,22 @@ def define_macros(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _pit_views(con: duckdb.DuckDBPyConnection, w: Window) -> None:
-    for name in w.tables:
+def pit_views(w: Window) -> list[tuple[str, str]]:
+    """``(pit_<table>, SELECT)`` for every event table of ``w``: its rows whose event date and
+    received date are both on or before ``w.end`` (shared by the DuckDB and Spark engines)."""
+    views = []
+    for name in sorted(w.tables):
         spec = TABLES[name]
         if spec.event_date is None:
             continue
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW pit_{name} AS SELECT * FROM raw_{name} "
-            f"WHERE {spec.event_date} <= {w.end} AND received_date <= {w.end}"
+        views.append(
+            (
+                f"pit_{name}",
+                f"SELECT * FROM raw_{name} "
+                f"WHERE {spec.event_date} <= {w.end} AND received_date <= {w.end}",
+            )
         )
+    return views
 
 
 def feature_sql(f: Feature, w: Window) -> str:
@@ -333,6 +340,53 @@ def feature_select(catalog: tuple[Feature, ...], present_blocks: set[str], w: Wi
     return ",\n  ".join(cols)
 
 
+@dataclass(frozen=True)
+class MonthPlan:
+    """What computing one month runs, in order, whatever the engine (DuckDB here,
+    ``pipelines.spark.features`` on Spark): the ``pit_`` views, the population ``pop``, the
+    blocks that can run (``blk_<alias>``, each after the blocks it needs), and the final
+    SELECT of every catalog feature, sorted by ``uscc``."""
+
+    window: Window
+    pit: tuple[tuple[str, str], ...]
+    population: str
+    #: (block, its SELECT) for every block whose sources were delivered, in dependency order
+    blocks: tuple[tuple[Block, str], ...]
+    final: str
+
+
+def month_plan(
+    month: str,
+    cfg: FeaturesConfig,
+    tables: Iterable[str],
+    catalog: tuple[Feature, ...],
+    blocks: Iterable[Block],
+    population: Callable[[Window], str],
+    coverage: Mapping[str, dt.date] | None = None,
+    cutoff: dt.date | None = None,
+) -> MonthPlan:
+    """The statements of one month (see `MonthPlan`); ``coverage`` and ``cutoff`` as in
+    `month_batches`."""
+    w = Window(month, cfg, frozenset(tables), coverage_pairs(coverage), cutoff)
+    present: set[str] = set()
+    joins = []
+    ran: list[tuple[Block, str]] = []
+    for b in _order(blocks):
+        if not all(w.has(t) for t in b.sources) or not set(b.needs) <= present:
+            continue
+        ran.append((b, b.sql(w)))
+        present.add(b.alias)
+        if b.joined:
+            joins.append(f"LEFT JOIN blk_{b.alias} {b.alias} ON {b.alias}.uscc = p.uscc")
+    # sorting the projected rows is about twice as fast as ORDER BY over the joins
+    final = (
+        f"SELECT * FROM (SELECT {feature_select(catalog, present, w)}\nFROM pop p\n"
+        + "\n".join(joins)
+        + ") q ORDER BY uscc"
+    )
+    return MonthPlan(w, tuple(pit_views(w)), population(w), tuple(ran), final)
+
+
 @contextmanager
 def month_batches(
     con: duckdb.DuckDBPyConnection,
@@ -350,26 +404,16 @@ def month_batches(
     by ``uscc``, as a stream of record batches (memory stays bounded at province scale).
     ``coverage`` is each table's first covered day (`Window.coverage`; none: not censored);
     ``cutoff`` a day within ``month`` to compute at instead of its end (`Window.cutoff`)."""
-    w = Window(month, cfg, frozenset(tables), coverage_pairs(coverage), cutoff)
-    _pit_views(con, w)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE pop AS {population(w)}")
+    plan = month_plan(month, cfg, tables, catalog, blocks, population, coverage, cutoff)
+    for view, select in plan.pit:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {select}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE pop AS {plan.population}")
     present: set[str] = set()
-    joins = []
     try:
-        for b in _order(blocks):
-            if not all(w.has(t) for t in b.sources) or not set(b.needs) <= present:
-                continue
-            con.execute(f"CREATE OR REPLACE TEMP TABLE blk_{b.alias} AS {b.sql(w)}")
+        for b, select in plan.blocks:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE blk_{b.alias} AS {select}")
             present.add(b.alias)
-            if b.joined:
-                joins.append(f"LEFT JOIN blk_{b.alias} {b.alias} ON {b.alias}.uscc = p.uscc")
-        # sorting the projected rows is about twice as fast as ORDER BY over the joins
-        query = (
-            f"SELECT * FROM (SELECT {feature_select(catalog, present, w)}\nFROM pop p\n"
-            + "\n".join(joins)
-            + ") q ORDER BY uscc"
-        )
-        reader = con.sql(query).to_arrow_reader(batch_rows)
+        reader = con.sql(plan.final).to_arrow_reader(batch_rows)
         try:
             yield reader
         finally:

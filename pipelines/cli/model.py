@@ -286,12 +286,29 @@ def classify(
             "(configs/model.yaml whatif; needs the risk points)",
         ),
     ] = True,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="local (this process) or spark (Spark tasks: configs/spark.yaml; not for a "
+            "shares scheme; the what-if still runs locally)"
+        ),
+    ] = "local",
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            help="with --engine spark: local[N] or spark://host:port (replaces the config's)"
+        ),
+    ] = None,
+    spark_config: Annotated[
+        Path, typer.Option(help="with --engine spark: the Spark settings (YAML)")
+    ] = Path("configs/spark.yaml"),
 ) -> None:
     """Score every enterprise of a month and assign its class (with overrides), with its
     main risk points (exact TreeSHAP) unless --no-explain, and what would lower the risk of
     every high-class (C, D) enterprise unless --no-whatif (outputs/<month>/whatif.parquet).
 
-    Example: [bold]riskclass classify --as-of 2026-10[/]
+    Example: [bold]riskclass classify --as-of 2026-10[/]; on a cluster:
+    [bold]riskclass classify --as-of 2026-10 --engine spark --spark-master spark://host:7077[/]
     """
     from models.classes import ClassScheme, SchemeError
     from models.config import ModelConfig
@@ -300,6 +317,11 @@ def classify(
     try:
         cfg = load_config(config, ModelConfig)
         sch = load_config(scheme or cfg.class_scheme, ClassScheme)
+        spark_cfg = None
+        if engine == "spark":
+            from pipelines.spark.config import SparkConfig
+
+            spark_cfg = load_config(spark_config, SparkConfig).with_master(spark_master)
         with progress() as bar:
             task = bar.add_task(f"classifying {as_of}", total=None)
             report = run_classify(
@@ -313,6 +335,8 @@ def classify(
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
                 interim=interim if whatif else None,
                 whatif=cfg.whatif if whatif else None,
+                engine=engine,
+                spark_config=spark_cfg,
             )
     except (ConfigError, ClassifyError, SchemeError) as exc:
         fail(str(exc))

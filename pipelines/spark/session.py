@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipelines.spark.config import SparkConfig
 
 #: Settings every session gets (a config may add its own).
 DEFAULTS: dict[str, str] = {
@@ -24,14 +27,34 @@ DEFAULTS: dict[str, str] = {
 }
 
 
-def session(master: str = "local[2]", app: str = "riskclass", **conf: str) -> Any:
-    """A new or the running SparkSession on ``master`` with :data:`DEFAULTS` and ``conf``."""
+def session(
+    master: str | None = None,
+    app: str = "riskclass",
+    config: SparkConfig | None = None,
+    **conf: str,
+) -> Any:
+    """A new or the running SparkSession with :data:`DEFAULTS`, then ``config``'s settings
+    (``configs/spark.yaml``: master, memory, cores, partitions, Arrow batch rows), then ``conf``.
+
+    ``master`` replaces the config's (a command's ``--spark-master``); without either the
+    session runs on ``local[2]``.
+    """
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
-    builder = SparkSession.builder.master(master).appName(app)
-    for k, v in {**DEFAULTS, **conf}.items():
+    settings = dict(DEFAULTS)
+    if config is not None:
+        config = config.with_master(master)
+        master = config.master
+        settings.update(config.spark_conf())
+    if master is not None and master.startswith(("spark://127.0.0.1:", "spark://localhost:")):
+        # a cluster on loopback (`pipelines.spark.cluster`): its executors call the driver back
+        settings.setdefault("spark.driver.host", "127.0.0.1")
+        settings.setdefault("spark.driver.bindAddress", "127.0.0.1")
+    settings.update(conf)
+    builder = SparkSession.builder.master(master or "local[2]").appName(app)
+    for k, v in settings.items():
         builder = builder.config(k, v)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
