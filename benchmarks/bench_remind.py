@@ -54,7 +54,10 @@ Path(sys.argv[6]).write_text(json.dumps({"seconds": seconds, "summary": run.summ
 
 def make_county(interim: Path, scratch: Path, size: int) -> tuple[Path, str, list[str]]:
     """A scratch interim folder whose one division holds ``size`` enterprises (or fewer)."""
-    reg = pd.read_parquet(interim / "enterprises.parquet")
+    from pipelines import store
+
+    tables = store.open_tables(interim)
+    reg = tables["enterprises"].pandas()
     order = reg["division_code"].value_counts()
     taken: list[str] = []
     for code in order.index:
@@ -65,11 +68,11 @@ def make_county(interim: Path, scratch: Path, size: int) -> tuple[Path, str, lis
     county = taken[0]
     out = scratch / "interim"
     out.mkdir(parents=True, exist_ok=True)
+    # written in the single-file layout, which the store still reads
     firms.assign(division_code=county).to_parquet(out / "enterprises.parquet")
     for name in TABLES:
-        path = interim / f"{name}.parquet"
-        if path.is_file():
-            t = pd.read_parquet(path)
+        if name in tables and name != "enterprises":
+            t = tables[name].pandas()
             t[t["uscc"].isin(firms["uscc"])].to_parquet(out / f"{name}.parquet")
     return out, county, taken
 

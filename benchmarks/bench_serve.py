@@ -48,7 +48,7 @@ MIX = (("search", 0.4), ("report", 0.3), ("list", 0.2), ("hotspots", 0.1))
 
 
 def prepare(month: str, users: int) -> tuple[Path, list[tuple[str, list[str]]]]:
-    from pipelines import paths
+    from pipelines import paths, store
     from service import seal
     from service.accounts import Accounts, Policy
 
@@ -60,7 +60,9 @@ def prepare(month: str, users: int) -> tuple[Path, list[tuple[str, list[str]]]]:
     outputs = WORK / "outputs"
     shutil.copytree(src, outputs / month)
     seal.seal(outputs, month, "bench", paths.Outputs(outputs).audit_log)
-    reg = pd.read_parquet(ROOT / paths.DATA.table("enterprises"), columns=["uscc", "division_code"])
+    reg = store.open_table(ROOT / paths.DATA.interim, "enterprises").pandas(
+        ["uscc", "division_code"]
+    )  # type: ignore[union-attr]
     classed = pd.read_parquet(demo.classes(month), columns=["uscc"])
     reg = reg[reg["uscc"].isin(set(classed["uscc"]))]
     counties = reg["division_code"].astype(str).value_counts().index

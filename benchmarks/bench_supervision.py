@@ -37,6 +37,7 @@ def county_plans(month: str, seed: int, scratch: Path) -> dict[str, object]:
     from models.sampling import Campaign
     from pipelines.config import load_config
     from pipelines.plan import run_plan
+    from pipelines.store import open_table
 
     outputs = scratch / "outputs"
     (outputs / month).mkdir(parents=True, exist_ok=True)
@@ -47,7 +48,7 @@ def county_plans(month: str, seed: int, scratch: Path) -> dict[str, object]:
     scheme = load_config(ROOT / "configs" / "classes" / "henan.yaml", ClassScheme)
     campaign = load_config(ROOT / "configs" / "campaigns" / "county_routine.yaml", Campaign)
     classes = pd.read_parquet(link, columns=["uscc"])
-    reg = pd.read_parquet(interim / "enterprises.parquet", columns=["uscc", "division_code"])
+    reg = open_table(interim, "enterprises").pandas(["uscc", "division_code"])  # type: ignore[union-attr]
     counties = sorted(reg[reg["uscc"].isin(classes["uscc"])]["division_code"].dropna().unique())
     rows = []
     start = time.perf_counter()

@@ -121,12 +121,15 @@ class _Window:
 
 def _read(source: Path, table: str, columns: list[str]) -> pd.DataFrame | None:
     """The columns of one ingested table (dates as datetime64); None when not delivered."""
-    path = Path(source) / f"{table}.parquet"
-    if not path.is_file():
+    from pipelines.store import open_table
+
+    snap = open_table(Path(source), table)
+    if snap is None:
         if TABLES[table].required:
             raise FileNotFoundError(f"required table {table} is missing from {source}")
         return None
-    return pd.read_parquet(path, columns=columns, to_pandas_kwargs={"date_as_object": False})
+    frame: pd.DataFrame = snap.arrow(columns).to_pandas(date_as_object=False)
+    return frame
 
 
 def _pit(frame: pd.DataFrame, table: str, w: _Window) -> pd.DataFrame:

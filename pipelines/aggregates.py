@@ -1,7 +1,7 @@
 """Simple per-enterprise aggregates of the delivered tables: the plain baseline's inputs.
 
 What a data scientist computes in ten minutes from the ingested folder
-(``data/interim/<table>.parquet``, `pipelines.paths.table`), point in time, with no domain
+(``data/interim``, read through `pipelines.store`), point in time, with no domain
 logic. For each label row (``uscc``, ``feature_month``), over the records whose event date
 and received date (`contract.tables.Table.event_date`, ``received_date``) are both on or
 before the feature month's end:
@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from contract.tables import TABLES
-from pipelines import paths
+from pipelines import store
 
 #: A text column is counted per value when it holds at most this many distinct values.
 LOW_CARDINALITY = 12
@@ -208,8 +208,8 @@ def _connect(threads: int) -> duckdb.DuckDBPyConnection:
 
 
 def _source(interim: Path, table: str) -> str | None:
-    path = paths.table(interim, table)
-    return f"read_parquet({_lit(path.as_posix())})" if path.is_file() else None
+    snap = store.open_table(interim, table)
+    return snap.sql() if snap is not None else None
 
 
 def _columns(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, str]:

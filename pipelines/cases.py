@@ -228,13 +228,16 @@ class CaseStore:
         return OpenResult(len(found), len(rows), len(found) - len(rows))
 
     def open_from_interim(self, interim: Path, as_of: Month, by: str = "cases open") -> OpenResult:
-        """Open the cases of the problems found in ``<interim>/inspections.parquet`` received
+        """Open the cases of the problems found in the interim inspections table received
         by the end of ``as_of``."""
-        path = Path(interim) / "inspections.parquet"
-        ent_path = Path(interim) / "enterprises.parquet"
-        for p in (path, ent_path):
-            if not p.is_file():
-                raise CasesError(f"{p}: not found (rule: run `riskclass ingest` first)")
+        from pipelines import store as interim_store
+
+        found = interim_store.open_tables(Path(interim))
+        for name in ("inspections", "enterprises"):
+            if name not in found:
+                raise CasesError(
+                    f"{interim}: table {name} not found (rule: run `riskclass ingest` first)"
+                )
         cols = [
             "inspection_id",
             "uscc",
@@ -243,10 +246,10 @@ class CaseStore:
             "problem_category",
             "received_date",
         ]
-        insp = pd.read_parquet(path, columns=cols)
+        insp = found["inspections"].pandas(cols)
         received = pd.to_datetime(insp["received_date"]).dt.date
         insp = insp.loc[(received <= as_of.end).to_numpy()]
-        ents = pd.read_parquet(ent_path, columns=["uscc", "division_code"])
+        ents = found["enterprises"].pandas(["uscc", "division_code"])
         divisions = ents.drop_duplicates("uscc").set_index("uscc")["division_code"]
         return self.open_cases(insp, divisions, by)
 

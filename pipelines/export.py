@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines import paths
+from pipelines import paths, store
 from pipelines.io import atomic_write
 from pipelines.updates import current, read_updates
 
@@ -90,9 +90,11 @@ def run_export(month: str, outputs: Path, interim: Path, out: Path) -> ExportRun
             f"export: {classes_path} not found; classify the month first "
             f"(riskclass classify --as-of {month})"
         )
-    registry_path = paths.table(Path(interim), "enterprises")
-    if not registry_path.is_file():
-        raise ExportError(f"export: registry {registry_path} not found (riskclass ingest)")
+    registry_table = store.open_table(Path(interim), "enterprises")
+    if registry_table is None:
+        raise ExportError(
+            f"export: registry (table enterprises) not found in {interim} (riskclass ingest)"
+        )
     have = set(pq.read_schema(classes_path).names)
     missing = {"uscc", "class_final"} - have
     if missing:
@@ -105,7 +107,7 @@ def run_export(month: str, outputs: Path, interim: Path, out: Path) -> ExportRun
     classes = current(
         pq.read_table(classes_path, columns=cols).to_pandas(), read_updates(Path(outputs), month)
     )[[c for c in cols if c != "override_rule"]]
-    registry = pq.read_table(registry_path, columns=REGISTRY_COLUMNS).to_pandas()
+    registry = registry_table.pandas(REGISTRY_COLUMNS)
     frame = platform_frame(classes, registry, month)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

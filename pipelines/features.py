@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 import pyarrow as pa
@@ -37,10 +37,14 @@ from features.engine import (
     Window,
     define_macros,
 )
-from pipelines import paths
+from pipelines import paths, store
 from pipelines.io import PARQUET_OPTIONS, atomic_write
+from pipelines.store import TableSnapshot
 
 log = logging.getLogger(__name__)
+
+#: Where a month's features are computed: DuckDB on this machine, or Spark SQL.
+Engine = Literal["duckdb", "spark"]
 
 
 def _fingerprint_sql(f: Feature) -> str:
@@ -126,9 +130,10 @@ class FeaturesReport:
         }
 
 
-def source_tables(source: Path) -> dict[str, Path]:
-    """The contract tables present in an ingested folder (``<table>.parquet``)."""
-    return paths.tables(source)
+def source_tables(source: Path, as_of: str | None = None) -> dict[str, TableSnapshot]:
+    """The contract tables of an ingested folder at its current state (or at the state the
+    pipeline had after the last ingest whose month is <= ``as_of``: `pipelines.store`)."""
+    return store.open_tables(source, as_of)
 
 
 def connect(cfg: FeaturesConfig, spill: Path | None = None) -> duckdb.DuckDBPyConnection:
@@ -178,7 +183,7 @@ def lacking_groups(absent: list[str]) -> dict[str, list[str]]:
 
 def register_sources(
     con: duckdb.DuckDBPyConnection,
-    tables: dict[str, Path],
+    tables: Mapping[str, TableSnapshot],
     unavailable: dict[str, str] | None = None,
 ) -> None:
     """``raw_<table>`` views over the ingested Parquet files (once per connection). A
@@ -196,10 +201,8 @@ def register_sources(
             "features: the registry (enterprises) is missing from the source folder "
             "[rule: required table]; run `riskclass ingest` first"
         )
-    for name, path in tables.items():
-        con.execute(
-            f"CREATE OR REPLACE VIEW raw_{name} AS SELECT * FROM read_parquet('{path.as_posix()}')"
-        )
+    for name, snap in tables.items():
+        con.execute(f"CREATE OR REPLACE VIEW raw_{name} AS SELECT * FROM {snap.sql()}")
 
 
 def derived_path(out: Path) -> Path:
@@ -210,7 +213,7 @@ def derived_path(out: Path) -> Path:
 def _derived_spec(
     con: duckdb.DuckDBPyConnection,
     cfg: FeaturesConfig,
-    tables: dict[str, Path],
+    tables: Mapping[str, TableSnapshot],
     out: Path,
     last_month: str,
     rediscover: bool,
@@ -243,18 +246,29 @@ def _write_month(
     con: duckdb.DuckDBPyConnection,
     month: str,
     cfg: FeaturesConfig,
-    tables: dict[str, Path],
+    tables: Mapping[str, TableSnapshot],
     path: Path,
     metadata: dict[str, str],
     derived: DerivedSpec | None = None,
     coverage: Mapping[str, dt.date] | None = None,
+    spark: Any = None,
 ) -> tuple[int, dict[str, float]]:
     """Stream the month into ``path`` (atomically); return rows and missing share per column.
-    ``coverage``: each table's first covered day (`table_coverage`)."""
+    ``coverage``: each table's first covered day (`table_coverage`). With a ``spark``
+    session the month is computed on Spark (`pipelines.spark.features`: the same SQL, the
+    same schema), and written here the same way."""
     rows = 0
     catalog = full_catalog(derived)
     missing = dict.fromkeys((f.name for f in catalog), 0)
-    with month_batches(con, month, cfg, tables, derived, coverage=coverage) as reader:
+    if spark is None:
+        batches = month_batches(con, month, cfg, tables, derived, coverage=coverage)
+    else:
+        from pipelines.spark import features as spark_features
+
+        batches = spark_features.month_batches(
+            spark, month, cfg, tables, path.parent / ".spark", derived, coverage=coverage
+        )
+    with batches as reader:
         schema = reader.schema.with_metadata(metadata)
 
         def write(tmp: Path) -> None:
@@ -273,6 +287,20 @@ def _write_month(
     return rows, {k: v / max(rows, 1) for k, v in missing.items()}
 
 
+def _spark_session(master: str | None) -> tuple[Any, bool]:
+    """The running SparkSession (a caller's, e.g. a test's), else a new one on ``master``
+    (else ``configs/spark.yaml``'s): (session, whether this run started it and must stop it)."""
+    from pyspark.sql import SparkSession
+
+    from pipelines.spark.config import load_spark_config
+    from pipelines.spark.session import session
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active, False
+    return session(master, config=load_spark_config()), True
+
+
 def run_features(
     cfg: FeaturesConfig,
     source: Path,
@@ -280,6 +308,8 @@ def run_features(
     months: list[str],
     progress: Callable[[str], None] | None = None,
     rediscover: bool = False,
+    engine: Engine = "duckdb",
+    spark_master: str | None = None,
 ) -> FeaturesReport:
     """Build the feature file of every month in ``months`` from the ingested ``source``.
 
@@ -287,7 +317,15 @@ def run_features(
     once, from the records received by the end of the latest month asked for, and kept in
     ``<out>/derived.json``; later runs into the same folder reuse them, so that every month's
     file has the same columns (``rediscover``: look again, e.g. after new indicators arrive;
-    the catalog fingerprint then changes and models must be retrained)."""
+    the catalog fingerprint then changes and models must be retrained).
+
+    ``engine="spark"`` computes each month on Spark SQL (`pipelines.spark.features`) on
+    ``spark_master`` (else the ``master:`` of ``configs/spark.yaml``), reusing a session that
+    is already running; the files are the same as DuckDB's. The source checks and the
+    discovery of derived features stay on DuckDB (they read the tables' metadata and one
+    month's distinct codes, not a month's features)."""
+    if engine not in ("duckdb", "spark"):
+        raise FeatureError(f"features: engine {engine!r}: give duckdb or spark")
     tables = source_tables(Path(source))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -324,7 +362,14 @@ def run_features(
             ensure_ascii=False,
             sort_keys=True,
         )
+    spark: Any = None
+    own_session = False
     try:
+        if engine == "spark":
+            spark, own_session = _spark_session(spark_master)
+            from pipelines.spark.features import register_sources as spark_sources
+
+            spark_sources(spark, tables)
         for month in months:
             if progress is not None:
                 progress(month)
@@ -339,6 +384,7 @@ def run_features(
                 {**metadata, "riskclass.month": month},
                 derived,
                 coverage=coverage,
+                spark=spark,
             )
             seconds = time.perf_counter() - t0
             if rows == 0:
@@ -354,4 +400,7 @@ def run_features(
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
+        shutil.rmtree(out / ".spark", ignore_errors=True)  # Spark's part files
+        if own_session and spark is not None:
+            spark.stop()
     return report

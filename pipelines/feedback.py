@@ -33,10 +33,11 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
-import pyarrow.parquet as pq
 
 from contract.tables import TABLES
+from pipelines import store
 from pipelines.intake.config import IngestConfig
 from pipelines.intake.engine import run_ingest
 from pipelines.intake.findings import RESULT_COLUMNS, link
@@ -44,7 +45,6 @@ from pipelines.intake.readers import StructuralError, header_map, normalise_head
 from pipelines.intake.reconciliation import IngestReport
 from pipelines.io import atomic_write, formula_safe_text, write_csv, write_json
 from pipelines.paths import plan_files
-from pipelines.paths import table as table_file
 
 
 class FeedbackError(ValueError):
@@ -130,12 +130,16 @@ def read_results(path: Path) -> pd.DataFrame:
 
 def _received(interim: Path, plan_id: str) -> pd.DataFrame:
     """The plan's results already in the inspections table (uscc, inspection_id)."""
-    path = table_file(interim, "inspections")
-    if not path.is_file():
+    snap = store.open_table(interim, "inspections")
+    if snap is None:
         return pd.DataFrame(columns=["uscc", "inspection_id"])
-    got = pq.read_table(
-        path, columns=["uscc", "inspection_id", "plan_id"], filters=[("plan_id", "=", plan_id)]
-    ).to_pandas()
+    con = duckdb.connect()
+    try:
+        got = con.execute(
+            f"SELECT uscc, inspection_id FROM {snap.sql()} WHERE plan_id = ?", [plan_id]
+        ).df()
+    finally:
+        con.close()
     return got[["uscc", "inspection_id"]]
 
 

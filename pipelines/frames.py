@@ -39,7 +39,7 @@ from models.data import (
     received_by,
     split_by_month,
 )
-from pipelines import paths
+from pipelines import paths, store
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +51,13 @@ class FrameError(ValueError):
 
 def read_inspections(interim: Path) -> pd.DataFrame:
     """The validated inspections table (``riskclass ingest``): the labels' source."""
-    path = paths.table(interim, "inspections")
-    if not path.exists():
+    snap = store.open_table(interim, "inspections")
+    if snap is None:
         raise FrameError(
-            f"no inspections table {path}: run `riskclass ingest` with the inspection results, "
+            f"no inspections table in {interim}: run `riskclass ingest` with the inspection results, "
             "or train on a labelled snapshot (`riskclass train --labels FILE --as-of DATE`)"
         )
-    return pq.read_table(path).to_pandas()
+    return snap.pandas()
 
 
 def load_training_frame(

@@ -10,7 +10,7 @@ root in the Makefile, DVC and the CLI's defaults); a caller that works elsewhere
 >>> Outputs(Path("/srv/rc")).plan_csv("2026-10", "routine").as_posix()
 '/srv/rc/2026-10/plans/routine/plan.csv'
 >>> Data().table("inspections").as_posix()
-'data/interim/inspections.parquet'
+'data/interim/inspections'
 """
 
 from __future__ import annotations
@@ -59,7 +59,8 @@ class Data:
         return self.root / "interim"
 
     def table(self, name: str) -> Path:
-        """One validated contract table, ``interim/<name>.parquet``."""
+        """The folder of one validated contract table, ``interim/<name>/`` (a Delta table:
+        read it through `pipelines.store`, which knows which of its files a state holds)."""
         return table(self.interim, name)
 
     @property
@@ -78,16 +79,10 @@ class Data:
 
 
 def table(interim: Path, name: str) -> Path:
-    """A validated contract table in an interim folder given by the caller."""
-    return Path(interim) / f"{name}.parquet"
-
-
-def tables(interim: Path) -> dict[str, Path]:
-    """The contract tables present in an interim folder, by name (as every reader finds them)."""
-    from contract.tables import TABLES
-
-    found = {name: table(interim, name) for name in TABLES}
-    return {name: path for name, path in found.items() if path.is_file()}
+    """The folder of a validated contract table (a Delta table) in an interim folder given by
+    the caller. Readers never list its files themselves: `pipelines.store.open_table` gives
+    the files of the current state (or of an earlier month's)."""
+    return Path(interim) / name
 
 
 def plan_files(folder: Path) -> tuple[Path, Path]:

@@ -48,8 +48,9 @@ from models.sampling import (
     targeted,
     visits,
 )
+from pipelines import store
 from pipelines.io import write_csv, write_json, write_xlsx
-from pipelines.paths import Outputs, features_file, table
+from pipelines.paths import Outputs, features_file
 from pipelines.updates import current, read_updates
 
 COLUMNS = [
@@ -141,20 +142,20 @@ def population(
     classes = current(
         pq.read_table(path, columns=cols).to_pandas(), read_updates(Path(outputs), as_of)
     )[["uscc", "class_final", "scheme"]]
-    reg_path = table(interim, "enterprises")
-    if not reg_path.is_file():
-        raise PlanError(f"plan: table enterprises not found at {reg_path}; run ingest")
+    registry = store.open_table(interim, "enterprises")
+    if registry is None:
+        raise PlanError(f"plan: table enterprises not found in {interim}; run ingest")
     wanted = ["uscc", "name", "division_code", "industry_code", "established_date"]
     wanted += ["status", "sector_tags"]
-    present = set(pq.read_schema(reg_path).names)
-    reg = pq.read_table(reg_path, columns=[c for c in wanted if c in present]).to_pandas()
+    present = set(registry.schema().names)
+    reg = registry.pandas([c for c in wanted if c in present])
     # a registry without these (older deliveries): no industry scope possible, and every
     # enterprise counted as existing all of the last 12 months
     for optional in ("industry_code", "established_date"):
         if optional not in reg.columns:
             if optional == "industry_code" and campaign.industries:
                 raise PlanError(
-                    f"plan: table enterprises ({reg_path}) has no column industry_code "
+                    f"plan: table enterprises ({interim}) has no column industry_code "
                     f"[rule: industries scope of campaign {campaign.name}]"
                 )
             reg[optional] = None
@@ -170,11 +171,9 @@ def population(
     end = pd.Timestamp(month_end(*parse_month(as_of)))
     recent = pd.Series(False, index=pop.index)
     count = pd.Series(0, index=pop.index)
-    insp_path = table(interim, "inspections")
-    if insp_path.is_file():
-        insp = pq.read_table(
-            insp_path, columns=["uscc", "inspection_date", "received_date"]
-        ).to_pandas()
+    insp_table = store.open_table(interim, "inspections")
+    if insp_table is not None:
+        insp = insp_table.pandas(["uscc", "inspection_date", "received_date"])
         when = pd.to_datetime(insp["inspection_date"])
         known = insp[(when <= end) & (pd.to_datetime(insp["received_date"]) <= end)]
         when = pd.to_datetime(known["inspection_date"])

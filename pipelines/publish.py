@@ -34,14 +34,15 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow.parquet as pq
+import pyarrow.compute as pc
 
 from contract.months import Month
 from contract.reference import division_name
 from contract.tables import LIST_SEPARATOR, vocabulary
 from features.reminders import OutreachConfig, PublishRules, dormant, operating
+from pipelines import store
 from pipelines.io import atomic_directory, write_csv, write_json, write_xlsx
-from pipelines.paths import OUTPUTS, table
+from pipelines.paths import OUTPUTS
 
 #: The publicity layout of inspection results: internal name -> header. Nothing else is written.
 INSPECTION_COLUMNS: dict[str, str] = {
@@ -116,10 +117,10 @@ def _allowed(frame: pd.DataFrame, layout: dict[str, str]) -> pd.DataFrame:
 
 
 def _registry(interim: Path) -> pd.DataFrame:
-    path = table(interim, "enterprises")
-    if not path.is_file():
-        raise PublishError(f"publish: table enterprises not found at {path}; run ingest")
-    return pq.read_table(path, columns=REGISTRY).to_pandas()
+    snap = store.open_table(interim, "enterprises")
+    if snap is None:
+        raise PublishError(f"publish: table enterprises not found in {interim}; run ingest")
+    return snap.pandas(REGISTRY)
 
 
 def _write(frame: pd.DataFrame, folder: Path, stem: str, sheet: str) -> list[Path]:
@@ -182,15 +183,16 @@ def publish_inspections(
     ``task_no``: the public task number (default ``plan_id``, a platform's own number; a plan
     drawn here gets a neutral one from the CLI, never its internal id, which names the campaign)."""
     Month(month)
-    path = table(interim, "inspections")
-    if not path.is_file():
-        raise PublishError(f"publish: table inspections not found at {path}; run ingest")
-    insp = pq.read_table(
-        path, columns=INSPECTION_SOURCE, filters=[("plan_id", "=", plan_id)]
-    ).to_pandas()
+    snap = store.open_table(interim, "inspections")
+    if snap is None:
+        raise PublishError(f"publish: table inspections not found in {interim}; run ingest")
+    insp = snap.arrow(INSPECTION_SOURCE)
+    insp = (
+        insp.filter(pc.equal(insp.column("plan_id"), plan_id)).select(INSPECTION_SOURCE).to_pandas()
+    )
     if insp.empty:
         raise PublishError(
-            f"publish: inspections.plan_id: no result of round {plan_id} in {path} "
+            f"publish: inspections.plan_id: no result of round {plan_id} in {interim} "
             "(bring them back with `riskclass feedback`)"
         )
     reg = _registry(interim).set_index("uscc")
@@ -246,9 +248,9 @@ def publish_dormant(
     tables = {}
     for name in ("annual_reports", "changes", "licences", "pledges", "penalties",
                  "product_sampling", "inspections"):  # fmt: skip
-        path = table(interim, name)
-        if path.is_file():
-            tables[name] = pq.read_table(path).to_pandas()
+        found = store.open_table(interim, name)
+        if found is not None:
+            tables[name] = found.pandas()
     if "annual_reports" not in tables:
         raise PublishError("publish: table annual_reports not found; dormancy needs it")
     live = operating(reg, end)

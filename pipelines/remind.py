@@ -34,14 +34,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-import pyarrow.parquet as pq
 
 from contract.months import Month
 from contract.reference import division_name
 from contract.tables import vocabulary
 from features.reminders import FACT_KINDS, OutreachConfig, operating, reminder_facts
+from pipelines import store
 from pipelines.io import atomic_directory, atomic_write, write_csv, write_json
-from pipelines.paths import OUTPUTS, table
+from pipelines.paths import OUTPUTS
 from pipelines.render.html import environment
 
 log = logging.getLogger(__name__)
@@ -112,15 +112,11 @@ def reminder_folder(outputs: Path, month: str, division: str) -> Path:
 
 def load_tables(interim: Path) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """The registry and the tables reminders read; optional tables absent give no facts."""
-    reg_path = table(interim, "enterprises")
-    if not reg_path.is_file():
-        raise RemindError(f"remind: table enterprises not found at {reg_path}; run ingest")
-    registry = pq.read_table(reg_path, columns=REGISTRY).to_pandas()
-    tables = {}
-    for name, cols in SOURCES.items():
-        path = table(interim, name)
-        if path.is_file():
-            tables[name] = pq.read_table(path, columns=cols).to_pandas()
+    found = store.open_tables(interim)
+    if "enterprises" not in found:
+        raise RemindError(f"remind: table enterprises not found in {interim}; run ingest")
+    registry = found["enterprises"].pandas(REGISTRY)
+    tables = {name: found[name].pandas(cols) for name, cols in SOURCES.items() if name in found}
     return registry, tables
 
 

@@ -59,7 +59,7 @@ from features.config import FeaturesConfig
 from features.definitions import BLOCKS, CATALOG
 from features.engine import build_month, define_macros
 from models.classes import ClassScheme, holds
-from pipelines import paths
+from pipelines import store
 from pipelines.intake.config import IngestConfig
 from pipelines.intake.engine import IngestError, run_ingest
 from pipelines.intake.readers import StructuralError
@@ -189,12 +189,12 @@ def _named(interim: Path, run_name: str, report: IngestReport) -> list[str]:
     found: set[str] = set()
     try:
         for t in report.tables:
-            path = paths.table(interim, t.table)
-            if t.status != "ingested" or t.accepted == 0 or not path.is_file():
+            snap = store.open_table(interim, t.table)
+            if t.status != "ingested" or t.accepted == 0 or snap is None:
                 continue
             rows = con.execute(
-                "SELECT DISTINCT uscc FROM read_parquet(?) WHERE _delivery = ? AND uscc IS NOT NULL",
-                [str(path), run_name],
+                f"SELECT DISTINCT uscc FROM {snap.sql()} WHERE _delivery = ? AND uscc IS NOT NULL",
+                [run_name],
             ).fetchall()
             found.update(str(r[0]) for r in rows)
     finally:
@@ -215,7 +215,7 @@ def _connect(cfg: FeaturesConfig) -> duckdb.DuckDBPyConnection:
 def _coverage(interim: Path) -> dict[str, dt.date]:
     """The first day each table's records cover (``coverage`` of ``availability.json``, as
     `pipelines.features.table_coverage` reads it)."""
-    path = Path(interim) / "availability.json"
+    path = store.side_file(Path(interim), "availability.json")
     if not path.is_file():
         return {}
     found = json.loads(path.read_text(encoding="utf-8")).get("coverage", {})
@@ -238,9 +238,11 @@ def override_features(
     on or before ``date``. Only enterprise-own features are meaningful here (every table is
     restricted to these enterprises' rows)."""
     month = f"{date.year:04d}-{date.month:02d}"
-    tables = paths.tables(Path(interim))
+    tables = store.open_tables(Path(interim))
     if "enterprises" not in tables:
-        raise UpdateError("update: the interim folder has no registry (enterprises.parquet)")
+        raise UpdateError(
+            f"update: the interim folder {interim} has no registry (table enterprises)"
+        )
     catalog = tuple(f for f in CATALOG if f.name in features)
     missing = features - {f.name for f in catalog}
     if missing:
@@ -250,13 +252,10 @@ def override_features(
     con = _connect(cfg)
     try:
         con.register("named_usccs", pd.DataFrame({"uscc": usccs}))
-        for name, path in tables.items():
+        for name, snap in tables.items():
             cols = {c.name for c in TABLES[name].columns} if name in TABLES else set()
             where = " WHERE uscc IN (SELECT uscc FROM named_usccs)" if "uscc" in cols else ""
-            con.execute(
-                f"CREATE OR REPLACE VIEW raw_{name} AS SELECT * FROM "
-                f"read_parquet('{path.as_posix()}'){where}"
-            )
+            con.execute(f"CREATE OR REPLACE VIEW raw_{name} AS SELECT * FROM {snap.sql()}{where}")
         table = build_month(
             con,
             month,
@@ -290,8 +289,8 @@ def _record(interim: Path, run_name: str, table: str, uscc: str, date: dt.date) 
     """The record that fired a rule: the latest row of ``table`` for ``uscc`` with event and
     received date on or before ``date``, this delivery's rows first; (table, natural key)."""
     spec = TABLES[table]
-    path = paths.table(interim, table)
-    if not path.is_file():
+    snap = store.open_table(interim, table)
+    if snap is None:
         return table, ""
     key = ", ".join(spec.natural_key)
     conds = ["uscc = ?"]
@@ -304,9 +303,9 @@ def _record(interim: Path, run_name: str, table: str, uscc: str, date: dt.date) 
     con = duckdb.connect()
     try:
         row = con.execute(
-            f"SELECT {key} FROM read_parquet(?) WHERE {' AND '.join(conds)} "
+            f"SELECT {key} FROM {snap.sql()} WHERE {' AND '.join(conds)} "
             f"ORDER BY CASE WHEN _delivery = ? THEN 0 ELSE 1 END, {order} LIMIT 1",
-            [str(path), *params, run_name],
+            [*params, run_name],
         ).fetchone()
     finally:
         con.close()

@@ -19,8 +19,9 @@ import pyarrow.parquet as pq
 from contract.months import parse_month, previous_month
 from models.classes import ClassScheme, class_order
 from models.warning import WarningConfig, reason_texts, warnings
+from pipelines import store
 from pipelines.io import atomic_write, write_csv
-from pipelines.paths import Outputs, features_file, table
+from pipelines.paths import Outputs, features_file
 
 
 class WarnError(ValueError):
@@ -74,9 +75,10 @@ def run_warn(
                 before["score"] = float("nan")
             previous = before[["uscc", "class_final", "score"]]
     found = warnings(current, previous, class_order(scheme), cfg)
-    reg = pq.read_table(
-        table(interim, "enterprises"), columns=["uscc", "name", "division_code"]
-    ).to_pandas()
+    registry = store.open_table(interim, "enterprises")
+    if registry is None:
+        raise FileNotFoundError(f"warn: table enterprises not found in {interim}; run ingest")
+    reg = registry.pandas(["uscc", "name", "division_code"])
     texts = reason_texts(cfg)
     found = found.merge(reg, on="uscc", how="left")
     found["reasons_zh"] = found["reasons"].map(lambda s: "；".join(texts[r] for r in s.split(";")))

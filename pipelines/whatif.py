@@ -59,9 +59,10 @@ from features.engine import Window, coverage_pairs, define_macros
 from models import calibration, gbm
 from models.classes import ClassScheme, assign, class_order
 from models.config import WhatIfConfig
-from pipelines import paths
+from pipelines import store
 from pipelines.bundle import Bundle
 from pipelines.io import PARQUET_OPTIONS, atomic_write
+from pipelines.store import TableSnapshot
 
 SCHEMA = pa.schema(
     [
@@ -159,7 +160,7 @@ def run_whatif(
     classes = pq.read_table(classes_path, columns=cols).to_pandas()
     high = chosen(classes, scheme, cfg.top_classes).reset_index(drop=True)
     fcfg, coverage = _file_settings(features_path)
-    tables = paths.tables(Path(source))
+    tables = store.open_tables(Path(source))
     w = Window(month, fcfg, frozenset(tables), coverage_pairs(coverage))
     r = rules(cfg)
     con = duckdb.connect()
@@ -189,20 +190,19 @@ def run_whatif(
 
 
 def _own_records(
-    con: duckdb.DuckDBPyConnection, tables: dict[str, Path], usccs: Iterable[str]
+    con: duckdb.DuckDBPyConnection, tables: dict[str, TableSnapshot], usccs: Iterable[str]
 ) -> dict[str, pd.DataFrame]:
     """Every delivered table's rows of these enterprises: the contract's columns and the
     bureau's pass-through columns (``x_*``, which derived features read); not the lineage."""
     con.register("wi_who", pa.table({"uscc": pa.array(list(usccs), pa.string())}))
     own: dict[str, pd.DataFrame] = {}
-    for name, path in tables.items():
-        have = set(pq.read_schema(path).names)
+    for name, snap in tables.items():
+        have = set(snap.schema().names)
         cols = [c.name for c in TABLES[name].columns if c.name in have]
         cols += sorted(c for c in have if c.startswith("x_") and c not in cols)
         sel = ", ".join(f't."{c}"' for c in cols)
         own[name] = con.execute(
-            f"SELECT {sel} FROM read_parquet('{path.as_posix()}') t "
-            "WHERE t.uscc IN (SELECT uscc FROM wi_who)"
+            f"SELECT {sel} FROM {snap.sql()} t WHERE t.uscc IN (SELECT uscc FROM wi_who)"
         ).df()
     con.unregister("wi_who")
     return own
@@ -247,9 +247,9 @@ def _scenarios(
     )
 
 
-def _arrow(frame: pd.DataFrame, source: Path) -> pa.Table:
-    """A scenario table with the delivered file's column types."""
-    schema = pq.read_schema(source)
+def _arrow(frame: pd.DataFrame, source: TableSnapshot) -> pa.Table:
+    """A scenario table with the delivered table's column types."""
+    schema = source.schema()
     fields = [schema.field(c) for c in frame.columns]
     arrays = []
     for f in fields:
@@ -281,7 +281,7 @@ def _rescore(
     scen: pd.DataFrame,
     w: Window,
     r: remedies.RemedyRules,
-    tables: dict[str, Path],
+    tables: dict[str, TableSnapshot],
     coverage: dict[str, Any],
     features_path: Path,
 ) -> pd.DataFrame:

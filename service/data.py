@@ -20,7 +20,7 @@ from markupsafe import escape
 
 from models.classes import ClassScheme
 from models.config import ModelConfig
-from pipelines import paths
+from pipelines import paths, store
 from pipelines.config import load_config
 from pipelines.results import VerificationMetrics
 from service import web
@@ -111,14 +111,18 @@ def month(state: State, month: str | None) -> str:
     return m
 
 
+def _registry_table(interim: Path) -> store.TableSnapshot:
+    """The registry of the interim folder the service reads (its current state)."""
+    snap = store.open_table(interim, "enterprises")
+    if snap is None:
+        raise FileNotFoundError(f"table enterprises not found in {interim}; run ingest")
+    return snap
+
+
 def registry(state: State) -> pd.DataFrame:
     if state.registry is None:
         cols = ["uscc", "name", "division_code", "industry_code"]
-        state.registry = (
-            pq.read_table(paths.table(state.settings.interim, "enterprises"), columns=cols)
-            .to_pandas()
-            .set_index("uscc")
-        )
+        state.registry = _registry_table(state.settings.interim).pandas(cols).set_index("uscc")
     return state.registry
 
 

@@ -7,8 +7,9 @@ they work on: :mod:`~pipelines.cli.data` (simulate, ingest, features, feedback, 
 (report, plan, simulate-loop, summary, warn), :mod:`~pipelines.cli.records` (seal, audit) and
 :mod:`~pipelines.cli.staff` (users, serve), :mod:`~pipelines.cli.cases` (the follow-up of problems
 found), :mod:`~pipelines.cli.update` (within-month updates), :mod:`~pipelines.cli.outreach` (publication
-and reminders) and :mod:`~pipelines.cli.platform` (the bulk export); :mod:`~pipelines.cli.common` holds
-what they share.
+and reminders) and :mod:`~pipelines.cli.platform` (the bulk export), :mod:`~pipelines.cli.interim` (the interim
+store's states: history, compact, vacuum) and :mod:`~pipelines.cli.spark` (a standalone Spark
+cluster on this machine); :mod:`~pipelines.cli.common` holds what they share.
 Each command imports its stage when it runs, so ``--help`` stays fast.
 """
 
@@ -19,7 +20,19 @@ from typing import Annotated
 
 import typer
 
-from pipelines.cli import cases, data, model, outreach, platform, records, staff, supervise, update
+from pipelines.cli import (
+    cases,
+    data,
+    interim,
+    model,
+    outreach,
+    platform,
+    records,
+    spark,
+    staff,
+    supervise,
+    update,
+)
 from pipelines.environment import no_telemetry
 
 app = typer.Typer(
@@ -64,6 +77,8 @@ app.command()(outreach.publish)
 app.command()(outreach.remind)
 app.command("export")(platform.export)
 app.add_typer(cases.cases_app, name="cases")
+app.add_typer(interim.interim_app, name="interim")
+app.command("spark-cluster")(spark.spark_cluster)
 app.command()(records.seal)
 app.command()(staff.serve)
 app.add_typer(staff.users_app, name="users")

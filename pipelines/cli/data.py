@@ -325,7 +325,7 @@ def _print_reconciliation(r: dict[str, Any], out: Path) -> None:
         )
     _print_quality(r.get("quality") or {})
     console.print(
-        f"accepted: [bold]{out}/<table>.parquet[/]  quarantine: [bold]{out}/quarantine/[/]  "
+        f"accepted: [bold]{out}/<table>/[/] (Delta tables)  quarantine: [bold]{out}/quarantine/[/]  "
         f"reconciliation: [bold]{out}/reconciliation.json[/]  Data Docs: [bold]{r['data_docs']}[/]"
     )
 
@@ -390,9 +390,7 @@ def preview_source(
     ] = None,
     registry: Annotated[
         Path | None,
-        typer.Option(
-            help="interim folder whose enterprises.parquet resolves the file's enterprises"
-        ),
+        typer.Option(help="interim folder whose enterprises table resolves the file's enterprises"),
     ] = DATA.interim,
     as_of: Annotated[
         Month | None, month_option("data month YYYY-MM: records dated after its end are rejected")
@@ -544,11 +542,26 @@ def features(
             "(<out>/derived.json; models must then be retrained)"
         ),
     ] = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="duckdb (this machine) or spark (the same SQL on Spark SQL: a cluster, or "
+            "local[N]); the files are the same"
+        ),
+    ] = "duckdb",
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            help="with --engine spark: local[N] or spark://host:port "
+            "(default: master: of configs/spark.yaml)"
+        ),
+    ] = None,
 ) -> None:
     """Point-in-time features of every enterprise, five information groups, per month end.
 
     Examples: [bold]riskclass features --as-of 2026-10[/];
-    [bold]riskclass features --from 2024-10 --to 2026-10[/] (training history)
+    [bold]riskclass features --from 2024-10 --to 2026-10[/] (training history);
+    [bold]riskclass features --as-of 2026-10 --engine spark --spark-master local[2][/]
     """
     from features.config import FeaturesConfig
     from features.engine import FeatureError
@@ -557,6 +570,14 @@ def features(
     try:
         cfg = load_config(config, FeaturesConfig)
         months = resolve_months(as_of, first, last)
+        if engine not in ("duckdb", "spark"):
+            raise FeatureError(f"features: --engine {engine!r}: give duckdb or spark")
+        if spark_master is not None and engine != "spark":
+            raise FeatureError("features: --spark-master needs --engine spark")
+        if spark_master is not None:
+            from pipelines.spark.config import load_spark_config
+
+            load_spark_config().with_master(spark_master)  # a bad master fails here, clearly
     except (ConfigError, FeatureError, ValueError) as exc:
         fail(str(exc))
     with progress() as bar:
@@ -567,7 +588,14 @@ def features(
 
         try:
             report = run_features(
-                cfg, source, out, months, progress=on_month, rediscover=rediscover
+                cfg,
+                source,
+                out,
+                months,
+                progress=on_month,
+                rediscover=rediscover,
+                engine="spark" if engine == "spark" else "duckdb",
+                spark_master=spark_master,
             )
         except FeatureError as exc:
             fail(str(exc))
@@ -607,7 +635,9 @@ def _registry_scheme(interim: Path) -> dict[str, Any]:
     """What availability.json of an ingested folder says of an ids-only registry ({} else)."""
     import json
 
-    path = Path(interim) / "availability.json"
+    from pipelines.store import side_file
+
+    path = side_file(Path(interim), "availability.json")
     if not path.is_file():
         return {}
     registry = json.loads(path.read_text(encoding="utf-8")).get("registry")

@@ -7,19 +7,24 @@ double-random round's declared design). They are staged in DuckDB, typed and nor
 SQL generated from the contract (`pipelines.intake.rules`), resolved to the registry's
 enterprise (by USCC; else by registration number, organisation code, taxpayer number, the
 exact name or a former name; else by probabilistic name linkage, `pipelines.intake.linkage`),
-and checked, plausibility bounds included. Rows that break a rule go to ``quarantine/<table>.parquet`` with the rule and a
-reason in Chinese and English; the others are merged by natural key into ``<table>.parquet``.
+and checked, plausibility bounds included. Rows that break a rule go to the ``quarantine/<table>``
+table with the rule and a reason in Chinese and English; the others are merged by natural key
+into the ``<table>`` Delta table (`pipelines.intake.delta`, `pipelines.store`).
 Great Expectations validates every staged table with a suite generated from the same
 contract (`pipelines.intake.expectations`) and writes Data Docs. Counts reconcile per table
 and rule (`pipelines.intake.reconciliation`): rows read = accepted + quarantined, or the run
 fails.
 
-Output folder (replaced atomically; a killed run leaves the previous one intact)::
+Output folder (the interim store, `pipelines.store`; a run's table commits become visible
+together when its state record is written, last, so a killed run leaves the previous state)::
 
-    <out>/<table>.parquet              accepted rows, typed as the contract says, with their
-                                       lineage (_source_file, _source_row, _source_name,
-                                       _delivery, _resolved_by, _resolution_score, _notes)
-    <out>/quarantine/<table>.parquet   rejected rows: raw text, source row, rule, reasons
+    <out>/<table>/                     accepted rows (a Delta table), typed as the contract
+                                       says, with their lineage (_source_file, _source_row,
+                                       _source_name, _delivery, _resolved_by,
+                                       _resolution_score, _notes)
+    <out>/quarantine/<table>/          rejected rows: raw text, source row, rule, reasons,
+                                       the delivery they came in (a Delta table)
+    <out>/_state/<n>.json, <n>/        the state this run left, with its side files:
     <out>/review/<table>.csv           names waiting for a person to confirm their enterprise
     <out>/reconciliation.json          per table and rule; also printed by the CLI; its
                                        ``quality`` section: collection quality per table
@@ -28,9 +33,13 @@ Output folder (replaced atomically; a killed run leaves the previous one intact)
                                        coverage: each event table's first and last event date
     <out>/validation/                  Great Expectations project and Data Docs (HTML)
 
-Personal ID numbers found in identifier columns are replaced by a salted hash before anything
-is written. A run whose accepted share of a delivered table falls below its floor fails and
-leaves the previous output in place (the run's own folder is kept beside it, for inspection).
+(the files at the top are copies of the current state's, for people; readers ask
+`pipelines.store`). Personal ID numbers found in identifier columns are replaced by a salted
+hash before anything is written. A run whose accepted share of a delivered table falls below
+its floor fails and leaves the current state as it was (its tables' commits are undone; the
+run's reconciliation and rejected rows are kept beside, in ``<out>.rejected/``, for
+inspection). A folder in the old single-file layout (``<table>.parquet``) is migrated on the
+next ingest.
 
 Used by the `ingest` stage (`pipelines.ingest`) and by `feedback`, which ingests the results
 it linked to their plan.
@@ -42,6 +51,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import logging
+import os
 import re
 import shutil
 from collections.abc import Callable
@@ -56,7 +66,8 @@ from stdnum.cn import uscc as stdnum_uscc
 from contract import reference
 from contract.months import month_end, parse_month
 from contract.tables import GROUPS, TABLES, VOCABULARIES, Column, Table
-from pipelines.intake import quality, rules
+from pipelines import store
+from pipelines.intake import delta, quality, rules
 from pipelines.intake.config import IngestConfig
 from pipelines.intake.expectations import Validation, validate_staged
 from pipelines.intake.readers import (
@@ -72,8 +83,8 @@ from pipelines.intake.readers import (
 from pipelines.intake.reconciliation import IngestReport, TableReport
 from pipelines.intake.rules import RULE_NAMES, Flag, literal, quote, raw
 from pipelines.intake.sources import SourceError, SourceMapping, assign, load_sources
-from pipelines.io import atomic_directory, write_csv, write_json
-from pipelines.paths import table as table_file
+from pipelines.io import write_csv, write_json
+from pipelines.store import TableSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -173,10 +184,13 @@ def run_ingest(
             raise IngestError(f"ingest: --as-of must be YYYY-MM, got {as_of!r}") from None
     found, unknown, unused = plan_inputs(cfg, Path(source))
     out = Path(out)
+    created = not out.exists()  # a first run that stops leaves no folder behind
+    # a run killed (or refused) after some table commits: back to the recorded state first
+    store.recover(out)
     for name, spec in TABLES.items():
         if name in cfg.unavailable:
             continue
-        if spec.required and name not in found and not table_file(out, name).exists():
+        if spec.required and name not in found and store.open_table(out, name) is None:
             expected = ", ".join(f"{name}{ext}" for ext in FORMATS) + f" or {name}/"
             raise StructuralError(
                 f"{source}: required table {name} ({spec.zh}) is missing; expected {expected}, "
@@ -185,12 +199,20 @@ def run_ingest(
             )
     run_name = _run_name(found, as_of)
     reports: list[TableReport] = []
-    with atomic_directory(out) as work:
-        if (out / "validation").is_dir():
-            shutil.copytree(out / "validation", work / "validation")  # Data Docs accumulate runs
-        if (out / "review").is_dir():  # names still waiting for a person stay listed
-            shutil.copytree(out / "review", work / "review")
-        (work / "quarantine").mkdir()
+    out.mkdir(parents=True, exist_ok=True)
+    before = store.current_state(out)
+    n = store.next_number(out)
+    side = f"{store.STATE_DIR}/{n}"
+    work = out / store.STATE_DIR / f".work-{n}"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    try:
+        for folder in store.SIDE_FOLDERS:  # Data Docs accumulate runs; review names stay
+            kept_side = store.side_file(out, folder)
+            if kept_side.is_dir():
+                shutil.copytree(kept_side, work / folder)
+        (work / "quarantine").mkdir()  # this run's own rejected rows (evidence if refused)
         stage_db = work / ".stage.duckdb"
         con = duckdb.connect(str(stage_db))
         try:
@@ -198,9 +220,10 @@ def run_ingest(
             con.execute(f"SET threads = {cfg.duckdb_threads}")
             con.execute("SET preserve_insertion_order = true")
             con.execute(f"SET temp_directory = {literal(str(work / '.spill'))}")
+            base = _base_versions(con, out, before)
             _load_vocabularies(con, cfg)
             con.execute("CREATE TABLE checked_uscc (code VARCHAR PRIMARY KEY, valid BOOLEAN)")
-            ingest = _Ingest(cfg, con, out, work, as_of, run_name, delivery_date)
+            ingest = _Ingest(cfg, con, out, work, as_of, run_name, delivery_date, base)
             for table in ORDER:
                 if progress is not None:
                     progress(table)
@@ -209,6 +232,7 @@ def run_ingest(
             collected = quality.summarise(
                 ingest.quality, ingest.calendar, cfg.collection.working_days
             )
+            coverage = _coverage(con, ingest.snapshots, reports)
         finally:
             con.close()
             stage_db.unlink(missing_ok=True)
@@ -225,7 +249,7 @@ def run_ingest(
             {
                 **_availability(cfg, reports),
                 **_registry_scheme(reports),
-                "coverage": _coverage(work, reports),
+                "coverage": coverage,
             },
             work / "availability.json",
         )
@@ -240,10 +264,84 @@ def run_ingest(
             raise IngestError(
                 "ingest: too little was accepted: "
                 + "; ".join(low)
-                + f". The previous output was left in place; this run's output is in {kept} "
-                "(quarantine/ says why each row was refused) [rule: accept floor]"
+                + f". The previous state was left in place; this run's reconciliation and "
+                f"rejected rows are in {kept} (quarantine/ says why each row was refused) "
+                "[rule: accept floor]"
             )
+        shutil.rmtree(work / "quarantine")  # kept in the quarantine tables
+        final = out / side
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(work, final)
+        state = store.State(
+            n,
+            run_name,
+            as_of,
+            "ingest",
+            ingest.versions,
+            ingest.rows,
+            ingest.qversions,
+            ingest.withheld,
+            side,
+        )
+        store.commit_state(out, state)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        store.recover(out)  # the tables committed by this run go back to the recorded state
+        if created and store.current_state(out) is None:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    _publish_side(out, final)
+    for name in TABLES:  # the old single-file layout, now migrated
+        store.legacy_file(out, name).unlink(missing_ok=True)
+        store.legacy_file(out / "quarantine", name).unlink(missing_ok=True)
     return report
+
+
+def _base_versions(
+    con: duckdb.DuckDBPyConnection, out: Path, before: store.State | None
+) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """The versions this run starts from (tables, quarantine, withheld): the current state's;
+    for a folder of the old single-file layout, its files migrated to Delta tables first."""
+    if before is not None:
+        return dict(before.tables), dict(before.quarantine), dict(before.withheld)
+    tables: dict[str, int] = {}
+    rejected: dict[str, int] = {}
+    for name, spec in TABLES.items():
+        legacy = store.legacy_file(out, name)
+        if legacy.is_file():
+            target = store.table_dir(out, name)
+            delta.migrate(con, spec, legacy, target)
+            tables[name] = delta.latest(target)
+        legacy = store.legacy_file(out / "quarantine", name)
+        if legacy.is_file():
+            target = store.quarantine_dir(out, name)
+            delta.migrate_quarantine(con, legacy, target)
+            rejected[name] = delta.latest(target)
+    return tables, rejected, {}
+
+
+def _publish_side(out: Path, folder: Path) -> None:
+    """Copies of the current state's side files at the top of the interim folder, for people
+    (readers ask `pipelines.store.side_file`, which names the state's own copy)."""
+    for name in store.SIDE_FILES:
+        if (folder / name).is_file():
+            tmp = out / f".{name}.tmp"
+            shutil.copy2(folder / name, tmp)
+            os.replace(tmp, out / name)
+    for name in store.SIDE_FOLDERS:
+        tmp = out / f".{name}.tmp"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        if (folder / name).is_dir():
+            shutil.copytree(folder / name, tmp)
+        old = out / f".{name}.old"
+        if (out / name).exists():
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(out / name, old)
+        if tmp.exists():
+            os.replace(tmp, out / name)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _availability(cfg: IngestConfig, reports: list[TableReport]) -> dict[str, object]:
@@ -266,31 +364,29 @@ def _availability(cfg: IngestConfig, reports: list[TableReport]) -> dict[str, ob
     }
 
 
-def _coverage(folder: Path, reports: list[TableReport]) -> dict[str, dict[str, str]]:
+def _coverage(
+    con: duckdb.DuckDBPyConnection,
+    snapshots: dict[str, TableSnapshot],
+    reports: list[TableReport],
+) -> dict[str, dict[str, str]]:
     """``{table: {"first": date, "last": date}}``: the earliest and latest event date
     (`contract.tables.Table.event_date`) of the accepted, merged rows of each event table
     the output holds (the registry has no event date). Features read ``first`` as the
     start of the records (left-censoring: `features.engine.Window.coverage`)."""
     out: dict[str, dict[str, str]] = {}
-    con = duckdb.connect()
-    try:
-        for t in reports:
-            spec = TABLES[t.table]
-            path = table_file(folder, t.table)
-            if spec.event_date is None or t.status not in ("ingested", "kept"):
-                continue
-            if not path.is_file():
-                continue
-            col = quote(spec.event_date)
-            # MIN/MAX of a Parquet column: answered from the row-group statistics
-            row = con.execute(
-                f"SELECT MIN({col}), MAX({col}) FROM read_parquet({literal(str(path))})"
-            ).fetchone()
-            if row is None or row[0] is None:
-                continue  # no rows: nothing is covered
-            out[t.table] = {"first": row[0].isoformat(), "last": row[1].isoformat()}
-    finally:
-        con.close()
+    for t in reports:
+        spec = TABLES[t.table]
+        snap = snapshots.get(t.table)
+        if spec.event_date is None or t.status not in ("ingested", "kept"):
+            continue
+        if snap is None or not snap.files:
+            continue
+        col = quote(spec.event_date)
+        # MIN/MAX of a Parquet column: answered from the row-group statistics
+        row = con.execute(f"SELECT MIN({col}), MAX({col}) FROM {snap.sql()}").fetchone()
+        if row is None or row[0] is None:
+            continue  # no rows: nothing is covered
+        out[t.table] = {"first": row[0].isoformat(), "last": row[1].isoformat()}
     return dict(sorted(out.items()))
 
 
@@ -411,6 +507,7 @@ class _Ingest:
         as_of: str | None,
         run_name: str,
         delivery_date: dt.date | None = None,
+        base: tuple[dict[str, int], dict[str, int], dict[str, int]] = ({}, {}, {}),
     ) -> None:
         self.cfg, self.con, self.out, self.work, self.as_of, self.run_name = (
             cfg,
@@ -430,8 +527,15 @@ class _Ingest:
         self.validation = Validation(
             work / "validation", run_name, run_time, cfg.province, self.id_pattern
         )
-        self.registry_path: Path | None = None
-        self.former_path: Path | None = None
+        self.registry: TableSnapshot | None = None
+        self.former: TableSnapshot | None = None
+        # the versions this run starts from, and those it leaves (the next state)
+        self.base, self.qbase, self.wbase = base
+        self.versions: dict[str, int] = {}
+        self.rows: dict[str, int] = {}
+        self.qversions: dict[str, int] = {}
+        self.withheld: dict[str, int] = {}
+        self.snapshots: dict[str, TableSnapshot] = {}
         self.side_tables = False
         self.review: pd.DataFrame | None = None
         self.name_from_id = False
@@ -445,37 +549,32 @@ class _Ingest:
             ignored = [p.name for p, _ in inputs or []]
             report = TableReport(name, "unavailable")
             report.source = {"reason": self.cfg.unavailable[name], "ignored_files": ignored}
-            # earlier deliveries of the table are kept aside, never read by features
-            for folder in ("", "quarantine"):
-                previous = table_file(self.out / folder, name)
-                if previous.exists():
-                    aside = self.work / "withheld" / folder
-                    aside.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(previous, table_file(aside, name))
-                    report.source["withheld"] = "withheld/ (earlier deliveries, not used)"
-            withheld = table_file(self.out / "withheld", name)
-            if withheld.exists() and not table_file(self.work / "withheld", name).exists():
-                (self.work / "withheld").mkdir(exist_ok=True)
-                shutil.copy2(withheld, table_file(self.work / "withheld", name))
+            # earlier deliveries of the table are kept aside (recorded as withheld in the
+            # state), never read by features
+            held = self.base.get(name, self.wbase.get(name))
+            if held is not None:
+                self.withheld[name] = held
+                report.source["withheld"] = f"{name}/ (earlier deliveries, kept, not used)"
+            if name in self.qbase:
+                self.qversions[name] = self.qbase[name]
             return report
         spec = TABLES[name]
-        previous = table_file(self.out, name)
+        previous = self._previous(name)
+        if name in self.qbase:  # the earlier deliveries' rejected rows stay
+            self.qversions[name] = self.qbase[name]
         if inputs is None:
-            if previous.exists():
-                shutil.copy2(previous, self.work / previous.name)
-                rejected = self.out / "quarantine" / previous.name
-                if rejected.exists():  # the earlier deliveries' rejected rows stay
-                    shutil.copy2(rejected, self.work / "quarantine" / previous.name)
-                # fetchall: a half-read result would block the connection's next register()
-                n = self.con.execute(
-                    f"SELECT count(*) FROM read_parquet({literal(str(previous))})"
-                ).fetchall()
+            if previous is not None:
+                assert previous.version is not None
+                n = previous.num_rows()
+                self.versions[name] = previous.version
+                self.rows[name] = n
+                self.snapshots[name] = previous
                 # a delivery without the registry still resolves and checks against it
                 if name == "enterprises":
                     self._registry(previous, delivered=False)
                 elif name == "changes":
                     self._former_names(previous)
-                return TableReport(name, "kept", rows_total=int(n[0][0]))
+                return TableReport(name, "kept", rows_total=n)
             return TableReport(name, "absent")
         spec = _extended(spec, inputs)
         ids_only = name == "enterprises" and self.cfg.registry == "ids_only"
@@ -511,6 +610,12 @@ class _Ingest:
             self.con, spec, self._department(spec, inputs), self.calendar
         )
         return report
+
+    def _previous(self, name: str) -> TableSnapshot | None:
+        """The table as the current state has it (None: never delivered, or withheld)."""
+        if name not in self.base:
+            return None
+        return store.delta_snapshot(store.table_dir(self.out, name), name, self.base[name])
 
     def _department(self, spec: Table, inputs: Inputs) -> str:
         """SQL of each row's delivering department (`pipelines.intake.quality.department_sql`)."""
@@ -1228,26 +1333,21 @@ class _Ingest:
         )
         # Earlier deliveries' rejected rows stay (nothing is lost): each row says which
         # delivery it came from; rerunning a delivery replaces only its own rows.
-        path = table_file(self.work / "quarantine", spec.name)
-        before = table_file(self.out / "quarantine", spec.name)
-        parts = [f"SELECT *, {literal(self.run_name)} AS delivery FROM quarantine"]
-        if before.exists():
-            if "delivery" in pq.read_schema(before).names:
-                parts.append(
-                    f"SELECT * FROM read_parquet({literal(str(before))}) "
-                    f"WHERE delivery IS DISTINCT FROM {literal(self.run_name)}"
-                )
-            else:  # written before deliveries were recorded
-                parts.append(
-                    f"SELECT *, NULL::VARCHAR AS delivery FROM read_parquet({literal(str(before))})"
-                )
-        if report.quarantined or before.exists():
-            union = " UNION ALL BY NAME ".join(f"({q})" for q in reversed(parts))
-            con.execute(
-                f"COPY ({union}) TO {literal(str(path))} (FORMAT parquet, COMPRESSION zstd)"
-            )
+        rows = delta.arrow(con, f"SELECT *, {literal(self.run_name)} AS delivery FROM quarantine")
+        if rows.num_rows:  # the run's own evidence, kept beside if the run is refused
+            pq.write_table(rows, self.work / "quarantine" / f"{spec.name}.parquet")
+        path = store.quarantine_dir(self.out, spec.name)
+        before = (
+            store.delta_snapshot(path, spec.name, self.qbase[spec.name])
+            if spec.name in self.qbase
+            else None
+        )
+        if delta.replace_quarantine(con, path, before, rows, self.run_name):
+            self.qversions[spec.name] = delta.latest(path)
 
-    def _merge_accepted(self, spec: Table, report: TableReport, previous: Path) -> None:
+    def _merge_accepted(
+        self, spec: Table, report: TableReport, previous: TableSnapshot | None
+    ) -> None:
         """New accepted rows merged by natural key with what earlier deliveries left. Each
         row keeps its lineage (`LINEAGE`): the file and row it came from, the source mapping,
         the delivery, how its enterprise was resolved and with what score, and notes."""
@@ -1303,19 +1403,23 @@ class _Ingest:
         )
         kept_ids = [x for x, _ in ids]
         order = [*names, *kept_ids, *(n for n, _ in LINEAGE)]
-        if previous.exists():
-            have = set(pq.read_schema(previous).names)
+        key_order = ", ".join(quote(k) for k in spec.natural_key)
+        target = store.table_dir(self.out, spec.name)
+        hits: list[str] = []
+        if previous is not None:
+            # only the earlier records that share a key with the delivery are read
+            files = delta.candidate_files(con, spec, previous, "accepted")
+            hits = delta.hit_files(con, spec, files, "accepted")
+            have = set(previous.schema().names)
             extra = sorted(n for n in have | set(kept_ids) if n.startswith("x_") and n not in names)
-            order = [*names, *extra, *(n for n, _ in LINEAGE)]
             fill = ", ".join(
                 quote(n) if n in have else f"NULL::{t} AS {quote(n)}"
                 for n, t in [*((c.name, _SQL_TYPES[c.dtype]) for c in spec.columns), *LINEAGE]
             )
             more = "".join(f", {quote(n)}" for n in extra if n in have)
             con.execute(
-                f"CREATE OR REPLACE TEMP VIEW prev AS SELECT {fill}{more} FROM read_parquet({literal(str(previous))})"
+                f"CREATE OR REPLACE TEMP VIEW prev AS SELECT {fill}{more} FROM {previous.sql(hits)}"
             )
-            recv = "received_date" if spec.received_date else "NULL::DATE"
             report.merged_unchanged = int(
                 # INTERSECT compares NULLs as equal, as a record comparison should
                 con.execute(
@@ -1327,45 +1431,40 @@ class _Ingest:
                     f"SELECT count(*) FROM (SELECT {cols} FROM accepted EXCEPT SELECT {cols} FROM prev) a SEMI JOIN prev p USING ({key})"
                 ).fetchall()[0][0]
             )
-            # the later-received version of a key wins; on a tie the new delivery does
-            con.execute(
-                f"""
-                CREATE OR REPLACE TEMP TABLE merged_t AS
-                SELECT {", ".join(quote(n) for n in order)} FROM (
-                    SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY {recv} DESC NULLS LAST, _new DESC) AS rn
-                    FROM (SELECT *, 1 AS _new FROM accepted UNION ALL BY NAME SELECT *, 0 AS _new FROM prev)
-                ) WHERE rn = 1
-                """
+            on = " AND ".join(
+                f"a.{quote(k)} IS NOT DISTINCT FROM p.{quote(k)}" for k in spec.natural_key
             )
-            # a column an earlier delivery had and this one lacks (a registry export without
-            # its organisation codes) keeps its earlier values
-            lacking = [n for n in extra if n not in kept_ids and n.startswith("x_")]
-            if lacking:
-                on = " AND ".join(
-                    f"merged_t.{quote(k)} IS NOT DISTINCT FROM p.{quote(k)}"
-                    for k in spec.natural_key
-                )
-                sets = ", ".join(
-                    f"{quote(n)} = coalesce(merged_t.{quote(n)}, p.{quote(n)})" for n in lacking
-                )
-                con.execute(f"UPDATE merged_t SET {sets} FROM prev p WHERE {on}")
-            con.execute("CREATE OR REPLACE TEMP VIEW merged AS SELECT * FROM merged_t")
-        else:
-            # nothing earlier to merge with: a view, not a second copy of the table
-            con.execute("CREATE OR REPLACE TEMP VIEW merged AS SELECT * FROM accepted")
+            added = int(
+                con.execute(f"SELECT count(*) FROM accepted a ANTI JOIN prev p ON {on}").fetchall()[
+                    0
+                ][0]
+            )
+            report.rows_total = previous.num_rows() + added
         report.merged_new = report.accepted - report.merged_unchanged - report.merged_updated
-        report.rows_total = int(con.execute("SELECT count(*) FROM merged").fetchall()[0][0])
-        path = table_file(self.work, spec.name)
-        # written in natural-key order (unique after the merge): the same records give the
-        # same file, whatever the order or number of deliveries they came in
-        con.execute(
-            f"COPY (SELECT {', '.join(quote(n) for n in order)} FROM merged ORDER BY {key}) "
-            f"TO {literal(str(path))} (FORMAT parquet, COMPRESSION zstd)"
+        # in natural-key order: the same records give the same rows, whatever the order or
+        # number of deliveries they came in
+        data = delta.with_partition(
+            con,
+            spec,
+            f"SELECT {', '.join(quote(n) for n in order)} FROM accepted ORDER BY {key_order}",
         )
+        if previous is None:
+            report.rows_total = report.accepted
+            delta.create(target, spec, data)
+        else:
+            # lineage too: a record received again in another delivery takes that delivery's
+            # lineage (as it always did); the same delivery rerun rewrites nothing
+            compared = [*names, *kept_ids, *(n for n, _ in LINEAGE)]
+            delta.merge(target, spec, data, compared, previous, hits)
+        snap = store.delta_snapshot(target, spec.name)
+        assert snap.version is not None
+        self.versions[spec.name] = snap.version
+        self.rows[spec.name] = report.rows_total
+        self.snapshots[spec.name] = snap
         if spec.name == "enterprises":
-            self._registry(path)
+            self._registry(snap)
         elif spec.name == "changes":
-            self._former_names(path)
+            self._former_names(snap)
 
     def _write_review(self, spec: Table) -> None:
         """Names waiting for a person: ``review/<table>.csv`` (formula-safe), with the best
@@ -1379,12 +1478,12 @@ class _Ingest:
         folder.mkdir(exist_ok=True)
         write_csv(review, folder / f"{spec.name}.csv")
 
-    def _registry(self, path: Path, delivered: bool = True) -> None:
+    def _registry(self, snap: TableSnapshot, delivered: bool = True) -> None:
         con = self.con
-        p = literal(str(path))
+        p = snap.sql()
         con.execute(
             f"CREATE OR REPLACE TABLE registry AS SELECT uscc, established_date, division_code AS division "
-            f"FROM read_parquet({p})"
+            f"FROM {p}"
         )
         # enterprises whose registry row this delivery rejected: their events say so
         con.execute(
@@ -1394,16 +1493,16 @@ class _Ingest:
             else "CREATE OR REPLACE TABLE registry_rejected (uscc VARCHAR)"
         )
         con.execute(
-            f"CREATE OR REPLACE TABLE registry_reg_no AS SELECT reg_no, any_value(uscc) AS uscc FROM read_parquet({p}) "
+            f"CREATE OR REPLACE TABLE registry_reg_no AS SELECT reg_no, any_value(uscc) AS uscc FROM {p} "
             "WHERE reg_no IS NOT NULL GROUP BY reg_no HAVING count(*) = 1"
         )
         # the organisation-code, taxpayer and linkage tables are built when a row needs them
         # (`_side_tables`): most deliveries identify every row by its USCC
-        self.registry_path = path
+        self.registry = snap
         self.side_tables = False
         con.execute(
             f"CREATE OR REPLACE TABLE registry_names AS SELECT DISTINCT {rules.name_key('name')} AS key, uscc "
-            f"FROM read_parquet({p}) WHERE name IS NOT NULL"
+            f"FROM {p} WHERE name IS NOT NULL"
         )
         self._review_decisions()
 
@@ -1411,13 +1510,13 @@ class _Ingest:
         """The registry's organisation codes (characters 9-17 of a USCC, GB 32100-2015, and
         the old codes a registry export carried), taxpayer numbers, and the names with
         former names for probabilistic linkage; built once per run, on first need."""
-        if self.side_tables or self.registry_path is None:
+        if self.side_tables or self.registry is None:
             return
         con = self.con
-        p = literal(str(self.registry_path))
-        have = set(pq.read_schema(self.registry_path).names)
+        p = self.registry.sql()
+        have = set(self.registry.schema().names)
         org_extra = (
-            f" UNION ALL SELECT x_org_code, uscc FROM read_parquet({p}) WHERE x_org_code IS NOT NULL"
+            f" UNION ALL SELECT x_org_code, uscc FROM {p} WHERE x_org_code IS NOT NULL"
             if "x_org_code" in have
             else ""
         )
@@ -1428,19 +1527,19 @@ class _Ingest:
         )
         con.execute(
             "CREATE OR REPLACE TABLE registry_taxpayer AS SELECT x_taxpayer_no AS taxpayer, any_value(uscc) AS uscc "
-            f"FROM read_parquet({p}) WHERE x_taxpayer_no IS NOT NULL GROUP BY 1 HAVING count(DISTINCT uscc) = 1"
+            f"FROM {p} WHERE x_taxpayer_no IS NOT NULL GROUP BY 1 HAVING count(DISTINCT uscc) = 1"
             if "x_taxpayer_no" in have
             else "CREATE OR REPLACE TABLE registry_taxpayer (taxpayer VARCHAR, uscc VARCHAR)"
         )
         former = (
-            f" UNION ALL SELECT DISTINCT uscc, before_value, NULL, TRUE FROM read_parquet({literal(str(self.former_path))}) "
+            f" UNION ALL SELECT DISTINCT uscc, before_value, NULL, TRUE FROM {self.former.sql()} "
             "WHERE change_kind = 'name' AND before_value IS NOT NULL"
-            if self.former_path is not None
+            if self.former is not None
             else ""
         )
         con.execute(
             f"CREATE OR REPLACE TABLE registry_linkage AS SELECT uscc, name, division_code AS division, "
-            f"FALSE AS former FROM read_parquet({p}) WHERE name IS NOT NULL{former}"
+            f"FALSE AS former FROM {p} WHERE name IS NOT NULL{former}"
         )
         self.side_tables = True
 
@@ -1483,17 +1582,16 @@ class _Ingest:
         )
         self.con.unregister("_decisions")
 
-    def _former_names(self, path: Path | None) -> None:
+    def _former_names(self, snap: TableSnapshot | None) -> None:
         """Enterprises are also known by their former names (曾用名)."""
-        if path is None:
+        if snap is None:
             return
-        p = literal(str(path))
         self.con.execute(
             f"INSERT INTO registry_names SELECT DISTINCT {rules.name_key('before_value')}, uscc "
-            f"FROM read_parquet({p}) WHERE change_kind = 'name' AND before_value IS NOT NULL "
+            f"FROM {snap.sql()} WHERE change_kind = 'name' AND before_value IS NOT NULL "
             f"EXCEPT SELECT key, uscc FROM registry_names"
         )
-        self.former_path = path
+        self.former = snap
         self.side_tables = False  # the linkage table gains the former names when next built
 
     # ------------------------------------------------------------------ Great Expectations

@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import pyarrow.parquet as pq
 
 from contract.tables import TABLES, VOCABULARIES
+from pipelines import store
 from pipelines.intake.config import IngestConfig
 from pipelines.intake.readers import (
     StructuralError,
@@ -40,7 +41,6 @@ from pipelines.intake.readers import (
     sniff,
 )
 from pipelines.intake.sources import SourceError, SourceMapping, ValueMapper, load_sources
-from pipelines.paths import table as table_file
 
 #: Columns whose values the preview never lists: identifiers, where personal ID numbers hide.
 PRIVATE = frozenset(
@@ -309,14 +309,18 @@ def _dry_run(
             )
         out = scratch / "interim"
         out.mkdir()
+        copied: set[str] = set()
         if registry is not None:
             for t in ("enterprises", "changes"):
-                if t != table and table_file(registry, t).is_file():
-                    shutil.copy2(table_file(registry, t), table_file(out, t))
+                snap = store.open_table(registry, t) if t != table else None
+                if snap is not None:
+                    # written in the old single-file layout: the preview's ingest migrates it
+                    pq.write_table(snap.arrow(), store.legacy_file(out, t))
+                    copied.add(t)
         others = {
             t: "not part of the preview"
             for t in TABLES
-            if t not in (table, "enterprises") and not table_file(out, t).exists()
+            if t not in (table, "enterprises") and t not in copied
         }
         run_cfg = cfg.model_copy(
             update={
@@ -326,9 +330,9 @@ def _dry_run(
                 "accept_floors": {},
             }
         )
-        if table != "enterprises" and not table_file(out, "enterprises").exists():
+        if table != "enterprises" and "enterprises" not in copied:
             raise SourceError(
-                "preview: give --registry (an interim folder holding enterprises.parquet) so that "
+                "preview: give --registry (an interim folder holding the enterprises table) so that "
                 "enterprises can be resolved; without it every row would be an unknown enterprise"
             )
         try:
@@ -344,10 +348,10 @@ def _dry_run(
             "resolution": tr.resolution,
             "notes": tr.notes,
         }
-        q = table_file(out / "quarantine", table)
+        q = store.open_quarantine(out, table)
         quarantine: list[dict[str, Any]] = []
-        if q.is_file():
-            frame = pd.read_parquet(q)
+        if q is not None:
+            frame = q.pandas()
             keep = [
                 c
                 for c in ("source_row", "rule", "rule_column", "reason_zh", "reason_en")

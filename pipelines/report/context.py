@@ -25,7 +25,7 @@ from features.catalog import Feature
 from models import explain
 from models.classes import ClassScheme, class_order
 from models.config import ModelConfig
-from pipelines import paths
+from pipelines import paths, store
 from pipelines.bundle import Bundle, load_bundle
 from pipelines.render.lacking import absent_tables
 from pipelines.render.names import Names
@@ -111,9 +111,9 @@ class ReportMonth:
         versions = classes["model_version"].unique()
         if len(versions) != 1:
             raise ReportError(f"report: {path} mixes model versions {sorted(versions)}")
-        reg_path = paths.table(interim, "enterprises")
-        if not reg_path.is_file():
-            raise ReportError(f"report: table enterprises not found at {reg_path}; run ingest")
+        reg = store.open_table(interim, "enterprises")
+        if reg is None:
+            raise ReportError(f"report: table enterprises not found in {interim}; run ingest")
         cols = [
             "uscc",
             "name",
@@ -123,7 +123,7 @@ class ReportMonth:
             "established_date",
             "status",
         ]
-        registry = pq.read_table(reg_path, columns=cols).to_pandas().set_index("uscc")
+        registry = reg.pandas(cols).set_index("uscc")
         bundle = load_bundle(cfg, version=str(versions[0]))
         scheme = bundle.scheme(scheme)  # the bands the version classed with (report charts)
         return cls(

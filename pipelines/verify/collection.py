@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.intake.quality import table_rows
+from pipelines.store import side_file
 
 #: What the section keeps of a row (the rule counts stay in reconciliation.json).
 FIELDS = (
@@ -36,7 +37,7 @@ FIELDS = (
 
 def collection_section(interim: Path) -> dict[str, Any]:
     """The section of ``verification/metrics.json`` for the ingested folder ``interim``."""
-    path = Path(interim) / "reconciliation.json"
+    path = side_file(Path(interim), "reconciliation.json")
     if not path.is_file():
         return {"computed": False, "why": f"{path} is missing: run riskclass ingest first"}
     try:

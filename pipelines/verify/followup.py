@@ -30,6 +30,7 @@ from contract.months import Month
 from models.cases import CasesConfig, overdue
 from pipelines.config import load_config
 from pipelines.paths import CONFIGS, Outputs
+from pipelines.store import open_table
 
 CASES_CONFIG = CONFIGS / "cases.yaml"
 _STATE_AFTER = {"open": "open", "refer": "referred", "acknowledge": "acknowledged",
@@ -47,10 +48,10 @@ def _share(num: int, den: int) -> float | None:
 
 def _received(interim: Path | None) -> pd.Series:
     """The date each inspection was received (``inspection_id`` -> date; empty: unknown)."""
-    path = None if interim is None else Path(interim) / "inspections.parquet"
-    if path is None or not path.is_file():
+    snap = None if interim is None else open_table(Path(interim), "inspections")
+    if snap is None:
         return pd.Series(dtype=object)
-    insp = pd.read_parquet(path, columns=["inspection_id", "received_date"])
+    insp = snap.pandas(["inspection_id", "received_date"])
     return pd.Series(
         pd.to_datetime(insp["received_date"]).dt.date.to_numpy(),
         index=insp["inspection_id"].astype(str),
@@ -126,9 +127,9 @@ def _warning_figures(
     store: Path | None, window: int,
 ) -> list[dict[str, Any]]:  # fmt: skip
     end = month.end
-    path = Path(interim) / "inspections.parquet"
+    snap = open_table(Path(interim), "inspections")
     cols = ["uscc", "inspection_date", "problem_found", "received_date"]
-    insp = pd.read_parquet(path, columns=cols) if path.is_file() else pd.DataFrame(columns=cols)
+    insp = snap.pandas(cols) if snap is not None else pd.DataFrame(columns=cols)
     # point in time: what the bureau knew at the month end
     insp = insp.loc[pd.to_datetime(insp["received_date"]).dt.date <= end]
     insp_date = pd.to_datetime(insp["inspection_date"]).dt.date

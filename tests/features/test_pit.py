@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from contract.tables import TABLES
+from pipelines import store
 from tests.features.tiny import build
 
 MONTH = "2025-06"
@@ -76,9 +77,11 @@ def _end_after(t: pa.Table, col: str, offset: int, every: int, start: str) -> pa
 def _with_future(src: Path, dst: Path) -> dict[str, int]:
     dst.mkdir()
     added = {}
-    for path in src.glob("*.parquet"):
-        name = path.stem
-        t = pq.read_table(path)
+    # the copy is written in the single-file layout (which the store still reads)
+    for name, snap in store.open_tables(src).items():
+        # in natural-key order, as the single file the copies were designed on had it (the
+        # copies are made by row position)
+        t = snap.arrow().sort_by([(k, "ascending") for k in TABLES[name].natural_key])
         spec = TABLES[name]
         parts = [t]
         if spec.event_date is not None:
@@ -181,7 +184,7 @@ def _with_future(src: Path, dst: Path) -> dict[str, int]:
             pq.write_table(moves, dst / "_moves.parquet")
         out = pa.concat_tables([p.cast(t.schema) for p in parts])
         added[name] = out.num_rows - t.num_rows
-        pq.write_table(out, dst / path.name)
+        pq.write_table(out, dst / f"{name}.parquet")
     moves = pq.read_table(dst / "_moves.parquet")
     changes = pq.read_table(dst / "changes.parquet")
     # the ingested table also carries lineage columns: the moves leave them empty
@@ -228,7 +231,8 @@ def test_no_record_after_the_month_end_changes_any_feature(small_interim, tmp_pa
 def test_leakage_copy_is_a_real_copy(small_interim, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Guard for the test above: the source folder itself is never modified."""
     src = small_interim[1]
-    before = {p.name: p.stat().st_size for p in src.glob("*.parquet")}
+    before = {p.relative_to(src): p.stat().st_size for p in src.rglob("*.parquet")}
+    assert before, "the source folder's data files are found"
     shutil.copytree(src, tmp_path / "copy")
     _with_future(tmp_path / "copy", tmp_path / "future")
-    assert {p.name: p.stat().st_size for p in src.glob("*.parquet")} == before
+    assert {p.relative_to(src): p.stat().st_size for p in src.rglob("*.parquet")} == before

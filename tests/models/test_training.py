@@ -23,6 +23,7 @@ from pipelines.promote import run_promote
 from pipelines.results import TrainFigures
 from pipelines.train import run_train
 from tests.conftest import ROOT, model_config
+from tests.interim import read_table
 
 
 def _insp(**kw: object) -> dict:
@@ -78,7 +79,7 @@ def test_months_split_out_of_time() -> None:
 
 
 def test_no_feature_comes_from_the_label_month_or_later(small_interim, small_history) -> None:  # type: ignore[no-untyped-def]
-    inspections = pq.read_table(small_interim[1] / "inspections.parquet").to_pandas()
+    inspections = read_table(small_interim[1], "inspections")
     random, _ = label_frames(inspections, "2025-10", "2026-10")
     frame, counts, catalog = load_training_frame(small_history, random)
     assert (frame["feature_month"] < frame["month"]).all()

@@ -72,7 +72,7 @@ def test_open_is_idempotent_and_respects_received_date(tmp_path: Path, interim: 
 
 
 def test_missing_interim_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(CasesError, match=r"inspections.parquet: not found"):
+    with pytest.raises(CasesError, match=r"table inspections not found"):
         CaseStore(tmp_path / "c.sqlite").open_from_interim(tmp_path, Month("2026-10"))
 
 

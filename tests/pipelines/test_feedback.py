@@ -16,6 +16,7 @@ from pipelines.intake.config import IngestConfig
 from pipelines.intake.findings import link
 from pipelines.plan import run_plan
 from tests.conftest import ROOT
+from tests.interim import read_quarantine, read_table
 
 pytestmark = pytest.mark.xdist_group("report")
 
@@ -53,7 +54,7 @@ def test_results_link_to_their_plan_and_are_ingested(report_month, small_interim
     path = tmp_path / "results.csv"
     delivery.to_csv(path, index=False, encoding="utf-8-sig")
     ingest_cfg = load_config(ROOT / "configs" / "ingest.yaml", IngestConfig)
-    before = len(pd.read_parquet(interim / "inspections.parquet"))
+    before = len(read_table(interim, "inspections"))
 
     fb = run_feedback(run.folder, path, interim, tmp_path / "feedback", ingest_cfg, as_of="2026-11")
 
@@ -69,7 +70,7 @@ def test_results_link_to_their_plan_and_are_ingested(report_month, small_interim
     assert set(rejected["rule"]) == {"not_drawn", "other_plan", "second_result"}
     assert rejected["reason_zh"].str.len().gt(0).all()
 
-    insp = pd.read_parquet(interim / "inspections.parquet")
+    insp = read_table(interim, "inspections")
     assert len(insp) == before + n - 1
     mine = insp[insp["plan_id"] == run.summary["plan_id"]].set_index("uscc")
     firm_p = run.plan.drop_duplicates("uscc").set_index("uscc")["enterprise_probability"]
@@ -91,7 +92,7 @@ def test_results_link_to_their_plan_and_are_ingested(report_month, small_interim
         run.folder, path, interim, tmp_path / "feedback", ingest_cfg, as_of="2026-11"
     )
     assert again.summary["ingest"]["merge"]["unchanged"] == n - 1  # the same delivery twice
-    assert len(pd.read_parquet(interim / "inspections.parquet")) == before + n - 1
+    assert len(read_table(interim, "inspections")) == before + n - 1
     # a later delivery cannot add a second result for an enterprise already reported on
     later = results.iloc[[0]].assign(inspection_id="FBLATER")
     later.to_csv(tmp_path / "later.csv", index=False, encoding="utf-8-sig")
@@ -102,7 +103,7 @@ def test_results_link_to_their_plan_and_are_ingested(report_month, small_interim
         third.summary["rejected_by_rule"] == {"second_result": 1} and third.summary["linked"] == 0
     )
     assert third.summary["without_result"] == 1  # the one the ingestion refused
-    q = pd.read_parquet(interim / "quarantine" / "inspections.parquet")
+    q = read_quarantine(interim, "inspections")
     assert len(q) >= 1 and q["delivery"].notna().all()  # earlier deliveries' rejects are kept
 
 

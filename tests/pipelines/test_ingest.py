@@ -13,11 +13,13 @@ import pandas as pd
 import pytest
 
 from contract.tables import SIMULATED, TABLES
+from pipelines import store
 from pipelines.config import load_config
 from pipelines.ingest import run_ingest
 from pipelines.intake.config import IngestConfig
 from pipelines.intake.engine import LINEAGE
 from tests.conftest import ROOT
+from tests.interim import has_table, read_quarantine, read_table, table_sql
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +57,7 @@ def test_clean_province_is_accepted_whole(clean) -> None:  # type: ignore[no-unt
 def test_accepted_tables_are_typed_as_the_contract_says(clean, small_province) -> None:  # type: ignore[no-untyped-def]
     _, out = clean
     for name, spec in SIMULATED.items():
-        got = pd.read_parquet(out / f"{name}.parquet")
+        got = read_table(out, name)
         # the contract's columns, then the lineage every accepted row keeps
         assert list(got.columns) == [*spec.column_names, *(n for n, _ in LINEAGE)]
         assert got["_source_row"].notna().all() and (got["_resolved_by"] == "uscc").all()
@@ -83,7 +85,7 @@ def test_messy_copy_every_row_accounted_and_every_fault_explained(messy, small_p
     report, out = messy
     manifest = small_province["manifest"]["tables"]
     assert report.unaccounted == 0
-    registry = set(pd.read_parquet(out / "enterprises.parquet")["uscc"])
+    registry = set(read_table(out, "enterprises")["uscc"])
     expected_rule = {
         "invalid_uscc": {"uscc_format", "uscc_checksum"},
         "unknown_enterprise": {"unknown_enterprise"},
@@ -96,11 +98,7 @@ def test_messy_copy_every_row_accounted_and_every_fault_explained(messy, small_p
             continue
         info = manifest[t.table]
         assert t.rows_read == info["rows"]
-        q = (
-            pd.read_parquet(out / "quarantine" / f"{t.table}.parquet")
-            if t.quarantined
-            else pd.DataFrame()
-        )
+        q = read_quarantine(out, t.table) if t.quarantined else pd.DataFrame()
         rule_at = dict(zip(q.get("source_row", []), q.get("rule", []), strict=True))
         first_data_row = info["title_rows"] + 2
         for fault, rows in info["fault_rows"].items():
@@ -136,13 +134,13 @@ def test_messy_copy_every_row_accounted_and_every_fault_explained(messy, small_p
                 copy,
                 rules_,
             )
-        accepted = pd.read_parquet(out / f"{t.table}.parquet")
+        accepted = read_table(out, t.table)
         assert not accepted.duplicated(list(TABLES[t.table].natural_key)).any(), t.table
     # repairable faults (full-width codes, amounts as text, name- or number-only rows) are
     # accepted unless the enterprise itself was rejected
     for name in ("penalties", "annual_reports", "persons"):
         info = manifest[name]
-        q = pd.read_parquet(out / "quarantine" / f"{name}.parquet")
+        q = read_quarantine(out, name)
         rejected = set(q["source_row"])
         first = info["title_rows"] + 2
         for fault in ("fullwidth", "amount_text"):
@@ -164,12 +162,19 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _digest_frame(frame: pd.DataFrame) -> str:
+    """The records of a table whatever their order or files."""
+    rows = frame.map(str).apply("|".join, axis=1).sort_values()
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()
+
+
 def test_rerun_gives_the_same_result(small_province, cfg, tmp_path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "interim"
     first = run_ingest(cfg, small_province["raw"], out, as_of="2026-10")
-    before = {p.name: _digest(p) for p in out.glob("*.parquet")}
+    before = {n: s.files for n, s in store.open_tables(out).items()}
     second = run_ingest(cfg, small_province["raw"], out, as_of="2026-10")
-    after = {p.name: _digest(p) for p in out.glob("*.parquet")}
+    after = {n: s.files for n, s in store.open_tables(out).items()}
+    # the same delivery again changes no record: no data file is written or replaced
     assert before == after
     assert (
         first.to_dict()["tables"]["penalties"]["rows_read"]
@@ -205,8 +210,8 @@ def test_monthly_deliveries_merge_by_natural_key(small_province, cfg, tmp_path) 
     run_ingest(cfg, small_province["raw"], alone, as_of="2026-10")
     for name, spec in SIMULATED.items():
         # the same records; their lineage says which delivery brought them
-        a = pd.read_parquet(merged / f"{name}.parquet")[list(spec.column_names)]
-        b = pd.read_parquet(alone / f"{name}.parquet")[list(spec.column_names)]
+        a = read_table(merged, name)[list(spec.column_names)]
+        b = read_table(alone, name)[list(spec.column_names)]
         assert not a.duplicated(list(spec.natural_key)).any(), name
         key = list(spec.natural_key)
         pd.testing.assert_frame_equal(
@@ -225,7 +230,8 @@ def test_killed_run_leaves_previous_output_and_next_run_completes(
 
     out = tmp_path / "interim"
     run_ingest(cfg, small_province["raw"], out, as_of="2026-10")
-    before = {p.relative_to(out).as_posix(): _digest(p) for p in out.rglob("*.parquet")}
+    before = {n: s.files for n, s in store.open_tables(out).items()}
+    content = {n: _digest_frame(read_table(out, n)) for n in before}
     original = ingest_module._Ingest._merge_accepted
     calls = {"n": 0}
 
@@ -238,8 +244,10 @@ def test_killed_run_leaves_previous_output_and_next_run_completes(
     monkeypatch.setattr(ingest_module._Ingest, "_merge_accepted", dying)
     with pytest.raises(KeyboardInterrupt):
         run_ingest(cfg, small_province["raw"], out, as_of="2026-10")
-    after = {p.relative_to(out).as_posix(): _digest(p) for p in out.rglob("*.parquet")}
+    # readers still see the state before the run (its commits are past the recorded state)
+    after = {n: s.files for n, s in store.open_tables(out).items()}
     assert after == before
+    assert {n: _digest_frame(read_table(out, n)) for n in before} == content
     monkeypatch.setattr(ingest_module._Ingest, "_merge_accepted", original)
     report = run_ingest(cfg, small_province["raw"], out, as_of="2026-10")
     assert report.unaccounted == 0
@@ -254,7 +262,7 @@ def test_absent_optional_table_is_reported(small_province, cfg, tmp_path) -> Non
     shutil.rmtree(src / "social")
     report = run_ingest(cfg, src, tmp_path / "interim", as_of="2026-10")
     social = {t.table: t for t in report.tables}["social"]
-    assert social.status == "absent" and not (tmp_path / "interim" / "social.parquet").exists()
+    assert social.status == "absent" and not has_table(tmp_path / "interim", "social")
     availability = json.loads((tmp_path / "interim" / "availability.json").read_text("utf-8"))
     assert "social" not in availability["coverage"] and "penalties" in availability["coverage"]
 
@@ -275,8 +283,7 @@ def test_availability_records_where_each_tables_records_start(clean) -> None:  #
         if spec.event_date is None:
             continue
         lo, hi = duckdb.sql(
-            f"SELECT MIN({spec.event_date}), MAX({spec.event_date}) "
-            f"FROM read_parquet('{out / f'{name}.parquet'}')"
+            f"SELECT MIN({spec.event_date}), MAX({spec.event_date}) FROM {table_sql(out, name)}"
         ).fetchall()[0]
         expected[name] = {"first": lo.isoformat(), "last": hi.isoformat()}
     assert availability["coverage"] == expected

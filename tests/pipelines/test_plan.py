@@ -10,6 +10,7 @@ from models.sampling import Campaign, PlanError
 from pipelines.config import load_config
 from pipelines.plan import population, run_plan
 from tests.conftest import ROOT
+from tests.interim import read_table
 
 pytestmark = pytest.mark.xdist_group("report")
 
@@ -37,9 +38,7 @@ def test_a_routine_plan_from_a_classified_month(report_month, small_interim, tmp
     for _stratum, rows in plan.groupby("stratum"):
         rate = {c.code: c.min_sampling_rate for c in scheme.classes}[rows["class"].iloc[0]]
         assert rows["drawn"].iloc[0] >= rate * rows["stratum_size"].iloc[0]  # no less than the rate
-    operating = pd.read_parquet(
-        small_interim[1] / "enterprises.parquet", columns=["uscc", "status"]
-    )
+    operating = read_table(small_interim[1], "enterprises", columns=["uscc", "status"])
     closed = set(operating.loc[operating["status"] != "operating", "uscc"])
     assert not closed & set(plan["uscc"])
     assert (plan["inspectors"].str.count(";") == 1).all()  # two inspectors each
@@ -75,7 +74,7 @@ def test_recently_inspected_are_excluded_unless_always_drawn(report_month, small
     pop = population("2026-10", report_month.outputs, small_interim[1], camp)
     assert pop["recent"].any() and (pop["recent"] & (pop["class"] == "D")).any()
     assert (pop.loc[pop["recent"] & (pop["class"] != "D"), "excluded"]).all()
-    status = pd.read_parquet(small_interim[1] / "enterprises.parquet", columns=["uscc", "status"])
+    status = read_table(small_interim[1], "enterprises", columns=["uscc", "status"])
     operating = pop["uscc"].map(status.set_index("uscc")["status"]) == "operating"
     d_recent = pop["recent"] & (pop["class"] == "D")
     assert (pop.loc[d_recent, "excluded"] == ~operating[d_recent]).all()  # D: drawn again

@@ -19,6 +19,7 @@ from pipelines.intake.findings import link
 from pipelines.paths import Outputs
 from pipelines.plan import county, run_plan
 from tests.conftest import ROOT
+from tests.interim import read_table
 
 MONTH = "2026-10"
 SCHEME = ROOT / "configs" / "classes" / "henan.yaml"
@@ -115,7 +116,7 @@ def test_industry_scope_and_joint_campaign(province) -> None:  # type: ignore[no
     camp = load_config(CAMPAIGNS / "joint_food_drug.yaml", Campaign)
     run = run_plan(MONTH, camp, _scheme(), 9, outputs, interim)
     plan = run.plan
-    reg = pd.read_parquet(interim / "enterprises.parquet").set_index("uscc")
+    reg = read_table(interim, "enterprises").set_index("uscc")
     industry = plan["uscc"].map(reg["industry_code"])
     assert industry.str[:2].astype(int).between(61, 62).all()  # sections H, Q (no 84-85 here)
     assert len(run.summary["departments"]) > 1
@@ -260,7 +261,7 @@ def test_targeted_results_ingested_as_targeted_never_double_random(
     cfg = load_config(ROOT / "configs" / "ingest.yaml", IngestConfig)
     fb = run_feedback(run.folder, path, interim, tmp_path / "fb", cfg, as_of="2026-11")
     assert fb.summary["ingest"]["accepted"] == len(firms)
-    insp = pd.read_parquet(interim / "inspections.parquet")
+    insp = read_table(interim, "inspections")
     mine = insp[insp["plan_id"] == run.summary["plan_id"]]
     assert len(mine) == len(firms)
     assert (mine["draw_mode"] == "targeted").all() and (mine["trigger"] == "complaint").all()

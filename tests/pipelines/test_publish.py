@@ -4,10 +4,10 @@ from an allow-list of columns, with no class, score, stratum or probability in a
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -25,6 +25,7 @@ from pipelines.publish import (
     publish_inspections,
 )
 from tests.conftest import ROOT
+from tests.interim import has_table, read_table, snapshot
 from tests.pipelines.outreach_scan import file_text, leaks
 
 pytestmark = pytest.mark.xdist_group("report")
@@ -39,7 +40,7 @@ def round_interim(small_interim, tmp_path_factory):  # type: ignore[no-untyped-d
     """A copy of the registry and inspections where one inspected firm left the registry;
     the largest double-random round of the small province and its records."""
     src = small_interim[1]
-    insp = pd.read_parquet(src / "inspections.parquet")
+    insp = read_table(src, "inspections")
     plan_id = str(insp["plan_id"].value_counts().index[0])
     rows = insp[insp["plan_id"] == plan_id]
     gone = str(rows["uscc"].iloc[0])
@@ -47,9 +48,9 @@ def round_interim(small_interim, tmp_path_factory):  # type: ignore[no-untyped-d
     dst.mkdir()
     for name in ("inspections", "annual_reports", "changes", "licences", "pledges", "penalties",
                  "product_sampling"):  # fmt: skip
-        if (src / f"{name}.parquet").is_file():
-            shutil.copy(src / f"{name}.parquet", dst / f"{name}.parquet")
-    reg = pd.read_parquet(src / "enterprises.parquet")
+        if has_table(src, name):  # a copy in the single-file layout, which the store reads
+            pq.write_table(snapshot(src, name).arrow(), dst / f"{name}.parquet")
+    reg = read_table(src, "enterprises")
     reg[reg["uscc"] != gone].to_parquet(dst / "enterprises.parquet")
     return dst, plan_id, rows, gone
 
@@ -109,11 +110,11 @@ def test_the_dormant_list(round_interim, tmp_path) -> None:  # type: ignore[no-u
     run = publish_dormant("2026-10", _cfg(), interim, tmp_path)
     table = pd.read_csv(run.folder / "dormant.csv", dtype=str, encoding="utf-8-sig")
     assert list(table.columns) == list(DORMANT_COLUMNS.values())
-    reg = pd.read_parquet(interim / "enterprises.parquet").set_index("uscc")
+    reg = read_table(interim, "enterprises").set_index("uscc")
     listed = reg.loc[table["统一社会信用代码"]]
     assert (listed["status"] == "operating").all()
     assert (pd.to_datetime(listed["established_date"]) <= pd.Timestamp("2023-10-31")).all()
-    reports = pd.read_parquet(interim / "annual_reports.parquet")
+    reports = read_table(interim, "annual_reports")
     recent = reports[reports["report_year"].isin([2024, 2025])]
     assert not set(table["统一社会信用代码"]) & set(recent["uscc"])
     assert run.summary["listed"] == len(table) < run.summary["operating"] / 5

@@ -13,10 +13,12 @@ import pytest
 
 from features.reminders import OutreachConfig, RemindRules, dormant, reminder_facts
 from models.classes import ClassScheme
+from pipelines import store
 from pipelines.config import load_config
 from pipelines.remind import RemindError, run_remind
 from pipelines.report import chromium, to_pdf
 from tests.conftest import ROOT
+from tests.interim import read_table
 from tests.pipelines.outreach_scan import leaks
 
 pytestmark = pytest.mark.xdist_group("report")
@@ -157,16 +159,22 @@ def county_batch(small_interim, tmp_path_factory, monkeypatch_module):  # type: 
     """The largest division of the small province, HTML and the combined PDF, written with
     every parquet read recorded (outputs: an empty folder, no classes.parquet anywhere)."""
     interim = small_interim[1]
-    reg = pd.read_parquet(interim / "enterprises.parquet", columns=["division_code"])
+    reg = read_table(interim, "enterprises", columns=["division_code"])
     division = str(reg["division_code"].value_counts().index[0])
     read: list[str] = []
     real = pq.read_table
+    real_arrow = store.TableSnapshot.arrow
 
     def spy(source, *a, **kw):  # type: ignore[no-untyped-def]
         read.append(str(source))
         return real(source, *a, **kw)
 
+    def spy_store(self, *a, **kw):  # type: ignore[no-untyped-def]
+        read.extend(self.files)  # the interim tables, read through the store
+        return real_arrow(self, *a, **kw)
+
     monkeypatch_module.setattr(pq, "read_table", spy)
+    monkeypatch_module.setattr(store.TableSnapshot, "arrow", spy_store)
     out = tmp_path_factory.mktemp("remind_outputs")
     fmt = "both" if _has_chromium() else "html"
     run = run_remind("2026-10", _cfg(), interim, out, division=division, fmt=fmt, printer=to_pdf)
@@ -191,7 +199,7 @@ def _has_chromium() -> bool:
 
 def test_a_county_batch_reads_only_the_interim_tables(county_batch) -> None:  # type: ignore[no-untyped-def]
     run, read, out, interim = county_batch
-    assert read and all(Path(p).parent == Path(interim) for p in read), read
+    assert read and all(Path(p).is_relative_to(Path(interim).resolve()) for p in read), read
     assert not any("classes" in Path(p).name or "features" in p for p in read)
     assert not list(Path(out).rglob("classes.parquet"))
     s = run.summary
@@ -255,7 +263,7 @@ def test_a_single_enterprise_gets_its_own_pdf(county_batch, small_interim, tmp_p
 
 
 def test_a_firm_with_nothing_to_remind_gets_no_notice(small_interim, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    reg = pd.read_parquet(small_interim[1] / "enterprises.parquet", columns=["uscc", "status"])
+    reg = read_table(small_interim[1], "enterprises", columns=["uscc", "status"])
     cfg = _cfg()
     for uscc in reg.loc[reg["status"] == "operating", "uscc"].head(200):
         run = run_remind("2026-10", cfg, small_interim[1], tmp_path, usccs=[uscc])

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from pipelines.cli import app
 from simulator.research import AS_OF, write_research_dataset
 from tests.conftest import ROOT, model_config
+from tests.interim import has_table
 
 MONTH = AS_OF.strftime("%Y-%m")
 SHARES = {"A": 0.60, "B": 0.30, "C": 0.07, "D": 0.03}
@@ -40,7 +41,7 @@ def test_files_to_verified_model_and_classes(
          "--config", "configs/sources/examples/research/ingest.yaml"]
     )  # fmt: skip
     # no invented history: the labels are no inspection round
-    assert not (tmp_path / "interim" / "inspections.parquet").exists()
+    assert not has_table(tmp_path / "interim", "inspections")
     out = _ok(["features", "--source", "interim", "--out", "features", "--as-of", MONTH])
     assert "derived from the bureau's own columns" in out
     cfg = model_config(tmp_path)

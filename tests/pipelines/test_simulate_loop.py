@@ -12,6 +12,7 @@ from models.sampling import Campaign
 from pipelines.config import load_config
 from pipelines.simulate_loop import LoopError, _rank_classes, _stratified, run_loop
 from tests.conftest import ROOT, model_config
+from tests.interim import read_table
 
 pytestmark = pytest.mark.xdist_group("report")
 
@@ -49,7 +50,7 @@ def test_the_loop_compares_policies_at_one_budget(
     assert s["models"][0] == "2025-10..2026-05" and len(s["models"]) == 3  # retrained twice
     assert s["models"][-1] == "2025-10..2026-09"  # the loop's own results became labels
     # the first model learns only from results received before the loop starts
-    insp = pd.read_parquet(small_interim[1] / "inspections.parquet")
+    insp = read_table(small_interim[1], "inspections")
     dr = insp[
         (insp["draw_mode"] == "double_random")
         & pd.to_datetime(insp["inspection_date"]).between("2025-10-01", "2026-05-31")

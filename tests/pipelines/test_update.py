@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from contract.tables import TABLES
 from features.config import FeaturesConfig
 from models.classes import ClassScheme
+from pipelines import store
 from pipelines.config import load_config
 from pipelines.intake.config import IngestConfig
 from pipelines.update import (
@@ -32,6 +33,7 @@ from pipelines.update import (
     run_update,
 )
 from tests.conftest import ROOT
+from tests.interim import read_quarantine, read_table
 
 MONTH = "2026-10"
 DAY = dt.date(2026, 11, 12)
@@ -51,7 +53,7 @@ def make_month(interim: Path, outputs: Path) -> pd.DataFrame:
     in class A (score 100, no override) except those an override already puts in D at the
     month end (computed by the same feature SQL), so that no model needs training here."""
     _, fcfg, scheme = configs()
-    reg = pd.read_parquet(interim / "enterprises.parquet")
+    reg = read_table(interim, "enterprises")
     end = pd.Timestamp("2026-10-31").date()
     est = pd.to_datetime(reg["established_date"]).dt.date
     dereg = pd.to_datetime(reg["deregistered_date"]).dt.date
@@ -253,7 +255,7 @@ def test_a_malformed_delivery_is_quarantined_with_reasons(province: dict[str, Pa
     report = run_update(icfg, fcfg, scheme, delivery, interim, outputs, MONTH, DAY)
     t = report.to_dict()["tables"]["serious_dishonest_list"]
     assert t == {"rows_read": 10, "accepted": 8, "quarantined": 2}
-    q = pd.read_parquet(interim / "quarantine" / "serious_dishonest_list.parquet")
+    q = read_quarantine(interim, "serious_dishonest_list")
     assert len(q) == 2
     text = q.astype(str).to_string()
     assert "no_such_reason" in text and bad in text
@@ -273,14 +275,14 @@ def test_an_update_that_accepted_almost_nothing_exits_non_zero(
     rows = serious_rows([*firms, *["91440300MA5XXXXXX1"] * 9], ["2026-11-05"] * 10,
                         ["2026-11-06"] * 10)  # fmt: skip
     delivery = write_delivery(root / "delivery", {"serious_dishonest_list": rows})
-    before = sha(interim / "serious_dishonest_list.parquet")
+    before = store.open_table(interim, "serious_dishonest_list")
     args = ["--as-of", MONTH, "--delivery", str(delivery), "--date", "2026-11-12",
             "--interim", str(interim), "--outputs", str(outputs),
             "--scheme", str(ROOT / "configs" / "classes" / "henan.yaml")]  # fmt: skip
     result = CliRunner().invoke(_app(update), args)
     assert result.exit_code == 2, result.output
     assert "too little was accepted" in result.output
-    assert sha(interim / "serious_dishonest_list.parquet") == before  # left as it was
+    assert store.open_table(interim, "serious_dishonest_list") == before  # left as it was
     assert not (outputs / MONTH / "updates").exists()
     with pytest.raises(UpdateError, match="not in the month after"):
         icfg, fcfg, scheme = configs()
@@ -295,13 +297,13 @@ def test_restricted_override_features_match_the_whole_province(
     from features import base
     from features.definitions import BLOCKS, CATALOG
     from features.engine import build_month
-    from pipelines import paths
+    from pipelines import store
     from pipelines.features import connect, register_sources, table_coverage
 
     _, fcfg, _ = configs()
     interim = province["interim"]
     con = connect(fcfg)
-    tables = paths.tables(interim)
+    tables = store.open_tables(interim)
     register_sources(con, tables)
     catalog = tuple(f for f in CATALOG if f.name in OVERRIDE_FEATURES)
     day = dt.date(2026, 10, 17)

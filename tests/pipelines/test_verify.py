@@ -11,6 +11,7 @@ from models.classes import ClassScheme
 from pipelines.config import load_config
 from pipelines.results import VerificationMetrics
 from pipelines.verify import VerifyError, run_verify
+from tests.interim import read_table
 
 
 def test_verify_on_the_held_out_months_agrees_with_training(
@@ -216,7 +217,7 @@ def test_verify_population_hot_spots_and_warnings_add_up(
         assert r["low"] <= r["hit_rate"] <= r["high"]
     assert ew["ratio"] == pytest.approx(ew["warned"]["hit_rate"] / ew["not_warned"]["hit_rate"])
     # class rises recounted from classify's classes: month m-1 against m-2, per inspection
-    inspections = pd.read_parquet(small_interim[1] / "inspections.parquet")
+    inspections = read_table(small_interim[1], "inspections")
     inspections = inspections[pd.to_datetime(inspections["received_date"]) <= "2026-10-31"]
     random, _ = label_frames(inspections, "2026-08", "2026-10")
     rank = {c: i for i, c in enumerate(class_order(scheme))}

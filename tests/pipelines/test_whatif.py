@@ -14,7 +14,7 @@ import pytest
 from features import whatif as remedies
 from features.definitions import CATALOG, month_batches
 from features.engine import Window, coverage_pairs, define_macros
-from pipelines import paths
+from pipelines import store
 from pipelines.report import write_reports
 from pipelines.report.context import _whatif
 from pipelines.report.sentences import whatif_sentences
@@ -170,7 +170,7 @@ def test_only_features_of_other_firms_records_are_held(report_month, small_inter
     every feature of the month's file except the held ones (other firms' records)."""
     ctx = report_month
     fcfg, coverage = _file_settings(ctx.features_path)
-    tables = paths.tables(small_interim[1])
+    tables = store.open_tables(small_interim[1])
     who = sorted(ctx.classes.index[:400])
     w = Window(ctx.month, fcfg, frozenset(tables), coverage_pairs(coverage))
     con = duckdb.connect()

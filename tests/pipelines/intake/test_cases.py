@@ -15,6 +15,7 @@ from pipelines.ingest import IngestError, run_ingest
 from pipelines.intake.config import IngestConfig
 from pipelines.intake.readers import StructuralError
 from tests.conftest import ROOT
+from tests.interim import read_quarantine, read_table
 
 CASES = Path(__file__).resolve().parent / "ingest_cases"
 CASE_DIRS = sorted(p for p in CASES.iterdir() if p.is_dir() and p.name[:2].isdigit())
@@ -77,7 +78,7 @@ def test_case(case: Path, tmp_path: Path, ingest_config: IngestConfig) -> None:
         for key, value in want.items():
             assert by_table[table].source[key] == value, (table, key)
     for table, columns in expected.get("values", {}).items():
-        frame = pd.read_parquet(out / f"{table}.parquet")
+        frame = read_table(out, table)
         for column, values in columns.items():
             got = frame[column].tolist()
             if frame[column].dtype.kind == "M" or column.endswith("_date"):
@@ -86,7 +87,7 @@ def test_case(case: Path, tmp_path: Path, ingest_config: IngestConfig) -> None:
     # every quarantined row carries its rule and a reason in both languages
     for t in report.tables:
         if t.quarantined:
-            q = pd.read_parquet(out / "quarantine" / f"{t.table}.parquet")
+            q = read_quarantine(out, t.table)
             assert len(q) == t.quarantined
             assert (
                 q["rule"].notna().all()

@@ -13,10 +13,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from contract.tables import TABLES
+from pipelines import store
 from pipelines.config import load_config
 from pipelines.ingest import IngestError, run_ingest
 from pipelines.intake.config import IngestConfig
 from tests.conftest import ROOT
+from tests.interim import has_quarantine, has_table, read_quarantine, read_table
 
 BASELINE = Path(__file__).resolve().parent / "ingest_cases" / "baseline"
 PERSONAL_ID = "44010219800101123X"  # GB 11643 check character valid
@@ -38,6 +41,19 @@ def _delivery(tmp: Path, files: dict[str, str]) -> Path:
     return src
 
 
+def _visible(folder: Path) -> tuple[object, dict[str, list[str]]]:
+    """What readers see: the current state and every table's and quarantine's records."""
+    seen = {}
+    for name, snap in store.open_tables(folder).items():
+        seen[name] = sorted(snap.pandas().map(str).apply("|".join, axis=1))
+    for name in TABLES:
+        if has_quarantine(folder, name):
+            seen[f"quarantine/{name}"] = sorted(
+                read_quarantine(folder, name).map(str).apply("|".join, axis=1)
+            )
+    return store.current_state(folder), seen
+
+
 def _all_bytes(folder: Path) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
 
@@ -55,7 +71,7 @@ def test_personal_ids_in_person_ids_and_spill_cells_are_never_written(tmp_path: 
     )
     out = tmp_path / "interim"
     run_ingest(_cfg(accept_floor=0.0), src, out, as_of="2026-10")
-    persons = pd.read_parquet(out / "persons.parquet")
+    persons = read_table(out, "persons")
     assert persons["person_id"].iloc[0].startswith("PID-")
     data = _all_bytes(out)
     for clear in (PERSONAL_ID, spaced, PERSONAL_ID.lower()):
@@ -94,14 +110,16 @@ def test_a_run_below_the_floor_fails_and_leaves_the_previous_output(tmp_path: Pa
     header = "uscc,decision_no,penalty_kind,cause,decision_date,amount,minor,repaired_date,received_date\n"
     out = tmp_path / "interim"
     run_ingest(_cfg(), _delivery(tmp_path / "first", {}), out, as_of="2026-10")
-    before = _all_bytes(out)
+    before = _visible(out)
     src = _delivery(tmp_path / "second", {"penalties.csv": header + bad})
     with pytest.raises(
         IngestError, match=r"table penalties: 0 of 5 .*uscc_checksum 5.*\[rule: accept floor\]"
     ):
         run_ingest(_cfg(), src, out, as_of="2026-10")
-    assert _all_bytes(out) == before
+    # the current state is as it was: same state record, same records in every table
+    assert _visible(out) == before
     assert (tmp_path / "interim.rejected" / "quarantine" / "penalties.parquet").exists()
+    assert (tmp_path / "interim.rejected" / "reconciliation.json").exists()
     # a later good run supersedes the refused one's evidence
     run_ingest(_cfg(), _delivery(tmp_path / "third", {}), out, as_of="2026-10")
     assert not (tmp_path / "interim.rejected").exists()
@@ -121,8 +139,13 @@ def test_a_table_declared_unavailable_keeps_earlier_deliveries_aside(tmp_path: P
         as_of="2026-10",
     )
     assert {t.table: t.status for t in report.tables}["penalties"] == "unavailable"
-    assert not (out / "penalties.parquet").exists()
-    assert len(pd.read_parquet(out / "withheld" / "penalties.parquet")) == 1
+    assert not has_table(out, "penalties")  # never read by features
+    state = store.current_state(out)
+    assert state is not None and "penalties" in state.withheld
+    kept = store.delta_snapshot(
+        store.table_dir(out, "penalties"), "penalties", state.withheld["penalties"]
+    )
+    assert kept.num_rows() == 1  # the earlier delivery, kept aside
 
 
 def test_a_division_code_no_list_knows_keeps_its_firm(tmp_path: Path) -> None:
@@ -181,7 +204,7 @@ design:
     )
     insp = {t.table: t for t in report.tables}["inspections"]
     assert (insp.rows_read, insp.accepted) == (2, 2), insp.by_rule
-    got = pd.read_parquet(tmp_path / "i" / "inspections.parquet").set_index("inspection_id")
+    got = read_table(tmp_path / "i", "inspections").set_index("inspection_id")
     assert (
         got.loc["J1", "inclusion_probability"] == 0.05 and got.loc["J1", "plan_id"] == "SJ-2024-1"
     )

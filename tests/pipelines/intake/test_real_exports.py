@@ -37,6 +37,7 @@ from pipelines.intake.readers import StructuralError
 from pipelines.intake.sources import assign, load_sources
 from simulator.exports import CASES, OPERATOR_ID, TAXPAYER_OPERATOR_ID, write_case
 from tests.conftest import ROOT
+from tests.interim import has_quarantine, has_table, read_quarantine, read_table
 
 HERE = Path(__file__).resolve().parent / "real_exports"
 RESOLVED_BY = {"uscc", "reg_no", "org_code", "taxpayer_no", "name", "name_linkage", "opaque"}
@@ -113,9 +114,8 @@ def _ingested(run: Run) -> IngestReport:
 
 
 def _accepted(run: Run, table: str) -> pd.DataFrame:
-    path = run.out / f"{table}.parquet"
-    assert path.exists(), f"{table}: no accepted Parquet written"
-    return pd.read_parquet(path)
+    assert has_table(run.out, table), f"{table}: no accepted table written"
+    return read_table(run.out, table)
 
 
 def _reconciliation(run: Run) -> dict[str, Any]:
@@ -226,7 +226,7 @@ def test_counts(case: str, run: Run) -> None:
         got = by_table[table]
         assert got.status == exp.get("status", "ingested"), table
         if got.status == "unavailable":
-            assert not (run.out / f"{table}.parquet").exists(), f"{table}: unavailable, yet written"
+            assert not has_table(run.out, table), f"{table}: unavailable, yet written"
             assert table in availability["unavailable"], table
             continue
         if "read" in exp:
@@ -257,14 +257,14 @@ def test_lineage_and_reasons(case: str, run: Run) -> None:
             bad = set(frame["_resolved_by"].dropna()) - RESOLVED_BY
             assert frame["_resolved_by"].notna().all() and not bad, (t.table, bad)
         if t.quarantined:
-            q = pd.read_parquet(run.out / "quarantine" / f"{t.table}.parquet")
+            q = read_quarantine(run.out, t.table)
             assert len(q) == t.quarantined, t.table
             assert q["rule"].notna().all(), t.table
             assert q["reason_zh"].str.len().gt(0).all() and q["reason_en"].str.len().gt(0).all()
             assert q["source_row"].notna().all(), t.table
         reasons = (run.expected["tables"].get(t.table) or {}).get("reasons") or {}
         for rule, text in reasons.items():
-            q = pd.read_parquet(run.out / "quarantine" / f"{t.table}.parquet")
+            q = read_quarantine(run.out, t.table)
             rows = q[q["rule"] == rule]
             assert len(rows), (t.table, rule)
             said = rows["reason_zh"] + " | " + rows["reason_en"]
@@ -282,8 +282,11 @@ def test_resolution_and_notes(case: str, run: Run) -> None:
         if "resolution" in exp:
             frame = _accepted(run, table)
             got = Counter(frame["_resolved_by"].dropna())
-            q_path = run.out / "quarantine" / f"{table}.parquet"
-            rules = Counter(pd.read_parquet(q_path)["rule"]) if q_path.exists() else Counter()
+            rules = (
+                Counter(read_quarantine(run.out, table)["rule"])
+                if has_quarantine(run.out, table)
+                else Counter()
+            )
             got["review"] = rules["name_review"]
             got["unresolved"] = rules["name_unmatched"]
             want = {k: v for k, v in exp["resolution"].items() if v}

@@ -33,6 +33,7 @@ from pipelines.intake.readers import StructuralError
 from pipelines.intake.sources import ColumnMapping, SourceMapping, ValueMapper, load_sources
 from simulator.research import FILES, write_research_dataset
 from tests.conftest import ROOT
+from tests.interim import has_quarantine, has_table, read_quarantine, read_table
 
 #: The tests share one ingested extract (module fixture): ``make test`` keeps them on one worker.
 pytestmark = pytest.mark.xdist_group("research_dataset")
@@ -169,7 +170,7 @@ def test_every_table_present_and_counts_reconcile(run: Run) -> None:
     }
     for t, v in tables.items():
         assert v["rows_read"] == v["accepted"] + v["quarantined"], t
-        assert (run.out / f"{t}.parquet").exists() == (t in INGESTED), t
+        assert has_table(run.out, t) == (t in INGESTED), t
     assert tables["enterprises"]["accepted"] == ENTERPRISES
     # only the faults the extract carries: repeated tax rows, news of firms not on the list
     assert set(tables["indicators"]["quarantined_by_rule"]) == {"duplicate", "unknown_enterprise"}
@@ -182,12 +183,11 @@ def test_every_file_rows_read_equal_accepted_plus_quarantined(run: Run) -> None:
     accepted: dict[str, int] = {}
     quarantined: dict[str, int] = {}
     for table in INGESTED:
-        frame = pd.read_parquet(run.out / f"{table}.parquet", columns=["_source_file"])
+        frame = read_table(run.out, table, columns=["_source_file"])
         for f, n in frame["_source_file"].value_counts().items():
             accepted[str(f)] = accepted.get(str(f), 0) + int(n)
-        q = run.out / "quarantine" / f"{table}.parquet"
-        if q.exists():
-            for f, n in pd.read_parquet(q)["source_file"].value_counts().items():
+        if has_quarantine(run.out, table):
+            for f, n in read_quarantine(run.out, table)["source_file"].value_counts().items():
                 quarantined[str(f)] = quarantined.get(str(f), 0) + int(n)
     files = _recon(run)["tables"]["indicators"]["source"]["files"]
     wide = next(f["unpivot"] for f in files if f["file"].endswith("司法_品牌_专利.csv"))
@@ -204,7 +204,7 @@ def test_every_file_rows_read_equal_accepted_plus_quarantined(run: Run) -> None:
 
 
 def test_registry_of_ids_only_is_accepted_with_nulls(run: Run) -> None:
-    reg = pd.read_parquet(run.out / "enterprises.parquet")
+    reg = read_table(run.out, "enterprises")
     assert len(reg) == ENTERPRISES and reg["uscc"].str.fullmatch(r"E\d{7}").all()
     assert (reg["name"] == reg["uscc"]).all(), "an anonymised registry's name is its id"
     for col in REGISTRY_ABSENT:
@@ -236,7 +236,7 @@ def test_the_same_registry_is_refused_without_ids_only(run: Run, tmp_path: Path)
 
 
 def test_indicators_from_each_source(run: Run) -> None:
-    ind = pd.read_parquet(run.out / "indicators.parquet")
+    ind = read_table(run.out, "indicators")
     codes = ind.groupby("_source_name")["indicator"].agg(set).to_dict()
     assert set(codes) == {"research_tax", "research_news", "research_counts"}
     assert codes["research_news"] == {"news_sentiment"}
@@ -263,7 +263,7 @@ def test_indicators_from_each_source(run: Run) -> None:
 
 
 def test_labels_are_not_dressed_up_as_inspections(run: Run) -> None:
-    assert not (run.out / "inspections.parquet").exists()
+    assert not has_table(run.out, "inspections")
     availability = json.loads((run.out / "availability.json").read_text(encoding="utf-8"))
     assert "train --labels" in availability["unavailable"]["inspections"]
 
@@ -273,7 +273,7 @@ def test_features_build_with_registry_features_missing(run: Run) -> None:
     assert run.feature_summary["months"] == {AS_OF: {"enterprises": ENTERPRISES}}
     assert set(UNAVAILABLE) <= set(run.feature_summary["absent_tables"])
     assert "tables not delivered" in run.printed
-    frame = pd.read_parquet(run.features / f"{AS_OF}.parquet")
+    frame = read_table(run.features, AS_OF)
     assert len(frame) == ENTERPRISES
     base = [f.name for f in CATALOG if f.group == "base"]
     assert base
