@@ -125,6 +125,20 @@ def history(base: Path, as_of: str, more: tuple[str, ...] = ()) -> tuple[Path, d
     return interim, info
 
 
+def write_model_config(work: Path, path: Path) -> None:
+    """The project's configs/model.yaml with its own MLflow store under ``work`` and the
+    files it names made absolute (the benchmark runs its commands on folders of its own)."""
+    import yaml
+
+    cfg = yaml.safe_load((ROOT / "configs" / "model.yaml").read_text(encoding="utf-8"))
+    cfg["mlflow"]["tracking_uri"] = f"sqlite:///{work / 'mlflow.db'}"
+    cfg["mlflow"]["artifact_root"] = str(work / "artifacts")
+    for key in ("class_scheme", "indicator_weights"):
+        if isinstance(cfg.get(key), str) and not Path(cfg[key]).is_absolute():
+            cfg[key] = str(ROOT / cfg[key])
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+
+
 def model(train_size: int, months: int, seed: int, as_of: str) -> tuple[Path, dict[str, Any]]:
     """A registered model version (@challenger) trained on a province of ``train_size``
     firms, and the model config that points at its MLflow store (cached)."""
@@ -136,15 +150,8 @@ def model(train_size: int, months: int, seed: int, as_of: str) -> tuple[Path, di
         return cfg_path, json.loads(ready.read_text(encoding="utf-8"))
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    import yaml
 
-    cfg = yaml.safe_load((ROOT / "configs" / "model.yaml").read_text(encoding="utf-8"))
-    cfg["mlflow"]["tracking_uri"] = f"sqlite:///{work / 'mlflow.db'}"
-    cfg["mlflow"]["artifact_root"] = str(work / "artifacts")
-    for key in ("class_scheme", "indicator_weights"):
-        if isinstance(cfg.get(key), str) and not Path(cfg[key]).is_absolute():
-            cfg[key] = str(ROOT / cfg[key])
-    cfg_path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    write_model_config(work, cfg_path)
     interim = work / "interim"
     feats = work / "features"
     prev = previous_month(as_of)

@@ -23,11 +23,9 @@ import argparse
 import json
 import shutil
 import time
-from pathlib import Path
 from typing import Any
 
-import yaml
-from bench_month import _timed, history, province, riskclass
+from bench_month import _timed, history, province, riskclass, write_model_config
 from common import ROOT, machine
 
 from contract.months import add_months
@@ -43,14 +41,8 @@ def retrain(args: argparse.Namespace) -> dict[str, Any]:
     run = base / "retrain"
     shutil.rmtree(run, ignore_errors=True)
     run.mkdir(parents=True)
-    cfg = yaml.safe_load((ROOT / "configs" / "model.yaml").read_text(encoding="utf-8"))
-    cfg["mlflow"]["tracking_uri"] = f"sqlite:///{run / 'mlflow.db'}"
-    cfg["mlflow"]["artifact_root"] = str(run / "artifacts")
-    for key in ("class_scheme", "indicator_weights"):
-        if isinstance(cfg.get(key), str) and not Path(cfg[key]).is_absolute():
-            cfg[key] = str(ROOT / cfg[key])
     cfg_path = run / "model.yaml"
-    cfg_path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    write_model_config(run, cfg_path)
     feats, outputs = run / "features", run / "outputs"
     first = add_months(m, -24)
     print(f"{n:>10,} enterprises: the quarterly retrain at {m}", flush=True)
