@@ -207,7 +207,7 @@ def test_results_go_through_feedback_like_the_cli(api: Api, tmp_path: Path) -> N
     }
     entry = api.audit()[before]
     assert (entry["action"], entry["object"], entry["outcome"]) == ("api_results", plan_id, "ok")
-    inspections = pd.read_parquet(api.root / "interim" / "inspections.parquet")
+    inspections = read_table(api.root / "interim", "inspections")
     landed = inspections[inspections["inspection_id"].str.startswith("API-")]
     assert len(landed) == got["accepted"] > 0
     # the CLI: rows inside the jurisdiction (the API refuses the one outside before linking)
@@ -227,7 +227,7 @@ def test_results_go_through_feedback_like_the_cli(api: Api, tmp_path: Path) -> N
     # the same results again: ingestion merges by inspection_id, nothing is added twice
     again = api.post("/results", "city-write", {"plan_id": plan_id, "results": rows[:3]})
     assert again.status_code == 200 and again.json()["linked"] == 3
-    after = pd.read_parquet(api.root / "interim" / "inspections.parquet")
+    after = read_table(api.root / "interim", "inspections")
     assert len(after) == len(inspections)
 
 

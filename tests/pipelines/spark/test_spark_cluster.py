@@ -4,7 +4,6 @@ give the local results, and stopping the cluster leaves no process of it behind.
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import time
@@ -80,27 +79,17 @@ def test_features_on_a_standalone_cluster_equal_duckdbs(  # type: ignore[no-unty
 ) -> None:
     """The Spark feature SQL (`pipelines.spark.features`, another part of the Spark engine) on
     the cluster: every feature of every enterprise equal to the DuckDB file (1e-9)."""
-    try:
-        import pipelines.spark.features  # noqa: F401
-    except ImportError:
-        pytest.skip("pipelines.spark.features does not exist yet: features on Spark not tested")
-    from pipelines.features import run_features
-
-    params = inspect.signature(run_features).parameters
-    if "engine" not in params or "spark" not in params:
-        pytest.skip(
-            "pipelines.features.run_features takes no engine='spark' and spark=... yet: "
-            "features on the cluster not tested"
-        )
     from features.config import FeaturesConfig
+    from pipelines.features import run_features
 
     _c, spark = cluster
     fcfg = load_config(
         Path(__file__).resolve().parents[3] / "configs" / "features.yaml", FeaturesConfig
     )
     out = tmp_path / "features"
-    spark_features: Any = run_features  # its Spark parameters are checked above
-    spark_features(fcfg, small_interim[1], out, [MONTH], engine="spark", spark=spark)
+    assert spark.sparkContext.master.startswith("spark://")
+    # run_features uses the running session: the cluster's (pipelines.features._spark_session)
+    run_features(fcfg, small_interim[1], out, [MONTH], engine="spark")
     got = pq.read_table(out / f"{MONTH}.parquet")
     want = pq.read_table(small_history / f"{MONTH}.parquet")
     assert got.column_names == want.column_names
