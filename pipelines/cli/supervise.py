@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal, cast
 
@@ -67,6 +68,15 @@ def report(
             help="class scheme the month was classified with (default: the model config's)"
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="processes writing a batch's reports (0: one per core); the pages are the same"
+        ),
+    ] = 0,
+    chunk: Annotated[
+        int, typer.Option(help="reports built together (a batch's unit of work)", min=1)
+    ] = 500,
 ) -> None:
     """Reports a regulator can read: class, main risk points, what the enterprise can do.
 
@@ -103,6 +113,8 @@ def report(
                 cast(Literal["html", "pdf"], fmt),
                 out,
                 on_progress=lambda n: bar.advance(task, n),
+                chunk=chunk,
+                workers=workers if workers > 0 else len(os.sched_getaffinity(0)),
             )
     except (ConfigError, ReportError, ClassifyError) as exc:
         fail(str(exc))

@@ -10,7 +10,7 @@ enterprise can do.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,9 +53,14 @@ def build(ctx: ReportMonth, usccs: Sequence[str], lang: Lang) -> list[dict[str, 
     names = np.array([*bundle.design.features, None], dtype=object)
     records = rows.to_pylist()
     history = ctx.history(usccs)
+    # each enterprise's stored classification and registry entry, taken for the chunk at once
+    # (a row at a time costs a frame lookup per column)
+    stored_rows = ctx.classes.loc[list(usccs)].to_dict("index")
+    listed = [u for u in usccs if u in ctx.registry.index]
+    registered = ctx.registry.loc[listed].to_dict("index") if listed else {}
     out = []
     for i, u in enumerate(usccs):
-        stored = ctx.classes.loc[u]
+        stored = stored_rows[u]
         kept = [stored.get(f"risk_{k}_feature") for k in range(1, ctx.top_k + 1)]
         kept = [k if isinstance(k, str) else None for k in kept]
         if abs(float(stored["margin"]) - contrib[i].sum()) > 1e-6 or kept != list(names[idx[i]]):
@@ -71,7 +76,17 @@ def build(ctx: ReportMonth, usccs: Sequence[str], lang: Lang) -> list[dict[str, 
         own_flags = {f: float(v[i]) for f, v in flags.items()}
         out.append(
             _report(
-                ctx, u, records[i], contrib[i], named, own_flags, history[u], lang, explainer.exact
+                ctx,
+                u,
+                records[i],
+                contrib[i],
+                named,
+                own_flags,
+                history[u],
+                lang,
+                explainer.exact,
+                stored,
+                registered.get(u),
             )
         )
     return out
@@ -87,12 +102,15 @@ def _report(
     history: dict[str, str],
     lang: Lang,
     exact: bool,
+    cls: Mapping[str, Any],
+    reg: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
+    """One enterprise's report content; ``cls`` its stored classification, ``reg`` its
+    registry entry (None when the registry lacks it)."""
     t = TEXT[lang]
     features = ctx.bundle.design.features
     body = c[:-1]
     order = np.argsort(body, kind="stable")  # the most negative first
-    cls = ctx.classes.loc[u]
     path = _score_path(ctx, c, named, flags, lang, None if exact else float(cls["score"]))
     points, advice = [], []
     for j, delta in zip(named, path.deltas, strict=False):
@@ -122,7 +140,6 @@ def _report(
         for j in order[: ctx.rcfg.favourable]
         if body[j] <= -ctx.rcfg.min_contribution
     ]
-    reg = ctx.registry.loc[u] if u in ctx.registry.index else None
     # a registry of ids only (ingest's registry: ids_only) names neither: no peer group
     industry2 = _code(reg, "industry_code")[:2]
     division = _code(reg, "division_code")
@@ -232,7 +249,7 @@ def _score_path(
     return _Path(start, deltas[: len(named)], deltas, prev, svg, bool(bands))
 
 
-def _groups_chart(ctx: ReportMonth, cls: pd.Series, lang: Lang) -> str:
+def _groups_chart(ctx: ReportMonth, cls: Mapping[str, Any], lang: Lang) -> str:
     """How much each of the five information groups pushes the risk (classify's sums)."""
     t = TEXT[lang]
     sums = {g: float(cls[f"shap_{g}"]) for g in GROUPS}
@@ -313,7 +330,7 @@ def _history_chart(
     return charts.history(cells, TEXT[lang]["history"])
 
 
-def _override(ctx: ReportMonth, cls: pd.Series, lang: Lang) -> str | None:
+def _override(ctx: ReportMonth, cls: Mapping[str, Any], lang: Lang) -> str | None:
     """Why a rule, not the score, set the class (and what the score alone gives)."""
     rule = cls.get("override_rule")
     rules = {r.name: r for r in ctx.scheme.overrides}

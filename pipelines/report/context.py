@@ -48,7 +48,14 @@ class ReportMonth:
     engine: str
     outputs: Path
     _peer_done: set[str] = field(default_factory=set)  # features whose typical values are known
-    _peer_industry: pd.Series | None = None
+    #: the classified enterprises with an industry division: their rows in the month's feature
+    #: file and their divisions' codes (built once, so each feature's typical values cost one
+    #: column read and a positional take, not a join on USCC strings)
+    _peer_rows: np.ndarray[Any, Any] | None = None
+    _peer_codes: np.ndarray[Any, Any] | None = None
+    _peer_labels: list[str] = field(default_factory=list)
+    #: a batch's own rows (`preload`): its feature rows and class history, read in one pass
+    _batch_history: dict[str, dict[str, str]] = field(default_factory=dict)
     _history: dict[str, pd.Series] = field(default_factory=dict)  # month -> class, by uscc
     _peer_groups: dict[tuple[str, str], Peers] = field(default_factory=dict)
     _peer_medians: dict[tuple[str, str], float | None] = field(default_factory=dict)
@@ -200,12 +207,16 @@ class ReportMonth:
     def feature_rows(self, usccs: Sequence[str]) -> pa.Table:
         if not self.features_path.is_file():
             raise ReportError(f"report: no feature file {self.features_path}")
-        if self.cache_features:
-            if self._table is None:  # built whole before it is published (threads)
-                table = pq.read_table(self.features_path)
-                self._row_of = {u: i for i, u in enumerate(table.column("uscc").to_pylist())}
-                self._table = table
+        if self.cache_features and self._table is None:  # built whole before it is published
+            table = pq.read_table(self.features_path)
+            self._row_of = {u: i for i, u in enumerate(table.column("uscc").to_pylist())}
+            self._table = table
+        if self._table is not None and all(u in self._row_of for u in usccs):
             return self._table.take(pa.array([self._row_of[u] for u in usccs], pa.int64()))
+        return self._read_rows(usccs)
+
+    def _read_rows(self, usccs: Sequence[str]) -> pa.Table:
+        """The feature rows of ``usccs`` in that order, in one pass over the file."""
         t = pq.read_table(self.features_path, filters=[("uscc", "in", list(usccs))])
         order = pc.index_in(pa.array(list(usccs)), t.column("uscc"))
         return t.take(order)
@@ -217,30 +228,72 @@ class ReportMonth:
         (one column read, one group-by), and kept as one number per industry: a service
         answering reports for hours holds a few numbers per feature, not the column."""
         if f.name not in self._peer_done:
-            t = pq.read_table(self.features_path, columns=["uscc", f.name])
-            column = pd.Series(
-                t.column(f.name).to_numpy(zero_copy_only=False),
-                index=t.column("uscc").to_pandas(),
-            )
-            if self._peer_industry is None:  # the classified enterprises' industry divisions
-                scored = self.classes.index[self.classes["score"].notna().to_numpy()]
-                code = self.registry["industry_code"].reindex(scored).str[:2]
-                self._peer_industry = code[code.notna().to_numpy()]  # not in the registry: out
-            industry = self._peer_industry
-            vals = pd.to_numeric(column.reindex(industry.index), errors="coerce")
-            has = vals.notna().to_numpy()
-            vals, industry = vals[has], industry[has]
+            rows, codes = self._peers_in_file()
+            t = pq.read_table(self.features_path, columns=[f.name])
+            column = t.column(0).to_numpy(zero_copy_only=False)
+            vals = pd.to_numeric(pd.Series(column[rows]), errors="coerce").to_numpy(float)
+            has = ~np.isnan(vals)
+            vals, group = vals[has], codes[has]
             if f.kind == "flag":
-                by = (vals == 1).groupby(industry.to_numpy()).mean()
+                by = pd.Series(vals == 1).groupby(group).mean()
             else:
-                by = vals.groupby(industry.to_numpy()).median()
+                by = pd.Series(vals).groupby(group).median()
             for code, value in by.items():
-                self._peer_medians[(f.name, str(code))] = float(value)
+                self._peer_medians[(f.name, self._peer_labels[int(code)])] = float(value)
             self._peer_done.add(f.name)
         return self._peer_medians.get((f.name, industry2))
 
+    def _peers_in_file(self) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """(rows, codes): the row in the month's feature file of each classified enterprise
+        with an industry division in the registry, and the integer code of that division
+        (`_peer_labels` names it). Built once."""
+        if self._peer_rows is None or self._peer_codes is None:
+            scored = self.classes.index[self.classes["score"].notna().to_numpy()]
+            industry = self.registry["industry_code"].reindex(scored).str[:2]
+            industry = industry[industry.notna().to_numpy()]  # not in the registry: out
+            usccs = pq.read_table(self.features_path, columns=["uscc"]).column(0)
+            at = pd.Index(usccs.to_numpy(zero_copy_only=False)).get_indexer(industry.index)
+            found = at >= 0
+            codes, labels = pd.factorize(industry.to_numpy()[found])
+            self._peer_rows, self._peer_codes = at[found], codes
+            self._peer_labels = [str(c) for c in labels]
+        return self._peer_rows, self._peer_codes
+
+    def preload(self, usccs: Sequence[str]) -> None:
+        """Read what a batch of reports on ``usccs`` looks up, in one pass over each file: their
+        feature rows, their class history, and the industry's typical value of every feature
+        their stored risk points name. Without it a batch of thousands reads the month's
+        feature file and each month's classes once per chunk: at a province's size that is
+        hundreds of full scans. Done before a batch forks its workers, which then share it."""
+        if not usccs or (
+            self._table is not None
+            and all(u in self._row_of and u in self._batch_history for u in usccs)
+        ):  # already read
+            return
+        if not self.cache_features:  # (a cached month already holds every row)
+            table = self._read_rows(usccs)
+            self._row_of = {u: i for i, u in enumerate(table.column("uscc").to_pylist())}
+            self._table = table
+        self._batch_history = self._read_history(usccs)
+        stored = self.classes.loc[list(usccs)]
+        named = {
+            str(v)
+            for k in range(1, self.top_k + 1)
+            if f"risk_{k}_feature" in stored.columns
+            for v in stored[f"risk_{k}_feature"].dropna().unique()
+        }
+        for name in sorted(named):
+            f = self.bundle.features.get(name)
+            if f is not None and f.kind in ("number", "flag"):
+                self.typical(f, "")
+
     def history(self, usccs: Sequence[str]) -> dict[str, dict[str, str]]:
         """uscc -> {month: class} over the last ``history_months`` months present."""
+        if self._batch_history and all(u in self._batch_history for u in usccs):
+            return {u: self._batch_history[u] for u in usccs}
+        return self._read_history(usccs)
+
+    def _read_history(self, usccs: Sequence[str]) -> dict[str, dict[str, str]]:
         months = [self.month]
         while len(months) < self.rcfg.history_months:
             months.append(previous_month(months[-1]))

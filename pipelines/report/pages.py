@@ -6,7 +6,9 @@ templates (`pipelines.render.html`); every write is atomic (`pipelines.io`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -63,25 +65,76 @@ def write_reports(
     out_dir: Path | None = None,
     chunk: int = 500,
     on_progress: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> ReportRun:
     """Write one file per enterprise (``<USCC>.html``, ``<USCC>.en.html``, or ``.pdf``) and,
-    for more than one, an ``index.html`` listing them. Writes are atomic."""
+    for more than one, an ``index.html`` listing them. Writes are atomic.
+
+    A batch of more than one chunk first reads what its reports look up in one pass
+    (`ReportMonth.preload`); with ``workers`` > 1 its chunks are then built and written by that
+    many forked processes sharing the month's context (copy-on-write), each chunk's pages the
+    same as one process writes them, and the index in the order of ``usccs``."""
     folder = Path(out_dir) if out_dir else paths.Outputs(ctx.outputs).reports(ctx.month)
     folder.mkdir(parents=True, exist_ok=True)
-    env = environment()
-    suffix = "" if lang == "zh" else ".en"
+    chunks = [usccs[start : start + chunk] for start in range(0, len(usccs), chunk)]
+    if len(chunks) > 1:
+        ctx.preload(usccs)
+    job = _Batch(ctx, lang, fmt, folder)
     written: list[Path] = []
     listed: list[dict[str, Any]] = []
-    for start in range(0, len(usccs), chunk):
-        for report in build(ctx, usccs[start : start + chunk], lang):
-            page = folder / f"{report['uscc']}{suffix}.html"
-            _write_text(page, render(ctx, report, lang, env))
-            if fmt == "pdf":
+    if workers > 1 and len(chunks) > 1 and not _numba_threads_started():
+        parts = _forked(job, chunks, workers)
+    else:
+        parts = (job.write(c) for c in chunks)
+    for part in parts:
+        for entry in part:
+            written.append(folder / entry["file"])
+            listed.append(entry)
+        if on_progress is not None:
+            on_progress(len(part))
+    index = None
+    if len(written) > 1:
+        index = folder / f"index{job.suffix}.html"
+        page_text = (
+            environment()
+            .get_template("index.html.j2")
+            .render(
+                t=TEXT[lang],
+                month=ctx.month,
+                rows=listed,
+                model=ctx.bundle.name,
+                version=ctx.bundle.version,
+            )
+        )
+        _write_text(index, page_text)
+    return ReportRun(written, index)
+
+
+@dataclass
+class _Batch:
+    """One batch's settings: ``write`` builds, renders and writes one chunk of it."""
+
+    ctx: ReportMonth
+    lang: Lang
+    fmt: Literal["html", "pdf"]
+    folder: Path
+
+    @property
+    def suffix(self) -> str:
+        return "" if self.lang == "zh" else ".en"
+
+    def write(self, usccs: Sequence[str]) -> list[dict[str, Any]]:
+        """Write the reports of ``usccs``; their index entries, in that order."""
+        env = environment()
+        listed = []
+        for report in build(self.ctx, usccs, self.lang):
+            page = self.folder / f"{report['uscc']}{self.suffix}.html"
+            _write_text(page, render(self.ctx, report, self.lang, env))
+            if self.fmt == "pdf":
                 pdf = page.with_suffix(".pdf")
                 to_pdf(page, pdf)
                 page.unlink()
                 page = pdf
-            written.append(page)
             listed.append(
                 {
                     "uscc": report["uscc"],
@@ -94,20 +147,51 @@ def write_reports(
                     "file": page.name,
                 }
             )
-            if on_progress is not None:
-                on_progress(1)
-    index = None
-    if len(written) > 1:
-        index = folder / f"index{suffix}.html"
-        page_text = env.get_template("index.html.j2").render(
-            t=TEXT[lang],
-            month=ctx.month,
-            rows=listed,
-            model=ctx.bundle.name,
-            version=ctx.bundle.version,
-        )
-        _write_text(index, page_text)
-    return ReportRun(written, index)
+        return listed
+
+
+_JOB: _Batch | None = None  # the batch a forked worker writes (set before the fork)
+
+
+def _forked(
+    job: _Batch, chunks: list[Sequence[str]], workers: int
+) -> Iterator[list[dict[str, Any]]]:
+    """Each chunk's index entries, in order, written by ``workers`` forked processes. Fork,
+    not spawn: the workers share the month's context the parent has read (classes, registry,
+    the batch's rows) instead of each reading it again. The parent builds no explainer before
+    the fork (numba's thread pool is not fork-safe); each worker builds its own, with its
+    share of the cores."""
+    global _JOB
+    _JOB = job
+    threads = max(1, len(os.sched_getaffinity(0)) // workers)
+    try:
+        with multiprocessing.get_context("fork").Pool(
+            workers, initializer=_worker_start, initargs=(threads,)
+        ) as pool:
+            yield from pool.imap(_worker_write, chunks)
+    finally:
+        _JOB = None
+
+
+def _numba_threads_started() -> bool:
+    """Whether this process has started numba's thread pool (a parallel kernel ran, e.g. an
+    explainer in this process). Its OpenMP layer then kills a forked child that runs one
+    ("fork() called from a process already using GNU OpenMP"), so such a process writes its
+    batch itself. Unknown (another numba): assumed started."""
+    from numba.np.ufunc import parallel
+
+    return bool(getattr(parallel, "_is_initialized", True))
+
+
+def _worker_start(threads: int) -> None:
+    import numba
+
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
+
+
+def _worker_write(usccs: Sequence[str]) -> list[dict[str, Any]]:
+    assert _JOB is not None, "a report worker runs only in a fork of write_reports"
+    return _JOB.write(usccs)
 
 
 def _write_text(path: Path, text: str) -> None:

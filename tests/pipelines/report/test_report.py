@@ -110,8 +110,13 @@ def _fresh_caches() -> dict[str, object]:
         "_peer_done": set(),
         "_peer_groups": {},
         "_peer_medians": {},
-        "_peer_industry": None,
+        "_peer_rows": None,
+        "_peer_codes": None,
+        "_peer_labels": [],
         "_history": {},
+        "_batch_history": {},
+        "_table": None,
+        "_row_of": {},
     }
 
 
@@ -308,3 +313,45 @@ def test_cli_report(month, small_model, small_interim, tmp_path, monkeypatch) ->
     assert "class D" not in result.output and "D类" not in result.output  # nothing printed about it
     bad = CliRunner().invoke(app, [*args[:4], "--lang", "fr"])
     assert bad.exit_code == 2 and "--lang must be zh or en" in bad.output
+
+
+def test_a_batch_written_by_forked_workers_is_the_pages_written_one_by_one(  # type: ignore[no-untyped-def]
+    month, small_model, small_interim, tmp_path
+) -> None:
+    """`riskclass report --class D --workers 2` in a fresh process (numba's threads not yet
+    started, so it forks) writes, chunk by chunk, the same bytes as one report at a time, and
+    an index in USCC order; a process that already ran numba's kernels writes the batch itself,
+    the same again."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    ctx = month
+    cfg, _ = small_model
+    config = tmp_path / "model.yaml"
+    config.write_text(yaml.safe_dump(cfg.model_dump(mode="json")), encoding="utf-8")
+    d = ctx.select(klass="D")
+    assert len(d) > 10
+    one = tmp_path / "one"
+    for u in d:
+        write_reports(ctx, [u], out_dir=one)
+    forked = tmp_path / "forked"
+    cmd = [
+        sys.executable, "-m", "pipelines.cli", "report", "--as-of", "2026-10", "--class", "D",
+        "--config", str(config), "--outputs", str(ctx.outputs),
+        "--features", str(ctx.features_path.parent), "--interim", str(small_interim[1]),
+        "--report-config", str(ROOT / "configs" / "report.yaml"), "--out", str(forked),
+        "--workers", "2", "--chunk", "4",
+    ]  # fmt: skip
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    here = write_reports(ctx, d, out_dir=tmp_path / "here", chunk=4, workers=2)
+    for u in d:
+        page = (one / f"{u}.html").read_bytes()
+        assert (forked / f"{u}.html").read_bytes() == page
+        assert (tmp_path / "here" / f"{u}.html").read_bytes() == page
+    index = (forked / "index.html").read_text(encoding="utf-8")
+    at = [index.index(f"{u}.html") for u in d]
+    assert at == sorted(at)
+    assert (forked / "index.html").read_bytes() == here.index.read_bytes()  # type: ignore[union-attr]
