@@ -147,22 +147,23 @@ def connect(cfg: FeaturesConfig, spill: Path | None = None) -> duckdb.DuckDBPyCo
     return con
 
 
-def unavailable_tables(source: Path) -> dict[str, str]:
+def unavailable_tables(source: Path, as_of: str | None = None) -> dict[str, str]:
     """Tables the bureau declared it cannot deliver (``availability.json`` of the ingested
-    folder, written by `riskclass ingest`): table -> why."""
-    path = Path(source) / "availability.json"
+    folder's state, current or as of a month, written by `riskclass ingest`): table -> why."""
+    path = store.side_file(Path(source), "availability.json", as_of=as_of)
     if not path.is_file():
         return {}
     data = json.loads(path.read_text(encoding="utf-8"))
     return {str(k): str(v) for k, v in dict(data.get("unavailable", {})).items()}
 
 
-def table_coverage(source: Path) -> dict[str, dt.date]:
+def table_coverage(source: Path, as_of: str | None = None) -> dict[str, dt.date]:
     """The first day each delivered event table's records cover (``coverage`` of
     ``availability.json``, written by `riskclass ingest`: the earliest event date of its
     accepted rows): table -> date. "Since" features never reach back before it
-    (`features.engine.Window.coverage`); none recorded: not censored."""
-    path = Path(source) / "availability.json"
+    (`features.engine.Window.coverage`); none recorded: not censored. ``as_of``: of the
+    state the pipeline had then (`pipelines.store`)."""
+    path = store.side_file(Path(source), "availability.json", as_of=as_of)
     if not path.is_file():
         return {}
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -310,8 +311,13 @@ def run_features(
     rediscover: bool = False,
     engine: Engine = "duckdb",
     spark_master: str | None = None,
+    as_of: str | None = None,
 ) -> FeaturesReport:
     """Build the feature file of every month in ``months`` from the ingested ``source``.
+
+    ``as_of``: from what the pipeline knew then (the store's state after the last ingest of a
+    month <= ``as_of``: its tables and its availability), not from its current state; a past
+    month's features are rebuilt exactly that way after later deliveries corrected its records.
 
     The features derived from the bureau's own columns (`features.derived`) are discovered
     once, from the records received by the end of the latest month asked for, and kept in
@@ -326,13 +332,13 @@ def run_features(
     month's distinct codes, not a month's features)."""
     if engine not in ("duckdb", "spark"):
         raise FeatureError(f"features: engine {engine!r}: give duckdb or spark")
-    tables = source_tables(Path(source))
+    tables = source_tables(Path(source), as_of)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     spill = out / ".spill"
     con = connect(cfg, spill=spill)
-    unavailable = unavailable_tables(Path(source))
-    coverage = table_coverage(Path(source))
+    unavailable = unavailable_tables(Path(source), as_of)
+    coverage = table_coverage(Path(source), as_of)
     # a supplementary table (the generic indicators) is no information group the data lacks
     absent = sorted(t for t in set(TABLES) - set(tables) if not TABLES[t].supplementary)
     try:

@@ -18,6 +18,7 @@ from pipelines.cli.common import (
     InterimOpt,
     console,
     fail,
+    month,
     month_option,
     progress,
 )
@@ -556,6 +557,17 @@ def features(
             "(default: master: of configs/spark.yaml)"
         ),
     ] = None,
+    interim_as_of: Annotated[
+        Month | None,
+        typer.Option(
+            "--interim-as-of",
+            parser=month,
+            metavar="<str>",
+            help="read the ingested tables as the pipeline knew them at that month (the "
+            "store's state after its last ingest <= MONTH), e.g. to rebuild a past month's "
+            "features exactly after later corrections",
+        ),
+    ] = None,
 ) -> None:
     """Point-in-time features of every enterprise, five information groups, per month end.
 
@@ -566,6 +578,7 @@ def features(
     from features.config import FeaturesConfig
     from features.engine import FeatureError
     from pipelines.features import resolve_months, run_features
+    from pipelines.store import StoreError
 
     try:
         cfg = load_config(config, FeaturesConfig)
@@ -596,8 +609,9 @@ def features(
                 rediscover=rediscover,
                 engine="spark" if engine == "spark" else "duckdb",
                 spark_master=spark_master,
+                as_of=str(interim_as_of) if interim_as_of else None,
             )
-        except FeatureError as exc:
+        except (FeatureError, StoreError) as exc:
             fail(str(exc))
         bar.update(task, completed=len(months))
     r = report.to_dict()

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from typer.testing import CliRunner
 
 from pipelines import store
 from pipelines.config import load_config
@@ -204,17 +205,37 @@ def test_time_travel_reads_what_the_pipeline_knew_and_rebuilds_its_features(
     )
     with pytest.raises(store.StoreError, match="no state as of 2026-01"):
         store.open_table(out, "penalties", as_of="2026-01")
-    # the June state, laid out as a folder of its own, gives June's features exactly
+    # the June state gives June's features exactly: read in place (run_features as_of), and
+    # laid out as a folder of its own
+    run_features(fcfg, out, tmp_path / "f_again", ["2026-06"], as_of="2026-06")
     past = tmp_path / "june_state"
     past.mkdir()
     for name, snap in store.open_tables(out, as_of="2026-06").items():
         pq.write_table(snap.arrow(), past / f"{name}.parquet")
     shutil.copy2(store.side_file(out, "availability.json", as_of="2026-06"), past)
-    run_features(fcfg, past, tmp_path / "f_again", ["2026-06"])
+    run_features(fcfg, past, tmp_path / "f_laid_out", ["2026-06"])
     run_features(fcfg, out, tmp_path / "f_now", ["2026-06"])
     a = pq.read_table(tmp_path / "f_before" / "2026-06.parquet").to_pandas()
     b = pq.read_table(tmp_path / "f_again" / "2026-06.parquet").to_pandas()
     pd.testing.assert_frame_equal(a, b)
+    laid_out = pq.read_table(tmp_path / "f_laid_out" / "2026-06.parquet").to_pandas()
+    pd.testing.assert_frame_equal(a, laid_out)
+    # the CLI says the same, and a month before any state is refused naming it
+    from pipelines.cli import app
+
+    cli = CliRunner().invoke(app, [
+        "features", "--source", str(out), "--out", str(tmp_path / "f_cli"), "--as-of", "2026-06",
+        "--interim-as-of", "2026-07",
+    ])  # fmt: skip
+    assert cli.exit_code == 0, cli.output
+    pd.testing.assert_frame_equal(
+        a, pq.read_table(tmp_path / "f_cli" / "2026-06.parquet").to_pandas()
+    )
+    early = CliRunner().invoke(app, [
+        "features", "--source", str(out), "--out", str(tmp_path / "f_early"), "--as-of", "2026-06",
+        "--interim-as-of", "2026-01",
+    ])  # fmt: skip
+    assert early.exit_code != 0 and "no state as of 2026-01" in early.output
     # ... which the current state no longer gives (the record was replaced in August)
     c = pq.read_table(tmp_path / "f_now" / "2026-06.parquet").to_pandas()
     assert not a.equals(c)
