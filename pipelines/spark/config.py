@@ -39,6 +39,19 @@ class SparkConfig(BaseModel):
     shuffle_partitions: Annotated[int, Field(ge=1, le=100_000)] = 8
     #: rows per Arrow batch given to the model and TreeSHAP (bounds a Python worker's memory)
     arrow_batch_rows: Annotated[int, Field(ge=100, le=1_000_000)] = 2000
+    #: ``spark.sql.codegen.maxFields``: Spark compiles a plan into one Java method per stage
+    #: only while its rows have at most this many columns (Spark's default: 100). The final
+    #: join of a feature month carries every block's columns (several hundred), and above the
+    #: limit each of its ~20 joins copies whole rows through a generic projection: measured
+    #: 2.4 times slower on that query (20,000 firms)
+    codegen_max_fields: Annotated[int, Field(ge=100, le=100_000)] = 2000
+    #: options of the driver's and the executors' JVMs. ``ReservedCodeCacheSize``: the many
+    #: large generated classes of a feature month filled the default code cache ("CodeCache
+    #: is full. Compiler has been disabled": everything after that is interpreted, many times
+    #: slower). ``TieredStopAtLevel=1``: only the JIT's quick compiler; the optimising one
+    #: spent more CPU compiling generated code, each used for seconds, than it saved (the
+    #: blocks of a month: 40 s -> 27 s at 20,000 firms); a cluster that runs hours may drop it
+    jvm_options: str = "-XX:ReservedCodeCacheSize=512m -XX:TieredStopAtLevel=1"
     #: any other Spark setting by its Spark name (``spark.local.dir``: ...)
     conf: dict[str, str] = Field(default_factory=dict)
 
@@ -85,6 +98,9 @@ class SparkConfig(BaseModel):
             "spark.executor.cores": str(self.executor_cores),
             "spark.sql.shuffle.partitions": str(self.shuffle_partitions),
             "spark.sql.execution.arrow.maxRecordsPerBatch": str(self.arrow_batch_rows),
+            "spark.sql.codegen.maxFields": str(self.codegen_max_fields),
+            "spark.driver.extraJavaOptions": self.jvm_options,
+            "spark.executor.extraJavaOptions": self.jvm_options,
             **self.conf,
         }
 

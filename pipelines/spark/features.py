@@ -111,14 +111,27 @@ def register_sources(spark: Any, snapshots: Mapping[str, TableSnapshot]) -> None
         frame.createOrReplaceTempView(f"raw_{name}")
 
 
-def _persisted(spark: Any, view: str, sql: str, cached: list[Any]) -> None:
-    """``sql`` as a cached temporary view (DuckDB's ``TEMP TABLE``): the population and the
-    blocks are each read by several later statements and must not be recomputed by each."""
-    from pyspark import StorageLevel
+def _checkpoint(spark: Any, view: str, sql: str, folder: Path, spread: bool = False) -> None:
+    """``sql`` computed once, written as Parquet under ``folder`` and read back as the
+    temporary view ``view`` (DuckDB's ``TEMP TABLE``): the population and the blocks are each
+    read by several later statements and must not be recomputed by each.
 
-    frame = spark.sql(to_spark(sql)).persist(StorageLevel.MEMORY_AND_DISK)
-    cached.append(frame)
-    frame.createOrReplaceTempView(view)
+    Why files rather than ``persist``: a cached frame keeps its whole lineage, so the final
+    SELECT over ~20 cached blocks was a plan of several MB that Spark re-analysed and
+    re-printed at every adaptive step, and each ``persist`` was computed lazily inside the
+    next query that read it. A file cuts the lineage (the final plan reads ~20 small scans),
+    is computed here, eagerly, one statement at a time, gives the optimiser real sizes for
+    its broadcast joins, and, unlike ``localCheckpoint``, survives the loss of an executor on a
+    cluster (``folder`` is on the scratch file system the part files already need).
+    ``spread``: as many files as the session has cores, so that the statements driven by this
+    view (the population: every block and the final join) run in that many tasks, not one.
+    """
+    frame = spark.sql(to_spark(sql))
+    if spread:
+        frame = frame.repartition(max(1, int(spark.sparkContext.defaultParallelism)), "uscc")
+    path = str(folder / view)
+    frame.write.mode("overwrite").parquet(path)
+    spark.read.parquet(path).createOrReplaceTempView(view)
 
 
 def _parts(folder: Path) -> list[Path]:
@@ -172,17 +185,18 @@ def month_batches(
     )
     schema = output_schema(catalog)
     views: list[str] = []
-    cached: list[Any] = []
     parts = Path(scratch) / f"spark-{month}"
+    blocks = Path(scratch) / f"spark-{month}-blocks"
     try:
         for view, select in plan.pit:
             spark.sql(to_spark(select)).createOrReplaceTempView(view)
             views.append(view)
-        _persisted(spark, "pop", plan.population, cached)
+        shutil.rmtree(blocks, ignore_errors=True)
         views.append("pop")
+        _checkpoint(spark, "pop", plan.population, blocks, spread=True)
         for b, select in plan.blocks:
-            _persisted(spark, f"blk_{b.alias}", select, cached)
             views.append(f"blk_{b.alias}")
+            _checkpoint(spark, f"blk_{b.alias}", select, blocks)
         shutil.rmtree(parts, ignore_errors=True)
         spark.sql(to_spark(plan.final)).write.mode("overwrite").parquet(str(parts))
         reader = pa.RecordBatchReader.from_batches(
@@ -195,9 +209,8 @@ def month_batches(
     finally:
         for view in views:
             spark.catalog.dropTempView(view)
-        for frame in cached:
-            frame.unpersist()
         shutil.rmtree(parts, ignore_errors=True)
+        shutil.rmtree(blocks, ignore_errors=True)
 
 
 def build_month(

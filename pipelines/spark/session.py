@@ -34,7 +34,10 @@ def session(
     **conf: str,
 ) -> Any:
     """A new or the running SparkSession with :data:`DEFAULTS`, then ``config``'s settings
-    (``configs/spark.yaml``: master, memory, cores, partitions, Arrow batch rows), then ``conf``.
+    (``configs/spark.yaml``: master, memory, cores, partitions, Arrow batch rows, code
+    generation, JVM options; without a ``config`` `SparkConfig`'s defaults, which the feature
+    SQL needs to run at speed), then ``conf``. JVM options and driver memory take effect only
+    when this call starts the JVM (the first session of a process).
 
     ``master`` replaces the config's (a command's ``--spark-master``); without either the
     session runs on ``local[2]``.
@@ -43,11 +46,15 @@ def session(
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
+    from pipelines.spark.config import SparkConfig
+
     settings = dict(DEFAULTS)
     if config is not None:
         config = config.with_master(master)
         master = config.master
         settings.update(config.spark_conf())
+    else:
+        settings.update(SparkConfig().spark_conf())
     if master is not None and master.startswith(("spark://127.0.0.1:", "spark://localhost:")):
         # a cluster on loopback (`pipelines.spark.cluster`): its executors call the driver back
         settings.setdefault("spark.driver.host", "127.0.0.1")
