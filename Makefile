@@ -127,12 +127,12 @@ demo-messy: $(STAMP) ## ingest the corrupted copy (after make demo): quarantine 
 	$(BIN)/riskclass ingest --source data/raw_messy --out data/interim_messy --as-of $(DEMO_AS_OF)
 
 test: $(STAMP) browser-deps java-deps ## the whole suite CI checks (slow tests included)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q --durations=15
 
 test-fast: $(STAMP) java-deps ## quick iteration: everything not marked slow
 	$(BIN)/python -m pytest -n 2 -q -m "not slow"
 
-bench: $(STAMP) ## benchmarks (simulate, ingest, features at 100k and 1M; intake of the real-shaped export cases; the model against the plain baseline on every data set; the demo's figures with intervals at each difficulty; train, classify, explain and what-if at 1M; the service: 30 users back to back and 200 users thinking 1 s; county plans and cases, the platform API, reminders for a county of 20,000, after make demo); results in benchmarks/results/
+bench: $(STAMP) ## benchmarks (simulate, ingest, features at 100k and 1M; intake of the real-shaped export cases; the model against the plain baseline on every data set; the demo's figures with intervals at each difficulty; train, classify, explain and what-if at 1M; the service: 30 users back to back and 200 users thinking 1 s; county plans and cases, the platform API, reminders for a county of 20,000, after make demo; the whole month and a quarterly retrain at 1M; Spark features and classify on 1 and 2 executors, with the national projection; the 7.5M month is run by hand: python benchmarks/bench_month.py --enterprises 7500000); results in benchmarks/results/
 	$(BIN)/python benchmarks/bench_simulate.py --sizes 100000 1000000 --months 36
 	$(BIN)/python benchmarks/bench_ingest.py --sizes 100000 1000000 --months 36
 	$(BIN)/python benchmarks/bench_real_exports.py
@@ -147,6 +147,9 @@ bench: $(STAMP) ## benchmarks (simulate, ingest, features at 100k and 1M; intake
 	$(BIN)/python benchmarks/bench_supervision.py --month $(DEMO_AS_OF)
 	$(BIN)/python benchmarks/bench_api.py --clients 4 --seconds 20 --rows 200 --posts 6
 	$(BIN)/python benchmarks/bench_remind.py --size 20000
+	$(BIN)/python benchmarks/bench_month.py --enterprises 1000000
+	$(BIN)/python benchmarks/bench_retrain.py --enterprises 1000000
+	$(BIN)/python benchmarks/bench_spark_scaling.py --sizes 50000 100000 --executors 1 2
 
 lint: $(STAMP) ## ruff, ruff format --check, mypy --strict, import-linter (the layer contracts in pyproject.toml)
 	$(BIN)/ruff check .

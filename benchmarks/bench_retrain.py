@@ -68,7 +68,7 @@ def retrain(args: argparse.Namespace) -> dict[str, Any]:
         ),
     }  # fmt: skip
     total = round(sum(s["wall_seconds"] for s in stages.values()), 1)
-    peak = max(s["peak_rss_gib"] for s in stages.values())
+    peak = max(s["peak_gib"] for s in stages.values())
     metrics = json.loads((run / "train_metrics.json").read_text(encoding="utf-8"))
     verdict = json.loads(
         (outputs / m / "verification" / "metrics.json").read_text(encoding="utf-8")
@@ -84,7 +84,7 @@ def retrain(args: argparse.Namespace) -> dict[str, Any]:
         "verdict": verdict.get("verdict"),
         "stages": stages,
         "total_wall_seconds": total,
-        "peak_rss_gib": peak,
+        "peak_gib": peak,
         "target_seconds": TARGET_SECONDS,
         "within_target": total <= TARGET_SECONDS,
         "setup": {**sim, **hist},

@@ -23,20 +23,44 @@ def tree_rss(proc: psutil.Process) -> int:
     return total
 
 
+def tree_memory(proc: psutil.Process) -> tuple[int, int]:
+    """(RSS, PSS) summed over the tree. The RSS sum counts a page that forked workers share
+    once per process; the PSS sum (each shared page divided among its sharers) is what the
+    tree really holds, and what decides whether it fits in a machine."""
+    rss = pss = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):  # a worker may exit between listing and reading
+            info = p.memory_full_info()
+            rss += info.rss
+            pss += getattr(info, "pss", info.rss)
+    return rss, pss
+
+
 def run_sampled(cmd: list[str]) -> tuple[float, int]:
     """Run ``cmd`` from the project root; wall seconds and peak resident bytes of its tree."""
+    wall, rss, _pss = run_measured(cmd, pss=False)
+    return wall, rss
+
+
+def run_measured(cmd: list[str], pss: bool = True) -> tuple[float, int, int]:
+    """Run ``cmd`` from the project root; wall seconds, and the peaks of its tree's summed RSS
+    and (with ``pss``) summed PSS (`tree_memory`; else the RSS again)."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     ps = psutil.Process(proc.pid)
-    peak = 0
+    peak_rss = peak_pss = 0
     while proc.poll() is None:
-        peak = max(peak, tree_rss(ps))
+        if pss:
+            rss, proportional = tree_memory(ps)
+        else:
+            rss = proportional = tree_rss(ps)
+        peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, proportional)
         time.sleep(0.2)
     wall = time.perf_counter() - start
     err = proc.stderr.read().decode() if proc.stderr else ""
     if proc.returncode:
         raise SystemExit(f"{' '.join(cmd[:5])} ... failed:\n{err[-3000:]}")
-    return wall, peak
+    return wall, peak_rss, peak_pss
 
 
 def folder_bytes(path: Path) -> int:
