@@ -72,14 +72,21 @@ def matrix_arrow(batch: pa.RecordBatch | pa.Table, design: Design) -> npt.NDArra
     if missing:
         raise KeyError(f"features missing from the input: {missing[:5]}")
     for j, name in enumerate(design.features):
-        col = batch.column(name)
-        if name in design.levels:
-            levels = pa.array(design.levels[name], pa.string())
-            col = pc.index_in(pc.cast(col, pa.string()), value_set=levels)
-        if col.type != pa.float64():
-            col = pc.cast(col, pa.float64())
-        out[:, j] = col.to_numpy(zero_copy_only=False)
+        out[:, j] = design_column(batch.column(name), name, design)
     return out
+
+
+def design_column(
+    col: pa.Array | pa.ChunkedArray, name: str, design: Design
+) -> npt.NDArray[np.float64]:
+    """One column of the design matrix from its Arrow column (`matrix_arrow`'s values): a
+    level-coded feature as its level's index (NaN when unknown), any other as float64."""
+    if name in design.levels:
+        levels = pa.array(design.levels[name], pa.string())
+        col = pc.index_in(pc.cast(col, pa.string()), value_set=levels)
+    if col.type != pa.float64():
+        col = pc.cast(col, pa.float64())
+    return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 def monotone(design: Design, catalog: Sequence[Feature]) -> list[int]:

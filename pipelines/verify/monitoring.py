@@ -79,17 +79,37 @@ class Classed:
         return {str(c): int(n) for c, n in pd.Series(self.classes).value_counts().items()}
 
 
+@dataclass(frozen=True)
+class FeatureColumns:
+    """The model's features of one month's file, read a few columns at a time (`stability`):
+    a province's whole design matrix is gigabytes (6.3M rows x ~150 features x 8 bytes per
+    month, two months at once), one column of it is tens of megabytes."""
+
+    path: Path
+    design: gbm.Design
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.design.features)
+
+    def columns(self, names: list[str]) -> dict[str, np.ndarray]:
+        """The design matrix's columns ``names`` over every row of the file."""
+        table = pq.read_table(self.path, columns=names)
+        return {n: gbm.design_column(table.column(n), n, self.design) for n in names}
+
+
 @dataclass
 class MonthScores:
     """One month's enterprises scored by one model version, from one pass over its feature
-    file: the score, the model's features when asked (for PSI), the classes when asked."""
+    file: the score, the model's features when asked (for PSI, read column by column when
+    needed), the classes when asked."""
 
     month: str
     score: np.ndarray
-    features: pd.DataFrame | None = None
+    features: FeatureColumns | None = None
     classed: Classed | None = None
 
-    def require_features(self) -> pd.DataFrame:
+    def require_features(self) -> FeatureColumns:
         if self.features is None:
             raise ValueError(f"{self.month} was read without its features (psi=False)")
         return self.features
@@ -145,15 +165,13 @@ def read_month(
         raise VerifyError(f"verify: {path} lacks the columns {', '.join(missing[:10])}")
     order = class_order(scheme, include_outside=True)
     high = class_order(scheme)[-HIGH_CLASSES:]
-    scores, frames, ids, codes, cells = [], [], [], [], []
+    scores, ids, codes, cells = [], [], [], []
     for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=cols):
         x = gbm.matrix_arrow(batch, bundle.design)
         flags = {f: batch.column(f).to_numpy(zero_copy_only=False) for f in sectors}
         p = bundle.probability(x, flags)
         score = calibration.to_score(p, bundle.scale)
         scores.append(score)
-        if psi:
-            frames.append(pd.DataFrame(x, columns=list(bundle.design.features)))
         if not classed:
             continue
         uscc = batch.column("uscc")
@@ -189,7 +207,7 @@ def read_month(
         if classed
         else None
     )
-    features = pd.concat(frames, ignore_index=True) if psi else None
+    features = FeatureColumns(path, bundle.design) if psi else None
     return MonthScores(path.stem, np.concatenate(scores), features, whole)
 
 
@@ -202,11 +220,18 @@ def industry_section(division2: pd.Series) -> pd.Series:
     return mapped.where(mapped.notna(), "").astype(str)
 
 
-def stability(ref: MonthScores, cur: MonthScores) -> Stability:
+def stability(ref: MonthScores, cur: MonthScores, columns: int = 16) -> Stability:
     """PSI of the score and of every model feature, the month ``cur`` against the training
-    population ``ref`` (`reference_month`); the features that moved most first."""
+    population ``ref`` (`reference_month`); the features that moved most first. The features
+    are read ``columns`` at a time from both months' files (memory: that many columns of two
+    months, not two design matrices)."""
     a, b = ref.require_features(), cur.require_features()
-    psi = {f: verification.psi(a[f].to_numpy(), b[f].to_numpy()) for f in a.columns}
+    names = a.names
+    psi: dict[str, float] = {}
+    for start in range(0, len(names), columns):
+        part = names[start : start + columns]
+        ca, cb = a.columns(part), b.columns(part)
+        psi.update({f: verification.psi(ca[f], cb[f]) for f in part})
     ranked = [
         [f, v] for f, v in sorted(psi.items(), key=lambda kv: -kv[1])
     ]  # a list: JSON keeps its order

@@ -1,0 +1,90 @@
+"""What the incremental store costs the DuckDB feature path: one month of features read from
+the Delta tables of an interim store, and from the same tables laid out the old way (one Parquet
+file per table, the layout before issue 21, which `pipelines.store` still reads), with the same
+code, alternately, each in its own process.
+
+The old layout is written from the store's current state (not timed): same rows, same
+availability. The issue's check is "the DuckDB path at 7.5M stays as fast as it is today
+(within 10%)".
+
+    python benchmarks/bench_store_layout.py \\
+        --interim data/bench/month/province-7500000x36-s20261/run-duckdb/interim --month 2026-10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+from common import ROOT, machine, run_measured
+
+RESULTS = ROOT / "benchmarks" / "results" / "store_layout.json"
+
+
+def legacy_copy(interim: Path, folder: Path) -> None:
+    """The store's current tables as one Parquet file each, with its availability."""
+    from pipelines import store
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, snap in store.open_tables(interim).items():
+        pq.write_table(snap.arrow(), folder / f"{name}.parquet")
+    shutil.copy2(store.side_file(interim, "availability.json"), folder / "availability.json")
+
+
+def timed(source: Path, month: str, out: Path) -> dict[str, float]:
+    shutil.rmtree(out, ignore_errors=True)
+    cmd = [
+        sys.executable, "-m", "pipelines.cli", "features", "--source", str(source),
+        "--out", str(out), "--from", month, "--to", month,
+    ]  # fmt: skip
+    wall, _rss, pss = run_measured(cmd)
+    return {"wall_seconds": round(wall, 1), "peak_gib": round(pss / 2**30, 2)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--interim", type=Path, required=True)
+    p.add_argument("--month", required=True)
+    p.add_argument("--repeats", type=int, default=2)
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory(dir=args.interim.parent) as tmp:
+        legacy = Path(tmp) / "legacy"
+        t0 = time.perf_counter()
+        legacy_copy(args.interim, legacy)
+        print(f"old layout written in {time.perf_counter() - t0:.0f} s (not timed)", flush=True)
+        runs: dict[str, list[dict[str, float]]] = {"delta": [], "single_files": []}
+        for _ in range(args.repeats):
+            for kind, source in (("delta", args.interim), ("single_files", legacy)):
+                rec = timed(source, args.month, Path(tmp) / f"features-{kind}")
+                print(f"  {kind:<13}{rec['wall_seconds']:>8.1f} s {rec['peak_gib']:>6.2f} GiB")
+                runs[kind].append(rec)
+        same = pq.read_table(Path(tmp) / "features-delta" / f"{args.month}.parquet").equals(
+            pq.read_table(Path(tmp) / "features-single_files" / f"{args.month}.parquet")
+        )
+    best = {k: min(r["wall_seconds"] for r in v) for k, v in runs.items()}
+    rec: dict[str, Any] = {
+        "date_run": time.strftime("%Y-%m-%d"),  # audit stamp of the benchmark only
+        "interim": str(args.interim),
+        "month": args.month,
+        "runs": runs,
+        "best_seconds": best,
+        "delta_over_single_files": round(best["delta"] / best["single_files"], 3),
+        "same_features": same,
+        "machine": machine(),
+        "measured": True,
+    }
+    results = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {}
+    results[args.interim.parent.parent.name] = rec
+    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    print(json.dumps(rec["best_seconds"]), "ratio", rec["delta_over_single_files"], "same", same)
+
+
+if __name__ == "__main__":
+    main()
