@@ -30,7 +30,7 @@ import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 
-from models import treeshap
+from models import gbm, treeshap
 from models.sectors import margin
 
 F = npt.NDArray[np.float64]
@@ -43,9 +43,9 @@ RANK_DECIMALS = 10
 def contributions(booster: lgb.Booster, x: F) -> F:
     """LightGBM's own TreeSHAP (``pred_contrib``), shape (rows, features + 1); the last
     column is the expected value. The reference for `Explainer`."""
-    threads = booster.params.get("num_threads", 0)
     if len(x) == 0:
         return np.zeros((0, booster.num_feature() + 1))
+    threads = gbm.threads_of(booster)
     return np.asarray(booster.predict(x, pred_contrib=True, num_threads=threads), dtype=float)
 
 

@@ -173,10 +173,32 @@ def train(
     )
 
 
+#: A cap on LightGBM's threads in this process (`cap_threads`); None: the booster's own setting.
+_THREAD_CAP: int | None = None
+
+
+def cap_threads(n: int | None) -> None:
+    """Cap the threads LightGBM predicts with in this process (None: lift the cap). A process
+    forked from one that loaded a booster must predict with one thread: LightGBM's OpenMP
+    pool does not survive the fork, and a parallel region in the child waits for it forever."""
+    global _THREAD_CAP
+    _THREAD_CAP = n
+
+
+def threads_of(booster: lgb.Booster) -> int:
+    """The threads to predict with: the booster's ``num_threads`` (0: OpenMP's default),
+    within the process's cap."""
+    own = int(booster.params.get("num_threads", 0))
+    if _THREAD_CAP is None:
+        return own
+    return _THREAD_CAP if own <= 0 else min(own, _THREAD_CAP)
+
+
 def predict_margin(booster: lgb.Booster, x: pd.DataFrame | npt.NDArray[np.float64]) -> np.ndarray:
     """The model's log-odds (what a sector model boosts from)."""
-    threads = booster.params.get("num_threads", 0)
-    return np.asarray(booster.predict(x, raw_score=True, num_threads=threads), dtype=float)
+    return np.asarray(
+        booster.predict(x, raw_score=True, num_threads=threads_of(booster)), dtype=float
+    )
 
 
 def sigmoid(z: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -186,6 +208,4 @@ def sigmoid(z: npt.ArrayLike) -> npt.NDArray[np.float64]:
 
 def predict_raw(booster: lgb.Booster, x: pd.DataFrame | npt.NDArray[np.float64]) -> np.ndarray:
     """Uncalibrated probability."""
-    return np.asarray(
-        booster.predict(x, num_threads=booster.params.get("num_threads", 0)), dtype=float
-    )
+    return np.asarray(booster.predict(x, num_threads=threads_of(booster)), dtype=float)

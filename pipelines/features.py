@@ -332,6 +332,12 @@ def run_features(
     month's distinct codes, not a month's features)."""
     if engine not in ("duckdb", "spark"):
         raise FeatureError(f"features: engine {engine!r}: give duckdb or spark")
+    if as_of is not None and not store.states(Path(source)):
+        raise FeatureError(
+            f"features: {source} is a folder of single files with no recorded states, so what "
+            f"it held as of {as_of} cannot be read [rule: --interim-as-of needs the incremental "
+            "store]; ingest into a store (riskclass ingest) and give its folder"
+        )
     tables = source_tables(Path(source), as_of)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

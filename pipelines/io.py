@@ -194,6 +194,24 @@ def write_xlsx(frame: pd.DataFrame, path: Path, *, sheet_name: str = "Sheet1") -
     import xlsxwriter
 
     safe = formula_safe(frame)
+    if len(safe) + 1 > XLSX_MAX_ROWS or len(safe.columns) > XLSX_MAX_COLUMNS:
+        raise ValueError(
+            f"xlsx {Path(path).name}: {len(safe):,} rows x {len(safe.columns)} columns do not fit "
+            f"a worksheet ({XLSX_MAX_ROWS - 1:,} rows, {XLSX_MAX_COLUMNS:,} columns) "
+            "[rule: Excel's sheet size]; the CSV beside it holds every row"
+        )
+    for j, name in enumerate(safe.columns):  # checked before a file is opened
+        col = safe.iloc[:, j]
+        if not (pd.api.types.is_string_dtype(col.dtype) or col.dtype == object):
+            continue
+        lengths = col.map(lambda v: len(v) if isinstance(v, str) else 0, na_action="ignore")
+        if len(lengths) and lengths.fillna(0).max() > XLSX_MAX_TEXT:
+            row = int(lengths.fillna(0).to_numpy().argmax()) + 1
+            longest = int(lengths.fillna(0).max())
+            raise ValueError(
+                f"xlsx: column {name!s}, row {row}: {longest:,} characters do not fit a cell "
+                f"({XLSX_MAX_TEXT:,}) [rule: Excel's cell size]; the CSV beside it holds the text"
+            )
 
     def write(tmp: Path) -> None:
         book = xlsxwriter.Workbook(
@@ -212,23 +230,46 @@ def write_xlsx(frame: pd.DataFrame, path: Path, *, sheet_name: str = "Sheet1") -
         stamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
         sheet = book.add_worksheet(sheet_name)
         for j, name in enumerate(safe.columns):
-            sheet.write_string(0, j, str(name), head)
-        for i, row in enumerate(safe.itertuples(index=False, name=None), start=1):
-            for j, v in enumerate(row):
-                _xlsx_cell(sheet, i, j, v, text, day, stamp)
-        book.close()
+            _xlsx_text(sheet, 0, j, str(name), head, name)
+        try:
+            for i, row in enumerate(safe.itertuples(index=False, name=None), start=1):
+                for j, v in enumerate(row):
+                    _xlsx_cell(sheet, i, j, v, text, day, stamp, safe.columns[j])
+        finally:
+            book.close()  # its temporary files too, whatever happened
         reproducible_zip(tmp)
 
     atomic_write(Path(path), write)
 
 
-def _xlsx_cell(sheet: Any, i: int, j: int, v: Any, text: Any, day: Any, stamp: Any) -> None:
+#: A worksheet's size (rows including the header, columns) and a cell's text length.
+XLSX_MAX_ROWS, XLSX_MAX_COLUMNS, XLSX_MAX_TEXT = 1_048_576, 16_384, 32_767
+
+
+def _xlsx_text(sheet: Any, i: int, j: int, v: str, fmt: Any, column: Any) -> None:
+    """A text cell. XlsxWriter writes a text that starts with ``<r>`` and ends with
+    ``</r>`` as raw rich-text XML, unescaped, which could carry a formula cell into the
+    sheet: such a text gets the apostrophe prefix. Text longer than a cell holds is refused,
+    never cut."""
+    if v.startswith("<r>") and v.endswith("</r>"):
+        v = "'" + v
+    if len(v) > XLSX_MAX_TEXT:
+        raise ValueError(
+            f"xlsx: column {column!s}, row {i}: {len(v):,} characters do not fit a cell "
+            f"({XLSX_MAX_TEXT:,}) [rule: Excel's cell size]; the CSV beside it holds the text"
+        )
+    sheet.write_string(i, j, v, fmt)
+
+
+def _xlsx_cell(
+    sheet: Any, i: int, j: int, v: Any, text: Any, day: Any, stamp: Any, column: Any
+) -> None:
     """One cell of `write_xlsx` by the value's type."""
     if v is None or v is pd.NA or v is pd.NaT:
         return
     if isinstance(v, str):
         if v:  # "": a missing value
-            sheet.write_string(i, j, v, text)
+            _xlsx_text(sheet, i, j, v, text, column)
         return
     if isinstance(v, bool | np.bool_):
         sheet.write_boolean(i, j, bool(v))
@@ -244,7 +285,7 @@ def _xlsx_cell(sheet: Any, i: int, j: int, v: Any, text: Any, day: Any, stamp: A
     if isinstance(v, dt.date):
         sheet.write_datetime(i, j, v, day)
         return
-    sheet.write_string(i, j, _safe_cell(str(v)), text)
+    _xlsx_text(sheet, i, j, str(_safe_cell(str(v))), text, column)
 
 
 #: The time stamped into workbooks and their zip entries: a constant, so that the same table

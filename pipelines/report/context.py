@@ -255,9 +255,18 @@ class ReportMonth:
             at = pd.Index(usccs.to_numpy(zero_copy_only=False)).get_indexer(industry.index)
             found = at >= 0
             codes, labels = pd.factorize(industry.to_numpy()[found])
-            self._peer_rows, self._peer_codes = at[found], codes
+            # published labels first and rows last: a thread that sees the rows (the service
+            # answers reports from a thread pool) sees the codes and labels too
             self._peer_labels = [str(c) for c in labels]
+            self._peer_codes = codes
+            self._peer_rows = at[found]
         return self._peer_rows, self._peer_codes
+
+    def release(self) -> None:
+        """Forget a batch's rows and history (`preload`); a month cached whole keeps its table."""
+        if not self.cache_features:
+            self._table, self._row_of = None, {}
+        self._batch_history = {}
 
     def preload(self, usccs: Sequence[str]) -> None:
         """Read what a batch of reports on ``usccs`` looks up, in one pass over each file: their

@@ -6,9 +6,10 @@ templates (`pipelines.render.html`); every write is atomic (`pipelines.io`).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
-import os
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -79,6 +80,21 @@ def write_reports(
     chunks = [usccs[start : start + chunk] for start in range(0, len(usccs), chunk)]
     if len(chunks) > 1:
         ctx.preload(usccs)
+    try:
+        return _write_batch(ctx, chunks, lang, fmt, folder, on_progress, workers)
+    finally:
+        ctx.release()  # the batch's rows and history are not kept after it
+
+
+def _write_batch(
+    ctx: ReportMonth,
+    chunks: list[Sequence[str]],
+    lang: Lang,
+    fmt: Literal["html", "pdf"],
+    folder: Path,
+    on_progress: Callable[[int], None] | None,
+    workers: int,
+) -> ReportRun:
     job = _Batch(ctx, lang, fmt, folder)
     written: list[Path] = []
     listed: list[dict[str, Any]] = []
@@ -158,17 +174,18 @@ def _forked(
 ) -> Iterator[list[dict[str, Any]]]:
     """Each chunk's index entries, in order, written by ``workers`` forked processes. Fork,
     not spawn: the workers share the month's context the parent has read (classes, registry,
-    the batch's rows) instead of each reading it again. The parent builds no explainer before
-    the fork (numba's thread pool is not fork-safe); each worker builds its own, with its
-    share of the cores."""
+    the batch's rows) instead of each reading it again. Each worker computes with one thread
+    (`_worker_start`). A worker that dies (killed for memory, say) fails the batch with
+    `BrokenProcessPool` instead of leaving it waiting."""
     global _JOB
     _JOB = job
-    threads = max(1, len(os.sched_getaffinity(0)) // workers)
     try:
-        with multiprocessing.get_context("fork").Pool(
-            workers, initializer=_worker_start, initargs=(threads,)
+        with ProcessPoolExecutor(
+            max_workers=min(workers, len(chunks)),
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_worker_start,
         ) as pool:
-            yield from pool.imap(_worker_write, chunks)
+            yield from pool.map(_worker_write, chunks)
     finally:
         _JOB = None
 
@@ -183,10 +200,22 @@ def _numba_threads_started() -> bool:
     return bool(getattr(parallel, "_is_initialized", True))
 
 
-def _worker_start(threads: int) -> None:
+def _worker_start() -> None:
+    """One thread per forked worker, for every OpenMP user: the parent's OpenMP thread pool
+    (started when LightGBM loaded the model) does not survive the fork, and a parallel region
+    of more than one thread in the child waits for it forever. numba's parallel kernels,
+    LightGBM's predictions and OpenMP's default are all held to one thread; the processes
+    are the parallelism."""
+    import ctypes
+
     import numba
 
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
+    from models import gbm
+
+    with contextlib.suppress(OSError, AttributeError):  # no libgomp: nothing to cap
+        ctypes.CDLL("libgomp.so.1").omp_set_num_threads(1)
+    numba.set_num_threads(1)
+    gbm.cap_threads(1)
 
 
 def _worker_write(usccs: Sequence[str]) -> list[dict[str, Any]]:

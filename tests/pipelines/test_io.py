@@ -168,6 +168,29 @@ def test_write_xlsx_never_stores_a_formula_even_without_the_prefix(tmp_path, mon
     assert [(c.value, c.data_type) for c in ws["A"][1:]] == [("=1+1", "s"), (HYPERLINK, "s")]
 
 
+def test_write_xlsx_never_writes_text_as_rich_text_xml(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """XlsxWriter writes a text between <r> and </r> as raw XML: a name built that way could
+    close its cell and open a formula cell. It is written as text, with the prefix."""
+    payload = (
+        '<r><t>x</t></r></is></c><c r="C2"><f>HYPERLINK("http://evil.example","click")</f>'
+        '<v>click</v></c><c r="D2" t="inlineStr"><is><r><t>y</t></r>'
+    )
+    write_xlsx(pd.DataFrame({"name": [payload, "<r>a</r>"]}), tmp_path / "t.xlsx")
+    rows = _assert_xlsx_safe(tmp_path / "t.xlsx", "Sheet1")
+    assert rows == [["name"], ["'" + payload], ["'<r>a</r>"]]
+
+
+def test_write_xlsx_refuses_what_a_sheet_cannot_hold(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """More rows than a worksheet has, or a text longer than a cell holds, is an error naming
+    the rule, never a workbook silently cut short."""
+    with pytest.raises(ValueError, match=r"column note, row 2: 40,000 characters .*cell size"):
+        write_xlsx(pd.DataFrame({"note": ["ok", "x" * 40_000]}), tmp_path / "long.xlsx")
+    monkeypatch.setattr(pio, "XLSX_MAX_ROWS", 4)
+    with pytest.raises(ValueError, match=r"5 rows x 1 columns do not fit.*sheet size"):
+        write_xlsx(pd.DataFrame({"n": range(5)}), tmp_path / "big.xlsx")
+    assert not (tmp_path / "long.xlsx").exists() and not (tmp_path / "big.xlsx").exists()
+
+
 # --- the exports ------------------------------------------------------------------------------
 
 

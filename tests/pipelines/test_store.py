@@ -214,6 +214,10 @@ def test_time_travel_reads_what_the_pipeline_knew_and_rebuilds_its_features(
         pq.write_table(snap.arrow(), past / f"{name}.parquet")
     shutil.copy2(store.side_file(out, "availability.json", as_of="2026-06"), past)
     run_features(fcfg, past, tmp_path / "f_laid_out", ["2026-06"])
+    from features.engine import FeatureError
+
+    with pytest.raises(FeatureError, match="no recorded states"):  # never the current files
+        run_features(fcfg, past, tmp_path / "f_refused", ["2026-06"], as_of="2026-06")
     run_features(fcfg, out, tmp_path / "f_now", ["2026-06"])
     a = pq.read_table(tmp_path / "f_before" / "2026-06.parquet").to_pandas()
     b = pq.read_table(tmp_path / "f_again" / "2026-06.parquet").to_pandas()

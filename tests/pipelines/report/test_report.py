@@ -322,6 +322,7 @@ def test_a_batch_written_by_forked_workers_is_the_pages_written_one_by_one(  # t
     started, so it forks) writes, chunk by chunk, the same bytes as one report at a time, and
     an index in USCC order; a process that already ran numba's kernels writes the batch itself,
     the same again."""
+    import os
     import subprocess
     import sys
 
@@ -355,3 +356,24 @@ def test_a_batch_written_by_forked_workers_is_the_pages_written_one_by_one(  # t
     at = [index.index(f"{u}.html") for u in d]
     assert at == sorted(at)
     assert (forked / "index.html").read_bytes() == here.index.read_bytes()  # type: ignore[union-attr]
+    # the workers explain with LightGBM's own TreeSHAP, and OpenMP and numba are told to use 4
+    # threads: the parent's OpenMP pool (started when it loaded the model) does not survive the
+    # fork, so a worker that ran a parallel region of more than one thread would wait forever;
+    # they run one thread each and finish
+    lgb_config = tmp_path / "model_lgb.yaml"
+    explain = cfg.explain.model_copy(update={"engine": "lightgbm"})
+    lgb_config.write_text(
+        yaml.safe_dump(cfg.model_copy(update={"explain": explain}).model_dump(mode="json")),
+        encoding="utf-8",
+    )
+    threads = {**os.environ, "OMP_NUM_THREADS": "4", "NUMBA_NUM_THREADS": "4"}
+    lgb_cmd = list(cmd)
+    lgb_cmd[lgb_cmd.index(str(config))] = str(lgb_config)
+    lgb_cmd[lgb_cmd.index(str(forked))] = str(tmp_path / "forked_lgb")
+    done = subprocess.run(
+        lgb_cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=threads
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sorted(p.name for p in (tmp_path / "forked_lgb").glob("9*.html")) == sorted(
+        f"{u}.html" for u in d
+    )
