@@ -137,12 +137,14 @@ def history(base: Path, as_of: str, more: tuple[str, ...] = ()) -> tuple[Path, d
     return interim, info
 
 
-def write_model_config(work: Path, path: Path) -> None:
+def write_model_config(work: Path, path: Path, **overrides: Any) -> None:
     """The project's configs/model.yaml with its own MLflow store under ``work`` and the
-    files it names made absolute (the benchmark runs its commands on folders of its own)."""
+    files it names made absolute (the benchmark runs its commands on folders of its own);
+    ``overrides``: top-level keys set (e.g. the label months of a retrain at another month)."""
     import yaml
 
     cfg = yaml.safe_load((ROOT / "configs" / "model.yaml").read_text(encoding="utf-8"))
+    cfg.update(overrides)
     cfg["mlflow"]["tracking_uri"] = f"sqlite:///{work / 'mlflow.db'}"
     cfg["mlflow"]["artifact_root"] = str(work / "artifacts")
     for key in ("class_scheme", "indicator_weights"):
