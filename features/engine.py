@@ -345,14 +345,64 @@ class MonthPlan:
     """What computing one month runs, in order, whatever the engine (DuckDB here,
     ``pipelines.spark.features`` on Spark): the ``pit_`` views, the population ``pop``, the
     blocks that can run (``blk_<alias>``, each after the blocks it needs), and the final
-    SELECT of every catalog feature, sorted by ``uscc``."""
+    SELECT of every catalog feature, sorted by ``uscc`` (`final`, or `final_range` for the
+    enterprises of one range of ``uscc``)."""
 
     window: Window
     pit: tuple[tuple[str, str], ...]
     population: str
     #: (block, its SELECT) for every block whose sources were delivered, in dependency order
     blocks: tuple[tuple[Block, str], ...]
-    final: str
+    #: the final SELECT list (`feature_select`) and the blocks it left-joins to ``pop p``
+    columns: str
+    joined: tuple[str, ...]
+
+    @property
+    def final(self) -> str:
+        """The final SELECT over the whole population, sorted by ``uscc``."""
+        return self.final_range(None, None)
+
+    def final_range(self, lo: str | None, hi: str | None) -> str:
+        """The final SELECT over the enterprises with ``lo <= uscc < hi`` (None: unbounded;
+        an enterprise with no ``uscc``, sorted last, goes with the last range), sorted by
+        ``uscc``. Each block is read for the same range, so that a range joins what it needs
+        and no more."""
+        conds = [f"uscc >= {_text(lo)}"] if lo is not None else []
+        conds += [f"uscc < {_text(hi)}"] if hi is not None else []
+        where = " AND ".join(conds)
+
+        def source(table: str, keep_null: bool) -> str:
+            if not where:
+                return table
+            cond = f"({where}) OR uscc IS NULL" if keep_null and hi is None else where
+            return f"(SELECT * FROM {table} WHERE {cond})"
+
+        joins = [
+            f"LEFT JOIN {source(f'blk_{a}', False)} {a} ON {a}.uscc = p.uscc" for a in self.joined
+        ]
+        # sorting the projected rows is about twice as fast as ORDER BY over the joins
+        return (
+            f"SELECT * FROM (SELECT {self.columns}\nFROM {source('pop', True)} p\n"
+            + "\n".join(joins)
+            + ") q ORDER BY uscc"
+        )
+
+
+def _text(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def range_bounds(con: duckdb.DuckDBPyConnection, rows: int) -> list[str]:
+    """The ``uscc`` that start each range of ``rows`` enterprises of ``pop`` after the first,
+    in order (empty: the population fits in one range)."""
+    if rows < 1:
+        raise ValueError(f"range of {rows} rows")
+    found = con.execute(
+        "SELECT uscc FROM (SELECT uscc, ROW_NUMBER() OVER (ORDER BY uscc) AS rn FROM pop "
+        f"WHERE uscc IS NOT NULL) r WHERE rn > 1 AND (rn - 1) % {int(rows)} = 0 ORDER BY uscc"
+    ).fetchall()
+    return [str(r[0]) for r in found]
 
 
 def month_plan(
@@ -369,7 +419,7 @@ def month_plan(
     `month_batches`."""
     w = Window(month, cfg, frozenset(tables), coverage_pairs(coverage), cutoff)
     present: set[str] = set()
-    joins = []
+    joined = []
     ran: list[tuple[Block, str]] = []
     for b in _order(blocks):
         if not all(w.has(t) for t in b.sources) or not set(b.needs) <= present:
@@ -377,14 +427,15 @@ def month_plan(
         ran.append((b, b.sql(w)))
         present.add(b.alias)
         if b.joined:
-            joins.append(f"LEFT JOIN blk_{b.alias} {b.alias} ON {b.alias}.uscc = p.uscc")
-    # sorting the projected rows is about twice as fast as ORDER BY over the joins
-    final = (
-        f"SELECT * FROM (SELECT {feature_select(catalog, present, w)}\nFROM pop p\n"
-        + "\n".join(joins)
-        + ") q ORDER BY uscc"
+            joined.append(b.alias)
+    return MonthPlan(
+        w,
+        tuple(pit_views(w)),
+        population(w),
+        tuple(ran),
+        feature_select(catalog, present, w),
+        tuple(joined),
     )
-    return MonthPlan(w, tuple(pit_views(w)), population(w), tuple(ran), final)
 
 
 @contextmanager
@@ -399,26 +450,46 @@ def month_batches(
     batch_rows: int = 1_000_000,
     coverage: Mapping[str, dt.date] | None = None,
     cutoff: dt.date | None = None,
+    range_rows: int = 1_000_000,
 ) -> Iterator[pa.RecordBatchReader]:
     """Every feature of every enterprise of the population at the end of ``month``, sorted
     by ``uscc``, as a stream of record batches (memory stays bounded at province scale).
     ``coverage`` is each table's first covered day (`Window.coverage`; none: not censored);
-    ``cutoff`` a day within ``month`` to compute at instead of its end (`Window.cutoff`)."""
+    ``cutoff`` a day within ``month`` to compute at instead of its end (`Window.cutoff`).
+
+    The final join and sort run one range of ``range_rows`` enterprises (by ``uscc``) at a
+    time, in order: the same rows in the same order as one query over the whole population,
+    but each sort fits in memory. At 7.5M enterprises one sort of every feature of every
+    enterprise spilled, and took 42 s where ranges of 1M take about 28."""
     plan = month_plan(month, cfg, tables, catalog, blocks, population, coverage, cutoff)
     for view, select in plan.pit:
         con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {select}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE pop AS {plan.population}")
     present: set[str] = set()
+    open_readers: list[pa.RecordBatchReader] = []
     try:
         for b, select in plan.blocks:
             con.execute(f"CREATE OR REPLACE TEMP TABLE blk_{b.alias} AS {select}")
             present.add(b.alias)
-        reader = con.sql(plan.final).to_arrow_reader(batch_rows)
-        try:
-            yield reader
-        finally:
-            reader.close()
+        bounds = range_bounds(con, range_rows)
+        ranges = list(zip([None, *bounds], [*bounds, None], strict=True))
+
+        def query(lo: str | None, hi: str | None) -> pa.RecordBatchReader:
+            reader = con.sql(plan.final_range(lo, hi)).to_arrow_reader(batch_rows)
+            open_readers.append(reader)
+            return reader
+
+        first = query(*ranges[0])
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            yield from first
+            for lo, hi in ranges[1:]:
+                yield from query(lo, hi)
+
+        yield pa.RecordBatchReader.from_batches(first.schema, batches())
     finally:
+        for reader in open_readers:
+            reader.close()
         for alias in present:
             con.execute(f"DROP TABLE IF EXISTS blk_{alias}")
         con.execute("DROP TABLE IF EXISTS pop")

@@ -13,7 +13,9 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import queue
 import shutil
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -272,20 +274,58 @@ def _write_month(
     with batches as reader:
         schema = reader.schema.with_metadata(metadata)
 
-        def write(tmp: Path) -> None:
+        def take(batch: pa.RecordBatch) -> None:
             nonlocal rows
-            with pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS) as writer:
-                for batch in reader:
-                    writer.write_batch(batch)
-                    rows += batch.num_rows
-                    for f in catalog:
-                        col = batch.column(f.name)
-                        missing[f.name] += col.null_count
-                        if pa.types.is_floating(col.type):
-                            missing[f.name] += pc.sum(pc.is_nan(col)).as_py() or 0
+            rows += batch.num_rows
+            for f in catalog:
+                col = batch.column(f.name)
+                missing[f.name] += col.null_count
+                if pa.types.is_floating(col.type):
+                    missing[f.name] += pc.sum(pc.is_nan(col)).as_py() or 0
 
-        atomic_write(path, write)
+        atomic_write(path, lambda tmp: write_overlapped(reader, tmp, schema, take))
     return rows, {k: v / max(rows, 1) for k, v in missing.items()}
+
+
+def write_overlapped(
+    reader: pa.RecordBatchReader,
+    path: Path,
+    schema: pa.Schema,
+    take: Callable[[pa.RecordBatch], None],
+    queued: int = 1,
+) -> None:
+    """Write ``reader``'s batches to the Parquet file ``path`` on a second thread (each also
+    given to ``take``, on that thread, after it is written), while this thread reads the next
+    ones: the engine computes the next range of enterprises while the last one is compressed
+    and written (both release the GIL), instead of one waiting for the other. At most
+    ``queued`` batches wait between them. An error on either side stops both and is raised
+    here; the file is then incomplete (the caller writes to a temporary name)."""
+    pending: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=queued)
+    failed: list[BaseException] = []
+
+    def consume() -> None:
+        try:
+            with pq.ParquetWriter(path, schema, **PARQUET_OPTIONS) as writer:
+                while (batch := pending.get()) is not None:
+                    writer.write_batch(batch)
+                    take(batch)
+        except BaseException as exc:  # raised again on the reading thread
+            failed.append(exc)
+            while pending.get() is not None:  # let the reading side finish
+                pass
+
+    thread = threading.Thread(target=consume, name="features-writer", daemon=True)
+    thread.start()
+    try:
+        for batch in reader:
+            if failed:
+                break
+            pending.put(batch)
+    finally:
+        pending.put(None)
+        thread.join()
+    if failed:
+        raise failed[0]
 
 
 def _spark_session(master: str | None) -> tuple[Any, bool]:

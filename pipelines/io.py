@@ -82,9 +82,14 @@ def atomic_directory(final: Path) -> Iterator[Path]:
 
 
 def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
-    """``write(tmp)`` to a temporary name beside ``path``, then rename: never a half file."""
+    """``write(tmp)`` to a temporary name beside ``path``, then rename: never a half file
+    (a write that fails leaves no temporary file either)."""
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    write(tmp)
+    try:
+        write(tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
 
 

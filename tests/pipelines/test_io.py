@@ -329,3 +329,17 @@ def test_workbooks_carry_no_wall_clock(tmp_path: pathlib.Path) -> None:
     assert core.count("1980-01-01T00:00:00Z") == 2
     rows = [[c.value for c in r] for r in load_workbook(tmp_path / "a.xlsx").active.iter_rows()]
     assert rows == [["name", "n"], ["'=1+1", 1], ["某某公司", 2]]
+
+
+def test_atomic_write_leaves_no_temporary_file_when_the_write_fails(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    target = tmp_path / "f.parquet"
+    target.write_text("before", encoding="utf-8")
+
+    def fails(tmp: pathlib.Path) -> None:
+        tmp.write_text("half", encoding="utf-8")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        pio.atomic_write(target, fails)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.parquet"]
+    assert target.read_text(encoding="utf-8") == "before"
