@@ -304,14 +304,16 @@ def write_overlapped(
     failed: list[BaseException] = []
 
     def consume() -> None:
+        ended = False  # the reading side has said it is done: nothing more will come
         try:
             with pq.ParquetWriter(path, schema, **PARQUET_OPTIONS) as writer:
                 while (batch := pending.get()) is not None:
                     writer.write_batch(batch)
                     take(batch)
+                ended = True
         except BaseException as exc:  # raised again on the reading thread
             failed.append(exc)
-            while pending.get() is not None:  # let the reading side finish
+            while not ended and pending.get() is not None:  # let the reading side finish
                 pass
 
     thread = threading.Thread(target=consume, name="features-writer", daemon=True)

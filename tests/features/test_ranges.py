@@ -144,3 +144,33 @@ def test_overlapped_writer_stops_on_a_writing_error(tmp_path: Path) -> None:
     with pytest.raises(OSError, match="disk full"):
         write_overlapped(reader, tmp_path / "f.parquet", batches[0].schema, take)
     assert len(pulled) < 50  # the reading side stopped, it did not read the month to the end
+
+
+def test_overlapped_writer_stops_when_closing_the_file_fails(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The error comes after the last batch (the file's footer): nothing more will be read,
+    and the writer must not wait for it."""
+    import threading
+
+    import pipelines.features as pf
+
+    class Failing(pq.ParquetWriter):  # type: ignore[misc]
+        def close(self) -> None:
+            super().close()
+            raise OSError("footer not written")
+
+    monkeypatch.setattr(pf.pq, "ParquetWriter", Failing)
+    batches = _batches(3)
+    reader = pa.RecordBatchReader.from_batches(batches[0].schema, iter(batches))
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            write_overlapped(reader, tmp_path / "f.parquet", batches[0].schema, lambda b: None)
+        except OSError as exc:
+            raised.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive(), "the writer waits forever after a failed close"
+    assert [str(e) for e in raised] == ["footer not written"]
