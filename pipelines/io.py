@@ -210,9 +210,10 @@ def write_xlsx(frame: pd.DataFrame, path: Path, *, sheet_name: str = "Sheet1") -
         if not (pd.api.types.is_string_dtype(col.dtype) or col.dtype == object):
             continue
         lengths = col.map(lambda v: len(v) if isinstance(v, str) else 0, na_action="ignore")
-        if len(lengths) and lengths.fillna(0).max() > XLSX_MAX_TEXT:
-            row = int(lengths.fillna(0).to_numpy().argmax()) + 1
-            longest = int(lengths.fillna(0).max())
+        lengths = lengths.fillna(0).to_numpy()
+        if len(lengths) and lengths.max() > XLSX_MAX_TEXT:
+            row = int(lengths.argmax()) + 1
+            longest = int(lengths.max())
             raise ValueError(
                 f"xlsx: column {name!s}, row {row}: {longest:,} characters do not fit a cell "
                 f"({XLSX_MAX_TEXT:,}) [rule: Excel's cell size]; the CSV beside it holds the text"
