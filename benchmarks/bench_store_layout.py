@@ -5,9 +5,11 @@ code, alternately, each in its own process.
 
 The old layout is written from the store's current state (not timed): same rows, same
 availability. The issue's check is "the DuckDB path at 7.5M stays as fast as it is today
-(within 10%)".
+(within 10%)": with ``--before REV`` (the last commit before issue 21: de18f76) the feature code
+of that revision, checked out in a git worktree, runs too, on the old layout it read, so the
+figure compares the path as it was with the path as it is, not only the two layouts.
 
-    python benchmarks/bench_store_layout.py \\
+    python benchmarks/bench_store_layout.py --before de18f76 \\
         --interim data/bench/month/province-7500000x36-s20261/run-duckdb/interim --month 2026-10
 """
 
@@ -15,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -39,13 +43,15 @@ def legacy_copy(interim: Path, folder: Path) -> None:
     shutil.copy2(store.side_file(interim, "availability.json"), folder / "availability.json")
 
 
-def timed(source: Path, month: str, out: Path) -> dict[str, float]:
+def timed(source: Path, month: str, out: Path, code: Path = ROOT) -> dict[str, float]:
+    """One month of features by the CLI of the code in ``code`` (a checkout of this project),
+    in its own process, with this project's environment."""
     shutil.rmtree(out, ignore_errors=True)
     cmd = [
-        sys.executable, "-m", "pipelines.cli", "features", "--source", str(source),
-        "--out", str(out), "--from", month, "--to", month,
+        sys.executable, "-m", "pipelines.cli", "features", "--source", str(source.resolve()),
+        "--out", str(out.resolve()), "--from", month, "--to", month,
     ]  # fmt: skip
-    wall, _rss, pss = run_measured(cmd)
+    wall, _rss, pss = run_measured(cmd, cwd=code)
     return {"wall_seconds": round(wall, 1), "peak_gib": round(pss / 2**30, 2)}
 
 
@@ -88,22 +94,52 @@ def main() -> None:
     p.add_argument("--interim", type=Path, required=True)
     p.add_argument("--month", required=True)
     p.add_argument("--repeats", type=int, default=2)
+    p.add_argument(
+        "--before",
+        metavar="REV",
+        help="also run the features of this git revision on the old layout (de18f76: the code "
+        "before issue 21)",
+    )
     args = p.parse_args()
     with tempfile.TemporaryDirectory(dir=args.interim.parent) as tmp:
         legacy = Path(tmp) / "legacy"
         t0 = time.perf_counter()
         legacy_copy(args.interim, legacy)
         print(f"old layout written in {time.perf_counter() - t0:.0f} s (not timed)", flush=True)
-        runs: dict[str, list[dict[str, float]]] = {"delta": [], "single_files": []}
-        for _ in range(args.repeats):
-            for kind, source in (("delta", args.interim), ("single_files", legacy)):
-                rec = timed(source, args.month, Path(tmp) / f"features-{kind}")
-                print(f"  {kind:<13}{rec['wall_seconds']:>8.1f} s {rec['peak_gib']:>6.2f} GiB")
-                runs[kind].append(rec)
-        same = compare(
-            Path(tmp) / "features-delta" / f"{args.month}.parquet",
-            Path(tmp) / "features-single_files" / f"{args.month}.parquet",
-        )
+        variants: list[tuple[str, Path, Path]] = [
+            ("delta", args.interim, ROOT),
+            ("single_files", legacy, ROOT),
+        ]
+        if args.before:
+            old = Path(tmp) / "before"
+            subprocess.run(
+                ["git", "worktree", "add", "--detach", "-q", str(old), args.before],
+                cwd=ROOT,
+                check=True,
+            )
+            variants.append(("before", legacy, old))
+        runs: dict[str, list[dict[str, float]]] = {kind: [] for kind, _, _ in variants}
+        try:
+            for rep in range(args.repeats):
+                # each repeat starts one variant later (an order effect would otherwise fall on
+                # the same variant every time), and the last run's writes reach the disk first
+                for kind, source, code in (
+                    variants[rep % len(variants) :] + variants[: rep % len(variants)]
+                ):
+                    os.sync()
+                    rec = timed(source, args.month, Path(tmp) / f"features-{kind}", code)
+                    print(f"  {kind:<13}{rec['wall_seconds']:>8.1f} s {rec['peak_gib']:>6.2f} GiB")
+                    runs[kind].append(rec)
+        finally:
+            if args.before:
+                subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT)
+        compared = {
+            kind: compare(
+                Path(tmp) / "features-delta" / f"{args.month}.parquet",
+                Path(tmp) / f"features-{kind}" / f"{args.month}.parquet",
+            )
+            for kind, _, _ in variants[1:]
+        }
     best = {k: min(r["wall_seconds"] for r in v) for k, v in runs.items()}
     rec: dict[str, Any] = {
         "date_run": time.strftime("%Y-%m-%d"),  # audit stamp of the benchmark only
@@ -112,16 +148,17 @@ def main() -> None:
         "runs": runs,
         "best_seconds": best,
         "delta_over_single_files": round(best["delta"] / best["single_files"], 3),
-        "features_compared": same,
+        "features_compared_with_delta": compared,
         "machine": machine(),
         "measured": True,
     }
+    if args.before:
+        rec["before_revision"] = args.before
+        rec["delta_over_before"] = round(best["delta"] / best["before"], 3)
     results = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {}
     results[args.interim.parent.parent.name] = rec
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    print(
-        json.dumps(rec["best_seconds"]), "ratio", rec["delta_over_single_files"], json.dumps(same)
-    )
+    print(json.dumps(rec["best_seconds"]), json.dumps(compared))
 
 
 if __name__ == "__main__":

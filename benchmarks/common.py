@@ -42,8 +42,10 @@ def run_sampled(cmd: list[str]) -> tuple[float, int]:
     return wall, rss
 
 
-def run_measured(cmd: list[str], pss: bool = True) -> tuple[float, int, int]:
-    """Run ``cmd`` from the project root; wall seconds, and the peaks of its tree's summed RSS
+def run_measured(
+    cmd: list[str], pss: bool = True, cwd: Path | None = None
+) -> tuple[float, int, int]:
+    """Run ``cmd`` from ``cwd`` (the project root by default); wall seconds, and the peaks of its tree's summed RSS
     and (with ``pss``) summed PSS (`tree_memory`; else the RSS again).
 
     The RSS (``statm``: cheap) is sampled every 0.2 s. The PSS needs a walk of every page
@@ -53,7 +55,7 @@ def run_measured(cmd: list[str], pss: bool = True) -> tuple[float, int, int]:
     about an eighth of the machine). A peak shorter than the PSS interval can be missed; the
     RSS peak beside it is the bound that misses nothing."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, cwd=cwd or ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     ps = psutil.Process(proc.pid)
     peak_rss = peak_pss = 0
     next_pss = 0.0
