@@ -12,7 +12,9 @@ import pytest
 
 from simulator.summary import auc
 
-pytestmark = pytest.mark.slow
+# One worker builds the demo-sized province (conftest: simulate, ingest, a year of features)
+# and runs every test that reads it; spread over two workers, each built it again.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("province100k")]
 
 
 @pytest.fixture(scope="module")

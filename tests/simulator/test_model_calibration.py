@@ -19,7 +19,9 @@ import pytest
 from pipelines.config import load_config
 from tests.conftest import model_config
 
-pytestmark = pytest.mark.slow
+# One worker builds the demo-sized province (conftest: simulate, ingest, a year of features)
+# and runs every test that reads it; spread over two workers, each built it again.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("province100k")]
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_FEATURE_MONTHS = ("2026-07", "2026-08", "2026-09")  # outcomes 2026-08 .. 2026-10

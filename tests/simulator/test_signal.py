@@ -16,7 +16,9 @@ from features.definitions import CATALOG
 from models.metrics import weighted_auc
 from simulator.config import SimulatorConfig
 
-pytestmark = pytest.mark.slow
+# One worker builds the demo-sized province (conftest: simulate, ingest, a year of features)
+# and runs every test that reads it; spread over two workers, each built it again.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("province100k")]
 
 
 def _next(month: str) -> str:

@@ -17,7 +17,9 @@ from features.definitions import CATALOG
 from models.verification import psi
 from tests.simulator.conftest import FIRST_MONTH, LAST_MONTH
 
-pytestmark = pytest.mark.slow
+# One worker builds the demo-sized province (conftest: simulate, ingest, a year of features)
+# and runs every test that reads it; spread over two workers, each built it again.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("province100k")]
 
 PSI_LIMIT = 0.25
 #: Rates of an enterprise's industry or county (one value per group).
