@@ -45,8 +45,8 @@ def run_sampled(cmd: list[str]) -> tuple[float, int]:
 def run_measured(
     cmd: list[str], pss: bool = True, cwd: Path | None = None
 ) -> tuple[float, int, int]:
-    """Run ``cmd`` from ``cwd`` (the project root by default); wall seconds, and the peaks of its tree's summed RSS
-    and (with ``pss``) summed PSS (`tree_memory`; else the RSS again).
+    """Run ``cmd`` from ``cwd`` (the project root by default); wall seconds, and the peaks of
+    its tree's summed RSS and (with ``pss``) summed PSS (`tree_memory`; else the RSS again).
 
     The RSS (``statm``: cheap) is sampled every 0.2 s. The PSS needs a walk of every page
     table of the tree (``smaps``: about 35 ms for a 4 GiB process, more for larger ones), so
